@@ -1,0 +1,4 @@
+//! Authentication, authorization and accounting over RADIUS (RFC 2865,
+//! RFC 2866, RFC 2868, RFC 2867, RFC 2869, RFC 3579, RFC 5176).
+
+pub mod dictionary;
