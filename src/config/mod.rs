@@ -1,1 +1,1266 @@
-//! placeholder, being written
+//! Configuration: one TOML file, overridable by `TUNNELNAS_` environment
+//! variables, loaded with figment into typed sections.
+//!
+//! * The file must exist (figment's `Toml::file` silently ignores a missing
+//!   one and searches parent directories; we use `Toml::file_exact` and check
+//!   first).
+//! * `TUNNELNAS_SECTION__KEY=value` overrides `[section] key`; `__` nests
+//!   further (`TUNNELNAS_RADIUS__GROUPS__DEFAULT__TIMEOUT=5s`). A value that
+//!   looks like a number still works for a string field (see
+//!   [`types::Secret`] and [`types::string`]), and a number whose text would
+//!   not survive the round trip (`0123`) stays a string.
+//! * Every struct denies unknown fields and documents its defaults.
+//! * Every error names where the value came from (file or variable), the key
+//!   path and what was expected ([`ConfigError`]).
+//!
+//! Roles follow from the sections present: `[lac]` makes a LAC, `[lns]` an
+//! LNS, both make an L2TP tunnel switch (LTS).
+
+pub mod types;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use ipnet::{IpNet, Ipv4Net};
+use serde::{Deserialize, Serialize};
+
+pub use types::{Duration, Secret};
+
+/// Prefix of environment variables that override the file.
+pub const ENV_PREFIX: &str = "TUNNELNAS_";
+
+/// The whole configuration of one tunnelnas process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Identity and local state of this box.
+    pub node: Node,
+    /// PPPoE access side (needed by the LAC role).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pppoe: Option<Pppoe>,
+    /// PPP negotiation parameters shared by every role.
+    pub ppp: Ppp,
+    /// L2TPv2 transport and control-channel parameters.
+    pub l2tp: L2tp,
+    /// LAC role: present = this box hands PPPoE sessions to LNSs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lac: Option<Lac>,
+    /// LNS role: present = this box terminates L2TP sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lns: Option<Lns>,
+    /// RADIUS servers, accounting and dynamic authorization.
+    pub radius: Radius,
+    /// Prometheus endpoint.
+    pub metrics: Metrics,
+    /// Management HTTP API.
+    pub api: Api,
+}
+
+/// `[node]`: identity and local state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Node {
+    /// NAS-Identifier sent to RADIUS and the default L2TP Host Name.
+    /// Default `"tunnelnas"`.
+    #[serde(deserialize_with = "types::string")]
+    pub nas_identifier: String,
+    /// Directory for durable state (accounting spool, session-id epoch).
+    /// Default `/var/lib/tunnelnas`.
+    pub state_dir: PathBuf,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Self {
+            nas_identifier: "tunnelnas".into(),
+            state_dir: PathBuf::from("/var/lib/tunnelnas"),
+        }
+    }
+}
+
+/// `[pppoe]`: the PPPoE access concentrator (RFC 2516).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pppoe {
+    /// Interfaces to serve (`[[pppoe.interface]]`). At least one for a LAC.
+    #[serde(rename = "interface")]
+    pub interfaces: Vec<PppoeInterface>,
+    /// AC-Name tag in PADO/PADS. Default `"tunnelnas"`.
+    #[serde(deserialize_with = "types::string")]
+    pub ac_name: String,
+    /// Service-Names offered; empty (the default) accepts any, including
+    /// the empty Service-Name.
+    pub service_names: Vec<String>,
+    /// Most PPPoE sessions on one interface. Default 16000.
+    pub max_sessions_per_interface: u32,
+    /// Most PPPoE sessions from one subscriber MAC. Default 2.
+    pub max_sessions_per_mac: u32,
+    /// PADI accepted per second over all interfaces. Default 500.
+    pub padi_rate: u32,
+    /// PADI accepted per second from one MAC. Default 2.
+    pub padi_rate_per_mac: u32,
+    /// PADO delay when idle. Default `0s`.
+    pub pado_delay: Duration,
+    /// PADO delay at full load (grows linearly with sessions in use), so
+    /// a less loaded concentrator answers first. Default `0s`.
+    pub pado_delay_max: Duration,
+    /// Lifetime of the AC-Cookie's time slot (the cookie is valid for the
+    /// current and the previous slot). Default `30s`.
+    pub cookie_lifetime: Duration,
+    /// Largest PPP-Max-Payload (RFC 4638) granted. 1492 (the default)
+    /// disables RFC 4638; raise it only on interfaces whose MTU is at least
+    /// this plus 8.
+    pub max_payload: u16,
+}
+
+impl Default for Pppoe {
+    fn default() -> Self {
+        Self {
+            interfaces: Vec::new(),
+            ac_name: "tunnelnas".into(),
+            service_names: Vec::new(),
+            max_sessions_per_interface: 16_000,
+            max_sessions_per_mac: 2,
+            padi_rate: 500,
+            padi_rate_per_mac: 2,
+            pado_delay: Duration::from_secs(0),
+            pado_delay_max: Duration::from_secs(0),
+            cookie_lifetime: Duration::from_secs(30),
+            max_payload: 1492,
+        }
+    }
+}
+
+/// `[[pppoe.interface]]`: one access interface.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PppoeInterface {
+    /// Linux interface name.
+    #[serde(deserialize_with = "types::string")]
+    pub name: String,
+    /// Service-Names for this interface; absent = `[pppoe] service_names`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_names: Option<Vec<String>>,
+    /// Session limit for this interface; absent = the `[pppoe]` default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sessions: Option<u32>,
+}
+
+/// An authentication protocol the PPP server side may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthProtocol {
+    /// RFC 1334 PAP.
+    Pap,
+    /// RFC 1994 CHAP with MD5.
+    Chap,
+    /// RFC 2759 MS-CHAPv2.
+    Mschapv2,
+}
+
+/// `[ppp]`: PPP negotiation (RFC 1661 §4.6 counters and timers, keepalive).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ppp {
+    /// MRU we ask for. Default 1492 (PPPoE without RFC 4638).
+    pub mru: u16,
+    /// Authentication protocols in the order offered; the next is offered
+    /// when the peer Configure-Naks one. Default `["chap", "mschapv2", "pap"]`.
+    pub auth_protocols: Vec<AuthProtocol>,
+    /// RFC 1661 Restart timer. Default `3s`.
+    pub restart_timer: Duration,
+    /// RFC 1661 Max-Configure. Default 10.
+    pub max_configure: u8,
+    /// RFC 1661 Max-Terminate. Default 2.
+    pub max_terminate: u8,
+    /// RFC 1661 Max-Failure. Default 5.
+    pub max_failure: u8,
+    /// Interval between LCP Echo-Requests on an idle link; `0s` disables.
+    /// Default `30s`.
+    pub lcp_echo_interval: Duration,
+    /// Unanswered Echo-Requests before the link is declared dead. Default 3.
+    pub lcp_echo_failures: u8,
+    /// Time a subscriber has to authenticate after LCP opens. Default `30s`.
+    pub auth_timeout: Duration,
+}
+
+impl Default for Ppp {
+    fn default() -> Self {
+        Self {
+            mru: 1492,
+            auth_protocols: vec![AuthProtocol::Chap, AuthProtocol::Mschapv2, AuthProtocol::Pap],
+            restart_timer: Duration::from_secs(3),
+            max_configure: 10,
+            max_terminate: 2,
+            max_failure: 5,
+            lcp_echo_interval: Duration::from_secs(30),
+            lcp_echo_failures: 3,
+            auth_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[l2tp]`: L2TPv2 transport and reliable control channel (RFC 2661 §5.8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct L2tp {
+    /// UDP address to bind. Default `0.0.0.0:1701`.
+    pub listen: SocketAddr,
+    /// Host Name AVP; absent = `[node] nas_identifier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+    /// Receive Window Size we advertise. Default 16 (RFC default is 4).
+    pub receive_window: u16,
+    /// First retransmission timeout. Default `1s` (RFC 2661 §5.8).
+    pub retransmit_initial: Duration,
+    /// Cap of the exponential backoff. Default `8s`.
+    pub retransmit_max: Duration,
+    /// Retransmissions before the tunnel is declared down. Default 5.
+    pub max_retransmits: u8,
+    /// Delay before a ZLB acknowledges a message when nothing else is sent.
+    /// Default `100ms`.
+    pub ack_delay: Duration,
+    /// HELLO after this much silence; `0s` disables. Default `60s`.
+    pub hello_interval: Duration,
+    /// How long a closed tunnel's state is kept to acknowledge
+    /// retransmissions (RFC 2661 §5.7). Default `31s`.
+    pub teardown_hold: Duration,
+    /// Hide sensitive AVPs (RFC 2661 §4.3) when a tunnel secret is set.
+    /// Hidden AVPs are always accepted. Default false.
+    pub hide_avps: bool,
+    /// Ask for sequence numbers on data messages. Default false.
+    pub data_sequencing: bool,
+}
+
+impl Default for L2tp {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 1701)),
+            host_name: None,
+            receive_window: 16,
+            retransmit_initial: Duration::from_secs(1),
+            retransmit_max: Duration::from_secs(8),
+            max_retransmits: 5,
+            ack_delay: Duration::from_millis(100),
+            hello_interval: Duration::from_secs(60),
+            teardown_hold: Duration::from_secs(31),
+            hide_avps: false,
+            data_sequencing: false,
+        }
+    }
+}
+
+/// How the LAC spreads sessions over LNSs of equal preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LnsBalancing {
+    /// Weighted by free capacity (max sessions minus sessions in use).
+    Weighted,
+    /// In turn.
+    RoundRobin,
+    /// The endpoint with the fewest sessions.
+    LeastSessions,
+}
+
+/// What the LAC sends as the L2TP Calling Number AVP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallingNumber {
+    /// The subscriber's MAC address.
+    Mac,
+    /// The RFC 4679 Agent-Circuit-Id, falling back to the MAC.
+    AgentCircuitId,
+}
+
+/// `[lac]`: NAS-initiated L2TP access concentrator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lac {
+    /// RADIUS group that authenticates subscribers. Default `"default"`.
+    pub auth_group: String,
+    /// RADIUS group that receives accounting. Default `"default"`.
+    pub acct_group: String,
+    /// Balancing among LNSs of equal preference. Default `weighted`.
+    pub balancing: LnsBalancing,
+    /// LNS candidates tried for one subscriber before giving up. Default 3.
+    pub max_attempts: u8,
+    /// Overall time from authentication to an established L2TP session.
+    /// Default `30s`.
+    pub setup_deadline: Duration,
+    /// How long a failed LNS endpoint is avoided. Default `60s`.
+    pub denylist_time: Duration,
+    /// Sessions per tunnel before another tunnel is opened to the same LNS.
+    /// Default 1000.
+    pub max_sessions_per_tunnel: u16,
+    /// What goes in the Calling Number AVP. Default `mac`.
+    pub calling_number: CallingNumber,
+    /// Static realm rules used when RADIUS returns no tunnel attributes.
+    #[serde(rename = "realm")]
+    pub realms: Vec<Realm>,
+}
+
+impl Default for Lac {
+    fn default() -> Self {
+        Self {
+            auth_group: "default".into(),
+            acct_group: "default".into(),
+            balancing: LnsBalancing::Weighted,
+            max_attempts: 3,
+            setup_deadline: Duration::from_secs(30),
+            denylist_time: Duration::from_secs(60),
+            max_sessions_per_tunnel: 1000,
+            calling_number: CallingNumber::Mac,
+            realms: Vec::new(),
+        }
+    }
+}
+
+/// `[[lac.realm]]`: a static rule mapping user names to an LNS group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Realm {
+    /// Matches user names ending in `@domain` (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Matches user names starting with this prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// LNS endpoints of this realm (`[[lac.realm.lns]]`).
+    #[serde(rename = "lns")]
+    pub endpoints: Vec<LnsEndpoint>,
+}
+
+/// One LNS a realm rule may pick.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LnsEndpoint {
+    /// LNS address; port 1701 unless given (`"192.0.2.1"` or `"192.0.2.1:1702"`).
+    pub address: Endpoint,
+    /// Tunnel secret; empty = no tunnel authentication.
+    #[serde(default)]
+    pub secret: Secret,
+    /// Lower is preferred (as Tunnel-Preference). Default 0.
+    #[serde(default)]
+    pub preference: u32,
+    /// Tunnel-Assignment-Id: sessions with the same one share a tunnel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_id: Option<String>,
+}
+
+/// A UDP endpoint written as an address with an optional port (default 1701).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Endpoint(pub SocketAddr);
+
+impl TryFrom<String> for Endpoint {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(Self(addr));
+        }
+        text.parse::<IpAddr>()
+            .map(|ip| Self(SocketAddr::new(ip, 1701)))
+            .map_err(|_| format!("`{text}` is not an IP address with an optional :port"))
+    }
+}
+
+impl From<Endpoint> for String {
+    fn from(endpoint: Endpoint) -> Self {
+        endpoint.0.to_string()
+    }
+}
+
+/// What the LNS does with the LAC's proxy LCP and authentication AVPs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyPolicy {
+    /// Use them when consistent (RFC 2661 §4.4.5), renegotiate otherwise.
+    Accept,
+    /// Ignore them and renegotiate LCP and authentication.
+    Renegotiate,
+}
+
+/// `[lns]`: L2TP network server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lns {
+    /// RADIUS group that authenticates users. Default `"default"`.
+    pub auth_group: String,
+    /// RADIUS group that receives accounting. Default `"default"`.
+    pub acct_group: String,
+    /// LACs allowed to open tunnels (`[[lns.peer]]`); empty = nobody.
+    #[serde(rename = "peer")]
+    pub peers: Vec<LnsPeer>,
+    /// Our address on every PPP link (IPCP). Default `10.255.255.1`.
+    pub local_address: Ipv4Addr,
+    /// Pool for users RADIUS gives no Framed-IP-Address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_pool: Option<Ipv4Net>,
+    /// DNS servers offered in IPCP (RFC 1877), at most two.
+    pub dns: Vec<Ipv4Addr>,
+    /// TUN device name. Default `tnlns0`.
+    pub tun_name: String,
+    /// Proxy LCP / authentication policy. Default `accept`.
+    pub proxy: ProxyPolicy,
+}
+
+impl Default for Lns {
+    fn default() -> Self {
+        Self {
+            auth_group: "default".into(),
+            acct_group: "default".into(),
+            peers: Vec::new(),
+            local_address: Ipv4Addr::new(10, 255, 255, 1),
+            address_pool: None,
+            dns: Vec::new(),
+            tun_name: "tnlns0".into(),
+            proxy: ProxyPolicy::Accept,
+        }
+    }
+}
+
+/// `[[lns.peer]]`: LACs allowed to open tunnels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LnsPeer {
+    /// Source addresses this rule covers, e.g. `"192.0.2.0/24"`.
+    pub network: IpNet,
+    /// Tunnel secret; empty = no tunnel authentication.
+    #[serde(default)]
+    pub secret: Secret,
+    /// Only this Host Name AVP matches the rule, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+}
+
+/// How a group spreads requests over its servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerStrategy {
+    /// The first live server in list order.
+    Failover,
+    /// Live servers in turn.
+    RoundRobin,
+    /// Live servers in proportion to their weight.
+    Weighted,
+}
+
+/// `[radius]`: RADIUS client, accounting and dynamic authorization.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Radius {
+    /// NAS-IP-Address sent in requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nas_ip_address: Option<Ipv4Addr>,
+    /// NAS-IPv6-Address sent in requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nas_ipv6_address: Option<Ipv6Addr>,
+    /// Server groups by name (`[radius.group.NAME]`).
+    #[serde(rename = "group")]
+    pub groups: BTreeMap<String, RadiusGroup>,
+    /// Accounting behaviour.
+    pub accounting: Accounting,
+    /// RFC 5176 listener; absent = off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynauth: Option<DynAuth>,
+}
+
+/// `[radius.group.NAME]`: servers asked together.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusGroup {
+    /// Servers (`[[radius.group.NAME.server]]`), at least one.
+    #[serde(rename = "server")]
+    pub servers: Vec<RadiusServer>,
+    /// Default `failover`.
+    #[serde(default = "RadiusGroup::default_strategy")]
+    pub strategy: ServerStrategy,
+    /// Wait for a reply before retransmitting. Default `3s`.
+    #[serde(default = "RadiusGroup::default_timeout")]
+    pub timeout: Duration,
+    /// Retransmissions to one server before trying the next. Default 2.
+    #[serde(default = "RadiusGroup::default_retries")]
+    pub retries: u8,
+    /// Consecutive timeouts after which a server is marked dead. Default 3.
+    #[serde(default = "RadiusGroup::default_dead_after")]
+    pub dead_after: u8,
+    /// How long a dead server is skipped before Status-Server probes it.
+    /// Default `60s`.
+    #[serde(default = "RadiusGroup::default_dead_time")]
+    pub dead_time: Duration,
+}
+
+impl RadiusGroup {
+    fn default_strategy() -> ServerStrategy {
+        ServerStrategy::Failover
+    }
+    fn default_timeout() -> Duration {
+        Duration::from_secs(3)
+    }
+    fn default_retries() -> u8 {
+        2
+    }
+    fn default_dead_after() -> u8 {
+        3
+    }
+    fn default_dead_time() -> Duration {
+        Duration::from_secs(60)
+    }
+}
+
+/// `[[radius.group.NAME.server]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusServer {
+    /// Server address.
+    pub address: IpAddr,
+    /// Shared secret (required).
+    pub secret: Secret,
+    /// Authentication port. Default 1812.
+    #[serde(default = "RadiusServer::default_auth_port")]
+    pub auth_port: u16,
+    /// Accounting port. Default 1813.
+    #[serde(default = "RadiusServer::default_acct_port")]
+    pub acct_port: u16,
+    /// Relative weight for the `weighted` strategy. Default 1.
+    #[serde(default = "RadiusServer::default_weight")]
+    pub weight: u32,
+}
+
+impl RadiusServer {
+    fn default_auth_port() -> u16 {
+        1812
+    }
+    fn default_acct_port() -> u16 {
+        1813
+    }
+    fn default_weight() -> u32 {
+        1
+    }
+}
+
+/// `[radius.accounting]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accounting {
+    /// Interim-Update interval when RADIUS sends no Acct-Interim-Interval;
+    /// `0s` = none. Default `0s`.
+    pub interim_interval: Duration,
+    /// Send RFC 2867 tunnel accounting records. Default false.
+    pub tunnel_accounting: bool,
+    /// Most records kept in the durable spool. Default 1000000.
+    pub spool_max_records: u64,
+}
+
+impl Default for Accounting {
+    fn default() -> Self {
+        Self {
+            interim_interval: Duration::from_secs(0),
+            tunnel_accounting: false,
+            spool_max_records: 1_000_000,
+        }
+    }
+}
+
+/// `[radius.dynauth]`: RFC 5176 Disconnect and CoA listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynAuth {
+    /// Address to bind. Default `0.0.0.0:3799`.
+    #[serde(default = "DynAuth::default_listen")]
+    pub listen: SocketAddr,
+    /// Who may send requests (`[[radius.dynauth.client]]`).
+    #[serde(rename = "client")]
+    pub clients: Vec<DynAuthClient>,
+    /// Drop requests without a valid Message-Authenticator. Default true.
+    #[serde(default = "DynAuth::default_require_ma")]
+    pub require_message_authenticator: bool,
+    /// Accepted Event-Timestamp skew (replay window). Default `300s`.
+    #[serde(default = "DynAuth::default_window")]
+    pub replay_window: Duration,
+}
+
+impl DynAuth {
+    fn default_listen() -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 3799))
+    }
+    fn default_require_ma() -> bool {
+        true
+    }
+    fn default_window() -> Duration {
+        Duration::from_secs(300)
+    }
+}
+
+/// `[[radius.dynauth.client]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynAuthClient {
+    /// Source address of the CoA/Disconnect client.
+    pub address: IpAddr,
+    /// Shared secret (required).
+    pub secret: Secret,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// Address serving `/metrics`. Default `127.0.0.1:9180`.
+    pub listen: SocketAddr,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9180)),
+        }
+    }
+}
+
+/// `[api]`: the management HTTP API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    /// Address serving `/api/v1/…`; may equal `[metrics] listen`, then one
+    /// server answers both. Default `127.0.0.1:9180`.
+    pub listen: SocketAddr,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9180)),
+        }
+    }
+}
+
+/// The roles a configuration enables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `[lac]` only.
+    Lac,
+    /// `[lns]` only.
+    Lns,
+    /// Both: an L2TP tunnel switch.
+    Lts,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Lac => "lac",
+            Self::Lns => "lns",
+            Self::Lts => "lts",
+        })
+    }
+}
+
+impl Config {
+    /// The role this configuration enables (validation guarantees one).
+    pub fn role(&self) -> Option<Role> {
+        match (self.lac.is_some(), self.lns.is_some()) {
+            (true, false) => Some(Role::Lac),
+            (false, true) => Some(Role::Lns),
+            (true, true) => Some(Role::Lts),
+            (false, false) => None,
+        }
+    }
+
+    /// L2TP Host Name: `[l2tp] host_name` or `[node] nas_identifier`.
+    pub fn l2tp_host_name(&self) -> &str {
+        self.l2tp
+            .host_name
+            .as_deref()
+            .unwrap_or(&self.node.nas_identifier)
+    }
+
+    /// Loads `path`, applies `TUNNELNAS_*` variables from the process
+    /// environment, and validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// Like [`Config::load`] with an explicit environment (for tests).
+    pub fn load_with_env(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                return Err(ConfigError::File {
+                    path: path.to_owned(),
+                    problem: "is not a regular file".into(),
+                });
+            }
+            Err(err) => {
+                return Err(ConfigError::File {
+                    path: path.to_owned(),
+                    problem: err.to_string(),
+                });
+            }
+        }
+        let file = Toml::file_exact(path);
+        let base = file
+            .data()
+            .map_err(|err| ConfigError::from_figment(path, err))?
+            .remove(&Profile::Default)
+            .unwrap_or_default();
+        let figment = Figment::new()
+            .merge(file)
+            .merge(EnvOverrides::collect(env, base));
+        let config: Self = figment
+            .extract()
+            .map_err(|err| ConfigError::from_figment(path, err))?;
+        config.validate().map_err(|invalid| {
+            let source = describe_source(path, figment.find_metadata(&invalid.key), &invalid.key);
+            ConfigError::Invalid {
+                origin: source,
+                key: invalid.key,
+                expected: invalid.expected,
+            }
+        })?;
+        Ok(config)
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|err| format!("# cannot render: {err}\n"))
+    }
+
+    /// Checks what types alone cannot: cross-references, ranges, roles.
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.role().is_none() {
+            return Err(Invalid::new(
+                "lac",
+                "a [lac] or [lns] section (or both, for a tunnel switch)",
+            ));
+        }
+        self.validate_ppp()?;
+        self.validate_l2tp()?;
+        self.validate_radius()?;
+        if let Some(lac) = &self.lac {
+            self.validate_lac(lac)?;
+        }
+        if let Some(lns) = &self.lns {
+            self.validate_lns(lns)?;
+        }
+        Ok(())
+    }
+
+    fn validate_ppp(&self) -> Result<(), Invalid> {
+        let ppp = &self.ppp;
+        if !(128..=9000).contains(&ppp.mru) {
+            return Err(Invalid::new("ppp.mru", "an MRU between 128 and 9000"));
+        }
+        if ppp.auth_protocols.is_empty() {
+            return Err(Invalid::new(
+                "ppp.auth_protocols",
+                "at least one of \"pap\", \"chap\", \"mschapv2\"",
+            ));
+        }
+        for (i, p) in ppp.auth_protocols.iter().enumerate() {
+            if ppp.auth_protocols[..i].contains(p) {
+                return Err(Invalid::new(
+                    "ppp.auth_protocols",
+                    "each protocol at most once",
+                ));
+            }
+        }
+        for (key, value) in [
+            ("ppp.max_configure", ppp.max_configure),
+            ("ppp.max_terminate", ppp.max_terminate),
+            ("ppp.max_failure", ppp.max_failure),
+        ] {
+            if value == 0 {
+                return Err(Invalid::new(key, "a count of at least 1"));
+            }
+        }
+        if ppp.restart_timer.get().is_zero() {
+            return Err(Invalid::new("ppp.restart_timer", "a duration above 0s"));
+        }
+        Ok(())
+    }
+
+    fn validate_l2tp(&self) -> Result<(), Invalid> {
+        let l2tp = &self.l2tp;
+        if l2tp.receive_window == 0 {
+            return Err(Invalid::new("l2tp.receive_window", "a window of at least 1"));
+        }
+        if l2tp.max_retransmits == 0 {
+            return Err(Invalid::new("l2tp.max_retransmits", "at least 1"));
+        }
+        if l2tp.retransmit_initial.get().is_zero() {
+            return Err(Invalid::new("l2tp.retransmit_initial", "a duration above 0s"));
+        }
+        if l2tp.retransmit_max < l2tp.retransmit_initial {
+            return Err(Invalid::new(
+                "l2tp.retransmit_max",
+                "a duration at least l2tp.retransmit_initial",
+            ));
+        }
+        if let Some(name) = &l2tp.host_name {
+            if name.is_empty() {
+                return Err(Invalid::new("l2tp.host_name", "a non-empty host name"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_radius(&self) -> Result<(), Invalid> {
+        for (name, group) in &self.radius.groups {
+            if group.servers.is_empty() {
+                return Err(Invalid::new(
+                    format!("radius.group.{name}.server"),
+                    "at least one [[radius.group.NAME.server]]",
+                ));
+            }
+            for (i, server) in group.servers.iter().enumerate() {
+                if server.secret.is_empty() {
+                    return Err(Invalid::new(
+                        format!("radius.group.{name}.server.{i}.secret"),
+                        "a non-empty shared secret",
+                    ));
+                }
+                if server.weight == 0 {
+                    return Err(Invalid::new(
+                        format!("radius.group.{name}.server.{i}.weight"),
+                        "a weight of at least 1",
+                    ));
+                }
+            }
+            if group.timeout.get().is_zero() {
+                return Err(Invalid::new(
+                    format!("radius.group.{name}.timeout"),
+                    "a duration above 0s",
+                ));
+            }
+            if group.dead_after == 0 {
+                return Err(Invalid::new(
+                    format!("radius.group.{name}.dead_after"),
+                    "at least 1",
+                ));
+            }
+        }
+        if let Some(dynauth) = &self.radius.dynauth {
+            for (i, client) in dynauth.clients.iter().enumerate() {
+                if client.secret.is_empty() {
+                    return Err(Invalid::new(
+                        format!("radius.dynauth.client.{i}.secret"),
+                        "a non-empty shared secret",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn require_group(&self, key: &str, name: &str) -> Result<(), Invalid> {
+        if self.radius.groups.contains_key(name) {
+            Ok(())
+        } else {
+            let known: Vec<&str> = self.radius.groups.keys().map(String::as_str).collect();
+            Err(Invalid::new(
+                key,
+                format!(
+                    "the name of a [radius.group.NAME] section (`{name}` is not one; defined: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ))
+        }
+    }
+
+    fn validate_lac(&self, lac: &Lac) -> Result<(), Invalid> {
+        let Some(pppoe) = &self.pppoe else {
+            return Err(Invalid::new(
+                "pppoe",
+                "a [pppoe] section with at least one [[pppoe.interface]] (the LAC's access side)",
+            ));
+        };
+        if pppoe.interfaces.is_empty() {
+            return Err(Invalid::new(
+                "pppoe.interface",
+                "at least one [[pppoe.interface]]",
+            ));
+        }
+        for (i, interface) in pppoe.interfaces.iter().enumerate() {
+            if interface.name.is_empty() || interface.name.len() > 15 {
+                return Err(Invalid::new(
+                    format!("pppoe.interface.{i}.name"),
+                    "an interface name of 1 to 15 bytes",
+                ));
+            }
+            if pppoe.interfaces[..i].iter().any(|o| o.name == interface.name) {
+                return Err(Invalid::new(
+                    format!("pppoe.interface.{i}.name"),
+                    "each interface at most once",
+                ));
+            }
+        }
+        if !(1492..=9000).contains(&pppoe.max_payload) {
+            return Err(Invalid::new(
+                "pppoe.max_payload",
+                "a PPP-Max-Payload between 1492 and 9000",
+            ));
+        }
+        if pppoe.pado_delay_max < pppoe.pado_delay {
+            return Err(Invalid::new(
+                "pppoe.pado_delay_max",
+                "a duration at least pppoe.pado_delay",
+            ));
+        }
+        if pppoe.cookie_lifetime.get().is_zero() {
+            return Err(Invalid::new("pppoe.cookie_lifetime", "a duration above 0s"));
+        }
+        self.require_group("lac.auth_group", &lac.auth_group)?;
+        self.require_group("lac.acct_group", &lac.acct_group)?;
+        if lac.max_attempts == 0 {
+            return Err(Invalid::new("lac.max_attempts", "at least 1"));
+        }
+        if lac.max_sessions_per_tunnel == 0 {
+            return Err(Invalid::new("lac.max_sessions_per_tunnel", "at least 1"));
+        }
+        for (i, realm) in lac.realms.iter().enumerate() {
+            match (&realm.domain, &realm.prefix) {
+                (Some(d), None) if !d.is_empty() => {}
+                (None, Some(p)) if !p.is_empty() => {}
+                _ => {
+                    return Err(Invalid::new(
+                        format!("lac.realm.{i}"),
+                        "exactly one of `domain` or `prefix`, non-empty",
+                    ));
+                }
+            }
+            if realm.endpoints.is_empty() {
+                return Err(Invalid::new(
+                    format!("lac.realm.{i}.lns"),
+                    "at least one [[lac.realm.lns]] endpoint",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_lns(&self, lns: &Lns) -> Result<(), Invalid> {
+        self.require_group("lns.auth_group", &lns.auth_group)?;
+        self.require_group("lns.acct_group", &lns.acct_group)?;
+        if lns.dns.len() > 2 {
+            return Err(Invalid::new("lns.dns", "at most two DNS servers (RFC 1877)"));
+        }
+        if let Some(pool) = lns.address_pool {
+            if pool.contains(&lns.local_address) {
+                return Err(Invalid::new(
+                    "lns.address_pool",
+                    "a pool that does not contain lns.local_address",
+                ));
+            }
+        }
+        if lns.tun_name.is_empty() || lns.tun_name.len() > 15 {
+            return Err(Invalid::new("lns.tun_name", "an interface name of 1 to 15 bytes"));
+        }
+        Ok(())
+    }
+}
+
+/// A validation failure before it is given a source.
+#[derive(Debug)]
+struct Invalid {
+    key: String,
+    expected: String,
+}
+
+impl Invalid {
+    fn new(key: impl Into<String>, expected: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// Why a configuration could not be loaded. Every variant names where the
+/// problem is (file or environment variable), the key and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be used at all.
+    #[error("config file {}: {problem}", path.display())]
+    File {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The TOML does not parse.
+    #[error("config file {}: {message}", path.display())]
+    Syntax {
+        /// The path given.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value has the wrong type or form, or a key is unknown or missing.
+    #[error("{origin}: key `{key}`: {problem}")]
+    Value {
+        /// `config file PATH` or `environment variable NAME`.
+        origin: String,
+        /// Dotted key path.
+        key: String,
+        /// What was found and what was expected.
+        problem: String,
+    },
+    /// Values parse but do not make a usable configuration.
+    #[error("{origin}: key `{key}`: expected {expected}")]
+    Invalid {
+        /// `config file PATH` or `environment variable NAME`.
+        origin: String,
+        /// Dotted key path.
+        key: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// Several problems at once.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    fn from_figment(path: &Path, err: figment::Error) -> Self {
+        let mut all: Vec<Self> = err.into_iter().map(|e| Self::from_one(path, e)).collect();
+        if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Self::Many(all)
+        }
+    }
+
+    fn from_one(path: &Path, err: figment::Error) -> Self {
+        use figment::error::Kind;
+        let mut key_path = err.path.clone();
+        let problem = match &err.kind {
+            Kind::Message(msg) if err.metadata.is_none() && err.path.is_empty() => {
+                // Provider failures (TOML syntax) carry no key.
+                return Self::Syntax {
+                    path: path.to_owned(),
+                    message: msg.clone(),
+                };
+            }
+            Kind::Message(msg) => msg.clone(),
+            Kind::InvalidType(actual, expected) => {
+                format!("expected {expected}, found {actual}")
+            }
+            Kind::InvalidValue(actual, expected) => {
+                format!("expected {expected}, found {actual}")
+            }
+            Kind::InvalidLength(len, expected) => {
+                format!("expected {expected}, found {len} elements")
+            }
+            Kind::UnknownVariant(found, allowed) => format!(
+                "expected one of {}, found `{found}`",
+                quote_list(allowed)
+            ),
+            Kind::UnknownField(field, allowed) => {
+                push_unless_last(&mut key_path, field);
+                format!(
+                    "unknown key; expected one of {}",
+                    quote_list(allowed)
+                )
+            }
+            Kind::MissingField(field) => {
+                push_unless_last(&mut key_path, field);
+                "missing; this key is required".to_owned()
+            }
+            Kind::DuplicateField(field) => {
+                push_unless_last(&mut key_path, field);
+                "given twice".to_owned()
+            }
+            other => format!("{other}"),
+        };
+        let key = key_path.join(".");
+        let source = describe_source(path, err.metadata.as_ref(), &key);
+        Self::Value {
+            origin: source,
+            key,
+            problem,
+        }
+    }
+}
+
+/// figment sometimes includes the offending field in the path, sometimes not.
+fn push_unless_last(path: &mut Vec<String>, field: &str) {
+    if path.last().map(String::as_str) != Some(field) {
+        path.push(field.to_owned());
+    }
+}
+
+fn quote_list(items: &[&str]) -> String {
+    if items.is_empty() {
+        return "nothing (no keys allowed here)".into();
+    }
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `config file PATH` or `environment variable NAME` for an error at `key`.
+fn describe_source(path: &Path, metadata: Option<&Metadata>, key: &str) -> String {
+    match metadata {
+        Some(meta) if meta.name == EnvOverrides::NAME => {
+            let keys: Vec<&str> = key.split('.').collect();
+            format!(
+                "environment variable {}",
+                meta.interpolate(&Profile::Default, &keys)
+            )
+        }
+        _ => format!("config file {}", path.display()),
+    }
+}
+
+/// The `TUNNELNAS_` environment as a figment provider.
+///
+/// figment's own `Env` parses `0123` as the integer 123, which would
+/// silently change a secret; this provider keeps a value as a string unless
+/// its typed form prints back to exactly the same text.
+#[derive(Debug, Clone)]
+struct EnvOverrides {
+    vars: Vec<(String, String)>,
+    /// The file's data, to address array elements by index.
+    base: Dict,
+}
+
+impl EnvOverrides {
+    const NAME: &'static str = "environment variable";
+
+    fn collect(env: impl IntoIterator<Item = (String, String)>, base: Dict) -> Self {
+        let mut vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let rest = name.strip_prefix(ENV_PREFIX)?;
+                (!rest.is_empty()).then(|| (rest.to_owned(), value))
+            })
+            .collect();
+        vars.sort();
+        Self { vars, base }
+    }
+
+    fn typed(raw: &str) -> Value {
+        let parsed: Value = raw.parse().unwrap_or_else(|_| Value::from(raw.to_owned()));
+        let round_trips = match &parsed {
+            Value::Num(_, num) => {
+                let printed = if let Some(u) = num.to_u128() {
+                    u.to_string()
+                } else if let Some(i) = num.to_i128() {
+                    i.to_string()
+                } else {
+                    num.to_f64().map(|f| f.to_string()).unwrap_or_default()
+                };
+                printed == raw
+            }
+            Value::Bool(_, b) => b.to_string() == raw,
+            Value::String(..) | Value::Char(..) => true,
+            // Arrays and tables written inline (`[1, 2]`, `{a = 1}`).
+            Value::Array(..) | Value::Dict(..) => true,
+            Value::Empty(..) => false,
+        };
+        if round_trips {
+            parsed
+        } else {
+            Value::from(raw.to_owned())
+        }
+    }
+}
+
+impl Provider for EnvOverrides {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(Self::NAME).interpolater(|_profile, keys| {
+            let joined: Vec<String> = keys.iter().map(|k| k.to_ascii_uppercase()).collect();
+            format!("{ENV_PREFIX}{}", joined.join("__"))
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut root = Dict::new();
+        for (name, raw) in &self.vars {
+            let keys: Vec<String> = name.split("__").map(str::to_ascii_lowercase).collect();
+            if keys.iter().any(String::is_empty) {
+                return Err(figment::Error::from(format!(
+                    "environment variable {ENV_PREFIX}{name}: empty key segment (use `__` between keys)"
+                )));
+            }
+            insert_nested(&mut root, Some(&self.base), &keys, Self::typed(raw));
+        }
+        Ok(Profile::Default.collect(root))
+    }
+}
+
+/// Inserts `value` at `keys`, creating tables on the way. A numeric key
+/// addresses an element of an array the file defines (`…__SERVER__0__SECRET`):
+/// the file's array is copied into the override once and the element patched.
+fn insert_nested(dict: &mut Dict, base: Option<&Dict>, keys: &[String], value: Value) {
+    let Some((first, rest)) = keys.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        dict.insert(first.clone(), value);
+        return;
+    }
+    let base_here = base.and_then(|b| b.get(first));
+    let entry = dict.entry(first.clone()).or_insert_with(|| match base_here {
+        Some(array @ Value::Array(..)) => array.clone(),
+        _ => Value::from(Dict::new()),
+    });
+    match entry {
+        Value::Array(_, items) => {
+            let index = rest[0].parse::<usize>().ok().filter(|&i| i < items.len());
+            match (index, &rest[1..]) {
+                (Some(i), []) => items[i] = value,
+                (Some(i), deeper) => {
+                    if let Value::Dict(_, element) = &mut items[i] {
+                        let base_element = match base_here {
+                            Some(Value::Array(_, base_items)) => match base_items.get(i) {
+                                Some(Value::Dict(_, d)) => Some(d.clone()),
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        insert_nested(element, base_element.as_ref(), deeper, value);
+                    }
+                }
+                // Not an index into the file's array: replace it, and let
+                // deserialisation report the type mismatch with this source.
+                (None, _) => {
+                    let mut fresh = Dict::new();
+                    insert_nested(&mut fresh, None, rest, value);
+                    *entry = Value::from(fresh);
+                }
+            }
+        }
+        Value::Dict(_, inner) => {
+            let base_inner = match base_here {
+                Some(Value::Dict(_, d)) => Some(d),
+                _ => None,
+            };
+            insert_nested(inner, base_inner, rest, value);
+        }
+        other => {
+            let mut fresh = Dict::new();
+            insert_nested(&mut fresh, None, rest, value);
+            *other = Value::from(fresh);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
