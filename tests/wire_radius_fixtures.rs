@@ -20,8 +20,8 @@ use pcap_file::DataLink;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use tunnelnas::wire::radius::{
-    Authenticator, Code, Packet, PacketRepr, TunnelMediumType, TunnelType, TunnelValue, Verified,
-    VendorSpecific, attr, decrypt_salted, unhide_user_password, vendor,
+    Authenticator, Code, Packet, PacketRepr, TunnelMediumType, TunnelType, TunnelValue,
+    VendorSpecific, Verified, attr, decrypt_salted, unhide_user_password, vendor,
 };
 
 const SECRET: &[u8] = b"testing123";
@@ -54,7 +54,12 @@ fn frames(path: &Path) -> Vec<Vec<u8>> {
         }
     } else {
         let mut reader = PcapReader::new(File::open(path).unwrap()).unwrap();
-        assert_eq!(reader.header().datalink, DataLink::ETHERNET, "{}: link type", path.display());
+        assert_eq!(
+            reader.header().datalink,
+            DataLink::ETHERNET,
+            "{}: link type",
+            path.display()
+        );
         while let Some(packet) = reader.next_packet() {
             out.push(packet.unwrap().data.into_owned());
         }
@@ -141,14 +146,14 @@ fn verify_all(packets: &[Captured]) -> (Vec<Verified>, HashMap<(u16, u8), Authen
             let request: &Authenticator = requests
                 .get(&key)
                 .unwrap_or_else(|| panic!("response {key:?} without request"));
-            packet.verify_response(request, SECRET).unwrap_or_else(|e| {
-                panic!("{:?} id {}: {e}", packet.code(), packet.identifier())
-            })
+            packet
+                .verify_response(request, SECRET)
+                .unwrap_or_else(|e| panic!("{:?} id {}: {e}", packet.code(), packet.identifier()))
         } else {
             requests.insert(key, packet.authenticator());
-            packet.verify_request(SECRET).unwrap_or_else(|e| {
-                panic!("{:?} id {}: {e}", packet.code(), packet.identifier())
-            })
+            packet
+                .verify_request(SECRET)
+                .unwrap_or_else(|e| panic!("{:?} id {}: {e}", packet.code(), packet.identifier()))
         };
         verdicts.push(verdict);
     }
@@ -286,7 +291,10 @@ fn shared_capture_auth_acct_coa_disconnect() {
     // CoA-Request id 168 carries Session-Timeout 600.
     let coa = packets[8].packet();
     assert_eq!(
-        coa.attribute(attr::SESSION_TIMEOUT).unwrap().as_u32().unwrap(),
+        coa.attribute(attr::SESSION_TIMEOUT)
+            .unwrap()
+            .as_u32()
+            .unwrap(),
         600
     );
     // The unanswered Disconnect-Request retries are identical.
@@ -361,7 +369,11 @@ fn freeradius_message_authenticator_and_vsas() {
         ]
     );
     assert_eq!(
-        request.attribute(attr::NAS_PORT_TYPE).unwrap().as_u32().unwrap(),
+        request
+            .attribute(attr::NAS_PORT_TYPE)
+            .unwrap()
+            .as_u32()
+            .unwrap(),
         32,
         "PPPoEoE (RFC 4603) by name from tunnelnas's dictionary"
     );
