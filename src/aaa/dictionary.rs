@@ -1315,7 +1315,8 @@ mod tests {
     #[test]
     fn every_error_kind_names_file_line_and_expectation() {
         use DictionaryErrorKind as K;
-        let cases: &[(&str, usize, fn(&K) -> bool)] = &[
+        type Case = (&'static str, usize, fn(&K) -> bool);
+        let cases: &[Case] = &[
             ("FOO bar\n", 1, |k| matches!(k, K::UnknownKeyword(_))),
             ("\nATTRIBUTE X 1\n", 2, |k| {
                 matches!(

@@ -1581,8 +1581,8 @@ impl<'a> TunnelValue<'a> {
     /// Decodes an attribute; `Ok(None)` when it is not an RFC 2868 one.
     ///
     /// # Errors
-    /// [`Error::Malformed`] for an integer attribute whose value is not tag
-    /// + 3 octets or whose tag is above 0x1F, an empty string value, or a
+    /// [`Error::Malformed`] for an integer attribute whose value is not a
+    /// tag plus 3 octets or whose tag is above 0x1F, an empty string value, or a
     /// Tunnel-Password shorter than tag + salt + one block.
     pub fn parse(attribute: &Attribute<'a>) -> Result<Option<TaggedTunnelAttribute<'a>>> {
         let value = attribute.value();
@@ -1901,7 +1901,7 @@ mod tests {
             })
         ));
         let mut p = build(Code::AccessRequest, |b| {
-            b.push(attr::USER_NAME, b"bob").unwrap()
+            b.push(attr::USER_NAME, b"bob").unwrap();
         });
         p[2..4].copy_from_slice(&19u16.to_be_bytes());
         assert!(matches!(
@@ -1924,7 +1924,7 @@ mod tests {
         ));
         // Trailing octets beyond Length are padding (RFC 2865 §3).
         let mut padded = build(Code::AccessRequest, |b| {
-            b.push(attr::USER_NAME, b"bob").unwrap()
+            b.push(attr::USER_NAME, b"bob").unwrap();
         });
         padded.extend_from_slice(&[0xff; 7]);
         let packet = Packet::new_checked(&padded[..]).unwrap();
@@ -1983,10 +1983,9 @@ mod tests {
         assert!(unhide_user_password(&[0; 15], SECRET, &RA).is_err());
         assert!(unhide_user_password(&[0; 144], SECRET, &RA).is_err());
         assert!(unhide_user_password(&[], SECRET, &RA).is_err());
-        assert_eq!(
+        assert!(
             format!("{:?}", unhide_user_password(&[0; 16], SECRET, &RA).unwrap())
-                .contains("octets"),
-            true
+                .contains("octets")
         );
     }
 
@@ -2250,7 +2249,7 @@ mod tests {
             Err(AuthError::DuplicateMessageAuthenticator)
         );
         let short = build(Code::AccessRequest, |b| {
-            b.push(attr::MESSAGE_AUTHENTICATOR, &[0; 15]).unwrap()
+            b.push(attr::MESSAGE_AUTHENTICATOR, &[0; 15]).unwrap();
         });
         let p = Packet::new_checked(&short[..]).unwrap();
         assert_eq!(
