@@ -652,6 +652,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         secret: &[u8],
         request_authenticator: Option<&Authenticator>,
     ) -> core::result::Result<(), AuthError> {
+        self.check_len()?;
         let code = self.code();
         let kind = code
             .authenticator_kind()
@@ -1107,15 +1108,22 @@ impl<'a> PacketBuilder<'a> {
     /// or a vendor id is above 2^24 − 1 (RFC 2865 §5.26: "The high-order
     /// octet is 0"), else as [`PacketBuilder::push`].
     pub fn push_vendor_specific(&mut self, vendor_id: u32, subs: &[(u8, &[u8])]) -> Result<()> {
+        // Validate everything before reserving, so a failed push leaves the
+        // packet as it was.
+        if subs.is_empty() {
+            return Err(Error::Malformed(
+                "Vendor-Specific without data (RFC 2865 §5.26: Length >= 7)",
+            ));
+        }
+        let mut header = [0; 4];
+        write_vendor_header(vendor_id, &mut header)?;
+        // A total within 253 octets also bounds every sub-attribute (and so
+        // its one-octet length field).
         let body_len: usize = subs.iter().map(|(_, v)| 2 + v.len()).sum();
-        let total = 4 + body_len;
-        let value = self.reserve(attr::VENDOR_SPECIFIC, total)?;
-        write_vendor_header(vendor_id, value)?;
+        let value = self.reserve(attr::VENDOR_SPECIFIC, 4 + body_len)?;
+        value[..4].copy_from_slice(&header);
         let mut at = 4;
         for (ty, sub) in subs {
-            if sub.len() > MAX_VALUE_LEN - 6 {
-                return Err(Error::Malformed("vendor sub-attribute value too long"));
-            }
             value[at] = *ty;
             value[at + 1] = (2 + sub.len()) as u8;
             value[at + 2..at + 2 + sub.len()].copy_from_slice(sub);
@@ -2260,6 +2268,14 @@ mod tests {
         let mut unknown = unknown;
         let mut p = Packet::new_unchecked(&mut unknown[..]);
         assert_eq!(p.sign(SECRET, None), Err(AuthError::UnknownCode(99)));
+        // Signing an inconsistent buffer is an error, not a panic.
+        let mut lying = build(Code::AccessAccept, |_| {});
+        lying[3] = 200;
+        let mut p = Packet::new_unchecked(&mut lying[..]);
+        assert!(matches!(
+            p.sign(SECRET, Some(&RA)),
+            Err(AuthError::Wire(Error::Truncated { .. }))
+        ));
     }
 
     #[test]
@@ -2420,7 +2436,11 @@ mod tests {
             // Malformed body: sub-attribute length 9 overruns.
             b.push(attr::VENDOR_SPECIFIC, &[0, 0, 0x7e, 0x59, 1, 9, b'x'])
                 .unwrap();
+            let before = b.len();
             assert!(b.push_vendor_attribute(0x0100_0000, 1, b"x").is_err());
+            assert!(b.push_vendor_specific(9, &[]).is_err());
+            assert!(b.push_vendor_attribute(9, 1, &[0; 248]).is_err());
+            assert_eq!(b.len(), before, "a failed push writes nothing");
         });
         let packet = Packet::new_checked(&bytes[..]).unwrap();
         let cisco: Vec<_> = packet.vendor_attributes(vendor::CISCO).collect();
