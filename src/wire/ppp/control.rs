@@ -14,10 +14,10 @@
 //! PAP and CHAP packets share this header; their bodies live in
 //! [`super::pap`] and [`super::chap`].
 //!
-//! RFC 1661 §5: "Octets outside the range of the Length field should be
-//! treated as Data Link Layer padding and MUST be ignored on reception."
-//! and "A packet with a Length [...] less than the minimum [...] MUST be
-//! silently discarded" — so [`ControlPacket::new_checked`] refuses a
+//! RFC 1661 §5: "Octets outside the range of the Length field are treated
+//! as padding and are ignored on reception. When a packet is received with
+//! an invalid Length field, the packet is silently discarded without
+//! affecting the automaton." So [`ControlPacket::new_checked`] refuses a
 //! Length below 4 or beyond the buffer, and every accessor stops at Length.
 
 use core::fmt;

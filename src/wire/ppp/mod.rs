@@ -77,10 +77,12 @@ crate::open_enum! {
 }
 
 impl Protocol {
-    /// RFC 1661 §2: "The least significant bit of the least significant
-    /// octet MUST equal "1"" and the least significant bit of the most
-    /// significant octet must be 0. "Frames received which don't comply with
-    /// these rules MUST be treated as having an unrecognized Protocol."
+    /// Whether the number follows RFC 1661 §2: "All Protocols MUST be odd;
+    /// the least significant bit of the least significant octet MUST equal
+    /// "1". Also, all Protocols MUST be assigned such that the least
+    /// significant bit of the most significant octet equals "0". Frames
+    /// received which don't comply with these rules MUST be treated as
+    /// having an unrecognized Protocol."
     pub fn is_well_formed(self) -> bool {
         let value = u16::from(self);
         value & 0x0001 == 0x0001 && value & 0x0100 == 0
