@@ -384,6 +384,27 @@ fn xl2tpd_unanswered_sccrq_retransmissions() {
     }
 }
 
+/// The control channel refreshes Nr (and a tunnel switch rewrites ids) in
+/// place on already-encoded messages: that must equal re-encoding.
+#[test]
+fn in_place_patching_matches_re_emission() {
+    let datagrams = l2tp_datagrams(&fixture("captures/l2tp-tunnel-call-cdn.pcap"));
+    for d in &datagrams {
+        let mut msg = parse_control(d, Some(b"secret"));
+        let mut bytes = d.payload.clone();
+        let mut packet = Packet::new_checked(&mut bytes[..]).unwrap();
+        packet.set_nr(msg.nr.wrapping_add(7)).unwrap();
+        packet.set_ns(msg.ns.wrapping_add(1)).unwrap();
+        packet.set_tunnel_id(0x1234);
+        packet.set_session_id(0x5678);
+        msg.nr = msg.nr.wrapping_add(7);
+        msg.ns = msg.ns.wrapping_add(1);
+        msg.tunnel_id = 0x1234;
+        msg.session_id = 0x5678;
+        assert_eq!(msg.to_vec(None).unwrap(), bytes, "frame {}", d.frame);
+    }
+}
+
 /// Truncating or corrupting fixture bytes gives errors, never panics.
 #[test]
 fn corrupted_fixture_bytes_fail_cleanly() {
