@@ -293,8 +293,21 @@ fn xl2tpd_lac_to_lns_seen_by_tshark() -> Result<()> {
         "Connection established to 10.79.0.2",
         Duration::from_secs(15),
     )?;
-    lns.wait_for_log("pppd exited for call", Duration::from_secs(15))?;
-    lac.wait_for_log("Connection closed to 10.79.0.2", Duration::from_secs(15))?;
+    lns.wait_for_log("Call established with 10.79.0.1", Duration::from_secs(15))?;
+    // Whichever pppd dies first (exit 4), its xl2tpd sends the CDN.
+    let cdn_seen =
+        |log: String| log.contains("pppd exited for call") || log.contains("Connection closed to");
+    common::wait_until(
+        Duration::from_secs(15),
+        || Ok((cdn_seen(lac.log()) && cdn_seen(lns.log())).then_some(())),
+        || {
+            format!(
+                "no CDN exchange\nLAC log:\n{}\nLNS log:\n{}",
+                lac.log(),
+                lns.log()
+            )
+        },
+    )?;
     let pcap = capture.stop()?;
 
     let tshark = Tshark::new()
@@ -440,6 +453,12 @@ fn linux_peer_pppoe_client_sends_padi() -> Result<()> {
     assert_eq!(start.get("mode").map(String::as_str), Some("pppoe-client"));
     assert_eq!(start.get("user").map(String::as_str), Some("smoke"));
     assert!(report.ended(), "no TN-END: {}", report.console_tail(40));
+    assert!(
+        report.status.success(),
+        "the guest did not power off by itself ({}); {}",
+        report.status,
+        report.console_tail(30)
+    );
     assert_eq!(
         report.up(),
         None,
@@ -447,10 +466,10 @@ fn linux_peer_pppoe_client_sends_padi() -> Result<()> {
     );
 
     let tshark = Tshark::new();
-    let padis = tshark.count(&pcap, Some("pppoed.code == 0x09"))?;
+    let padis = tshark.count(&pcap, Some("pppoe.code == 0x09"))?;
     assert!(padis >= 1, "no PADI on {tap}:\n{}", tshark.summary(&pcap)?);
     tshark.assert_clean(&pcap)?;
-    let padi = &tshark.fields(&pcap, Some("pppoed.code == 0x09"), &["eth.dst", "eth.type"])?[0];
+    let padi = &tshark.fields(&pcap, Some("pppoe.code == 0x09"), &["eth.dst", "eth.type"])?[0];
     assert_eq!(
         padi,
         &["ff:ff:ff:ff:ff:ff", "0x8863"],

@@ -37,6 +37,10 @@ use super::{
     Result, TempDir, anyhow, bail, check_ifname, ensure, manifest_dir, require_tool, tail, tempdir,
 };
 
+/// Kernel parameter added to every guest: reboot (= qemu exits) 1 s after
+/// a panic, instead of hanging until the run's time limit.
+pub const GUEST_PANIC_REBOOT: &str = "panic=1";
+
 /// The `shared/` directory beside the repository.
 pub fn shared_dir() -> Result<PathBuf> {
     let candidates: Vec<PathBuf> = std::env::var_os("TUNNELNAS_SHARED")
@@ -222,6 +226,8 @@ impl LinuxPeer {
                 "guest parameter {key}={value:?}: keys are tn.*, values non-empty without spaces"
             );
         }
+        require_tool("qemu-system-x86_64", "qemu-system-x86")?;
+        require_tool("qemu-img", "qemu-utils")?;
         let image = Self::image()?;
         let run = shared_dir()?.join("linux-peer").join("run");
         let out_dir = tempdir("linux-peer")?;
@@ -232,7 +238,11 @@ impl LinuxPeer {
             .arg(tap)
             .arg(seconds.to_string())
             .arg("--")
-            .args(params.iter().map(|(key, value)| format!("{key}={value}")));
+            .args(params.iter().map(|(key, value)| format!("{key}={value}")))
+            // guest-init exits right after asking for a power-off, and
+            // init exiting panics the kernel, which then hangs unless told
+            // to reboot — and qemu's -no-reboot turns a reboot into exit.
+            .arg(GUEST_PANIC_REBOOT);
         let log = out_dir.path().join("run.log");
         let process = Process::spawn(&format!("linux-peer on {tap}"), command, &log)?;
         Ok(Self {

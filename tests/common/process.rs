@@ -161,14 +161,18 @@ impl Process {
         self.wait_for_log_from(0, needle, timeout)
     }
 
-    /// Sends `signal` to the child's process group and to every descendant
-    /// (some, like `timeout(1)`, move to a group of their own).
+    /// Sends `signal` once to every process of the child's group, and to
+    /// descendants that moved to a group of their own (like `timeout(1)`).
     pub fn signal(&self, signal: i32) {
         let pid = self.pid();
-        for descendant in descendants(pid) {
+        let outside_group: Vec<u32> = descendants(pid)
+            .into_iter()
+            .filter(|&descendant| stat_fields(descendant).is_some_and(|(_, pgid)| pgid != pid))
+            .collect();
+        send_signal(-(pid as i32), signal);
+        for descendant in outside_group {
             send_signal(descendant as i32, signal);
         }
-        send_signal(-(pid as i32), signal);
     }
 
     /// Stops the child: SIGTERM first to its descendants (so a wrapper
@@ -266,7 +270,7 @@ pub fn descendants(pid: u32) -> Vec<u32> {
         .flatten()
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|child| Some((child, parent_of(child)?)))
+        .filter_map(|child| Some((child, stat_fields(child)?.0)))
         .collect();
     let mut found = Vec::new();
     let mut frontier = vec![pid];
@@ -282,12 +286,15 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     found
 }
 
-/// Parent pid of `pid` from `/proc/PID/stat`.
-fn parent_of(pid: u32) -> Option<u32> {
+/// Parent pid and process group of `pid`, from `/proc/PID/stat`.
+fn stat_fields(pid: u32) -> Option<(u32, u32)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain spaces.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
+    // The command name (field 2) is in parentheses and may contain spaces;
+    // after it come state, ppid, pgrp.
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace().skip(1);
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((ppid, pgrp))
 }
 
 /// `kill(2)`, ignoring errors (the target may be gone already).
