@@ -1031,7 +1031,7 @@ pub enum ConfigError {
     },
     /// Several problems at once.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Many(Vec<ConfigError>),
+    Many(Vec<Self>),
 }
 
 impl ConfigError {

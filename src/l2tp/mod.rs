@@ -3,3 +3,5 @@
 //! endpoint that demultiplexes by Tunnel ID.
 //!
 //! Sans-IO: the wire format lives in [`crate::wire::l2tp`].
+
+pub mod channel;

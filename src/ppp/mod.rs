@@ -3,3 +3,5 @@
 //! (PAP and CHAP per RFC 1334 / RFC 1994, MS-CHAPv2 per RFC 2759).
 //!
 //! Sans-IO: the wire format lives in [`crate::wire::ppp`].
+
+pub mod auth;

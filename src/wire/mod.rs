@@ -7,7 +7,7 @@
 //!   accessor can panic. Mutable setters exist where `T: AsMut<[u8]>`.
 //! * `Repr` — an owned, validated representation with `parse(&Packet)`,
 //!   `buffer_len()` and `emit(&mut Packet)` (or `emit(&mut [u8])`).
-//! * Protocol numbers are **open enums** (see [`open_enum!`]): unknown values
+//! * Protocol numbers are **open enums** (see [`open_enum!`](crate::open_enum)): unknown values
 //!   are kept as `Unknown(n)` and round-trip unchanged.
 //!
 //! Nothing in here keeps state, touches a socket or reads the clock. A
