@@ -53,6 +53,29 @@ fn netns_veth_pair_connects_and_cleans_up() -> Result<()> {
     let (len, from) = receiver.recv_from(&mut buf)?;
     assert_eq!(&buf[..len], b"hello from a");
     assert_eq!(from, sent_from);
+    // A long-lived thread in a namespace: a UDP echo server in `b`.
+    let echo = b.spawn_thread("echo", || -> std::io::Result<usize> {
+        let socket = UdpSocket::bind("10.77.0.2:4001")?;
+        socket.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut buf = [0u8; 64];
+        let (len, from) = socket.recv_from(&mut buf)?;
+        socket.send_to(&buf[..len], from)
+    })?;
+    let echoed = a.run(|| -> std::io::Result<Vec<u8>> {
+        let socket = UdpSocket::bind("10.77.0.1:0")?;
+        socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let mut buf = [0u8; 64];
+        // The echo thread may not have bound yet: retry until it answers.
+        for _ in 0..25 {
+            socket.send_to(b"ping", "10.77.0.2:4001")?;
+            if let Ok(len) = socket.recv(&mut buf) {
+                return Ok(buf[..len].to_vec());
+            }
+        }
+        Err(std::io::ErrorKind::TimedOut.into())
+    })??;
+    assert_eq!(echoed, b"ping");
+    assert_eq!(echo.join().expect("echo thread panicked")?, 4);
     // The root namespace has no such address.
     assert!(UdpSocket::bind("10.77.0.2:0").is_err());
 
@@ -187,6 +210,7 @@ fn freeradius_auth_tunnel_groups_reject_and_accounting() -> Result<()> {
 fn freeradius_require_message_authenticator() -> Result<()> {
     let radius = FreeRadius::builder()
         .client(RadiusClient::new("127.0.0.0/8", "s3cret").require_message_authenticator(true))
+        .threaded()
         .user(UserEntry::new("bob").password("pw"))
         .start()?;
     assert_eq!(radius.secret(), "s3cret");
@@ -285,10 +309,12 @@ fn xl2tpd_lac_to_lns_seen_by_tshark() -> Result<()> {
         Xl2tpdConfig::default()
             .lac(LacConfig {
                 hidden_bit: true,
+                autodial: false,
                 ..LacConfig::new("isp", &format!("10.79.0.2:{LNS_PORT}"))
             })
             .with_tunnel_secret("s3cret"),
     )?;
+    lac.dial("isp")?; // through the control fifo
     lac.wait_for_log(
         "Connection established to 10.79.0.2",
         Duration::from_secs(15),

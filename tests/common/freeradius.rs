@@ -266,6 +266,7 @@ pub struct FreeRadiusBuilder {
     ports: Option<(u16, u16, u16)>,
     dictionary: DictionaryPolicy,
     extra_dictionary: String,
+    threaded: bool,
 }
 
 impl FreeRadiusBuilder {
@@ -301,6 +302,14 @@ impl FreeRadiusBuilder {
     /// Whether to include the project's dictionary (default: if present).
     pub fn project_dictionary(mut self, policy: DictionaryPolicy) -> Self {
         self.dictionary = policy;
+        self
+    }
+
+    /// Runs multi-threaded with a short log (`freeradius -f -l stdout`)
+    /// instead of the single-threaded, fully logged `-X` debug mode — for
+    /// load and performance tests. Default: `-X`.
+    pub fn threaded(mut self) -> Self {
+        self.threaded = true;
         self
     }
 
@@ -357,6 +366,7 @@ impl FreeRadiusBuilder {
             users: self.users.clone(),
             dictionary_included: include_dictionary,
             extra_dictionary: self.extra_dictionary.clone(),
+            threaded: self.threaded,
             process: None,
         };
         server.write_static_files()?;
@@ -377,10 +387,15 @@ impl FreeRadiusBuilder {
                         (free[0], free[1], free[2])
                     }
                 };
+            let log_before = server.log().len();
             match server.start() {
                 Ok(()) => return Ok(server),
                 Err(error)
-                    if attempt < attempts && server.log().contains("Address already in use") =>
+                    if attempt < attempts
+                        && server
+                            .log()
+                            .get(log_before..)
+                            .is_some_and(|log| log.contains("Address already in use")) =>
                 {
                     eprintln!("FreeRADIUS: port taken, retrying: {error:#}");
                 }
@@ -404,6 +419,7 @@ pub struct FreeRadius {
     users: Vec<UserEntry>,
     dictionary_included: bool,
     extra_dictionary: String,
+    threaded: bool,
     process: Option<Process>,
 }
 
@@ -445,7 +461,8 @@ impl FreeRadius {
         self.dictionary_included
     }
 
-    /// The server's log (all starts appended), `-X` debug output.
+    /// The server's log (all starts appended): `-X` debug output, or the
+    /// short log with [`FreeRadiusBuilder::threaded`].
     pub fn log_path(&self) -> PathBuf {
         self.dir().join("radiusd.log")
     }
@@ -545,7 +562,12 @@ impl FreeRadius {
             }
             None => Command::new("freeradius"),
         };
-        command.arg("-X").arg("-d").arg(self.dir());
+        if self.threaded {
+            command.args(["-f", "-l", "stdout"]);
+        } else {
+            command.arg("-X");
+        }
+        command.arg("-d").arg(self.dir());
         let mut process = Process::spawn("freeradius", command, &log_path)?;
         process
             .wait_for_log_from(from, READY, START_TIMEOUT)
