@@ -6,7 +6,7 @@
 //! the child runs in its own process group, and dropping the handle stops the
 //! child and everything it started — also when the test panics.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -252,15 +252,6 @@ pub fn read_lossy(path: &Path) -> String {
     std::fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
-}
-
-/// Opens `path` for appending (creating it), e.g. to share one log file.
-pub fn open_append(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))
 }
 
 /// All descendants of `pid` (children, grandchildren, …), deepest first.
