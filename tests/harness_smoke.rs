@@ -82,7 +82,12 @@ fn netns_veth_pair_connects_and_cleans_up() -> Result<()> {
     // A process left running in a namespace dies with it.
     let mut sleeper = a.command("sleep").arg("300").spawn()?;
     let pid = sleeper.id();
-    assert!(a.pids().contains(&pid), "sleep {pid} not in {:?}", a.pids());
+    // `ip netns exec` enters the namespace, then execs `sleep`.
+    common::wait_until(
+        Duration::from_secs(5),
+        || Ok(a.pids().contains(&pid).then_some(())),
+        || format!("sleep {pid} not in {:?}", a.pids()),
+    )?;
 
     drop(link);
     drop(a);
