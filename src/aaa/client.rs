@@ -1,0 +1,1145 @@
+//! Sans-IO RADIUS client core: server groups, identifier allocation,
+//! response matching and verification, retransmission, failover, dead-server
+//! detection and Status-Server revival, per-server outstanding limits and a
+//! bounded queue. The driver ([`super::service`]) owns the sockets and the
+//! clock; this core only sees `now` and datagrams.
+//!
+//! Implements:
+//!
+//! * RFC 2865 §3: "The Identifier field ... aids in matching requests and
+//!   replies"; a response is matched by (socket, Identifier) and must come
+//!   from the address the request was sent to; the Response Authenticator is
+//!   verified ("a Response Authenticator that does not match MUST be silently
+//!   discarded" is the client-side consequence of §3) and so is the
+//!   Message-Authenticator (RFC 3579 §3.2, RFC 2869 §5.14: "MUST silently
+//!   discard"); bad ones are dropped and reported ([`DropReason`]).
+//! * RFC 5080 §2.2.1: a retransmission of an unchanged Access-Request keeps
+//!   its Identifier and Request Authenticator; an Accounting-Request whose
+//!   Acct-Delay-Time changes is a new packet and gets a new Identifier
+//!   ("If the Acct-Delay-Time is updated ... then the Identifier MUST be
+//!   changed", paraphrased from RFC 5080 §2.2.1), re-signed.
+//! * RFC 5997 §4: a server marked dead is probed with Status-Server (with
+//!   Message-Authenticator, §3) after its dead time; an answer revives it.
+//! * RFC 3539-style back-pressure: at most `max_outstanding_per_server`
+//!   requests in flight per server, then a bounded per-group queue; a full
+//!   queue refuses new requests instead of causing retransmission storms.
+//!
+//! Identifiers: each socket of the pool has its own 256 identifiers; a
+//! (socket, identifier) pair is in use by at most one request at a time, so
+//! the pool holds at most `256 × sockets` requests in flight.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::attributes::{Decision, RejectCause, decision_from_response};
+use super::request::{
+    AccountingRecord, AuthRequest, NasIdentity, encode_access_request, encode_accounting_request,
+    encode_status_server,
+};
+use crate::config::ServerStrategy;
+use crate::wire::radius::{self, Authenticator, Code, Packet};
+
+/// Whether a request goes to the authentication or the accounting port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// Authentication port (1812).
+    Auth,
+    /// Accounting port (1813).
+    Acct,
+}
+
+impl Service {
+    /// Label for logs and metrics.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Acct => "acct",
+        }
+    }
+}
+
+/// One server of a group.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Server address (the IP).
+    pub address: std::net::IpAddr,
+    /// Authentication port.
+    pub auth_port: u16,
+    /// Accounting port.
+    pub acct_port: u16,
+    /// Shared secret.
+    pub secret: Vec<u8>,
+    /// Weight for [`ServerStrategy::Weighted`].
+    pub weight: u32,
+}
+
+impl core::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("address", &self.address)
+            .field("auth_port", &self.auth_port)
+            .field("acct_port", &self.acct_port)
+            .field("weight", &self.weight)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A named group of servers (`[radius.group.NAME]`).
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    /// Group name.
+    pub name: String,
+    /// Servers, in configured order.
+    pub servers: Vec<ServerConfig>,
+    /// How requests are spread.
+    pub strategy: ServerStrategy,
+    /// First wait for a reply.
+    pub timeout: Duration,
+    /// Retransmissions to one server before the next is tried.
+    pub retries: u8,
+    /// Consecutive timeouts that mark a server dead.
+    pub dead_after: u8,
+    /// How long a dead server is skipped before it is probed.
+    pub dead_time: Duration,
+}
+
+impl GroupConfig {
+    /// From `[radius.group.NAME]`.
+    #[must_use]
+    pub fn from_config(name: &str, group: &crate::config::RadiusGroup) -> Self {
+        Self {
+            name: name.to_owned(),
+            servers: group
+                .servers
+                .iter()
+                .map(|s| ServerConfig {
+                    address: s.address,
+                    auth_port: s.auth_port,
+                    acct_port: s.acct_port,
+                    secret: s.secret.expose().to_vec(),
+                    weight: s.weight,
+                })
+                .collect(),
+            strategy: group.strategy,
+            timeout: group.timeout.get(),
+            retries: group.retries,
+            dead_after: group.dead_after.max(1),
+            dead_time: group.dead_time.get(),
+        }
+    }
+}
+
+/// Pool-wide limits.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Sockets in the pool (each gives 256 identifiers).
+    pub sockets: usize,
+    /// Requests in flight per server and service.
+    pub max_outstanding_per_server: usize,
+    /// Requests waiting per group when every server is at its limit.
+    pub queue_limit: usize,
+    /// Cap of the exponential retransmission timeout.
+    pub max_timeout: Duration,
+    /// Interval between Status-Server probes of a dead server.
+    pub probe_interval: Duration,
+    /// Drop Access-Accept/Reject without a Message-Authenticator
+    /// (BlastRADIUS hardening; servers older than FreeRADIUS 3.2.5 do not
+    /// send one by default). Default false.
+    pub require_response_message_authenticator: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            sockets: 4,
+            max_outstanding_per_server: 256,
+            queue_limit: 4096,
+            max_timeout: Duration::from_secs(10),
+            probe_interval: Duration::from_secs(5),
+            require_response_message_authenticator: false,
+        }
+    }
+}
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// An Access-Request.
+    Access(Box<AuthRequest>),
+    /// An Accounting-Request; `initial_delay` is the time already spent
+    /// before this submission (e.g. in the spool across a restart).
+    Accounting {
+        /// The record.
+        record: Box<AccountingRecord>,
+        /// Seconds already waited.
+        initial_delay: u32,
+    },
+}
+
+impl Job {
+    const fn service(&self) -> Service {
+        match self {
+            Self::Access(_) => Service::Auth,
+            Self::Accounting { .. } => Service::Acct,
+        }
+    }
+}
+
+/// Handle of a submitted request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// Why a request failed for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FailCause {
+    /// Every live server was tried and none answered.
+    #[error("no server answered")]
+    Timeout,
+    /// Every server of the group is dead.
+    #[error("every server of the group is dead")]
+    NoLiveServer,
+    /// The request could not be encoded.
+    #[error("request could not be encoded")]
+    Encoding,
+    /// Cancelled by the caller.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<FailCause> for RejectCause {
+    fn from(cause: FailCause) -> Self {
+        match cause {
+            FailCause::Timeout | FailCause::Cancelled => Self::Timeout,
+            FailCause::NoLiveServer => Self::NoLiveServer,
+            FailCause::Encoding => Self::Encoding("attribute does not fit".into()),
+        }
+    }
+}
+
+/// Why [`Client::submit`] refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// No such group.
+    #[error("unknown RADIUS group {0:?}")]
+    UnknownGroup(String),
+    /// The group's queue is full.
+    #[error("RADIUS group {0:?} queue full")]
+    QueueFull(String),
+}
+
+/// Result of a finished request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The Access-Request was answered.
+    Access(Decision),
+    /// The Accounting-Request was acknowledged.
+    AccountingAck,
+    /// No answer.
+    Failed(FailCause),
+}
+
+/// Why a received datagram was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Not a RADIUS packet (length, header).
+    Malformed,
+    /// No request in flight with that identifier on that socket.
+    UnknownIdentifier,
+    /// From an address the request was not sent to.
+    UnknownSource,
+    /// Response Authenticator does not match.
+    BadAuthenticator,
+    /// Message-Authenticator missing (when required) or wrong.
+    BadMessageAuthenticator,
+    /// A code that does not answer the request (e.g. Accounting-Response to
+    /// an Access-Request).
+    UnexpectedCode,
+}
+
+impl DropReason {
+    /// Label for logs and metrics.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownIdentifier => "unknown_id",
+            Self::UnknownSource => "unknown_source",
+            Self::BadAuthenticator => "bad_authenticator",
+            Self::BadMessageAuthenticator => "bad_message_authenticator",
+            Self::UnexpectedCode => "unexpected_code",
+        }
+    }
+}
+
+/// Identifies a server endpoint in events: group, server address, service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerRef {
+    /// Group name.
+    pub group: String,
+    /// Destination address.
+    pub address: SocketAddr,
+    /// Service.
+    pub service: Service,
+}
+
+/// Observability events (mapped to metrics by the integrator).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// A request finished.
+    Completed {
+        /// Which.
+        id: RequestId,
+        /// How.
+        outcome: Outcome,
+    },
+    /// A request packet was sent (first time or retransmission).
+    Sent {
+        /// Where.
+        server: ServerRef,
+        /// Retransmission (same server) rather than a first send.
+        retransmit: bool,
+    },
+    /// A verified response arrived.
+    Response {
+        /// From.
+        server: ServerRef,
+        /// Response code.
+        code: Code,
+        /// Time since this transmission.
+        rtt: Duration,
+    },
+    /// A transmission got no answer in time.
+    Timeout {
+        /// Which server.
+        server: ServerRef,
+    },
+    /// A datagram was dropped.
+    Dropped {
+        /// Source address.
+        from: SocketAddr,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A server was marked dead.
+    ServerDown {
+        /// Which.
+        server: ServerRef,
+    },
+    /// A dead server answered Status-Server and is live again.
+    ServerUp {
+        /// Which.
+        server: ServerRef,
+    },
+    /// A request was queued because every server is at its limit.
+    Queued {
+        /// Group.
+        group: String,
+        /// Queue depth after queueing.
+        depth: usize,
+    },
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Index of the pool socket to send from.
+    pub socket: usize,
+    /// Destination.
+    pub destination: SocketAddr,
+    /// Bytes written into the caller's buffer.
+    pub len: usize,
+}
+
+#[derive(Debug)]
+struct Endpoint {
+    address: SocketAddr,
+    consecutive_timeouts: u8,
+    /// `Some` while dead: when to probe next.
+    dead_until: Option<Instant>,
+    probing: bool,
+    outstanding: usize,
+}
+
+#[derive(Debug)]
+struct ServerState {
+    config: ServerConfig,
+    auth: Endpoint,
+    acct: Endpoint,
+    /// Smooth weighted round-robin current weight.
+    current_weight: i64,
+}
+
+impl ServerState {
+    const fn endpoint(&self, service: Service) -> &Endpoint {
+        match service {
+            Service::Auth => &self.auth,
+            Service::Acct => &self.acct,
+        }
+    }
+    const fn endpoint_mut(&mut self, service: Service) -> &mut Endpoint {
+        match service {
+            Service::Auth => &mut self.auth,
+            Service::Acct => &mut self.acct,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct GroupState {
+    config: GroupConfig,
+    servers: Vec<ServerState>,
+    cursor: usize,
+    queue: VecDeque<RequestId>,
+}
+
+#[derive(Debug)]
+enum Purpose {
+    Request(RequestId),
+    Probe,
+}
+
+#[derive(Debug)]
+struct Inflight {
+    purpose: Purpose,
+    group: usize,
+    server: usize,
+    service: Service,
+    authenticator: Authenticator,
+    sent_at: Instant,
+    deadline: Instant,
+    /// Transmissions to this server so far (1 = first send).
+    transmissions: u8,
+    /// The bytes, for an identical retransmission (Access-Request).
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct RequestState {
+    group: usize,
+    job: Job,
+    submitted: Instant,
+    tried: Vec<usize>,
+    slot: Option<(usize, u8)>,
+}
+
+/// Per-socket identifier bitmap.
+#[derive(Debug, Default, Clone)]
+struct IdSpace {
+    used: [u64; 4],
+    next: u8,
+}
+
+impl IdSpace {
+    fn allocate(&mut self) -> Option<u8> {
+        for step in 0..=255u8 {
+            let id = self.next.wrapping_add(step);
+            let (word, bit) = (usize::from(id / 64), id % 64);
+            if self.used[word] & (1 << bit) == 0 {
+                self.used[word] |= 1 << bit;
+                self.next = id.wrapping_add(1);
+                return Some(id);
+            }
+        }
+        None
+    }
+    fn release(&mut self, id: u8) {
+        self.used[usize::from(id / 64)] &= !(1 << (id % 64));
+    }
+}
+
+/// The RADIUS client core.
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    nas: NasIdentity,
+    groups: Vec<GroupState>,
+    ids: Vec<IdSpace>,
+    socket_cursor: usize,
+    inflight: HashMap<(usize, u8), Inflight>,
+    requests: HashMap<RequestId, RequestState>,
+    next_request: u64,
+    transmits: VecDeque<(usize, SocketAddr, Vec<u8>)>,
+    events: VecDeque<ClientEvent>,
+    rng: StdRng,
+}
+
+impl Client {
+    /// A client for `groups`, seeded for its Request Authenticators.
+    #[must_use]
+    pub fn new(
+        config: ClientConfig,
+        nas: NasIdentity,
+        groups: Vec<GroupConfig>,
+        seed: [u8; 32],
+    ) -> Self {
+        let sockets = config.sockets.max(1);
+        let groups = groups
+            .into_iter()
+            .map(|g| GroupState {
+                servers: g
+                    .servers
+                    .iter()
+                    .map(|s| ServerState {
+                        config: s.clone(),
+                        auth: Endpoint::new(SocketAddr::new(s.address, s.auth_port)),
+                        acct: Endpoint::new(SocketAddr::new(s.address, s.acct_port)),
+                        current_weight: 0,
+                    })
+                    .collect(),
+                config: g,
+                cursor: 0,
+                queue: VecDeque::new(),
+            })
+            .collect();
+        Self {
+            config,
+            nas,
+            groups,
+            ids: vec![IdSpace::default(); sockets],
+            socket_cursor: 0,
+            inflight: HashMap::new(),
+            requests: HashMap::new(),
+            next_request: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            rng: StdRng::from_seed(seed),
+        }
+    }
+
+    /// Number of sockets the driver must open.
+    #[must_use]
+    pub fn socket_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Names of the configured groups.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().map(|g| g.config.name.as_str())
+    }
+
+    /// Requests submitted and not finished.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Whether `group`'s server at `address` is currently live for `service`.
+    #[must_use]
+    pub fn is_live(&self, group: &str, address: SocketAddr, service: Service) -> Option<bool> {
+        let g = self.groups.iter().find(|g| g.config.name == group)?;
+        g.servers
+            .iter()
+            .map(|s| s.endpoint(service))
+            .find(|e| e.address == address)
+            .map(|e| e.dead_until.is_none())
+    }
+
+    /// Submits a request to `group`.
+    ///
+    /// # Errors
+    /// [`SubmitError`] for an unknown group or a full queue (back-pressure).
+    pub fn submit(
+        &mut self,
+        now: Instant,
+        group: &str,
+        job: Job,
+    ) -> Result<RequestId, SubmitError> {
+        let index = self
+            .groups
+            .iter()
+            .position(|g| g.config.name == group)
+            .ok_or_else(|| SubmitError::UnknownGroup(group.to_owned()))?;
+        if self.groups[index].queue.len() >= self.config.queue_limit {
+            return Err(SubmitError::QueueFull(group.to_owned()));
+        }
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.requests.insert(
+            id,
+            RequestState {
+                group: index,
+                job,
+                submitted: now,
+                tried: Vec::new(),
+                slot: None,
+            },
+        );
+        self.dispatch(now, id);
+        Ok(id)
+    }
+
+    /// Cancels a request (its answer, if any, is then dropped as unknown).
+    pub fn cancel(&mut self, id: RequestId) {
+        if let Some(state) = self.requests.remove(&id) {
+            if let Some(slot) = state.slot {
+                self.free_slot(slot);
+            }
+            self.groups[state.group].queue.retain(|q| *q != id);
+        }
+    }
+
+    fn free_slot(&mut self, slot: (usize, u8)) {
+        if let Some(inflight) = self.inflight.remove(&slot) {
+            let endpoint =
+                self.groups[inflight.group].servers[inflight.server].endpoint_mut(inflight.service);
+            endpoint.outstanding = endpoint.outstanding.saturating_sub(1);
+        }
+        if let Some(space) = self.ids.get_mut(slot.0) {
+            space.release(slot.1);
+        }
+    }
+
+    fn allocate_slot(&mut self) -> Option<(usize, u8)> {
+        let n = self.ids.len();
+        for step in 0..n {
+            let socket = (self.socket_cursor + step) % n;
+            if let Some(id) = self.ids[socket].allocate() {
+                self.socket_cursor = (socket + 1) % n;
+                return Some((socket, id));
+            }
+        }
+        None
+    }
+
+    /// Picks a live, untried server with room, by the group's strategy.
+    /// `Err(true)` = some live server exists but is busy (queue);
+    /// `Err(false)` = no live untried server.
+    fn pick(&mut self, group: usize, service: Service, tried: &[usize]) -> Result<usize, bool> {
+        let limit = self.config.max_outstanding_per_server;
+        let g = &mut self.groups[group];
+        let candidates: Vec<usize> = (0..g.servers.len())
+            .filter(|i| !tried.contains(i) && g.servers[*i].endpoint(service).dead_until.is_none())
+            .collect();
+        if candidates.is_empty() {
+            return Err(false);
+        }
+        let free: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|i| g.servers[*i].endpoint(service).outstanding < limit)
+            .collect();
+        let Some(&first) = free.first() else {
+            return Err(true);
+        };
+        Ok(match g.config.strategy {
+            ServerStrategy::Failover => first,
+            ServerStrategy::RoundRobin => {
+                let pick = free
+                    .iter()
+                    .copied()
+                    .find(|i| *i >= g.cursor)
+                    .unwrap_or(first);
+                g.cursor = pick + 1;
+                pick
+            }
+            ServerStrategy::Weighted => {
+                // Smooth weighted round-robin (as in nginx).
+                let total: i64 = free
+                    .iter()
+                    .map(|i| i64::from(g.servers[*i].config.weight.max(1)))
+                    .sum();
+                let mut best = first;
+                for &i in &free {
+                    let s = &mut g.servers[i];
+                    s.current_weight += i64::from(s.config.weight.max(1));
+                }
+                for &i in &free {
+                    if g.servers[i].current_weight > g.servers[best].current_weight {
+                        best = i;
+                    }
+                }
+                g.servers[best].current_weight -= total;
+                best
+            }
+        })
+    }
+
+    fn dispatch(&mut self, now: Instant, id: RequestId) {
+        let Some(state) = self.requests.get(&id) else {
+            return;
+        };
+        let group = state.group;
+        let service = state.job.service();
+        let tried = state.tried.clone();
+        match self.pick(group, service, &tried) {
+            Ok(server) => {
+                let Some(slot) = self.allocate_slot() else {
+                    self.enqueue(group, id);
+                    return;
+                };
+                if let Err(cause) = self.send_new(now, id, group, server, slot) {
+                    self.ids[slot.0].release(slot.1);
+                    self.finish(now, id, Outcome::Failed(cause));
+                }
+            }
+            Err(true) => self.enqueue(group, id),
+            Err(false) => {
+                let all_dead = self.groups[group]
+                    .servers
+                    .iter()
+                    .all(|s| s.endpoint(service).dead_until.is_some());
+                let cause = if all_dead && tried.is_empty() {
+                    FailCause::NoLiveServer
+                } else {
+                    FailCause::Timeout
+                };
+                self.finish(now, id, Outcome::Failed(cause));
+            }
+        }
+    }
+
+    fn enqueue(&mut self, group: usize, id: RequestId) {
+        let queue = &mut self.groups[group].queue;
+        if !queue.contains(&id) {
+            queue.push_back(id);
+        }
+        let depth = queue.len();
+        self.events.push_back(ClientEvent::Queued {
+            group: self.groups[group].config.name.clone(),
+            depth,
+        });
+    }
+
+    fn server_ref(&self, group: usize, server: usize, service: Service) -> ServerRef {
+        let g = &self.groups[group];
+        ServerRef {
+            group: g.config.name.clone(),
+            address: g.servers[server].endpoint(service).address,
+            service,
+        }
+    }
+
+    fn encode(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        server: &ServerConfig,
+        slot: (usize, u8),
+    ) -> Result<(Vec<u8>, Authenticator), FailCause> {
+        let state = self.requests.get(&id).ok_or(FailCause::Cancelled)?;
+        let mut buf = vec![0u8; radius::MAX_PACKET_LEN];
+        let (len, authenticator) = match &state.job {
+            Job::Access(request) => {
+                let mut authenticator = [0u8; 16];
+                self.rng.fill_bytes(&mut authenticator);
+                let len = encode_access_request(
+                    &mut buf,
+                    slot.1,
+                    &authenticator,
+                    &server.secret,
+                    &self.nas,
+                    request,
+                )
+                .map_err(|_| FailCause::Encoding)?;
+                (len, authenticator)
+            }
+            Job::Accounting {
+                record,
+                initial_delay,
+            } => {
+                let waited =
+                    u32::try_from(now.saturating_duration_since(state.submitted).as_secs())
+                        .unwrap_or(u32::MAX);
+                let len = encode_accounting_request(
+                    &mut buf,
+                    slot.1,
+                    &server.secret,
+                    &self.nas,
+                    record,
+                    initial_delay.saturating_add(waited),
+                )
+                .map_err(|_| FailCause::Encoding)?;
+                let packet = Packet::new_unchecked(&buf[..len]);
+                (len, packet.authenticator())
+            }
+        };
+        buf.truncate(len);
+        Ok((buf, authenticator))
+    }
+
+    fn send_new(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        group: usize,
+        server: usize,
+        slot: (usize, u8),
+    ) -> Result<(), FailCause> {
+        let service = self
+            .requests
+            .get(&id)
+            .map(|s| s.job.service())
+            .ok_or(FailCause::Cancelled)?;
+        let config = self.groups[group].servers[server].config.clone();
+        let (bytes, authenticator) = self.encode(now, id, &config, slot)?;
+        let timeout = self.groups[group].config.timeout;
+        let endpoint = self.groups[group].servers[server].endpoint_mut(service);
+        endpoint.outstanding += 1;
+        let address = endpoint.address;
+        self.transmits.push_back((slot.0, address, bytes.clone()));
+        self.inflight.insert(
+            slot,
+            Inflight {
+                purpose: Purpose::Request(id),
+                group,
+                server,
+                service,
+                authenticator,
+                sent_at: now,
+                deadline: now + timeout,
+                transmissions: 1,
+                bytes,
+            },
+        );
+        if let Some(state) = self.requests.get_mut(&id) {
+            state.slot = Some(slot);
+        }
+        let server_ref = self.server_ref(group, server, service);
+        self.events.push_back(ClientEvent::Sent {
+            server: server_ref,
+            retransmit: false,
+        });
+        Ok(())
+    }
+
+    fn finish(&mut self, now: Instant, id: RequestId, outcome: Outcome) {
+        if let Some(state) = self.requests.remove(&id) {
+            if let Some(slot) = state.slot {
+                self.free_slot(slot);
+            }
+            self.events
+                .push_back(ClientEvent::Completed { id, outcome });
+            self.drain_queue(now, state.group);
+        }
+    }
+
+    fn drain_queue(&mut self, now: Instant, group: usize) {
+        // Dispatch queued requests while there is room; a request that goes
+        // back into the queue stops the drain (no room yet).
+        let mut budget = self.groups[group].queue.len();
+        while budget > 0 {
+            budget -= 1;
+            let Some(next) = self.groups[group].queue.pop_front() else {
+                break;
+            };
+            self.dispatch(now, next);
+            if self.groups[group].queue.front() == Some(&next)
+                || self.groups[group].queue.back() == Some(&next)
+            {
+                break;
+            }
+        }
+    }
+
+    /// Handles a datagram received on pool socket `socket` from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, socket: usize, from: SocketAddr, bytes: &[u8]) {
+        let Ok(packet) = Packet::new_checked(bytes) else {
+            self.drop_datagram(from, DropReason::Malformed);
+            return;
+        };
+        let slot = (socket, packet.identifier());
+        let Some(inflight) = self.inflight.get(&slot) else {
+            self.drop_datagram(from, DropReason::UnknownIdentifier);
+            return;
+        };
+        let (group, server, service) = (inflight.group, inflight.server, inflight.service);
+        let endpoint_address = self.groups[group].servers[server].endpoint(service).address;
+        // RFC 2865 §3 (client side): only the server we asked may answer.
+        if from != endpoint_address {
+            self.drop_datagram(from, DropReason::UnknownSource);
+            return;
+        }
+        let expected = match (&inflight.purpose, service) {
+            (Purpose::Probe, Service::Acct) | (Purpose::Request(_), Service::Acct) => {
+                matches!(packet.code(), Code::AccountingResponse)
+            }
+            (_, Service::Auth) => matches!(
+                packet.code(),
+                Code::AccessAccept | Code::AccessReject | Code::AccessChallenge
+            ),
+        };
+        if !expected {
+            self.drop_datagram(from, DropReason::UnexpectedCode);
+            return;
+        }
+        let secret = self.groups[group].servers[server].config.secret.clone();
+        match packet.verify_response(&inflight.authenticator, &secret) {
+            Ok(verified) => {
+                if service == Service::Auth
+                    && self.config.require_response_message_authenticator
+                    && !verified.message_authenticator
+                {
+                    self.drop_datagram(from, DropReason::BadMessageAuthenticator);
+                    return;
+                }
+            }
+            Err(radius::AuthError::ResponseAuthenticator) => {
+                self.drop_datagram(from, DropReason::BadAuthenticator);
+                return;
+            }
+            Err(_) => {
+                self.drop_datagram(from, DropReason::BadMessageAuthenticator);
+                return;
+            }
+        }
+        let Some(inflight) = self.inflight.remove(&slot) else {
+            return;
+        };
+        self.ids[socket].release(slot.1);
+        let server_ref = self.server_ref(group, server, service);
+        self.events.push_back(ClientEvent::Response {
+            server: server_ref.clone(),
+            code: packet.code(),
+            rtt: now.saturating_duration_since(inflight.sent_at),
+        });
+        let endpoint = self.groups[group].servers[server].endpoint_mut(service);
+        endpoint.outstanding = endpoint.outstanding.saturating_sub(1);
+        endpoint.consecutive_timeouts = 0;
+        let was_dead = endpoint.dead_until.take().is_some();
+        endpoint.probing = false;
+        if was_dead {
+            self.events
+                .push_back(ClientEvent::ServerUp { server: server_ref });
+        }
+        match inflight.purpose {
+            Purpose::Probe => {
+                // Queued requests may now have a server.
+                self.drain_queue(now, group);
+            }
+            Purpose::Request(id) => {
+                if let Some(state) = self.requests.get_mut(&id) {
+                    state.slot = None;
+                }
+                let outcome = match service {
+                    Service::Auth => Outcome::Access(decision_from_response(
+                        &packet,
+                        &inflight.authenticator,
+                        &secret,
+                    )),
+                    Service::Acct => Outcome::AccountingAck,
+                };
+                self.finish(now, id, outcome);
+            }
+        }
+    }
+
+    fn drop_datagram(&mut self, from: SocketAddr, reason: DropReason) {
+        tracing::warn!(%from, reason = reason.as_str(), "dropped RADIUS datagram");
+        self.events.push_back(ClientEvent::Dropped { from, reason });
+    }
+
+    /// Advances timers: retransmissions, failover, dead servers, probes.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<(usize, u8)> = self
+            .inflight
+            .iter()
+            .filter(|(_, f)| f.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for slot in expired {
+            self.expire(now, slot);
+        }
+        // Probe dead servers whose dead time is over.
+        for group in 0..self.groups.len() {
+            for server in 0..self.groups[group].servers.len() {
+                for service in [Service::Auth, Service::Acct] {
+                    let e = self.groups[group].servers[server].endpoint(service);
+                    if !e.probing && e.dead_until.is_some_and(|t| t <= now) {
+                        self.probe(now, group, server, service);
+                    }
+                }
+            }
+        }
+    }
+
+    fn probe(&mut self, now: Instant, group: usize, server: usize, service: Service) {
+        let Some(slot) = self.allocate_slot() else {
+            return;
+        };
+        let mut authenticator = [0u8; 16];
+        self.rng.fill_bytes(&mut authenticator);
+        let mut buf = vec![0u8; 256];
+        let secret = self.groups[group].servers[server].config.secret.clone();
+        let Ok(len) = encode_status_server(&mut buf, slot.1, &authenticator, &secret, &self.nas)
+        else {
+            self.ids[slot.0].release(slot.1);
+            return;
+        };
+        buf.truncate(len);
+        let timeout = self.groups[group].config.timeout;
+        let endpoint = self.groups[group].servers[server].endpoint_mut(service);
+        endpoint.probing = true;
+        endpoint.outstanding += 1;
+        let address = endpoint.address;
+        tracing::debug!(%address, "Status-Server probe of a dead RADIUS server");
+        self.transmits.push_back((slot.0, address, buf.clone()));
+        self.inflight.insert(
+            slot,
+            Inflight {
+                purpose: Purpose::Probe,
+                group,
+                server,
+                service,
+                authenticator,
+                sent_at: now,
+                deadline: now + timeout,
+                transmissions: 1,
+                bytes: buf,
+            },
+        );
+    }
+
+    fn expire(&mut self, now: Instant, slot: (usize, u8)) {
+        let Some(inflight) = self.inflight.get_mut(&slot) else {
+            return;
+        };
+        let (group, server, service) = (inflight.group, inflight.server, inflight.service);
+        let server_ref = self.server_ref(group, server, service);
+        self.events.push_back(ClientEvent::Timeout {
+            server: server_ref.clone(),
+        });
+        let config = &self.groups[group].config;
+        let (retries, dead_after, dead_time) =
+            (config.retries, config.dead_after, config.dead_time);
+        let probe_interval = self.config.probe_interval;
+        let endpoint = self.groups[group].servers[server].endpoint_mut(service);
+        if matches!(
+            self.inflight.get(&slot).map(|f| &f.purpose),
+            Some(Purpose::Probe)
+        ) {
+            endpoint.probing = false;
+            endpoint.dead_until = Some(now + probe_interval);
+            self.free_slot(slot);
+            return;
+        }
+        endpoint.consecutive_timeouts = endpoint.consecutive_timeouts.saturating_add(1);
+        let mut dead = endpoint.dead_until.is_some();
+        if !dead && endpoint.consecutive_timeouts >= dead_after {
+            endpoint.dead_until = Some(now + dead_time);
+            dead = true;
+            tracing::warn!(server = %server_ref.address, group = %server_ref.group,
+                service = service.as_str(), "RADIUS server marked dead");
+            self.events.push_back(ClientEvent::ServerDown {
+                server: server_ref.clone(),
+            });
+        }
+        let Some(inflight) = self.inflight.get_mut(&slot) else {
+            return;
+        };
+        let Purpose::Request(id) = inflight.purpose else {
+            return;
+        };
+        if !dead && inflight.transmissions <= retries {
+            // Retransmit to the same server with exponential backoff.
+            let base = self.groups[group].config.timeout;
+            let factor = 1u32 << inflight.transmissions.min(6);
+            let wait = base
+                .saturating_mul(factor)
+                .min(self.config.max_timeout.max(base));
+            match service {
+                Service::Auth => {
+                    // RFC 5080 §2.2.1: unchanged packet, same Identifier.
+                    inflight.transmissions += 1;
+                    inflight.sent_at = now;
+                    inflight.deadline = now + wait;
+                    self.transmits
+                        .push_back((slot.0, server_ref.address, inflight.bytes.clone()));
+                }
+                Service::Acct => {
+                    // New Acct-Delay-Time => new packet, new Identifier.
+                    let transmissions = inflight.transmissions + 1;
+                    self.free_slot(slot);
+                    let Some(new_slot) = self.allocate_slot() else {
+                        self.finish(now, id, Outcome::Failed(FailCause::Timeout));
+                        return;
+                    };
+                    if let Err(cause) = self.send_new(now, id, group, server, new_slot) {
+                        self.ids[new_slot.0].release(new_slot.1);
+                        self.finish(now, id, Outcome::Failed(cause));
+                        return;
+                    }
+                    if let Some(f) = self.inflight.get_mut(&new_slot) {
+                        f.transmissions = transmissions;
+                        f.deadline = now + wait;
+                    }
+                    // send_new reported a first send; make it a retransmit.
+                    if let Some(ClientEvent::Sent { retransmit, .. }) = self.events.back_mut() {
+                        *retransmit = true;
+                    }
+                    return;
+                }
+            }
+            self.events.push_back(ClientEvent::Sent {
+                server: server_ref,
+                retransmit: true,
+            });
+            return;
+        }
+        // Fail over: next server.
+        self.free_slot(slot);
+        if let Some(state) = self.requests.get_mut(&id) {
+            state.slot = None;
+            state.tried.push(server);
+        }
+        self.dispatch(now, id);
+    }
+
+    /// The earliest instant [`Self::handle_timeout`] must be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let inflight = self.inflight.values().map(|f| f.deadline).min();
+        let probes = self
+            .groups
+            .iter()
+            .flat_map(|g| g.servers.iter())
+            .flat_map(|s| [&s.auth, &s.acct])
+            .filter(|e| !e.probing)
+            .filter_map(|e| e.dead_until)
+            .min();
+        match (inflight, probes) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Writes the next datagram to send into `buf`.
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        loop {
+            let (socket, destination, bytes) = self.transmits.pop_front()?;
+            if let Some(out) = buf.get_mut(..bytes.len()) {
+                out.copy_from_slice(&bytes);
+                return Some(Transmit {
+                    socket,
+                    destination,
+                    len: bytes.len(),
+                });
+            }
+        }
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+}
+
+impl Endpoint {
+    const fn new(address: SocketAddr) -> Self {
+        Self {
+            address,
+            consecutive_timeouts: 0,
+            dead_until: None,
+            probing: false,
+            outstanding: 0,
+        }
+    }
+}
