@@ -1143,3 +1143,436 @@ impl Endpoint {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aaa::request::{AcctStatusType, Credentials, SessionInfo};
+    use crate::wire::radius::{PacketBuilder, attr};
+
+    const SECRET: &[u8] = b"testing123";
+
+    fn server(port: u16) -> ServerConfig {
+        ServerConfig {
+            address: "127.0.0.1".parse().unwrap(),
+            auth_port: port,
+            acct_port: port + 1,
+            secret: SECRET.to_vec(),
+            weight: 1,
+        }
+    }
+
+    fn group(strategy: ServerStrategy, ports: &[u16]) -> GroupConfig {
+        GroupConfig {
+            name: "g".into(),
+            servers: ports.iter().map(|p| server(*p)).collect(),
+            strategy,
+            timeout: Duration::from_secs(1),
+            retries: 1,
+            dead_after: 2,
+            dead_time: Duration::from_secs(10),
+        }
+    }
+
+    fn client(config: ClientConfig, g: GroupConfig) -> Client {
+        Client::new(config, NasIdentity::default(), vec![g], [1; 32])
+    }
+
+    fn pap() -> Job {
+        Job::Access(Box::new(AuthRequest {
+            user_name: "u".into(),
+            credentials: Credentials::Pap {
+                password: b"p".to_vec(),
+            },
+            session: SessionInfo::default(),
+        }))
+    }
+
+    fn acct() -> Job {
+        Job::Accounting {
+            record: Box::new(AccountingRecord::new(
+                AcctStatusType::Start,
+                Some("u".into()),
+                SessionInfo::default(),
+            )),
+            initial_delay: 5,
+        }
+    }
+
+    fn transmits(c: &mut Client) -> Vec<(Transmit, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Some(t) = c.poll_transmit(&mut buf) {
+            out.push((t, buf[..t.len].to_vec()));
+        }
+        out
+    }
+
+    fn events(c: &mut Client) -> Vec<ClientEvent> {
+        std::iter::from_fn(|| c.poll_event()).collect()
+    }
+
+    /// A server's answer to `request`, signed with `secret`.
+    fn answer(request: &[u8], code: Code, secret: &[u8]) -> Vec<u8> {
+        let req = Packet::new_checked(request).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut b = PacketBuilder::new(&mut buf, code, req.identifier(), &[0; 16]).unwrap();
+        b.push_message_authenticator().unwrap();
+        if code == Code::AccessAccept {
+            b.push_u32(attr::SESSION_TIMEOUT, 60).unwrap();
+        }
+        let len = b.finish_signed(secret, Some(&req.authenticator())).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    fn completed(evs: &[ClientEvent]) -> Vec<(RequestId, Outcome)> {
+        evs.iter()
+            .filter_map(|e| match e {
+                ClientEvent::Completed { id, outcome } => Some((*id, outcome.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn accept_is_matched_verified_and_mapped() {
+        let t0 = Instant::now();
+        let mut c = client(
+            ClientConfig::default(),
+            group(ServerStrategy::Failover, &[1812]),
+        );
+        let id = c.submit(t0, "g", pap()).unwrap();
+        let tx = transmits(&mut c);
+        assert_eq!(tx.len(), 1);
+        let (t, bytes) = &tx[0];
+        assert_eq!(t.destination.port(), 1812);
+        // Forged answer (wrong secret), then one from another port: dropped.
+        let forged = answer(bytes, Code::AccessAccept, b"wrong");
+        c.handle_datagram(t0, t.socket, t.destination, &forged);
+        let good = answer(bytes, Code::AccessAccept, SECRET);
+        c.handle_datagram(t0, t.socket, "127.0.0.1:9".parse().unwrap(), &good);
+        c.handle_datagram(t0, t.socket, t.destination, &[1, 2, 3]);
+        let evs = events(&mut c);
+        let drops: Vec<DropReason> = evs
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Dropped { reason, .. } => Some(*reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            drops,
+            [
+                DropReason::BadAuthenticator,
+                DropReason::UnknownSource,
+                DropReason::Malformed
+            ]
+        );
+        c.handle_datagram(
+            t0 + Duration::from_millis(3),
+            t.socket,
+            t.destination,
+            &good,
+        );
+        let done = completed(&events(&mut c));
+        let [(got, Outcome::Access(Decision::Accept(a)))] = done.as_slice() else {
+            panic!("{done:?}");
+        };
+        assert_eq!(*got, id);
+        assert_eq!(a.session_timeout, Some(60));
+        // A duplicate answer is now unknown.
+        c.handle_datagram(t0, t.socket, t.destination, &good);
+        assert!(matches!(
+            events(&mut c).as_slice(),
+            [ClientEvent::Dropped {
+                reason: DropReason::UnknownIdentifier,
+                ..
+            }]
+        ));
+        assert_eq!(c.pending(), 0);
+        assert_eq!(c.poll_timeout(), None);
+    }
+
+    #[test]
+    fn access_retransmits_identically_then_fails_over_and_marks_dead() {
+        let t0 = Instant::now();
+        let mut c = client(
+            ClientConfig::default(),
+            group(ServerStrategy::Failover, &[1812, 2812]),
+        );
+        c.submit(t0, "g", pap()).unwrap();
+        let first = transmits(&mut c);
+        let deadline = c.poll_timeout().unwrap();
+        assert_eq!(deadline, t0 + Duration::from_secs(1));
+        c.handle_timeout(deadline);
+        let retry = transmits(&mut c);
+        assert_eq!(retry.len(), 1);
+        assert_eq!(retry[0].1, first[0].1, "RFC 5080: identical retransmission");
+        // Backoff doubles the wait.
+        let deadline2 = c.poll_timeout().unwrap();
+        assert_eq!(deadline2, deadline + Duration::from_secs(2));
+        c.handle_timeout(deadline2);
+        let evs = events(&mut c);
+        assert!(
+            evs.iter()
+                .any(|e| matches!(e, ClientEvent::ServerDown { .. }))
+        );
+        let next = transmits(&mut c);
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].0.destination.port(), 2812);
+        let reply = answer(&next[0].1, Code::AccessReject, SECRET);
+        c.handle_datagram(deadline2, next[0].0.socket, next[0].0.destination, &reply);
+        let done = completed(&events(&mut c));
+        assert!(matches!(
+            done.as_slice(),
+            [(_, Outcome::Access(Decision::Reject(_)))]
+        ));
+        // The dead server is skipped by the next request.
+        c.submit(deadline2, "g", pap()).unwrap();
+        let tx = transmits(&mut c);
+        assert_eq!(tx[0].0.destination.port(), 2812);
+        let reply = answer(&tx[0].1, Code::AccessAccept, SECRET);
+        c.handle_datagram(deadline2, tx[0].0.socket, tx[0].0.destination, &reply);
+        events(&mut c);
+        // After the dead time: a Status-Server probe; its answer revives.
+        let probe_at = c.poll_timeout().unwrap();
+        assert_eq!(probe_at, deadline2 + Duration::from_secs(10));
+        c.handle_timeout(probe_at);
+        let probe = transmits(&mut c);
+        assert_eq!(probe.len(), 1);
+        let p = Packet::new_checked(&probe[0].1[..]).unwrap();
+        assert_eq!(p.code(), Code::StatusServer);
+        assert!(p.verify_request(SECRET).unwrap().message_authenticator);
+        assert_eq!(probe[0].0.destination.port(), 1812);
+        let reply = answer(&probe[0].1, Code::AccessAccept, SECRET);
+        c.handle_datagram(probe_at, probe[0].0.socket, probe[0].0.destination, &reply);
+        assert!(
+            events(&mut c)
+                .iter()
+                .any(|e| matches!(e, ClientEvent::ServerUp { .. }))
+        );
+        // Failover goes back to the first server.
+        c.submit(probe_at, "g", pap()).unwrap();
+        assert_eq!(transmits(&mut c)[0].0.destination.port(), 1812);
+    }
+
+    #[test]
+    fn unanswered_probe_is_repeated() {
+        let t0 = Instant::now();
+        let mut g = group(ServerStrategy::Failover, &[1812]);
+        g.dead_after = 1;
+        g.retries = 0;
+        let mut c = client(ClientConfig::default(), g);
+        c.submit(t0, "g", pap()).unwrap();
+        transmits(&mut c);
+        let t1 = c.poll_timeout().unwrap();
+        c.handle_timeout(t1);
+        let evs = events(&mut c);
+        assert!(matches!(
+            completed(&evs).as_slice(),
+            [(_, Outcome::Failed(FailCause::Timeout))]
+        ));
+        // Every server dead: refused at once.
+        c.submit(t1, "g", pap()).unwrap();
+        assert!(matches!(
+            completed(&events(&mut c)).as_slice(),
+            [(_, Outcome::Failed(FailCause::NoLiveServer))]
+        ));
+        let t2 = c.poll_timeout().unwrap();
+        c.handle_timeout(t2);
+        assert_eq!(transmits(&mut c).len(), 1);
+        let t3 = c.poll_timeout().unwrap();
+        c.handle_timeout(t3);
+        let t4 = c.poll_timeout().unwrap();
+        assert_eq!(t4, t3 + ClientConfig::default().probe_interval);
+        c.handle_timeout(t4);
+        assert_eq!(transmits(&mut c).len(), 1);
+    }
+
+    #[test]
+    fn accounting_retransmission_gets_new_id_and_delay() {
+        let t0 = Instant::now();
+        let mut c = client(
+            ClientConfig::default(),
+            group(ServerStrategy::Failover, &[1812]),
+        );
+        c.submit(t0, "g", acct()).unwrap();
+        let first = transmits(&mut c);
+        assert_eq!(first[0].0.destination.port(), 1813);
+        let p = Packet::new_checked(&first[0].1[..]).unwrap();
+        assert_eq!(p.attribute(41).unwrap().as_u32().unwrap(), 5);
+        c.handle_timeout(t0 + Duration::from_secs(1));
+        let second = transmits(&mut c);
+        let q = Packet::new_checked(&second[0].1[..]).unwrap();
+        assert_ne!(
+            (first[0].0.socket, p.identifier()),
+            (second[0].0.socket, q.identifier())
+        );
+        assert_eq!(q.attribute(41).unwrap().as_u32().unwrap(), 6);
+        assert!(q.verify_request(SECRET).is_ok());
+        let reply = answer(&second[0].1, Code::AccountingResponse, SECRET);
+        // The answer to the first transmission's id is unknown now.
+        let stale = answer(&first[0].1, Code::AccountingResponse, SECRET);
+        c.handle_datagram(t0, first[0].0.socket, first[0].0.destination, &stale);
+        c.handle_datagram(t0, second[0].0.socket, second[0].0.destination, &reply);
+        let evs = events(&mut c);
+        assert!(evs.iter().any(|e| matches!(
+            e,
+            ClientEvent::Sent {
+                retransmit: true,
+                ..
+            }
+        )));
+        assert!(matches!(
+            completed(&evs).as_slice(),
+            [(_, Outcome::AccountingAck)]
+        ));
+    }
+
+    #[test]
+    fn outstanding_limit_queues_and_queue_limit_refuses() {
+        let t0 = Instant::now();
+        let config = ClientConfig {
+            max_outstanding_per_server: 2,
+            queue_limit: 1,
+            ..ClientConfig::default()
+        };
+        let mut c = client(config, group(ServerStrategy::Failover, &[1812]));
+        c.submit(t0, "g", pap()).unwrap();
+        c.submit(t0, "g", pap()).unwrap();
+        c.submit(t0, "g", pap()).unwrap();
+        assert!(matches!(
+            c.submit(t0, "g", pap()),
+            Err(SubmitError::QueueFull(_))
+        ));
+        assert!(matches!(
+            c.submit(t0, "nope", pap()),
+            Err(SubmitError::UnknownGroup(_))
+        ));
+        let tx = transmits(&mut c);
+        assert_eq!(tx.len(), 2);
+        let reply = answer(&tx[0].1, Code::AccessAccept, SECRET);
+        c.handle_datagram(t0, tx[0].0.socket, tx[0].0.destination, &reply);
+        // The queued one goes out now.
+        assert_eq!(transmits(&mut c).len(), 1);
+    }
+
+    #[test]
+    fn identifiers_run_out_per_socket_then_queue() {
+        let t0 = Instant::now();
+        let config = ClientConfig {
+            sockets: 1,
+            max_outstanding_per_server: 1000,
+            ..ClientConfig::default()
+        };
+        let mut c = client(config, group(ServerStrategy::Failover, &[1812]));
+        for _ in 0..257 {
+            c.submit(t0, "g", pap()).unwrap();
+        }
+        let tx = transmits(&mut c);
+        assert_eq!(tx.len(), 256);
+        let mut ids: Vec<u8> = tx.iter().map(|(_, b)| b[1]).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 256);
+    }
+
+    #[test]
+    fn round_robin_and_weighted_spread() {
+        let t0 = Instant::now();
+        let mut c = client(
+            ClientConfig::default(),
+            group(ServerStrategy::RoundRobin, &[1000, 2000, 3000]),
+        );
+        for _ in 0..6 {
+            c.submit(t0, "g", pap()).unwrap();
+        }
+        let ports: Vec<u16> = transmits(&mut c)
+            .iter()
+            .map(|(t, _)| t.destination.port())
+            .collect();
+        assert_eq!(ports, [1000, 2000, 3000, 1000, 2000, 3000]);
+
+        let mut g = group(ServerStrategy::Weighted, &[1000, 2000]);
+        g.servers[0].weight = 3;
+        let mut c = client(ClientConfig::default(), g);
+        for _ in 0..8 {
+            c.submit(t0, "g", pap()).unwrap();
+        }
+        let heavy = transmits(&mut c)
+            .iter()
+            .filter(|(t, _)| t.destination.port() == 1000)
+            .count();
+        assert_eq!(heavy, 6);
+    }
+
+    /// A lossy simulated link: a seeded RNG drops, duplicates and delays
+    /// datagrams both ways; every request still completes exactly once and
+    /// nothing panics.
+    #[test]
+    fn lossy_link_every_request_completes_once() {
+        let t0 = Instant::now();
+        let mut g = group(ServerStrategy::Failover, &[1812]);
+        g.retries = 14;
+        g.dead_after = 255;
+        let mut c = client(ClientConfig::default(), g);
+        let mut rng = StdRng::from_seed([9; 32]);
+        let mut ids = Vec::new();
+        for i in 0..50 {
+            ids.push(
+                c.submit(t0, "g", if i % 2 == 0 { pap() } else { acct() })
+                    .unwrap(),
+            );
+        }
+        let mut now = t0;
+        let mut done = Vec::new();
+        for _ in 0..200 {
+            for (t, bytes) in transmits(&mut c) {
+                let roll = rng.next_u32() % 10;
+                if roll < 3 {
+                    continue; // lost request
+                }
+                let code = if bytes[0] == 1 {
+                    Code::AccessAccept
+                } else {
+                    Code::AccountingResponse
+                };
+                let reply = answer(&bytes, code, SECRET);
+                if roll < 5 {
+                    continue; // lost reply
+                }
+                c.handle_datagram(now, t.socket, t.destination, &reply);
+                if roll == 9 {
+                    c.handle_datagram(now, t.socket, t.destination, &reply);
+                }
+            }
+            done.extend(completed(&events(&mut c)));
+            match c.poll_timeout() {
+                Some(at) => {
+                    now = at;
+                    c.handle_timeout(now);
+                }
+                None => break,
+            }
+        }
+        done.sort_by_key(|(id, _)| *id);
+        let got: Vec<RequestId> = done.iter().map(|(id, _)| *id).collect();
+        assert_eq!(got, ids);
+        assert!(done.iter().all(|(_, o)| !matches!(o, Outcome::Failed(_))));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..200), socket in 0usize..6) {
+            let t0 = Instant::now();
+            let mut c = client(ClientConfig::default(), group(ServerStrategy::Failover, &[1812]));
+            c.submit(t0, "g", pap()).unwrap();
+            let tx = transmits(&mut c);
+            let mut d = data.clone();
+            if d.len() > 1 { d[1] = tx[0].1[1]; }
+            c.handle_datagram(t0, socket, tx[0].0.destination, &d);
+            c.handle_datagram(t0, socket, tx[0].0.destination, &data);
+        }
+    }
+}
