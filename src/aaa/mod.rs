@@ -8,3 +8,4 @@ pub mod attributes;
 pub mod client;
 pub mod dictionary;
 pub mod request;
+pub mod spool;
