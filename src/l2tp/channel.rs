@@ -800,6 +800,16 @@ impl ControlChannel {
         self.nr
     }
 
+    /// Slots of the reorder buffer in use (at most our receive window).
+    pub fn reorder_buffer_len(&self) -> usize {
+        self.reorder.len()
+    }
+
+    /// Events waiting for [`poll_event`](Self::poll_event).
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// The current retransmission interval.
     pub fn retransmit_interval(&self) -> Duration {
         self.rto
