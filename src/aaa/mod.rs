@@ -7,5 +7,13 @@
 pub mod attributes;
 pub mod client;
 pub mod dictionary;
+pub mod local;
 pub mod request;
+pub mod service;
+pub mod session_id;
 pub mod spool;
+
+pub use attributes::{AcceptAttributes, Decision, RejectCause, Rejection, TunnelCandidate};
+pub use request::{AccountingRecord, AuthRequest, Credentials, SessionInfo};
+pub use service::{AaaConfig, AaaEvent, AaaHandle};
+pub use session_id::SessionIdAllocator;

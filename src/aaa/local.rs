@@ -1,0 +1,305 @@
+//! Local-users backend: the demo's embedded default and an optional
+//! fallback when every RADIUS server of a group is dead. Same [`Decision`]
+//! as RADIUS.
+//!
+//! ```toml
+//! [[user]]
+//! name = "alice"
+//! password = "secret"
+//! framed_ip_address = "100.64.0.10"
+//! session_timeout = 3600
+//! rate_limit_up_kbps = 10000
+//! rate_limit_down_kbps = 50000
+//! [[user.tunnel]]
+//! server_endpoint = "10.1.0.2"
+//! password = "tunnel-secret"
+//! preference = 1
+//! ```
+//!
+//! PAP compares the password (constant time); CHAP-MD5 checks
+//! `MD5(Identifier || secret || challenge)` (RFC 1994 §4.1). MS-CHAPv2 is
+//! not verified locally and is rejected.
+
+use core::net::{IpAddr, Ipv4Addr};
+use std::collections::HashMap;
+use std::path::Path;
+
+use md5::{Digest, Md5};
+use serde::Deserialize;
+
+use super::attributes::{
+    AcceptAttributes, Decision, RateLimit, RejectCause, Rejection, TunnelCandidate, TunnelEndpoint,
+    TunnelMediumKind,
+};
+use super::request::{AuthRequest, Credentials};
+
+/// One tunnel of a local user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalTunnel {
+    /// LNS address.
+    pub server_endpoint: IpAddr,
+    /// Tunnel secret.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Preference (lower first).
+    #[serde(default)]
+    pub preference: Option<u32>,
+    /// Tunnel-Assignment-ID.
+    #[serde(default)]
+    pub assignment_id: Option<String>,
+    /// Tunnel-Client-Auth-ID (our Host Name).
+    #[serde(default)]
+    pub client_auth_id: Option<String>,
+}
+
+/// One local user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalUser {
+    /// User-Name.
+    pub name: String,
+    /// Cleartext password.
+    pub password: String,
+    /// Framed-IP-Address.
+    #[serde(default)]
+    pub framed_ip_address: Option<Ipv4Addr>,
+    /// Framed-Pool.
+    #[serde(default)]
+    pub framed_pool: Option<String>,
+    /// DNS servers.
+    #[serde(default)]
+    pub dns: Vec<Ipv4Addr>,
+    /// Session-Timeout (s).
+    #[serde(default)]
+    pub session_timeout: Option<u32>,
+    /// Idle-Timeout (s).
+    #[serde(default)]
+    pub idle_timeout: Option<u32>,
+    /// Acct-Interim-Interval (s).
+    #[serde(default)]
+    pub acct_interim_interval: Option<u32>,
+    /// Upstream rate limit, kbit/s.
+    #[serde(default)]
+    pub rate_limit_up_kbps: Option<u64>,
+    /// Downstream rate limit, kbit/s.
+    #[serde(default)]
+    pub rate_limit_down_kbps: Option<u64>,
+    /// Tunnels, in the order given (then sorted by preference).
+    #[serde(default, rename = "tunnel")]
+    pub tunnels: Vec<LocalTunnel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default, rename = "user")]
+    users: Vec<LocalUser>,
+}
+
+/// The local users, by name.
+#[derive(Debug, Clone, Default)]
+pub struct LocalUsers {
+    users: HashMap<String, LocalUser>,
+}
+
+/// Why a users file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalUsersError {
+    /// Reading failed.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not valid TOML of the expected shape.
+    #[error("parsing local users: {0}")]
+    Parse(#[from] toml::de::Error),
+}
+
+impl LocalUsers {
+    /// Parses TOML text.
+    ///
+    /// # Errors
+    /// [`LocalUsersError::Parse`].
+    pub fn from_toml(text: &str) -> Result<Self, LocalUsersError> {
+        let file: File = toml::from_str(text)?;
+        Ok(Self {
+            users: file
+                .users
+                .into_iter()
+                .map(|u| (u.name.clone(), u))
+                .collect(),
+        })
+    }
+
+    /// Loads a TOML file.
+    ///
+    /// # Errors
+    /// [`LocalUsersError`].
+    pub fn load(path: &Path) -> Result<Self, LocalUsersError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LocalUsersError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Number of users.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// Checks the credentials and answers like a RADIUS server would.
+    #[must_use]
+    pub fn authenticate(&self, request: &AuthRequest) -> Decision {
+        let reject = || Decision::Reject(Rejection::new(RejectCause::LocalUsers));
+        let Some(user) = self.users.get(&request.user_name) else {
+            return reject();
+        };
+        let ok = match &request.credentials {
+            Credentials::Pap { password } => ct_eq(password, user.password.as_bytes()),
+            Credentials::Chap {
+                id,
+                challenge,
+                response,
+            } => {
+                let mut md5 = Md5::new();
+                md5.update([*id]);
+                md5.update(user.password.as_bytes());
+                md5.update(challenge);
+                let expected: [u8; 16] = md5.finalize().into();
+                ct_eq(&expected, response)
+            }
+            Credentials::MsChapV2 { .. } => false,
+        };
+        if !ok {
+            return reject();
+        }
+        let mut tunnels: Vec<TunnelCandidate> = user
+            .tunnels
+            .iter()
+            .map(|t| TunnelCandidate {
+                tag: 0,
+                medium: match t.server_endpoint {
+                    IpAddr::V4(_) => TunnelMediumKind::Ipv4,
+                    IpAddr::V6(_) => TunnelMediumKind::Ipv6,
+                },
+                server_endpoint: TunnelEndpoint::Ip(t.server_endpoint),
+                client_endpoint: None,
+                password: t.password.as_ref().map(|p| p.as_bytes().to_vec()),
+                preference: t.preference,
+                assignment_id: t.assignment_id.as_ref().map(|s| s.as_bytes().to_vec()),
+                client_auth_id: t.client_auth_id.as_ref().map(|s| s.as_bytes().to_vec()),
+                server_auth_id: None,
+                private_group_id: None,
+            })
+            .collect();
+        for (i, t) in tunnels.iter_mut().enumerate() {
+            t.tag = u8::try_from(i + 1).unwrap_or(u8::MAX);
+        }
+        tunnels.sort_by_key(|c| (c.preference.is_none(), c.preference, c.tag));
+        Decision::Accept(Box::new(AcceptAttributes {
+            tunnels,
+            framed_ip_address: user.framed_ip_address,
+            framed_pool: user.framed_pool.clone(),
+            dns: user.dns.clone(),
+            session_timeout: user.session_timeout,
+            idle_timeout: user.idle_timeout,
+            acct_interim_interval: user.acct_interim_interval,
+            rate_limit: RateLimit {
+                up_bps: user.rate_limit_up_kbps.and_then(|k| k.checked_mul(1000)),
+                down_bps: user.rate_limit_down_kbps.and_then(|k| k.checked_mul(1000)),
+                ..RateLimit::default()
+            },
+            ..AcceptAttributes::default()
+        }))
+    }
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aaa::request::SessionInfo;
+
+    const USERS: &str = r#"
+[[user]]
+name = "alice"
+password = "pw"
+framed_ip_address = "100.64.0.10"
+rate_limit_down_kbps = 2000
+[[user.tunnel]]
+server_endpoint = "10.1.0.3"
+password = "t2"
+preference = 2
+[[user.tunnel]]
+server_endpoint = "10.1.0.2"
+password = "t1"
+preference = 1
+"#;
+
+    fn req(credentials: Credentials) -> AuthRequest {
+        AuthRequest {
+            user_name: "alice".into(),
+            credentials,
+            session: SessionInfo::default(),
+        }
+    }
+
+    #[test]
+    fn pap_chap_and_attributes() {
+        let users = LocalUsers::from_toml(USERS).unwrap();
+        let Decision::Accept(a) = users.authenticate(&req(Credentials::Pap {
+            password: b"pw".to_vec(),
+        })) else {
+            panic!()
+        };
+        assert_eq!(a.framed_ip_address, Some(Ipv4Addr::new(100, 64, 0, 10)));
+        assert_eq!(a.rate_limit.down_bps, Some(2_000_000));
+        assert_eq!(a.tunnels[0].password.as_deref(), Some(&b"t1"[..]));
+        assert_eq!(a.tunnels[1].password.as_deref(), Some(&b"t2"[..]));
+        assert!(matches!(
+            users.authenticate(&req(Credentials::Pap {
+                password: b"nope".to_vec()
+            })),
+            Decision::Reject(_)
+        ));
+        let challenge = vec![1, 2, 3, 4];
+        let mut md5 = Md5::new();
+        md5.update([7u8]);
+        md5.update(b"pw");
+        md5.update(&challenge);
+        let response: [u8; 16] = md5.finalize().into();
+        assert!(matches!(
+            users.authenticate(&req(Credentials::Chap {
+                id: 7,
+                challenge: challenge.clone(),
+                response
+            })),
+            Decision::Accept(_)
+        ));
+        assert!(matches!(
+            users.authenticate(&req(Credentials::Chap {
+                id: 8,
+                challenge,
+                response
+            })),
+            Decision::Reject(_)
+        ));
+        assert!(LocalUsers::from_toml("[[user]]\nname = 1").is_err());
+    }
+}

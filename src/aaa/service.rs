@@ -1,0 +1,560 @@
+//! The tokio driver of the AAA layer: owns the UDP socket pool, the clock
+//! and the durable spool, runs the sans-IO [`Client`] core, and offers role
+//! drivers an async [`AaaHandle`].
+//!
+//! * [`AaaHandle::authenticate`] → [`Decision`];
+//! * [`AaaHandle::account`] returns once the record is in the durable spool
+//!   ([`super::spool`]); the driver then delivers spooled records in order,
+//!   with a window, re-queueing on failure and retrying every
+//!   `retry_interval` until a server acknowledges; Acct-Delay-Time counts
+//!   from the record's creation, across restarts (RFC 2866 §5.2);
+//! * [`AaaHandle::events`] streams [`AaaEvent`]s for metrics.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::attributes::{Decision, RejectCause, Rejection};
+use super::client::{Client, ClientConfig, ClientEvent, GroupConfig, Job, Outcome, RequestId};
+use super::local::LocalUsers;
+use super::request::{AccountingRecord, AuthRequest, NasIdentity};
+use super::spool::{Spool, SpoolError, SpoolLevel};
+
+/// Everything the AAA driver needs.
+#[derive(Debug, Clone)]
+pub struct AaaConfig {
+    /// Socket pool, limits, probing.
+    pub client: ClientConfig,
+    /// Server groups.
+    pub groups: Vec<GroupConfig>,
+    /// NAS identity attributes.
+    pub nas: NasIdentity,
+    /// Directory of the spool (and session-id epoch).
+    pub state_dir: PathBuf,
+    /// Spool bound.
+    pub spool_max_records: u64,
+    /// Spooled records in flight at once.
+    pub acct_window: usize,
+    /// Wait before retrying spooled records after a failure.
+    pub acct_retry_interval: Duration,
+    /// Address the pool sockets bind to (port 0).
+    pub bind: IpAddr,
+    /// Local users: answer when a group is named `local`, and (when
+    /// `local_fallback`) when every server of a group is dead.
+    pub local_users: Option<LocalUsers>,
+    /// Use [`Self::local_users`] when every server of a group is dead.
+    pub local_fallback: bool,
+    /// RNG seed for Request Authenticators (from the OS at start).
+    pub seed: [u8; 32],
+}
+
+impl AaaConfig {
+    /// From the whole configuration; `seed` should come from the OS RNG.
+    #[must_use]
+    pub fn from_config(config: &crate::config::Config, seed: [u8; 32]) -> Self {
+        Self {
+            client: ClientConfig::default(),
+            groups: config
+                .radius
+                .groups
+                .iter()
+                .map(|(name, g)| GroupConfig::from_config(name, g))
+                .collect(),
+            nas: NasIdentity::from_config(&config.node, &config.radius),
+            state_dir: config.node.state_dir.clone(),
+            spool_max_records: config.radius.accounting.spool_max_records,
+            acct_window: 32,
+            acct_retry_interval: Duration::from_secs(5),
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            local_users: None,
+            local_fallback: false,
+            seed,
+        }
+    }
+}
+
+/// Events of the AAA layer, for metrics and logs.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AaaEvent {
+    /// From the RADIUS client core (requests, RTT, timeouts, drops, server
+    /// up/down, queueing).
+    Client(ClientEvent),
+    /// An authentication finished: group, and whether it was accepted.
+    AuthResult {
+        /// Group.
+        group: String,
+        /// Accept / reject / error label.
+        result: &'static str,
+    },
+    /// Spool depth and the age of its oldest record, after every change.
+    SpoolDepth {
+        /// Pending records.
+        depth: usize,
+        /// Age of the oldest record.
+        oldest_age: Duration,
+    },
+    /// The spool passed 90 % of its bound.
+    SpoolNearFull {
+        /// Pending records.
+        depth: usize,
+    },
+    /// A record was lost: the spool was full or could not be written.
+    RecordLost {
+        /// Why.
+        reason: &'static str,
+    },
+    /// A spooled record was acknowledged.
+    RecordDelivered {
+        /// Group.
+        group: String,
+    },
+}
+
+/// Why [`AaaHandle::account`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccountError {
+    /// The spool refused the record (full or I/O error); it is lost.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// The AAA task has stopped.
+    #[error("AAA layer stopped")]
+    Stopped,
+}
+
+enum Command {
+    Authenticate {
+        group: String,
+        request: Box<AuthRequest>,
+        reply: oneshot::Sender<Decision>,
+    },
+    Account {
+        group: String,
+        record: Box<AccountingRecord>,
+        reply: oneshot::Sender<Result<(), AccountError>>,
+    },
+    Flush {
+        reply: oneshot::Sender<usize>,
+    },
+}
+
+/// Async handle used by the role drivers; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AaaHandle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<AaaEvent>,
+    local: Option<Arc<LocalUsers>>,
+}
+
+impl core::fmt::Debug for Command {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Authenticate { .. } => "Authenticate",
+            Self::Account { .. } => "Account",
+            Self::Flush { .. } => "Flush",
+        })
+    }
+}
+
+/// Name of the pseudo-group answered by the local-users backend.
+pub const LOCAL_GROUP: &str = "local";
+
+impl AaaHandle {
+    /// Binds the socket pool, opens the spool (replaying what it holds) and
+    /// spawns the driver task.
+    ///
+    /// # Errors
+    /// Socket or spool I/O errors.
+    pub async fn start(config: AaaConfig) -> std::io::Result<Self> {
+        let spool = Spool::open(&config.state_dir, config.spool_max_records)?;
+        let client = Client::new(
+            config.client.clone(),
+            config.nas.clone(),
+            config.groups.clone(),
+            config.seed,
+        );
+        let mut sockets = Vec::new();
+        let (datagrams_tx, datagrams) = mpsc::channel(1024);
+        for index in 0..client.socket_count() {
+            let socket = Arc::new(UdpSocket::bind(SocketAddr::new(config.bind, 0)).await?);
+            let rx = Arc::clone(&socket);
+            let tx = datagrams_tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    match rx.recv_from(&mut buf).await {
+                        Ok((len, from)) => {
+                            let data = buf.get(..len).unwrap_or_default().to_vec();
+                            if tx.send((index, from, data)).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, "RADIUS socket receive error");
+                        }
+                    }
+                }
+            });
+            sockets.push(socket);
+        }
+        let (commands, commands_rx) = mpsc::channel(1024);
+        let (events, _) = broadcast::channel(4096);
+        let local = config.local_users.clone().map(Arc::new);
+        let driver = Driver {
+            client,
+            sockets,
+            spool,
+            events: events.clone(),
+            waiting_auth: HashMap::new(),
+            acct_in_flight: HashMap::new(),
+            unsent: BTreeSet::new(),
+            retry_at: None,
+            window: config.acct_window.max(1),
+            retry_interval: config.acct_retry_interval,
+            local: local.clone(),
+            local_fallback: config.local_fallback,
+            flush_waiters: Vec::new(),
+        };
+        tokio::spawn(driver.run(commands_rx, datagrams));
+        Ok(Self {
+            commands,
+            events,
+            local,
+        })
+    }
+
+    /// Authenticates `request` against `group` (or the local users for the
+    /// group [`LOCAL_GROUP`]). Never fails: errors become a [`Rejection`]
+    /// with the cause.
+    pub async fn authenticate(&self, group: &str, request: AuthRequest) -> Decision {
+        if group == LOCAL_GROUP {
+            return match &self.local {
+                Some(local) => local.authenticate(&request),
+                None => Decision::Reject(Rejection::new(RejectCause::UnknownGroup(group.into()))),
+            };
+        }
+        let (reply, rx) = oneshot::channel();
+        let command = Command::Authenticate {
+            group: group.to_owned(),
+            request: Box::new(request),
+            reply,
+        };
+        if self.commands.send(command).await.is_err() {
+            return Decision::Reject(Rejection::new(RejectCause::Stopped));
+        }
+        rx.await
+            .unwrap_or_else(|_| Decision::Reject(Rejection::new(RejectCause::Stopped)))
+    }
+
+    /// Persists `record` for `group` and returns; delivery follows.
+    ///
+    /// # Errors
+    /// [`AccountError`] when the record could not be spooled.
+    pub async fn account(&self, group: &str, record: AccountingRecord) -> Result<(), AccountError> {
+        let (reply, rx) = oneshot::channel();
+        let command = Command::Account {
+            group: group.to_owned(),
+            record: Box::new(record),
+            reply,
+        };
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| AccountError::Stopped)?;
+        rx.await.map_err(|_| AccountError::Stopped)?
+    }
+
+    /// Waits until the spool is empty (every record acknowledged) or
+    /// `timeout` passes; returns the records still pending.
+    pub async fn flush(&self, timeout: Duration) -> usize {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::Flush { reply }).await.is_err() {
+            return usize::MAX;
+        }
+        tokio::time::timeout(timeout, rx)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Subscribes to [`AaaEvent`]s (a slow subscriber loses the oldest).
+    #[must_use]
+    pub fn events(&self) -> broadcast::Receiver<AaaEvent> {
+        self.events.subscribe()
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+struct Driver {
+    client: Client,
+    sockets: Vec<Arc<UdpSocket>>,
+    spool: Spool,
+    events: broadcast::Sender<AaaEvent>,
+    waiting_auth: HashMap<RequestId, (String, Box<AuthRequest>, oneshot::Sender<Decision>)>,
+    acct_in_flight: HashMap<RequestId, u64>,
+    /// Spooled records not in flight, by sequence number.
+    unsent: BTreeSet<u64>,
+    retry_at: Option<Instant>,
+    window: usize,
+    retry_interval: Duration,
+    local: Option<Arc<LocalUsers>>,
+    local_fallback: bool,
+    flush_waiters: Vec<oneshot::Sender<usize>>,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut datagrams: mpsc::Receiver<(usize, SocketAddr, Vec<u8>)>,
+    ) {
+        self.unsent = self.spool.pending_seqs().collect();
+        if !self.unsent.is_empty() {
+            tracing::info!(
+                records = self.unsent.len(),
+                "replaying the accounting spool"
+            );
+        }
+        self.report_spool();
+        let mut buf = vec![0u8; 4096];
+        loop {
+            self.pump_spool(Instant::now());
+            self.flush_transmits(&mut buf).await;
+            self.drain_events();
+            let deadline = [self.client.poll_timeout(), self.retry_at]
+                .into_iter()
+                .flatten()
+                .min();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.handle_command(command),
+                    None => break,
+                },
+                Some((socket, from, data)) = datagrams.recv() => {
+                    self.client.handle_datagram(Instant::now(), socket, from, &data);
+                }
+                () = sleep => {
+                    let now = Instant::now();
+                    if self.retry_at.is_some_and(|t| t <= now) {
+                        self.retry_at = None;
+                    }
+                    self.client.handle_timeout(now);
+                }
+            }
+        }
+    }
+
+    fn emit(&self, event: AaaEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn report_spool(&mut self) {
+        let depth = self.spool.depth();
+        let oldest_age = self.spool.oldest_created_ms().map_or(Duration::ZERO, |t| {
+            Duration::from_millis(unix_ms().saturating_sub(t))
+        });
+        self.emit(AaaEvent::SpoolDepth { depth, oldest_age });
+        if depth == 0 {
+            for waiter in self.flush_waiters.drain(..) {
+                let _ = waiter.send(0);
+            }
+        }
+    }
+
+    fn handle_command(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::Authenticate {
+                group,
+                request,
+                reply,
+            } => match self
+                .client
+                .submit(now, &group, Job::Access(request.clone()))
+            {
+                Ok(id) => {
+                    self.waiting_auth.insert(id, (group, request, reply));
+                }
+                Err(error) => {
+                    let cause = match error {
+                        super::client::SubmitError::UnknownGroup(g) => RejectCause::UnknownGroup(g),
+                        _ => RejectCause::Overloaded,
+                    };
+                    let _ = reply.send(Decision::Reject(Rejection::new(cause)));
+                }
+            },
+            Command::Account {
+                group,
+                record,
+                reply,
+            } => {
+                let result = match self.spool.append(&group, *record, unix_ms()) {
+                    Ok((seq, level)) => {
+                        if level == SpoolLevel::NearFull {
+                            tracing::error!(
+                                depth = self.spool.depth(),
+                                "accounting spool above 90% of its bound: RADIUS accounting is not keeping up"
+                            );
+                            self.emit(AaaEvent::SpoolNearFull {
+                                depth: self.spool.depth(),
+                            });
+                        }
+                        self.unsent.insert(seq);
+                        Ok(())
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "accounting record LOST");
+                        self.emit(AaaEvent::RecordLost {
+                            reason: match error {
+                                SpoolError::Full(_) => "spool_full",
+                                SpoolError::Io(_) => "spool_io",
+                            },
+                        });
+                        Err(error.into())
+                    }
+                };
+                self.report_spool();
+                let _ = reply.send(result);
+            }
+            Command::Flush { reply } => {
+                if self.spool.depth() == 0 {
+                    let _ = reply.send(0);
+                } else {
+                    self.flush_waiters.push(reply);
+                }
+            }
+        }
+    }
+
+    /// Submits spooled records in order while the window has room.
+    fn pump_spool(&mut self, now: Instant) {
+        if self.retry_at.is_some() {
+            return;
+        }
+        while self.acct_in_flight.len() < self.window {
+            let Some(seq) = self.unsent.pop_first() else {
+                break;
+            };
+            let Some(spooled) = self.spool.get(seq) else {
+                continue;
+            };
+            let delay_ms = unix_ms().saturating_sub(spooled.created_ms);
+            let job = Job::Accounting {
+                record: Box::new(spooled.record.clone()),
+                initial_delay: u32::try_from(delay_ms / 1000).unwrap_or(u32::MAX),
+            };
+            let group = spooled.group.clone();
+            match self.client.submit(now, &group, job) {
+                Ok(id) => {
+                    self.acct_in_flight.insert(id, seq);
+                }
+                Err(super::client::SubmitError::UnknownGroup(g)) => {
+                    // Kept in the spool: a configuration fix delivers it.
+                    tracing::error!(group = %g, seq, "accounting record for an unknown group stays spooled");
+                    self.retry_at = Some(now + self.retry_interval);
+                    self.unsent.insert(seq);
+                    break;
+                }
+                Err(_) => {
+                    self.unsent.insert(seq);
+                    break;
+                }
+            }
+        }
+    }
+
+    async fn flush_transmits(&mut self, buf: &mut [u8]) {
+        while let Some(t) = self.client.poll_transmit(buf) {
+            let Some(socket) = self.sockets.get(t.socket) else {
+                continue;
+            };
+            let Some(bytes) = buf.get(..t.len) else {
+                continue;
+            };
+            if let Err(error) = socket.send_to(bytes, t.destination).await {
+                tracing::warn!(%error, destination = %t.destination, "RADIUS send failed");
+            }
+        }
+    }
+
+    fn drain_events(&mut self) {
+        let now = Instant::now();
+        while let Some(event) = self.client.poll_event() {
+            if let ClientEvent::Completed { id, outcome } = &event {
+                if let Some((group, request, reply)) = self.waiting_auth.remove(id) {
+                    let decision = match outcome {
+                        Outcome::Access(decision) => decision.clone(),
+                        Outcome::Failed(cause) => self.fallback(&group, &request, (*cause).into()),
+                        Outcome::AccountingAck => {
+                            Decision::Reject(Rejection::new(RejectCause::Timeout))
+                        }
+                    };
+                    let result = match &decision {
+                        Decision::Accept(_) => "accept",
+                        Decision::Reject(r) if r.cause == RejectCause::AccessReject => "reject",
+                        Decision::Reject(_) => "error",
+                    };
+                    self.emit(AaaEvent::AuthResult { group, result });
+                    let _ = reply.send(decision);
+                } else if let Some(seq) = self.acct_in_flight.remove(id) {
+                    match outcome {
+                        Outcome::AccountingAck => {
+                            let group = self
+                                .spool
+                                .get(seq)
+                                .map(|r| r.group.clone())
+                                .unwrap_or_default();
+                            if let Err(error) = self.spool.ack(seq) {
+                                tracing::error!(%error, "could not record an accounting ack");
+                            }
+                            self.emit(AaaEvent::RecordDelivered { group });
+                            self.report_spool();
+                        }
+                        _ => {
+                            // Back in line; retry later, in order.
+                            self.unsent.insert(seq);
+                            self.retry_at = Some(now + self.retry_interval);
+                        }
+                    }
+                }
+            }
+            if let ClientEvent::ServerUp { .. } = &event {
+                // A server is back: deliver the spool now.
+                self.retry_at = None;
+            }
+            self.emit(AaaEvent::Client(event));
+        }
+    }
+
+    fn fallback(&self, group: &str, request: &AuthRequest, cause: RejectCause) -> Decision {
+        if self.local_fallback
+            && cause == RejectCause::NoLiveServer
+            && let Some(local) = &self.local
+        {
+            tracing::warn!(
+                group,
+                "every RADIUS server dead: answering from local users"
+            );
+            return local.authenticate(request);
+        }
+        Decision::Reject(Rejection::new(cause))
+    }
+}
