@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
+use tunnelnas::aaa::dictionary::Dictionary;
 use tunnelnas::config::Config;
 use tunnelnas::metrics::Metrics;
 use tunnelnas::mgmt::{self, MgmtState};
@@ -87,20 +88,42 @@ fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The RADIUS dictionary the configuration names, or the built-in one.
+fn load_dictionary(config: &Config) -> anyhow::Result<Dictionary> {
+    match &config.radius.dictionary {
+        Some(path) => Dictionary::load(path)
+            .with_context(|| format!("key `radius.dictionary`: cannot load {}", path.display())),
+        None => Dictionary::builtin().context("the built-in RADIUS dictionary is broken"),
+    }
+}
+
 fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
+    load_dictionary(&config).with_context(|| format!("config file {}", path.display()))?;
     let role = config.role().map(|r| r.to_string()).unwrap_or_default();
     println!("# {}: valid configuration for role {role}", path.display());
-    println!("# effective configuration (defaults and TUNNELNAS_* overrides applied, secrets redacted)");
+    println!(
+        "# effective configuration (defaults and TUNNELNAS_* overrides applied, secrets redacted)"
+    );
     print!("{}", config.to_redacted_toml());
     Ok(())
 }
 
 fn run(path: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    let role = config
-        .role()
-        .context("the configuration enables no role")?;
+    let dictionary =
+        load_dictionary(&config).with_context(|| format!("config file {}", path.display()))?;
+    tracing::info!(
+        attributes = dictionary.attributes().count(),
+        vendors = dictionary.vendors().count(),
+        source = %config
+            .radius
+            .dictionary
+            .as_ref()
+            .map_or_else(|| "built-in".to_owned(), |p| p.display().to_string()),
+        "RADIUS dictionary loaded"
+    );
+    let role = config.role().context("the configuration enables no role")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tunnelnas")

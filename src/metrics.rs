@@ -34,6 +34,15 @@ pub enum WireProtocol {
 }
 
 impl WireProtocol {
+    /// Every protocol, to initialise series at zero.
+    pub const ALL: [Self; 5] = [
+        Self::Ethernet,
+        Self::Pppoe,
+        Self::Ppp,
+        Self::L2tp,
+        Self::Radius,
+    ];
+
     /// The label value.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -59,6 +68,10 @@ pub enum Event {
         reason: &'static str,
     },
 }
+
+/// Every value [`malformed_reason`] returns.
+pub const MALFORMED_REASONS: [&str; 4] =
+    ["truncated", "malformed", "unsupported", "buffer_too_small"];
 
 /// The low-cardinality reason label for a wire error.
 pub fn malformed_reason(error: &crate::wire::Error) -> &'static str {
@@ -99,6 +112,13 @@ impl Metrics {
         )
         .expect("static metric definition");
         build_info.set(1);
+        // Series exist at zero from the start, so dashboards and alerts see
+        // "no drops" rather than "no data".
+        for protocol in WireProtocol::ALL {
+            for reason in MALFORMED_REASONS {
+                malformed_packets.with_label_values(&[protocol.as_str(), reason]);
+            }
+        }
 
         let families: [Box<dyn Collector>; 4] = [
             Box::new(malformed_packets.clone()),
@@ -200,7 +220,9 @@ mod tests {
         });
         let text = metrics.render();
         assert!(
-            text.contains(r#"tunnelnas_malformed_packets_total{protocol="l2tp",reason="malformed"} 1"#),
+            text.contains(
+                r#"tunnelnas_malformed_packets_total{protocol="l2tp",reason="malformed"} 1"#
+            ),
             "{text}"
         );
         assert!(text.contains(&format!(r#"tunnelnas_build_info{{version="{VERSION}"}} 1"#)));

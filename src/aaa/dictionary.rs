@@ -418,6 +418,63 @@ struct Loader<'r> {
     pending_values: Vec<PendingValue>,
 }
 
+/// The files of `dictionaries/`, embedded for [`Dictionary::builtin`].
+const BUILTIN_FILES: &[(&str, &str)] = &[
+    ("dictionary", include_str!("../../dictionaries/dictionary")),
+    (
+        "dictionary.rfc2865",
+        include_str!("../../dictionaries/dictionary.rfc2865"),
+    ),
+    (
+        "dictionary.rfc2866",
+        include_str!("../../dictionaries/dictionary.rfc2866"),
+    ),
+    (
+        "dictionary.rfc2867",
+        include_str!("../../dictionaries/dictionary.rfc2867"),
+    ),
+    (
+        "dictionary.rfc2868",
+        include_str!("../../dictionaries/dictionary.rfc2868"),
+    ),
+    (
+        "dictionary.rfc2869",
+        include_str!("../../dictionaries/dictionary.rfc2869"),
+    ),
+    (
+        "dictionary.rfc3162",
+        include_str!("../../dictionaries/dictionary.rfc3162"),
+    ),
+    (
+        "dictionary.rfc4603",
+        include_str!("../../dictionaries/dictionary.rfc4603"),
+    ),
+    (
+        "dictionary.rfc4679",
+        include_str!("../../dictionaries/dictionary.rfc4679"),
+    ),
+    (
+        "dictionary.rfc5176",
+        include_str!("../../dictionaries/dictionary.rfc5176"),
+    ),
+    (
+        "dictionary.microsoft",
+        include_str!("../../dictionaries/dictionary.microsoft"),
+    ),
+    (
+        "dictionary.cisco",
+        include_str!("../../dictionaries/dictionary.cisco"),
+    ),
+    (
+        "dictionary.mikrotik",
+        include_str!("../../dictionaries/dictionary.mikrotik"),
+    ),
+    (
+        "dictionary.tunnelnas",
+        include_str!("../../dictionaries/dictionary.tunnelnas"),
+    ),
+];
+
 impl Dictionary {
     /// Loads a dictionary file and everything it `$INCLUDE`s.
     ///
@@ -458,6 +515,27 @@ impl Dictionary {
             loader.add_value(pending)?;
         }
         Ok(loader.dict)
+    }
+
+    /// The dictionaries shipped in `dictionaries/`, compiled into the binary:
+    /// what tunnelnas uses when `[radius] dictionary` is not set.
+    ///
+    /// # Errors
+    /// Only if the shipped files are broken (a test guards against that).
+    pub fn builtin() -> Result<Self, DictionaryError> {
+        Self::load_with(Path::new("builtin/dictionary"), &mut |p: &Path| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            BUILTIN_FILES
+                .iter()
+                .find(|(file, _)| *file == name)
+                .map(|(_, text)| (*text).to_owned())
+                .ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("{name} is not among the built-in dictionaries"),
+                    )
+                })
+        })
     }
 
     /// An attribute by name (case-insensitive).
@@ -1045,6 +1123,32 @@ impl From<DictionaryErrorKind> for LineError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn builtin_matches_the_shipped_files() {
+        let builtin = Dictionary::builtin().expect("built-in dictionaries load");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dictionaries");
+        let on_disk = Dictionary::load(dir.join("dictionary")).expect("dictionaries/ loads");
+        assert_eq!(builtin.attributes().count(), on_disk.attributes().count());
+        assert_eq!(builtin.vendors().count(), on_disk.vendors().count());
+        let shipped = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("dictionary")
+            })
+            .count();
+        assert_eq!(
+            shipped,
+            BUILTIN_FILES.len(),
+            "embed every file of dictionaries/"
+        );
+        let tp = builtin.attribute("Tunnel-Password").unwrap();
+        assert_eq!(tp.code, 69);
+    }
+
     use super::*;
 
     fn repo_dictionary() -> PathBuf {

@@ -193,7 +193,11 @@ impl Default for Ppp {
     fn default() -> Self {
         Self {
             mru: 1492,
-            auth_protocols: vec![AuthProtocol::Chap, AuthProtocol::Mschapv2, AuthProtocol::Pap],
+            auth_protocols: vec![
+                AuthProtocol::Chap,
+                AuthProtocol::Mschapv2,
+                AuthProtocol::Pap,
+            ],
             restart_timer: Duration::from_secs(3),
             max_configure: 10,
             max_terminate: 2,
@@ -460,6 +464,10 @@ pub struct Radius {
     /// NAS-IPv6-Address sent in requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nas_ipv6_address: Option<Ipv6Addr>,
+    /// A FreeRADIUS-format dictionary to load instead of the built-in copy
+    /// of `dictionaries/` (names attributes in logs and in configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dictionary: Option<PathBuf>,
     /// Server groups by name (`[radius.group.NAME]`).
     #[serde(rename = "group")]
     pub groups: BTreeMap<String, RadiusGroup>,
@@ -791,13 +799,19 @@ impl Config {
     fn validate_l2tp(&self) -> Result<(), Invalid> {
         let l2tp = &self.l2tp;
         if l2tp.receive_window == 0 {
-            return Err(Invalid::new("l2tp.receive_window", "a window of at least 1"));
+            return Err(Invalid::new(
+                "l2tp.receive_window",
+                "a window of at least 1",
+            ));
         }
         if l2tp.max_retransmits == 0 {
             return Err(Invalid::new("l2tp.max_retransmits", "at least 1"));
         }
         if l2tp.retransmit_initial.get().is_zero() {
-            return Err(Invalid::new("l2tp.retransmit_initial", "a duration above 0s"));
+            return Err(Invalid::new(
+                "l2tp.retransmit_initial",
+                "a duration above 0s",
+            ));
         }
         if l2tp.retransmit_max < l2tp.retransmit_initial {
             return Err(Invalid::new(
@@ -900,7 +914,10 @@ impl Config {
                     "an interface name of 1 to 15 bytes",
                 ));
             }
-            if pppoe.interfaces[..i].iter().any(|o| o.name == interface.name) {
+            if pppoe.interfaces[..i]
+                .iter()
+                .any(|o| o.name == interface.name)
+            {
                 return Err(Invalid::new(
                     format!("pppoe.interface.{i}.name"),
                     "each interface at most once",
@@ -955,7 +972,10 @@ impl Config {
         self.require_group("lns.auth_group", &lns.auth_group)?;
         self.require_group("lns.acct_group", &lns.acct_group)?;
         if lns.dns.len() > 2 {
-            return Err(Invalid::new("lns.dns", "at most two DNS servers (RFC 1877)"));
+            return Err(Invalid::new(
+                "lns.dns",
+                "at most two DNS servers (RFC 1877)",
+            ));
         }
         if let Some(pool) = lns.address_pool {
             if pool.contains(&lns.local_address) {
@@ -966,7 +986,10 @@ impl Config {
             }
         }
         if lns.tun_name.is_empty() || lns.tun_name.len() > 15 {
-            return Err(Invalid::new("lns.tun_name", "an interface name of 1 to 15 bytes"));
+            return Err(Invalid::new(
+                "lns.tun_name",
+                "an interface name of 1 to 15 bytes",
+            ));
         }
         Ok(())
     }
@@ -1065,16 +1088,12 @@ impl ConfigError {
             Kind::InvalidLength(len, expected) => {
                 format!("expected {expected}, found {len} elements")
             }
-            Kind::UnknownVariant(found, allowed) => format!(
-                "expected one of {}, found `{found}`",
-                quote_list(allowed)
-            ),
+            Kind::UnknownVariant(found, allowed) => {
+                format!("expected one of {}, found `{found}`", quote_list(allowed))
+            }
             Kind::UnknownField(field, allowed) => {
                 push_unless_last(&mut key_path, field);
-                format!(
-                    "unknown key; expected one of {}",
-                    quote_list(allowed)
-                )
+                format!("unknown key; expected one of {}", quote_list(allowed))
             }
             Kind::MissingField(field) => {
                 push_unless_last(&mut key_path, field);
@@ -1217,10 +1236,12 @@ fn insert_nested(dict: &mut Dict, base: Option<&Dict>, keys: &[String], value: V
         return;
     }
     let base_here = base.and_then(|b| b.get(first));
-    let entry = dict.entry(first.clone()).or_insert_with(|| match base_here {
-        Some(array @ Value::Array(..)) => array.clone(),
-        _ => Value::from(Dict::new()),
-    });
+    let entry = dict
+        .entry(first.clone())
+        .or_insert_with(|| match base_here {
+            Some(array @ Value::Array(..)) => array.clone(),
+            _ => Value::from(Dict::new()),
+        });
     match entry {
         Value::Array(_, items) => {
             let index = rest[0].parse::<usize>().ok().filter(|&i| i < items.len());

@@ -4,10 +4,7 @@ use std::path::PathBuf;
 use super::*;
 
 fn write(text: &str) -> (tempfile::NamedTempFile, PathBuf) {
-    let mut file = tempfile::Builder::new()
-        .suffix(".toml")
-        .tempfile()
-        .unwrap();
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     file.write_all(text.as_bytes()).unwrap();
     let path = file.path().to_owned();
     (file, path)
@@ -40,7 +37,10 @@ fn every_example_config_loads() {
             seen += 1;
         }
     }
-    assert!(seen >= 3, "expected lac, lns and lts examples, found {seen}");
+    assert!(
+        seen >= 3,
+        "expected lac, lns and lts examples, found {seen}"
+    );
 }
 
 #[test]
@@ -85,15 +85,21 @@ fn missing_file_is_an_error_naming_it() {
 #[test]
 fn syntax_error_names_file_and_line() {
     let (_f, path) = write("[lns\nfoo = 1\n");
-    let err = Config::load_with_env(&path, env(&[])).unwrap_err().to_string();
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains("line 1"), "{err}");
 }
 
 #[test]
 fn unknown_key_names_file_key_and_allowed_keys() {
-    let (_f, path) = write(&format!("{MINIMAL_LNS}\n[l2tp]\nhello_intervall = \"10s\"\n"));
-    let err = Config::load_with_env(&path, env(&[])).unwrap_err().to_string();
+    let (_f, path) = write(&format!(
+        "{MINIMAL_LNS}\n[l2tp]\nhello_intervall = \"10s\"\n"
+    ));
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains("`l2tp.hello_intervall`"), "{err}");
     assert!(err.contains("`hello_interval`"), "{err}");
@@ -101,8 +107,12 @@ fn unknown_key_names_file_key_and_allowed_keys() {
 
 #[test]
 fn wrong_type_names_key_and_expectation() {
-    let (_f, path) = write(&format!("{MINIMAL_LNS}\n[l2tp]\nreceive_window = \"lots\"\n"));
-    let err = Config::load_with_env(&path, env(&[])).unwrap_err().to_string();
+    let (_f, path) = write(&format!(
+        "{MINIMAL_LNS}\n[l2tp]\nreceive_window = \"lots\"\n"
+    ));
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`l2tp.receive_window`"), "{err}");
     assert!(err.contains("u16"), "{err}");
     assert!(err.contains("lots"), "{err}");
@@ -110,40 +120,62 @@ fn wrong_type_names_key_and_expectation() {
 
 #[test]
 fn bad_duration_names_key_and_form() {
-    let (_f, path) = write(&format!("{MINIMAL_LNS}\n[l2tp]\nhello_interval = \"soon\"\n"));
-    let err = Config::load_with_env(&path, env(&[])).unwrap_err().to_string();
+    let (_f, path) = write(&format!(
+        "{MINIMAL_LNS}\n[l2tp]\nhello_interval = \"soon\"\n"
+    ));
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`l2tp.hello_interval`"), "{err}");
     assert!(err.contains("duration"), "{err}");
 }
 
 #[test]
 fn bad_enum_lists_choices() {
-    let (_f, path) = write(&format!("{MINIMAL_LNS}\n[lns]\nproxy = \"maybe\"\n").replacen("[lns]\n", "", 1));
-    let err = Config::load_with_env(&path, env(&[])).unwrap_err().to_string();
+    let (_f, path) =
+        write(&format!("{MINIMAL_LNS}\n[lns]\nproxy = \"maybe\"\n").replacen("[lns]\n", "", 1));
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`lns.proxy`"), "{err}");
-    assert!(err.contains("`accept`") && err.contains("`renegotiate`"), "{err}");
+    assert!(
+        err.contains("`accept`") && err.contains("`renegotiate`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn no_role_is_refused() {
     let (_f, path) = write("[node]\nnas_identifier = \"x\"\n");
-    let err = Config::load_with_env(&path, env(&[])).unwrap_err().to_string();
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("[lac] or [lns]"), "{err}");
 }
 
 #[test]
 fn dangling_group_reference_names_key_and_known_groups() {
     let (_f, path) = write(&MINIMAL_LNS.replace("[lns]", "[lns]\nauth_group = \"enterprise\""));
-    let err = Config::load_with_env(&path, env(&[])).unwrap_err().to_string();
-    assert!(err.contains(&format!("config file {}", path.display())), "{err}");
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("config file {}", path.display())),
+        "{err}"
+    );
     assert!(err.contains("`lns.auth_group`"), "{err}");
-    assert!(err.contains("`enterprise` is not one; defined: default"), "{err}");
+    assert!(
+        err.contains("`enterprise` is not one; defined: default"),
+        "{err}"
+    );
 }
 
 #[test]
 fn lac_needs_pppoe_interfaces() {
     let (_f, path) = write(&MINIMAL_LNS.replace("[lns]", "[lac]"));
-    let err = Config::load_with_env(&path, env(&[])).unwrap_err().to_string();
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("key `pppoe`"), "{err}");
 }
 
@@ -172,13 +204,21 @@ fn numeric_looking_environment_values_work_for_strings() {
         &path,
         env(&[
             ("TUNNELNAS_NODE__NAS_IDENTIFIER", "4711"),
-            ("TUNNELNAS_RADIUS__GROUP__DEFAULT__SERVER__0__SECRET", "0123"),
+            (
+                "TUNNELNAS_RADIUS__GROUP__DEFAULT__SERVER__0__SECRET",
+                "0123",
+            ),
         ]),
     )
     .unwrap();
     assert_eq!(config.node.nas_identifier, "4711");
     // The leading zero survives: the secret is the text, not a number.
-    assert_eq!(config.radius.groups["default"].servers[0].secret.expose_str(), "0123");
+    assert_eq!(
+        config.radius.groups["default"].servers[0]
+            .secret
+            .expose_str(),
+        "0123"
+    );
     // The rest of the array element still comes from the file.
     assert_eq!(
         config.radius.groups["default"].servers[0].address,
@@ -187,10 +227,18 @@ fn numeric_looking_environment_values_work_for_strings() {
 
     let config = Config::load_with_env(
         &path,
-        env(&[("TUNNELNAS_RADIUS__GROUP__DEFAULT__SERVER__0__SECRET", "12345")]),
+        env(&[(
+            "TUNNELNAS_RADIUS__GROUP__DEFAULT__SERVER__0__SECRET",
+            "12345",
+        )]),
     )
     .unwrap();
-    assert_eq!(config.radius.groups["default"].servers[0].secret.expose_str(), "12345");
+    assert_eq!(
+        config.radius.groups["default"].servers[0]
+            .secret
+            .expose_str(),
+        "12345"
+    );
 }
 
 #[test]
@@ -230,8 +278,16 @@ fn redacted_output_hides_secrets_and_reloads() {
 
 #[test]
 fn missing_required_key_is_named() {
-    let (_f, path) = write("[lns]\n[radius.group.default]\n[[radius.group.default.server]]\naddress = \"127.0.0.1\"\n");
-    let err = Config::load_with_env(&path, env(&[])).unwrap_err().to_string();
-    assert!(err.contains("`radius.group.default.server.0.secret`") || err.contains("`radius.group.default.server.secret`"), "{err}");
+    let (_f, path) = write(
+        "[lns]\n[radius.group.default]\n[[radius.group.default.server]]\naddress = \"127.0.0.1\"\n",
+    );
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`radius.group.default.server.0.secret`")
+            || err.contains("`radius.group.default.server.secret`"),
+        "{err}"
+    );
     assert!(err.contains("missing"), "{err}");
 }

@@ -119,7 +119,9 @@ impl<'de> Deserialize<'de> for Duration {
         impl Visitor<'_> for DurationVisitor {
             type Value = Duration;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"30s\", \"1500ms\", \"1m30s\" or a number of seconds")
+                f.write_str(
+                    "a duration such as \"30s\", \"1500ms\", \"1m30s\" or a number of seconds",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
                 Duration::parse(v).map_err(E::custom)

@@ -56,7 +56,10 @@ pub fn api_router(state: Arc<MgmtState>) -> Router {
 
 async fn render_metrics(State(state): State<Arc<MgmtState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }
@@ -83,7 +86,8 @@ async fn status(State(state): State<Arc<MgmtState>>) -> Json<Status> {
     })
 }
 
-/// Binds the metrics and API addresses (one server when they are equal)
+/// Binds the metrics and API addresses (one server when they are equal and
+/// not port 0)
 /// and returns the bound addresses with the futures that serve them.
 pub async fn bind(
     state: Arc<MgmtState>,
@@ -91,7 +95,8 @@ pub async fn bind(
     api_addr: SocketAddr,
 ) -> std::io::Result<Vec<(SocketAddr, Serving)>> {
     let mut servers = Vec::new();
-    if metrics_addr == api_addr {
+    // Port 0 asks for two distinct ephemeral ports, not a shared server.
+    if metrics_addr == api_addr && metrics_addr.port() != 0 {
         let router = metrics_router(state.clone()).merge(api_router(state));
         servers.push(bind_one(metrics_addr, router).await?);
     } else {
