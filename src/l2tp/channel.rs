@@ -90,7 +90,7 @@ pub struct ChannelConfig {
     /// Unacknowledged messages (in flight or waiting for the window) beyond
     /// which [`ControlChannel::send`] fails with
     /// [`ChannelError::SendQueueFull`]. Default 1024; clamped to
-    /// `1..=32768`.
+    /// `1..=32767`.
     pub max_send_queue: usize,
 }
 
@@ -130,7 +130,9 @@ impl ChannelConfig {
     fn normalised(mut self) -> Self {
         self.receive_window = self.receive_window.clamp(1, MAX_WINDOW);
         self.peer_receive_window = self.peer_receive_window.clamp(1, MAX_WINDOW);
-        self.max_send_queue = self.max_send_queue.clamp(1, usize::from(MAX_WINDOW));
+        // Below half the sequence space, so that an Nr acknowledging all of
+        // it is still "ahead" of the oldest unacknowledged Ns.
+        self.max_send_queue = self.max_send_queue.clamp(1, usize::from(MAX_WINDOW - 1));
         if self.retransmit_initial.is_zero() {
             self.retransmit_initial = Duration::from_millis(1);
         }
@@ -833,10 +835,12 @@ impl ControlChannel {
 
     /// Handles an acknowledgement Nr from the peer.
     fn process_ack(&mut self, now: Instant, nr: u16) {
-        let acked = seq_ahead(nr, self.snd_una);
-        if acked == 0 {
+        if nr == self.snd_una || is_duplicate(nr, self.snd_una) {
+            // Nothing new, or a stale Nr from a delayed or duplicated
+            // datagram (behind what was already acknowledged).
             return;
         }
+        let acked = seq_ahead(nr, self.snd_una);
         if acked > seq_ahead(self.snd_max, self.snd_una) {
             self.stats.invalid_acks += 1;
             self.push_diagnostic(ChannelEvent::InvalidAck { nr });
@@ -979,6 +983,11 @@ mod tests {
         assert_eq!(channel.config().receive_window, 1);
         assert_eq!(channel.config().peer_receive_window, MAX_WINDOW);
         assert_eq!(channel.config().max_send_queue, 1);
+        let channel = ControlChannel::new(ChannelConfig {
+            max_send_queue: usize::MAX,
+            ..ChannelConfig::default()
+        });
+        assert_eq!(channel.config().max_send_queue, 32767);
         assert!(!channel.config().retransmit_initial.is_zero());
         assert!(channel.config().retransmit_max >= channel.config().retransmit_initial);
     }
