@@ -693,6 +693,22 @@ fn delayed_ack_is_a_zlb_after_ack_delay_unless_a_message_carries_it() {
 }
 
 #[test]
+fn zlb_carries_the_ns_the_peer_expects_while_a_message_is_in_flight() {
+    let t0 = Instant::now();
+    let mut a = ControlChannel::new(quiet_config()).with_initial_sequence(10, 0);
+    a.send(t0, numbered(0)).unwrap();
+    assert_eq!(header(&transmit_all(&mut a, t0)[0]).0, 10);
+    // The peer has not received Ns 10 (its Nr says 10); its message must be
+    // acknowledged by a ZLB whose Ns is the 10 it expects, not 11.
+    a.handle_message(t0, &from_peer(0, 10, 1), None).unwrap();
+    a.handle_timeout(t0 + ms(100));
+    let zlb = transmit_all(&mut a, t0 + ms(100));
+    assert_eq!(zlb.len(), 1);
+    assert_eq!(header(&zlb[0]), (10, 1, true));
+    assert_eq!(a.next_ns(), 11);
+}
+
+#[test]
 fn a_received_zlb_is_never_acknowledged() {
     let t0 = Instant::now();
     let mut a = ControlChannel::new(quiet_config());

@@ -728,8 +728,12 @@ impl ControlChannel {
         }
         if self.ack_now {
             // §5.8: a ZLB takes no slot, "Ns is not incremented after a ZLB
-            // message is sent"; it carries the Ns of our next new message.
-            let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.snd_max, self.nr);
+            // message is sent". Its Ns is the oldest unacknowledged Ns: the
+            // Ns the peer last told us (its Nr) it expects next. Peers such
+            // as xl2tpd drop a ZLB, Nr included, whose Ns is not the one
+            // they expect; with nothing in flight this is also "the next
+            // Ns" of RFC 2661 Appendix B.
+            let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.snd_una, self.nr);
             buf.clear();
             buf.resize(wire::l2tp::header::CONTROL_HEADER_LEN, 0);
             let len = zlb.emit(None, buf).ok()?;
