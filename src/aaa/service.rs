@@ -142,6 +142,9 @@ enum Command {
     Flush {
         reply: oneshot::Sender<usize>,
     },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Async handle used by the role drivers; cheap to clone.
@@ -158,6 +161,7 @@ impl core::fmt::Debug for Command {
             Self::Authenticate { .. } => "Authenticate",
             Self::Account { .. } => "Account",
             Self::Flush { .. } => "Flush",
+            Self::Shutdown { .. } => "Shutdown",
         })
     }
 }
@@ -180,12 +184,13 @@ impl AaaHandle {
             config.seed,
         );
         let mut sockets = Vec::new();
+        let mut receivers = Vec::new();
         let (datagrams_tx, datagrams) = mpsc::channel(1024);
         for index in 0..client.socket_count() {
             let socket = Arc::new(UdpSocket::bind(SocketAddr::new(config.bind, 0)).await?);
             let rx = Arc::clone(&socket);
             let tx = datagrams_tx.clone();
-            tokio::spawn(async move {
+            receivers.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 loop {
                     match rx.recv_from(&mut buf).await {
@@ -200,7 +205,7 @@ impl AaaHandle {
                         }
                     }
                 }
-            });
+            }));
             sockets.push(socket);
         }
         let (commands, commands_rx) = mpsc::channel(1024);
@@ -220,6 +225,8 @@ impl AaaHandle {
             local: local.clone(),
             local_fallback: config.local_fallback,
             flush_waiters: Vec::new(),
+            receivers,
+            shutdown: None,
         };
         tokio::spawn(driver.run(commands_rx, datagrams));
         Ok(Self {
@@ -284,6 +291,21 @@ impl AaaHandle {
             .unwrap_or(usize::MAX)
     }
 
+    /// Stops the driver (pending requests are answered with
+    /// [`RejectCause::Stopped`]; spooled records stay in the spool) and waits
+    /// until its sockets are closed and the spool file is released.
+    pub async fn shutdown(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Shutdown { reply })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
     /// Subscribes to [`AaaEvent`]s (a slow subscriber loses the oldest).
     #[must_use]
     pub fn events(&self) -> broadcast::Receiver<AaaEvent> {
@@ -312,6 +334,8 @@ struct Driver {
     local: Option<Arc<LocalUsers>>,
     local_fallback: bool,
     flush_waiters: Vec<oneshot::Sender<usize>>,
+    receivers: Vec<tokio::task::JoinHandle<()>>,
+    shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl Driver {
@@ -345,6 +369,10 @@ impl Driver {
             };
             tokio::select! {
                 command = commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => {
+                        self.shutdown = Some(reply);
+                        break;
+                    }
                     Some(command) => self.handle_command(command),
                     None => break,
                 },
@@ -359,6 +387,22 @@ impl Driver {
                     self.client.handle_timeout(now);
                 }
             }
+        }
+        for receiver in &self.receivers {
+            receiver.abort();
+        }
+        for receiver in self.receivers.drain(..) {
+            let _ = receiver.await;
+        }
+        for (_, (_, _, reply)) in self.waiting_auth.drain() {
+            let _ = reply.send(Decision::Reject(Rejection::new(RejectCause::Stopped)));
+        }
+        let sockets = std::mem::take(&mut self.sockets);
+        drop(sockets);
+        if let Some(reply) = self.shutdown.take() {
+            // Drop the spool (closing its file) before answering.
+            drop(self);
+            let _ = reply.send(());
         }
     }
 
@@ -433,6 +477,9 @@ impl Driver {
                 };
                 self.report_spool();
                 let _ = reply.send(result);
+            }
+            Command::Shutdown { reply } => {
+                self.shutdown = Some(reply);
             }
             Command::Flush { reply } => {
                 if self.spool.depth() == 0 {
