@@ -1,0 +1,654 @@
+//! The L2TP endpoint: every tunnel of one UDP socket, for the LAC role, the
+//! LNS role, or both (LTS).
+//!
+//! * **Demultiplexing** (RFC 2661 §3.1): a control datagram goes to the
+//!   tunnel its Tunnel ID names; Tunnel ID 0 is only valid on an SCCRQ,
+//!   which opens a tunnel — or, when it is a retransmission, reaches the
+//!   tunnel its first copy opened (keyed by source address and Assigned
+//!   Tunnel ID). Data messages (T=0) belong to the fast path:
+//!   [`is_control`] tells them apart cheaply and [`Endpoint::session`]
+//!   answers the driver's lookup by (Tunnel ID, Session ID).
+//! * **Ids**: Tunnel and Session IDs are random, non-zero and unique
+//!   ([`super::ids`]).
+//! * **LNS policy**: an SCCRQ is accepted only from an address a
+//!   `[[lns.peer]]` rule admits, with that rule's secret (§5.1.1).
+//! * **LAC tunnel sharing**: [`Endpoint::open_session`] puts a call on an
+//!   established or establishing tunnel to the same LNS address with the
+//!   same Tunnel-Assignment-Id, Tunnel-Client-Auth-ID and secret (RFC 2868
+//!   §3.7: sessions with the same Tunnel-Assignment-Id share a tunnel)
+//!   while it has fewer than `max_sessions_per_tunnel` sessions; otherwise
+//!   it opens another tunnel. Many tunnels per peer are normal.
+//! * **Tie breaker** (§4.4.3): see [`Endpoint::handle_datagram`].
+//!
+//! Sans-IO: `handle_datagram` / `handle_timeout` in, `poll_transmit` /
+//! `poll_timeout` / `poll_event` out, commands as methods.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::wire::l2tp::{
+    ControlMessage, MessageType, Packet, Q931Cause, ResultCode, StopCcnResult,
+    header::{FLAG_TYPE, VERSION_L2TPV2, VERSION_MASK},
+};
+
+use super::channel::ChannelConfig;
+use super::event::{DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause};
+use super::ids;
+use super::session::{CallInfo, SessionState};
+use super::tunnel::{Ctx, Tunnel, TunnelState};
+
+/// Whether `datagram` is an L2TPv2 control message (T bit set, Ver 2):
+/// two octets read, nothing validated beyond them. For the fast path's
+/// first branch.
+pub fn is_control(datagram: &[u8]) -> bool {
+    match datagram {
+        [hi, lo, ..] => {
+            let flags = u16::from_be_bytes([*hi, *lo]);
+            flags & FLAG_TYPE != 0 && (flags & VERSION_MASK) as u8 == VERSION_L2TPV2
+        }
+        _ => false,
+    }
+}
+
+/// `[[lns.peer]]`: who may open tunnels to the LNS role and with which
+/// secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerPolicy {
+    /// Source addresses the rule covers.
+    pub network: IpNet,
+    /// Tunnel secret; empty = no tunnel authentication.
+    pub secret: Vec<u8>,
+    /// Only an SCCRQ with this Host Name matches, when set.
+    pub host_name: Option<Vec<u8>>,
+}
+
+/// Endpoint parameters. `Default` gives the RFC values, a LAC-and-LNS
+/// endpoint that admits no peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointConfig {
+    /// The reliable control channel of each tunnel (§5.8, HELLO §6.5).
+    pub channel: ChannelConfig,
+    /// Host Name AVP (§4.4.3).
+    pub host_name: Vec<u8>,
+    /// Vendor Name AVP.
+    pub vendor_name: Vec<u8>,
+    /// Firmware Revision AVP.
+    pub firmware_revision: u16,
+    /// How long a closed tunnel is kept to acknowledge retransmissions
+    /// (§5.7). Default 31 s (a full retransmission cycle).
+    pub teardown_hold: Duration,
+    /// Hide the subscriber AVPs (§4.3) on tunnels with a secret.
+    pub hide_avps: bool,
+    /// Send a Tie Breaker AVP in SCCRQ (§4.4.3).
+    pub send_tie_breaker: bool,
+    /// LNS role: accept ICRQs (else refused with CDN).
+    pub accept_calls: bool,
+    /// LAC: sessions per tunnel before another tunnel is opened.
+    pub max_sessions_per_tunnel: u16,
+    /// LNS role: who may open tunnels (empty = SCCRQs are dropped).
+    pub peers: Vec<PeerPolicy>,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            channel: ChannelConfig::default(),
+            host_name: b"tunnelnas".to_vec(),
+            vendor_name: b"tunnelnas".to_vec(),
+            firmware_revision: 0x0100,
+            teardown_hold: Duration::from_secs(31),
+            hide_avps: false,
+            send_tie_breaker: false,
+            accept_calls: true,
+            max_sessions_per_tunnel: 1000,
+            peers: Vec::new(),
+        }
+    }
+}
+
+impl EndpointConfig {
+    /// From the configuration file: `[l2tp]`, `[lac]` and `[lns]` with its
+    /// `[[lns.peer]]` rules. The LNS role (accepting tunnels and calls) is
+    /// on when `[lns]` is present.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let lns = config.lns.as_ref();
+        Self {
+            channel: ChannelConfig::from(&config.l2tp),
+            host_name: config.l2tp_host_name().as_bytes().to_vec(),
+            teardown_hold: config.l2tp.teardown_hold.get(),
+            hide_avps: config.l2tp.hide_avps,
+            accept_calls: lns.is_some(),
+            max_sessions_per_tunnel: config
+                .lac
+                .as_ref()
+                .map_or(1000, |lac| lac.max_sessions_per_tunnel.max(1)),
+            peers: lns
+                .map(|lns| {
+                    lns.peers
+                        .iter()
+                        .map(|peer| PeerPolicy {
+                            network: peer.network,
+                            secret: peer.secret.expose().to_vec(),
+                            host_name: peer.host_name.as_ref().map(|h| h.as_bytes().to_vec()),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+
+    /// The rule for an SCCRQ from `from` with Host Name `host_name`: the
+    /// first rule naming that host, else the first rule without a name.
+    fn policy_for(&self, from: SocketAddr, host_name: Option<&[u8]>) -> Option<&PeerPolicy> {
+        let covering = || self.peers.iter().filter(|p| p.network.contains(&from.ip()));
+        covering()
+            .find(|p| p.host_name.is_some() && p.host_name.as_deref() == host_name)
+            .or_else(|| covering().find(|p| p.host_name.is_none()))
+    }
+}
+
+/// Which tunnels a LAC session may share (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SharingKey {
+    /// LNS address.
+    pub peer: SocketAddr,
+    /// Tunnel-Assignment-Id (RFC 2868 §3.7).
+    pub assignment_id: Option<Vec<u8>>,
+    /// Tunnel-Client-Auth-ID (RFC 2868 §3.9): our Host Name on the tunnel.
+    pub client_auth_id: Option<Vec<u8>>,
+    /// Tunnel secret (empty = none).
+    pub secret: Vec<u8>,
+}
+
+/// LAC: a call to place on a tunnel ([`Endpoint::open_session`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSession {
+    /// LNS address.
+    pub peer: SocketAddr,
+    /// Tunnel secret (empty = none).
+    pub secret: Vec<u8>,
+    /// Tunnel-Assignment-Id.
+    pub assignment_id: Option<Vec<u8>>,
+    /// Tunnel-Client-Auth-ID (sent as Host Name).
+    pub client_auth_id: Option<Vec<u8>>,
+    /// The call: ICRQ and ICCN AVPs, proxy LCP and authentication.
+    pub call: CallInfo,
+    /// Correlation id echoed in SessionUp / SessionDown.
+    pub request_id: u64,
+}
+
+/// Why [`Endpoint::open_session`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// All 65,535 Tunnel IDs are in use.
+    #[error("no free Tunnel ID")]
+    NoTunnelId,
+    /// No free Session ID in the chosen tunnel.
+    #[error("no free Session ID")]
+    NoSessionId,
+}
+
+/// What the fast path needs about a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The peer's Tunnel ID (to write in data headers).
+    pub peer_tunnel_id: u16,
+    /// The peer's Session ID (to write in data headers).
+    pub peer_session_id: u16,
+    /// Whether the session is established.
+    pub established: bool,
+    /// Whether data messages carry Ns/Nr (§5.4 Sequencing Required).
+    pub sequencing_required: bool,
+}
+
+/// All tunnels of one L2TP socket.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: EndpointConfig,
+    rng: StdRng,
+    tunnels: HashMap<u16, Tunnel>,
+    /// (peer address, peer's Assigned Tunnel ID) → our tunnel, for SCCRQ
+    /// retransmissions (they still carry Tunnel ID 0).
+    responders: HashMap<(SocketAddr, u16), u16>,
+    events: VecDeque<Event>,
+    /// Tunnels that may have something to transmit.
+    transmit_queue: VecDeque<u16>,
+    transmit_pending: HashSet<u16>,
+}
+
+impl Endpoint {
+    /// A new endpoint; `seed` seeds every random choice (ids, challenges,
+    /// tie breakers, random vectors).
+    pub fn new(config: EndpointConfig, seed: [u8; 32]) -> Self {
+        Self {
+            config,
+            rng: StdRng::from_seed(seed),
+            tunnels: HashMap::new(),
+            responders: HashMap::new(),
+            events: VecDeque::new(),
+            transmit_queue: VecDeque::new(),
+            transmit_pending: HashSet::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// Number of tunnels (closing ones included).
+    pub fn tunnel_count(&self) -> usize {
+        self.tunnels.len()
+    }
+
+    /// Number of sessions in all tunnels.
+    pub fn session_count(&self) -> usize {
+        self.tunnels.values().map(Tunnel::session_count).sum()
+    }
+
+    /// State of our tunnel `tunnel_id`.
+    pub fn tunnel_state(&self, tunnel_id: u16) -> Option<TunnelState> {
+        self.tunnels.get(&tunnel_id).map(|t| t.state)
+    }
+
+    /// Sessions per tunnel (our Tunnel ID → count), for tests and the API.
+    pub fn sessions_per_tunnel(&self) -> Vec<(u16, usize)> {
+        let mut out: Vec<_> = self
+            .tunnels
+            .iter()
+            .map(|(id, t)| (*id, t.session_count()))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// The fast path's lookup: our session (Tunnel ID, Session ID as
+    /// received in a data header).
+    pub fn session(&self, tunnel_id: u16, session_id: u16) -> Option<SessionInfo> {
+        let tunnel = self.tunnels.get(&tunnel_id)?;
+        let session = tunnel.session(session_id)?;
+        Some(SessionInfo {
+            peer: tunnel.peer,
+            peer_tunnel_id: tunnel.peer_id,
+            peer_session_id: session.peer_session_id,
+            established: session.state == SessionState::Established,
+            sequencing_required: session.call.sequencing_required,
+        })
+    }
+
+    fn ctx_and_tunnel(&mut self, tunnel_id: u16, now: Instant) -> Option<(Ctx<'_>, &mut Tunnel)> {
+        let tunnel = self.tunnels.get_mut(&tunnel_id)?;
+        Some((
+            Ctx {
+                now,
+                rng: &mut self.rng,
+                events: &mut self.events,
+                config: &self.config,
+            },
+            tunnel,
+        ))
+    }
+
+    /// After any input to a tunnel: schedule its transmissions, drop it if
+    /// it is gone.
+    fn touched(&mut self, now: Instant, tunnel_id: u16) {
+        let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(tunnel_id, now) else {
+            return;
+        };
+        if tunnel.take_overflow() {
+            tunnel.lost(&mut ctx, TunnelDownCause::Overloaded);
+        }
+        let gone = tunnel.is_gone(now);
+        if gone {
+            self.remove_tunnel(tunnel_id);
+        } else if self.transmit_pending.insert(tunnel_id) {
+            self.transmit_queue.push_back(tunnel_id);
+        }
+    }
+
+    fn remove_tunnel(&mut self, tunnel_id: u16) -> Option<Tunnel> {
+        let tunnel = self.tunnels.remove(&tunnel_id)?;
+        self.responders.remove(&(tunnel.peer, tunnel.peer_id));
+        self.responders.retain(|_, id| *id != tunnel_id);
+        Some(tunnel)
+    }
+
+    /// A UDP datagram from `from`.
+    ///
+    /// Tie breaker (§4.4.3): "The recipient of a SCCRQ must check to see if
+    /// a SCCRQ has been sent to the peer, and if so, must compare its Tie
+    /// Breaker value with the received one. The lower value 'wins', and the
+    /// 'loser' MUST silently discard its tunnel. In the case where a tie
+    /// breaker is present on both sides, and the value is equal, both sides
+    /// MUST discard their tunnels." So: when we win, the peer's SCCRQ is
+    /// refused with StopCCN (result 3, control channel already exists);
+    /// when we lose, our tunnel is discarded without a word, its waiting
+    /// calls move to the peer's tunnel, and the peer's SCCRQ is answered.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let packet = match Packet::new_checked(datagram) {
+            Ok(packet) => packet,
+            Err(_) => return self.drop_datagram(from, DropReason::Malformed),
+        };
+        if !packet.is_control() {
+            return self.drop_datagram(from, DropReason::DataMessage);
+        }
+        let tunnel_id = packet.tunnel_id();
+        if tunnel_id != 0 {
+            let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(tunnel_id, now) else {
+                return self.drop_datagram(from, DropReason::UnknownTunnel);
+            };
+            if tunnel.peer.ip() != from.ip() {
+                return self.drop_datagram(from, DropReason::WrongSource);
+            }
+            tunnel.handle_datagram(&mut ctx, from, datagram);
+            return self.touched(now, tunnel_id);
+        }
+        self.handle_sccrq(now, from, datagram);
+    }
+
+    fn drop_datagram(&mut self, peer: SocketAddr, reason: DropReason) {
+        self.events.push_back(Event::Dropped { peer, reason });
+    }
+
+    fn handle_sccrq(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        // Read without the secret first: the policy (and so the secret)
+        // depends on the Host Name. Hidden AVPs stay concealed here; the
+        // tunnel's channel parses again with the secret.
+        let Ok(msg) = ControlMessage::from_bytes(datagram, None) else {
+            return self.drop_datagram(from, DropReason::Malformed);
+        };
+        if msg.message_type != Some(MessageType::Sccrq) {
+            return self.drop_datagram(from, DropReason::NotSccrq);
+        }
+        let peer_assigned = msg.assigned_tunnel_id().unwrap_or(0);
+        if let Some(&existing) = self.responders.get(&(from, peer_assigned)) {
+            // A retransmitted SCCRQ: its tunnel acknowledges it again.
+            if let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(existing, now) {
+                tunnel.handle_datagram(&mut ctx, from, datagram);
+            }
+            return self.touched(now, existing);
+        }
+        let Some(policy) = self.config.policy_for(from, msg.host_name()) else {
+            return self.drop_datagram(from, DropReason::PeerNotAllowed);
+        };
+        let secret = policy.secret.clone();
+
+        let mut refusal = None;
+        let mut adopt_from = None;
+        if let Some(theirs) = msg.tie_breaker() {
+            let ours = self
+                .tunnels
+                .values()
+                .find(|t| {
+                    t.state == TunnelState::WaitCtlReply
+                        && t.peer.ip() == from.ip()
+                        && t.tie_breaker.is_some()
+                })
+                .and_then(|t| t.tie_breaker.map(|value| (t.local_id, value)));
+            if let Some((our_tunnel, ours)) = ours {
+                match ours.cmp(&theirs) {
+                    std::cmp::Ordering::Less => {
+                        refusal = Some(
+                            ResultCode::stop_ccn(StopCcnResult::ChannelExists).with_error(
+                                crate::wire::l2tp::GeneralError::NoError,
+                                "tie breaker: our SCCRQ wins",
+                            ),
+                        );
+                    }
+                    std::cmp::Ordering::Greater => adopt_from = Some(our_tunnel),
+                    std::cmp::Ordering::Equal => {
+                        if let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(our_tunnel, now) {
+                            tunnel.lost(&mut ctx, TunnelDownCause::TieBreakerLost);
+                        }
+                        self.remove_tunnel(our_tunnel);
+                        return self.drop_datagram(from, DropReason::PeerNotAllowed);
+                    }
+                }
+            }
+        }
+
+        let Some(local_id) = ids::allocate(&mut self.rng, &self.tunnels) else {
+            return self.drop_datagram(from, DropReason::NoTunnelId);
+        };
+        let host_name = self.config.host_name.clone();
+        let mut ctx = Ctx {
+            now,
+            rng: &mut self.rng,
+            events: &mut self.events,
+            config: &self.config,
+        };
+        let mut tunnel = Tunnel::accept(&mut ctx, local_id, from, Some(secret), host_name);
+        tunnel.refuse_with = refusal;
+        if let Some(loser) = adopt_from.and_then(|id| self.tunnels.remove(&id)) {
+            let mut loser = loser;
+            tunnel.adopt_waiting_sessions(&mut ctx, &mut loser);
+            loser.lost(&mut ctx, TunnelDownCause::TieBreakerLost);
+            self.responders.retain(|_, id| *id != loser.local_id);
+        }
+        tunnel.handle_datagram(&mut ctx, from, datagram);
+        if peer_assigned != 0 {
+            self.responders.insert((from, peer_assigned), local_id);
+        }
+        self.tunnels.insert(local_id, tunnel);
+        self.touched(now, local_id);
+    }
+
+    /// LAC: places a call, on a shared tunnel when the sharing rule allows
+    /// (module docs), else on a new one (SCCRQ). The ICRQ goes out once the
+    /// tunnel is up; [`Event::SessionUp`] or [`Event::SessionDown`] follows.
+    pub fn open_session(
+        &mut self,
+        now: Instant,
+        request: OpenSession,
+    ) -> Result<SessionHandle, OpenError> {
+        let key = SharingKey {
+            peer: request.peer,
+            assignment_id: request.assignment_id.clone(),
+            client_auth_id: request.client_auth_id.clone(),
+            secret: request.secret.clone(),
+        };
+        let max = usize::from(self.config.max_sessions_per_tunnel.max(1));
+        let mut shared: Vec<u16> = self
+            .tunnels
+            .values()
+            .filter(|t| {
+                t.is_usable() && t.sharing.as_ref() == Some(&key) && t.session_count() < max
+            })
+            .map(|t| t.local_id)
+            .collect();
+        shared.sort_unstable();
+        let tunnel_id = match shared.first() {
+            Some(&id) => id,
+            None => {
+                let local_id =
+                    ids::allocate(&mut self.rng, &self.tunnels).ok_or(OpenError::NoTunnelId)?;
+                let host_name = request
+                    .client_auth_id
+                    .clone()
+                    .unwrap_or_else(|| self.config.host_name.clone());
+                let mut ctx = Ctx {
+                    now,
+                    rng: &mut self.rng,
+                    events: &mut self.events,
+                    config: &self.config,
+                };
+                let tunnel = Tunnel::open(
+                    &mut ctx,
+                    local_id,
+                    request.peer,
+                    Some(request.secret.clone()),
+                    host_name,
+                    Some(key),
+                );
+                self.tunnels.insert(local_id, tunnel);
+                local_id
+            }
+        };
+        let (mut ctx, tunnel) = self
+            .ctx_and_tunnel(tunnel_id, now)
+            .ok_or(OpenError::NoTunnelId)?;
+        let session_id = tunnel
+            .add_lac_session(&mut ctx, request.call, request.request_id)
+            .ok_or(OpenError::NoSessionId)?;
+        self.touched(now, tunnel_id);
+        Ok(SessionHandle {
+            tunnel_id,
+            session_id,
+        })
+    }
+
+    /// LNS: accepts the call of an [`Event::SessionRequest`] (ICRP).
+    pub fn accept_session(&mut self, now: Instant, handle: SessionHandle) -> bool {
+        let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(handle.tunnel_id, now) else {
+            return false;
+        };
+        let done = tunnel.accept_session(&mut ctx, handle.session_id);
+        self.touched(now, handle.tunnel_id);
+        done
+    }
+
+    /// LNS: refuses the call of an [`Event::SessionRequest`] with CDN
+    /// `result` (e.g. result 4/5 with a message).
+    pub fn refuse_session(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        result: ResultCode,
+    ) -> bool {
+        self.close_session(now, handle, result, None)
+    }
+
+    /// Clears a session with CDN (§6.13): result code and optional Q.931
+    /// cause.
+    pub fn close_session(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        result: ResultCode,
+        q931: Option<Q931Cause>,
+    ) -> bool {
+        let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(handle.tunnel_id, now) else {
+            return false;
+        };
+        let done = tunnel.close_session(
+            &mut ctx,
+            handle.session_id,
+            result,
+            q931,
+            SessionDownCause::LocalCdn,
+        );
+        self.touched(now, handle.tunnel_id);
+        done
+    }
+
+    /// Clears a tunnel and all its sessions with StopCCN (§6.4).
+    pub fn close_tunnel(&mut self, now: Instant, tunnel_id: u16, result: ResultCode) -> bool {
+        let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(tunnel_id, now) else {
+            return false;
+        };
+        tunnel.stop(&mut ctx, result);
+        self.touched(now, tunnel_id);
+        true
+    }
+
+    /// The earliest instant [`Self::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.tunnels.values().filter_map(Tunnel::poll_timeout).min()
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut due: Vec<u16> = self
+            .tunnels
+            .iter()
+            .filter(|(_, t)| t.poll_timeout().is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        due.sort_unstable();
+        for id in due {
+            if let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(id, now) {
+                tunnel.handle_timeout(&mut ctx);
+            }
+            self.touched(now, id);
+        }
+    }
+
+    /// The next datagram to send: its destination and length in `buf`.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut Vec<u8>,
+    ) -> Option<(SocketAddr, usize)> {
+        while let Some(&id) = self.transmit_queue.front() {
+            if let Some(tunnel) = self.tunnels.get_mut(&id)
+                && let Some(len) = tunnel.poll_transmit(now, buf)
+            {
+                return Some((tunnel.peer, len));
+            }
+            self.transmit_queue.pop_front();
+            self.transmit_pending.remove(&id);
+        }
+        None
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifier_reads_t_bit_and_version() {
+        assert!(is_control(&[0xc8, 0x02, 0, 12]));
+        assert!(!is_control(&[0x40, 0x02]));
+        assert!(!is_control(&[0xc8, 0x03]));
+        assert!(!is_control(&[0xc8]));
+        assert!(!is_control(&[]));
+    }
+
+    #[test]
+    fn policy_prefers_a_rule_naming_the_host() {
+        let config = EndpointConfig {
+            peers: vec![
+                PeerPolicy {
+                    network: "192.0.2.0/24".parse().unwrap(),
+                    secret: b"any".to_vec(),
+                    host_name: None,
+                },
+                PeerPolicy {
+                    network: "192.0.2.0/24".parse().unwrap(),
+                    secret: b"named".to_vec(),
+                    host_name: Some(b"lac1".to_vec()),
+                },
+            ],
+            ..EndpointConfig::default()
+        };
+        let from: SocketAddr = "192.0.2.7:1701".parse().unwrap();
+        assert_eq!(
+            config.policy_for(from, Some(b"lac1")).unwrap().secret,
+            b"named"
+        );
+        assert_eq!(
+            config.policy_for(from, Some(b"other")).unwrap().secret,
+            b"any"
+        );
+        assert!(
+            config
+                .policy_for("198.51.100.1:1701".parse().unwrap(), None)
+                .is_none()
+        );
+    }
+}
