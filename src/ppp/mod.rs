@@ -5,3 +5,12 @@
 //! Sans-IO: the wire format lives in [`crate::wire::ppp`].
 
 pub mod auth;
+pub mod fsm;
+pub mod lcp;
+pub mod link;
+pub mod ncp;
+
+pub use link::{
+    AuthRecord, Credentials, DownReason, Link, LinkConfig, LinkDropReason, LinkEvent, LinkStats,
+    NegotiationRecord, Phase, Role,
+};

@@ -1,0 +1,1180 @@
+//! The RFC 1661 §4 option-negotiation automaton, shared by LCP, IPCP and
+//! IPv6CP.
+//!
+//! The machine is declared as data: [`TRANSITIONS`] lists, for every
+//! (state, event) pair RFC 1661 §4.1 defines, the actions to run and the
+//! next state, exactly as the RFC's state transition table does. An absent
+//! pair is the RFC's "-" ("should not happen"): the event is ignored and
+//! counted. [`render_dot`] draws the table with Graphviz; the drawing is
+//! kept under test (`tests/snapshots/ppp-fsm.dot`) so a change to the
+//! machine is visible in review.
+//!
+//! Implemented:
+//!
+//! - the ten states, sixteen events and thirteen actions of §4.1–§4.4;
+//! - the Restart timer and the Max-Configure, Max-Terminate and
+//!   Max-Failure counters of §4.6 (a Configure-Nak that would exceed
+//!   Max-Failure is sent as a Configure-Reject);
+//! - Identifier matching (§5.2–§5.4): "On reception, the Identifier field
+//!   of the Configure-Ack is compared with that of the last transmitted
+//!   Configure-Request. Invalid packets are silently discarded."; the
+//!   Identifier changes on every Configure-Request we send (allowed by
+//!   §5.1), so a late duplicate reply never matches;
+//! - a received Configure-Request is judged option by option into Ack, Nak
+//!   or Reject by a [`Negotiator`], Reject taking precedence over Nak
+//!   (§5.4: "If some Configuration Options received in a Configure-Request
+//!   are not recognizable or are not acceptable for negotiation ... then
+//!   the implementation MUST transmit a Configure-Reject"); an unknown or
+//!   badly sized option is rejected; an option list that does not parse
+//!   (an option Length below 2 or past the packet) drops the packet;
+//! - a Configure-Ack must repeat our request exactly (§5.2: "the
+//!   Configuration Options in a Configure-Ack MUST exactly match those of
+//!   the last transmitted Configure-Request"); a Configure-Reject must
+//!   only carry options we sent (§5.4: "MUST NOT reorder or modify").
+//!
+//! Codes 8–13 (LCP only) are left to the caller ([`super::Link`]), which
+//! feeds the automaton the RXR / RXJ± events they produce.
+
+use core::fmt::{self, Write as _};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::wire::ppp::Protocol;
+use crate::wire::ppp::control::{Code, ConfigOption, ControlPacket, OptionIter, emit_header};
+
+/// Packets and events kept at most before the oldest are dropped, so a
+/// driver that stops polling cannot make a core grow without bound.
+const MAX_QUEUED: usize = 64;
+
+/// The ten states of RFC 1661 §4.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Lower layer down, no Open.
+    Initial,
+    /// Open, lower layer down (tls done).
+    Starting,
+    /// Lower layer up, no Open.
+    Closed,
+    /// Waiting for a Configure-Request after termination or failure.
+    Stopped,
+    /// Terminate-Request sent, link closing.
+    Closing,
+    /// Terminate-Request sent, link stopping.
+    Stopping,
+    /// Configure-Request sent.
+    ReqSent,
+    /// Configure-Request sent and acknowledged.
+    AckRcvd,
+    /// Configure-Request sent, the peer's acknowledged.
+    AckSent,
+    /// Both acknowledged: the layer is up.
+    Opened,
+}
+
+impl State {
+    /// Every state, in RFC order.
+    pub const ALL: [Self; 10] = [
+        Self::Initial,
+        Self::Starting,
+        Self::Closed,
+        Self::Stopped,
+        Self::Closing,
+        Self::Stopping,
+        Self::ReqSent,
+        Self::AckRcvd,
+        Self::AckSent,
+        Self::Opened,
+    ];
+
+    /// The RFC's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Initial => "Initial",
+            Self::Starting => "Starting",
+            Self::Closed => "Closed",
+            Self::Stopped => "Stopped",
+            Self::Closing => "Closing",
+            Self::Stopping => "Stopping",
+            Self::ReqSent => "Req-Sent",
+            Self::AckRcvd => "Ack-Rcvd",
+            Self::AckSent => "Ack-Sent",
+            Self::Opened => "Opened",
+        }
+    }
+
+    /// RFC 1661 §4.6: the Restart timer runs in these states only ("The
+    /// Restart timer is stopped when transitioning from any state where the
+    /// timer is running to a state where the timer is not running").
+    pub const fn restart_timer_runs(self) -> bool {
+        matches!(
+            self,
+            Self::Closing | Self::Stopping | Self::ReqSent | Self::AckRcvd | Self::AckSent
+        )
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The events of RFC 1661 §4.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// Lower layer is Up.
+    Up,
+    /// Lower layer is Down.
+    Down,
+    /// Administrative Open.
+    Open,
+    /// Administrative Close.
+    Close,
+    /// Timeout with counter > 0.
+    TimeoutRetry,
+    /// Timeout with counter expired.
+    TimeoutExpired,
+    /// Receive-Configure-Request (Good).
+    RcrGood,
+    /// Receive-Configure-Request (Bad).
+    RcrBad,
+    /// Receive-Configure-Ack.
+    Rca,
+    /// Receive-Configure-Nak/Rej.
+    Rcn,
+    /// Receive-Terminate-Request.
+    Rtr,
+    /// Receive-Terminate-Ack.
+    Rta,
+    /// Receive-Unknown-Code.
+    Ruc,
+    /// Receive-Code-Reject (permitted) or Receive-Protocol-Reject.
+    RxjGood,
+    /// Receive-Code-Reject (catastrophic) or Receive-Protocol-Reject.
+    RxjBad,
+    /// Receive-Echo-Request, Receive-Echo-Reply, Receive-Discard-Request.
+    Rxr,
+}
+
+impl Event {
+    /// Every event, in RFC order.
+    pub const ALL: [Self; 16] = [
+        Self::Up,
+        Self::Down,
+        Self::Open,
+        Self::Close,
+        Self::TimeoutRetry,
+        Self::TimeoutExpired,
+        Self::RcrGood,
+        Self::RcrBad,
+        Self::Rca,
+        Self::Rcn,
+        Self::Rtr,
+        Self::Rta,
+        Self::Ruc,
+        Self::RxjGood,
+        Self::RxjBad,
+        Self::Rxr,
+    ];
+
+    /// The RFC's abbreviation.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Up => "Up",
+            Self::Down => "Down",
+            Self::Open => "Open",
+            Self::Close => "Close",
+            Self::TimeoutRetry => "TO+",
+            Self::TimeoutExpired => "TO-",
+            Self::RcrGood => "RCR+",
+            Self::RcrBad => "RCR-",
+            Self::Rca => "RCA",
+            Self::Rcn => "RCN",
+            Self::Rtr => "RTR",
+            Self::Rta => "RTA",
+            Self::Ruc => "RUC",
+            Self::RxjGood => "RXJ+",
+            Self::RxjBad => "RXJ-",
+            Self::Rxr => "RXR",
+        }
+    }
+}
+
+/// The actions of RFC 1661 §4.4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// This-Layer-Up.
+    Tlu,
+    /// This-Layer-Down.
+    Tld,
+    /// This-Layer-Started.
+    Tls,
+    /// This-Layer-Finished.
+    Tlf,
+    /// Initialize-Restart-Count (Max-Configure, or Max-Terminate when the
+    /// next state is Closing or Stopping).
+    Irc,
+    /// Zero-Restart-Count (and start the Restart timer).
+    Zrc,
+    /// Send-Configure-Request.
+    Scr,
+    /// Send-Configure-Ack.
+    Sca,
+    /// Send-Configure-Nak/Rej.
+    Scn,
+    /// Send-Terminate-Request.
+    Str,
+    /// Send-Terminate-Ack.
+    Sta,
+    /// Send-Code-Reject.
+    Scj,
+    /// Send-Echo-Reply.
+    Ser,
+}
+
+impl Action {
+    /// The RFC's abbreviation.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Tlu => "tlu",
+            Self::Tld => "tld",
+            Self::Tls => "tls",
+            Self::Tlf => "tlf",
+            Self::Irc => "irc",
+            Self::Zrc => "zrc",
+            Self::Scr => "scr",
+            Self::Sca => "sca",
+            Self::Scn => "scn",
+            Self::Str => "str",
+            Self::Sta => "sta",
+            Self::Scj => "scj",
+            Self::Ser => "ser",
+        }
+    }
+}
+
+/// One row of the transition table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    /// The state the event arrives in.
+    pub from: State,
+    /// The event.
+    pub event: Event,
+    /// The actions, in order.
+    pub actions: &'static [Action],
+    /// The next state.
+    pub to: State,
+}
+
+const fn t(from: State, event: Event, actions: &'static [Action], to: State) -> Transition {
+    Transition {
+        from,
+        event,
+        actions,
+        to,
+    }
+}
+
+use Action::{Irc, Sca, Scj, Scn, Scr, Ser, Sta, Str, Tld, Tlf, Tls, Tlu, Zrc};
+use State::{
+    AckRcvd, AckSent, Closed, Closing, Initial, Opened, ReqSent, Starting, Stopped, Stopping,
+};
+
+/// RFC 1661 §4.1, the state transition table, row by row. The "restart
+/// option" (`r` in the RFC's Open column) is not implemented: an Open in
+/// Stopped, Closing, Stopping or Opened leaves the state as it is, which
+/// the RFC allows ("the implementation MAY ... choose").
+pub const TRANSITIONS: &[Transition] = &[
+    // Up
+    t(Initial, Event::Up, &[], Closed),
+    t(Starting, Event::Up, &[Irc, Scr], ReqSent),
+    // Down
+    t(Closed, Event::Down, &[], Initial),
+    t(Stopped, Event::Down, &[Tls], Starting),
+    t(Closing, Event::Down, &[], Initial),
+    t(Stopping, Event::Down, &[], Starting),
+    t(ReqSent, Event::Down, &[], Starting),
+    t(AckRcvd, Event::Down, &[], Starting),
+    t(AckSent, Event::Down, &[], Starting),
+    t(Opened, Event::Down, &[Tld], Starting),
+    // Open
+    t(Initial, Event::Open, &[Tls], Starting),
+    t(Starting, Event::Open, &[], Starting),
+    t(Closed, Event::Open, &[Irc, Scr], ReqSent),
+    t(Stopped, Event::Open, &[], Stopped),
+    t(Closing, Event::Open, &[], Stopping),
+    t(Stopping, Event::Open, &[], Stopping),
+    t(ReqSent, Event::Open, &[], ReqSent),
+    t(AckRcvd, Event::Open, &[], AckRcvd),
+    t(AckSent, Event::Open, &[], AckSent),
+    t(Opened, Event::Open, &[], Opened),
+    // Close
+    t(Initial, Event::Close, &[], Initial),
+    t(Starting, Event::Close, &[Tlf], Initial),
+    t(Closed, Event::Close, &[], Closed),
+    t(Stopped, Event::Close, &[], Closed),
+    t(Closing, Event::Close, &[], Closing),
+    t(Stopping, Event::Close, &[], Closing),
+    t(ReqSent, Event::Close, &[Irc, Str], Closing),
+    t(AckRcvd, Event::Close, &[Irc, Str], Closing),
+    t(AckSent, Event::Close, &[Irc, Str], Closing),
+    t(Opened, Event::Close, &[Tld, Irc, Str], Closing),
+    // TO+
+    t(Closing, Event::TimeoutRetry, &[Str], Closing),
+    t(Stopping, Event::TimeoutRetry, &[Str], Stopping),
+    t(ReqSent, Event::TimeoutRetry, &[Scr], ReqSent),
+    t(AckRcvd, Event::TimeoutRetry, &[Scr], ReqSent),
+    t(AckSent, Event::TimeoutRetry, &[Scr], AckSent),
+    // TO-
+    t(Closing, Event::TimeoutExpired, &[Tlf], Closed),
+    t(Stopping, Event::TimeoutExpired, &[Tlf], Stopped),
+    t(ReqSent, Event::TimeoutExpired, &[Tlf], Stopped),
+    t(AckRcvd, Event::TimeoutExpired, &[Tlf], Stopped),
+    t(AckSent, Event::TimeoutExpired, &[Tlf], Stopped),
+    // RCR+
+    t(Closed, Event::RcrGood, &[Sta], Closed),
+    t(Stopped, Event::RcrGood, &[Irc, Scr, Sca], AckSent),
+    t(Closing, Event::RcrGood, &[], Closing),
+    t(Stopping, Event::RcrGood, &[], Stopping),
+    t(ReqSent, Event::RcrGood, &[Sca], AckSent),
+    t(AckRcvd, Event::RcrGood, &[Sca, Tlu], Opened),
+    t(AckSent, Event::RcrGood, &[Sca], AckSent),
+    t(Opened, Event::RcrGood, &[Tld, Scr, Sca], AckSent),
+    // RCR-
+    t(Closed, Event::RcrBad, &[Sta], Closed),
+    t(Stopped, Event::RcrBad, &[Irc, Scr, Scn], ReqSent),
+    t(Closing, Event::RcrBad, &[], Closing),
+    t(Stopping, Event::RcrBad, &[], Stopping),
+    t(ReqSent, Event::RcrBad, &[Scn], ReqSent),
+    t(AckRcvd, Event::RcrBad, &[Scn], AckRcvd),
+    t(AckSent, Event::RcrBad, &[Scn], ReqSent),
+    t(Opened, Event::RcrBad, &[Tld, Scr, Scn], ReqSent),
+    // RCA
+    t(Closed, Event::Rca, &[Sta], Closed),
+    t(Stopped, Event::Rca, &[Sta], Stopped),
+    t(Closing, Event::Rca, &[], Closing),
+    t(Stopping, Event::Rca, &[], Stopping),
+    t(ReqSent, Event::Rca, &[Irc], AckRcvd),
+    t(AckRcvd, Event::Rca, &[Scr], ReqSent),
+    t(AckSent, Event::Rca, &[Irc, Tlu], Opened),
+    t(Opened, Event::Rca, &[Tld, Scr], ReqSent),
+    // RCN
+    t(Closed, Event::Rcn, &[Sta], Closed),
+    t(Stopped, Event::Rcn, &[Sta], Stopped),
+    t(Closing, Event::Rcn, &[], Closing),
+    t(Stopping, Event::Rcn, &[], Stopping),
+    t(ReqSent, Event::Rcn, &[Irc, Scr], ReqSent),
+    t(AckRcvd, Event::Rcn, &[Scr], ReqSent),
+    t(AckSent, Event::Rcn, &[Irc, Scr], AckSent),
+    t(Opened, Event::Rcn, &[Tld, Scr], ReqSent),
+    // RTR
+    t(Closed, Event::Rtr, &[Sta], Closed),
+    t(Stopped, Event::Rtr, &[Sta], Stopped),
+    t(Closing, Event::Rtr, &[Sta], Closing),
+    t(Stopping, Event::Rtr, &[Sta], Stopping),
+    t(ReqSent, Event::Rtr, &[Sta], ReqSent),
+    t(AckRcvd, Event::Rtr, &[Sta], ReqSent),
+    t(AckSent, Event::Rtr, &[Sta], ReqSent),
+    t(Opened, Event::Rtr, &[Tld, Zrc, Sta], Stopping),
+    // RTA
+    t(Closed, Event::Rta, &[], Closed),
+    t(Stopped, Event::Rta, &[], Stopped),
+    t(Closing, Event::Rta, &[Tlf], Closed),
+    t(Stopping, Event::Rta, &[Tlf], Stopped),
+    t(ReqSent, Event::Rta, &[], ReqSent),
+    t(AckRcvd, Event::Rta, &[], ReqSent),
+    t(AckSent, Event::Rta, &[], AckSent),
+    t(Opened, Event::Rta, &[Tld, Scr], ReqSent),
+    // RUC
+    t(Closed, Event::Ruc, &[Scj], Closed),
+    t(Stopped, Event::Ruc, &[Scj], Stopped),
+    t(Closing, Event::Ruc, &[Scj], Closing),
+    t(Stopping, Event::Ruc, &[Scj], Stopping),
+    t(ReqSent, Event::Ruc, &[Scj], ReqSent),
+    t(AckRcvd, Event::Ruc, &[Scj], AckRcvd),
+    t(AckSent, Event::Ruc, &[Scj], AckSent),
+    t(Opened, Event::Ruc, &[Scj], Opened),
+    // RXJ+
+    t(Closed, Event::RxjGood, &[], Closed),
+    t(Stopped, Event::RxjGood, &[], Stopped),
+    t(Closing, Event::RxjGood, &[], Closing),
+    t(Stopping, Event::RxjGood, &[], Stopping),
+    t(ReqSent, Event::RxjGood, &[], ReqSent),
+    t(AckRcvd, Event::RxjGood, &[], ReqSent),
+    t(AckSent, Event::RxjGood, &[], AckSent),
+    t(Opened, Event::RxjGood, &[], Opened),
+    // RXJ-
+    t(Closed, Event::RxjBad, &[Tlf], Closed),
+    t(Stopped, Event::RxjBad, &[Tlf], Stopped),
+    t(Closing, Event::RxjBad, &[Tlf], Closed),
+    t(Stopping, Event::RxjBad, &[Tlf], Stopped),
+    t(ReqSent, Event::RxjBad, &[Tlf], Stopped),
+    t(AckRcvd, Event::RxjBad, &[Tlf], Stopped),
+    t(AckSent, Event::RxjBad, &[Tlf], Stopped),
+    t(Opened, Event::RxjBad, &[Tld, Irc, Str], Stopping),
+    // RXR
+    t(Closed, Event::Rxr, &[], Closed),
+    t(Stopped, Event::Rxr, &[], Stopped),
+    t(Closing, Event::Rxr, &[], Closing),
+    t(Stopping, Event::Rxr, &[], Stopping),
+    t(ReqSent, Event::Rxr, &[], ReqSent),
+    t(AckRcvd, Event::Rxr, &[], AckRcvd),
+    t(AckSent, Event::Rxr, &[], AckSent),
+    t(Opened, Event::Rxr, &[Ser], Opened),
+];
+
+/// The transition for `(state, event)`, or `None` for the RFC's "-".
+pub fn transition(state: State, event: Event) -> Option<&'static Transition> {
+    TRANSITIONS
+        .iter()
+        .find(|row| row.from == state && row.event == event)
+}
+
+/// The transition table as a Graphviz digraph, one edge per row, in table
+/// order (deterministic, for the snapshot test).
+pub fn render_dot() -> String {
+    let mut out = String::new();
+    out.push_str("// RFC 1661 §4.1 option-negotiation automaton (generated by\n");
+    out.push_str("// tunnelnas::ppp::fsm::render_dot; regenerate with\n");
+    out.push_str("// UPDATE_SNAPSHOTS=1 cargo test --test ppp_fsm_snapshot).\n");
+    out.push_str("digraph ppp_fsm {\n    rankdir=LR;\n    node [shape=box];\n");
+    for state in State::ALL {
+        let _ = writeln!(out, "    \"{state}\";");
+    }
+    for row in TRANSITIONS {
+        let actions: Vec<&str> = row.actions.iter().map(|a| a.name()).collect();
+        let label = if actions.is_empty() {
+            row.event.name().to_owned()
+        } else {
+            format!("{} / {}", row.event.name(), actions.join(","))
+        };
+        let _ = writeln!(
+            out,
+            "    \"{}\" -> \"{}\" [label=\"{}\"];",
+            row.from, row.to, label
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Option handling, per protocol
+// ---------------------------------------------------------------------------
+
+/// The judgement on one option of a received Configure-Request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict<O> {
+    /// Acceptable as is.
+    Ack,
+    /// Not acceptable; suggest this value instead (§5.3).
+    Nak(O),
+    /// Not negotiable at all (§5.4).
+    Reject,
+}
+
+/// Why negotiation of a protocol cannot go on; the link driver closes the
+/// protocol (and, for LCP, the link).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NegotiationFailure {
+    /// The peer rejected or refused an option we cannot do without
+    /// (e.g. the Authentication-Protocol on the authenticator, the
+    /// IP-Address on an IPCP client). Carries the option Type.
+    RequiredOptionRefused(u8),
+    /// The peer Naks every authentication protocol we offer.
+    NoCommonAuthProtocol,
+    /// RFC 1661 §6.4: our Magic-Number keeps coming back: the link is
+    /// looped back.
+    LoopedBack,
+    /// The peer acknowledged an unusable value (e.g. IPCP 0.0.0.0).
+    Unusable(&'static str),
+}
+
+/// Option handling of one control protocol, plugged into [`Automaton`].
+pub trait Negotiator {
+    /// The protocol's typed option.
+    type Option: ConfigOption + Clone + PartialEq + fmt::Debug;
+
+    /// The options of our next Configure-Request.
+    fn request(&mut self) -> Vec<Self::Option>;
+
+    /// Called once before the options of a received Configure-Request are
+    /// judged (to forget what the previous request set).
+    fn begin_peer_request(&mut self) {}
+
+    /// Judges one option of a received Configure-Request.
+    fn judge(&mut self, option: &Self::Option) -> Verdict<Self::Option>;
+
+    /// Options the peer did not include but must (§5.3: "the Configure-Nak
+    /// ... MAY ... include Configuration Options ... not present in the
+    /// Configure-Request ... to prompt the peer to include"). Called only
+    /// when no option was rejected.
+    fn missing(&mut self, _received: &[Self::Option]) -> Vec<Self::Option> {
+        Vec::new()
+    }
+
+    /// We acknowledged the peer's request: these are its options.
+    fn peer_acked(&mut self, options: &[Self::Option]);
+
+    /// The peer acknowledged our request.
+    fn our_acked(&mut self, options: &[Self::Option]) -> Result<(), NegotiationFailure>;
+
+    /// The peer Nak'd our request with these suggestions.
+    fn nak_received(&mut self, options: &[Self::Option]) -> Result<(), NegotiationFailure>;
+
+    /// The peer rejected these options of our request.
+    fn reject_received(&mut self, options: &[Self::Option]) -> Result<(), NegotiationFailure>;
+
+    /// The layer went down or is starting over: forget negotiated values.
+    fn reset(&mut self) {}
+}
+
+// ---------------------------------------------------------------------------
+// Automaton
+// ---------------------------------------------------------------------------
+
+/// RFC 1661 §4.6 timers and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsmConfig {
+    /// Restart timer. Default 3 s.
+    pub restart_timer: Duration,
+    /// Max-Configure. Default 10.
+    pub max_configure: u8,
+    /// Max-Terminate. Default 2.
+    pub max_terminate: u8,
+    /// Max-Failure. Default 5.
+    pub max_failure: u8,
+}
+
+impl Default for FsmConfig {
+    fn default() -> Self {
+        Self {
+            restart_timer: Duration::from_secs(3),
+            max_configure: 10,
+            max_terminate: 2,
+            max_failure: 5,
+        }
+    }
+}
+
+impl FsmConfig {
+    /// From the `[ppp]` configuration section.
+    pub fn from_ppp_config(ppp: &crate::config::Ppp) -> Self {
+        Self {
+            restart_timer: ppp.restart_timer.get(),
+            max_configure: ppp.max_configure.max(1),
+            max_terminate: ppp.max_terminate.max(1),
+            max_failure: ppp.max_failure,
+        }
+    }
+}
+
+/// Why a received packet was dropped without affecting the automaton.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Shorter than 4 bytes, or Length out of range (§5).
+    BadLength,
+    /// The option list does not parse (Length below 2 or past the packet).
+    MalformedOptions,
+    /// A reply whose Identifier is not that of our outstanding request.
+    WrongIdentifier,
+    /// A Configure-Ack that does not repeat our request exactly.
+    AckMismatch,
+    /// A Configure-Reject naming options we did not send.
+    RejectMismatch,
+    /// The RFC's "-": the event should not happen in this state.
+    UnexpectedInState,
+}
+
+/// What the automaton tells its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FsmEvent {
+    /// This-Layer-Up.
+    Up,
+    /// This-Layer-Down.
+    Down,
+    /// This-Layer-Started.
+    Started,
+    /// This-Layer-Finished.
+    Finished,
+    /// The Negotiator gave up; the owner should close the layer.
+    Failed(NegotiationFailure),
+    /// A received packet was dropped.
+    Dropped(DropReason),
+    /// A state change (for tracing and metrics).
+    StateChanged {
+        /// Previous state.
+        from: State,
+        /// New state.
+        to: State,
+    },
+}
+
+/// Counters for observability.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FsmStats {
+    /// Configure-Requests sent (retransmissions included).
+    pub configure_requests_sent: u64,
+    /// Terminate-Requests sent.
+    pub terminate_requests_sent: u64,
+    /// Restart-timer expiries.
+    pub timeouts: u64,
+    /// Configure-Naks turned into Configure-Rejects by Max-Failure.
+    pub naks_converted: u64,
+    /// Received packets dropped.
+    pub dropped: u64,
+    /// Packets or events discarded because the owner did not poll.
+    pub queue_overflows: u64,
+}
+
+/// The RFC 1661 automaton of one control protocol.
+#[derive(Debug)]
+pub struct Automaton<N: Negotiator> {
+    protocol: Protocol,
+    link_control: bool,
+    negotiator: N,
+    config: FsmConfig,
+    state: State,
+    restart_counter: u8,
+    failure_counter: u8,
+    restart_deadline: Option<Instant>,
+    next_identifier: u8,
+    /// Identifier and option bytes of the outstanding Configure-Request.
+    outstanding: Option<(u8, Vec<u8>)>,
+    /// Reply prepared for sca / scn / sta / scj / ser.
+    pending_reply: Option<Vec<u8>>,
+    /// Identifier of the packet being handled (for sta).
+    received_identifier: u8,
+    last_sent_request: Option<Vec<u8>>,
+    last_received_request: Option<Vec<u8>>,
+    first_received_request: Option<Vec<u8>>,
+    transmit: VecDeque<Vec<u8>>,
+    events: VecDeque<FsmEvent>,
+    stats: FsmStats,
+}
+
+impl<N: Negotiator> Automaton<N> {
+    /// A new automaton in the Initial state; `first_identifier` seeds the
+    /// Identifier sequence (randomise it per link).
+    pub fn new(negotiator: N, config: FsmConfig, first_identifier: u8) -> Self {
+        Self {
+            protocol: <N::Option as ConfigOption>::PROTOCOL,
+            link_control: <N::Option as ConfigOption>::LINK_CONTROL,
+            negotiator,
+            config,
+            state: State::Initial,
+            restart_counter: 0,
+            failure_counter: config.max_failure,
+            restart_deadline: None,
+            next_identifier: first_identifier,
+            outstanding: None,
+            pending_reply: None,
+            received_identifier: 0,
+            last_sent_request: None,
+            last_received_request: None,
+            first_received_request: None,
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: FsmStats::default(),
+        }
+    }
+
+    /// The protocol this automaton negotiates.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether the layer is up.
+    pub fn is_opened(&self) -> bool {
+        self.state == State::Opened
+    }
+
+    /// The option handler.
+    pub fn negotiator(&self) -> &N {
+        &self.negotiator
+    }
+
+    /// The option handler, mutably (e.g. to give IPCP the assigned address).
+    pub fn negotiator_mut(&mut self) -> &mut N {
+        &mut self.negotiator
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> FsmStats {
+        self.stats
+    }
+
+    /// The option bytes of the last Configure-Request we sent.
+    pub fn last_sent_request(&self) -> Option<&[u8]> {
+        self.last_sent_request.as_deref()
+    }
+
+    /// The option bytes of the last Configure-Request we received.
+    pub fn last_received_request(&self) -> Option<&[u8]> {
+        self.last_received_request.as_deref()
+    }
+
+    /// The option bytes of the first Configure-Request we received.
+    pub fn first_received_request(&self) -> Option<&[u8]> {
+        self.first_received_request.as_deref()
+    }
+
+    /// Lower layer up.
+    pub fn up(&mut self, now: Instant) {
+        self.failure_counter = self.config.max_failure;
+        self.dispatch(now, Event::Up);
+    }
+
+    /// Lower layer down.
+    pub fn down(&mut self, now: Instant) {
+        self.dispatch(now, Event::Down);
+    }
+
+    /// Administrative Open.
+    pub fn open(&mut self, now: Instant) {
+        self.dispatch(now, Event::Open);
+    }
+
+    /// Administrative Close.
+    pub fn close(&mut self, now: Instant) {
+        self.dispatch(now, Event::Close);
+    }
+
+    /// A Code-Reject or Protocol-Reject the caller classified (RXJ±).
+    pub fn reject_received(&mut self, now: Instant, catastrophic: bool) {
+        let event = if catastrophic {
+            Event::RxjBad
+        } else {
+            Event::RxjGood
+        };
+        self.dispatch(now, event);
+    }
+
+    /// An Echo-Request (RXR): queues `reply` (the Echo-Reply) if the
+    /// state's action is `ser`; returns whether it was sent.
+    pub fn echo_request_received(&mut self, now: Instant, reply: Vec<u8>) -> bool {
+        self.pending_reply = Some(reply);
+        self.dispatch(now, Event::Rxr);
+        self.pending_reply.take().is_none()
+    }
+
+    /// An Echo-Reply or Discard-Request (RXR, no action).
+    pub fn other_rxr(&mut self, now: Instant) {
+        self.dispatch(now, Event::Rxr);
+    }
+
+    /// When the Restart timer fires.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.restart_deadline
+    }
+
+    /// Runs the Restart timer.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(deadline) = self.restart_deadline else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        self.restart_deadline = None;
+        self.stats.timeouts += 1;
+        let event = if self.restart_counter > 0 {
+            Event::TimeoutRetry
+        } else {
+            Event::TimeoutExpired
+        };
+        self.dispatch(now, event);
+    }
+
+    /// The next packet to send (starting at the Code octet).
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.transmit.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<FsmEvent> {
+        self.events.pop_front()
+    }
+
+    /// Handles a received packet of this protocol (starting at the Code
+    /// octet). LCP Codes 8–13 must be handled by the caller; here they
+    /// count as unknown (RUC) for an NCP, as RFC 1332 §2 requires.
+    pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
+        let Ok(packet) = ControlPacket::new_checked(bytes) else {
+            self.drop_packet(DropReason::BadLength);
+            return;
+        };
+        let code = packet.code();
+        self.received_identifier = packet.identifier();
+        if !code.is_defined(self.link_control) {
+            self.send_code_reject(now, packet.packet());
+            return;
+        }
+        match code {
+            Code::ConfigureRequest => {
+                self.handle_configure_request(now, packet.identifier(), packet.data())
+            }
+            Code::ConfigureAck => {
+                self.handle_configure_ack(now, packet.identifier(), packet.data())
+            }
+            Code::ConfigureNak | Code::ConfigureReject => self.handle_nak_or_reject(
+                now,
+                packet.identifier(),
+                packet.data(),
+                code == Code::ConfigureReject,
+            ),
+            Code::TerminateRequest => {
+                self.pending_reply =
+                    Some(control_packet(Code::TerminateAck, packet.identifier(), &[]));
+                self.dispatch(now, Event::Rtr);
+            }
+            Code::TerminateAck => self.dispatch(now, Event::Rta),
+            Code::CodeReject => {
+                // §5.6: a rejected Code 1–7 is catastrophic (RXJ-).
+                let rejected = packet.data().first().copied().unwrap_or(0);
+                self.reject_received(now, (1..=7).contains(&rejected));
+            }
+            _ => {
+                // LCP Codes 8–13 reach here only if the caller did not take
+                // them; treat as unknown.
+                self.send_code_reject(now, packet.packet());
+            }
+        }
+    }
+
+    fn send_code_reject(&mut self, now: Instant, rejected: &[u8]) {
+        // §5.6: "Rejected-Packet ... MUST be truncated to comply with the
+        // peer's established MRU." 1500 minus the header is safe for every
+        // MRU we accept (we never accept a peer MRU below 128; keep it
+        // under that too).
+        let keep = rejected.len().min(128 - 4);
+        let id = self.take_identifier();
+        self.pending_reply = Some(control_packet(Code::CodeReject, id, &rejected[..keep]));
+        self.dispatch(now, Event::Ruc);
+    }
+
+    fn handle_configure_request(&mut self, now: Instant, identifier: u8, data: &[u8]) {
+        let mut raws = Vec::new();
+        for raw in OptionIter::new(data) {
+            match raw {
+                Ok(raw) => raws.push(raw),
+                Err(_) => {
+                    self.drop_packet(DropReason::MalformedOptions);
+                    return;
+                }
+            }
+        }
+        if matches!(self.state, State::Initial | State::Starting) {
+            self.drop_packet(DropReason::UnexpectedInState);
+            return;
+        }
+        if self.first_received_request.is_none() {
+            self.first_received_request = Some(data.to_vec());
+        }
+        self.last_received_request = Some(data.to_vec());
+
+        self.negotiator.begin_peer_request();
+        let mut rejected: Vec<u8> = Vec::new();
+        let mut naks: Vec<N::Option> = Vec::new();
+        let mut parsed: Vec<N::Option> = Vec::new();
+        let converting = self.failure_counter == 0;
+        for raw in &raws {
+            match <N::Option as ConfigOption>::parse(*raw) {
+                // A known Type with a bad length: reject it verbatim.
+                Err(_) => rejected.extend_from_slice(raw.bytes),
+                Ok(option) => {
+                    match self.negotiator.judge(&option) {
+                        Verdict::Ack => {}
+                        Verdict::Reject => rejected.extend_from_slice(raw.bytes),
+                        Verdict::Nak(suggestion) => {
+                            if converting {
+                                // §4.6 Max-Failure: "Any further Configure-Nak
+                                // packets for peer requested options are
+                                // converted to Configure-Reject packets".
+                                self.stats.naks_converted += 1;
+                                rejected.extend_from_slice(raw.bytes);
+                            } else {
+                                naks.push(suggestion);
+                            }
+                        }
+                    }
+                    parsed.push(option);
+                }
+            }
+        }
+        let (event, reply) = if !rejected.is_empty() {
+            (
+                Event::RcrBad,
+                control_packet(Code::ConfigureReject, identifier, &rejected),
+            )
+        } else {
+            if !converting {
+                naks.extend(self.negotiator.missing(&parsed));
+            }
+            if naks.is_empty() {
+                self.negotiator.peer_acked(&parsed);
+                self.failure_counter = self.config.max_failure;
+                // §5.2: the Ack repeats the options exactly.
+                (
+                    Event::RcrGood,
+                    control_packet(Code::ConfigureAck, identifier, data),
+                )
+            } else {
+                self.failure_counter = self.failure_counter.saturating_sub(1);
+                (
+                    Event::RcrBad,
+                    control_packet(Code::ConfigureNak, identifier, &encode_options(&naks)),
+                )
+            }
+        };
+        self.pending_reply = Some(reply);
+        self.dispatch(now, event);
+    }
+
+    fn matches_outstanding(&self, identifier: u8) -> Option<&[u8]> {
+        match &self.outstanding {
+            Some((id, bytes)) if *id == identifier => Some(bytes),
+            _ => None,
+        }
+    }
+
+    fn handle_configure_ack(&mut self, now: Instant, identifier: u8, data: &[u8]) {
+        if self.state_ignores_replies() {
+            self.dispatch(now, Event::Rca);
+            return;
+        }
+        let Some(sent) = self.matches_outstanding(identifier) else {
+            self.drop_packet(DropReason::WrongIdentifier);
+            return;
+        };
+        if sent != data {
+            self.drop_packet(DropReason::AckMismatch);
+            return;
+        }
+        let options = match parse_all::<N::Option>(data) {
+            Some(options) => options,
+            None => {
+                self.drop_packet(DropReason::MalformedOptions);
+                return;
+            }
+        };
+        self.outstanding = None;
+        if let Err(failure) = self.negotiator.our_acked(&options) {
+            self.push_event(FsmEvent::Failed(failure));
+            return;
+        }
+        self.dispatch(now, Event::Rca);
+    }
+
+    /// States where a reply is answered by the table without looking at it
+    /// (Closed and Stopped send Terminate-Ack, Closing and Stopping ignore).
+    fn state_ignores_replies(&self) -> bool {
+        matches!(
+            self.state,
+            State::Closed | State::Stopped | State::Closing | State::Stopping
+        )
+    }
+
+    fn handle_nak_or_reject(&mut self, now: Instant, identifier: u8, data: &[u8], reject: bool) {
+        if self.state_ignores_replies() {
+            self.pending_reply = Some(control_packet(Code::TerminateAck, identifier, &[]));
+            self.dispatch(now, Event::Rcn);
+            return;
+        }
+        let Some(sent) = self.matches_outstanding(identifier) else {
+            self.drop_packet(DropReason::WrongIdentifier);
+            return;
+        };
+        if reject && !is_subsequence(data, sent) {
+            self.drop_packet(DropReason::RejectMismatch);
+            return;
+        }
+        // A suggestion that does not parse is useless; a bad list drops.
+        let mut options = Vec::new();
+        for raw in OptionIter::new(data) {
+            let Ok(raw) = raw else {
+                self.drop_packet(DropReason::MalformedOptions);
+                return;
+            };
+            match <N::Option as ConfigOption>::parse(raw) {
+                Ok(option) => options.push(option),
+                Err(_) if reject => {
+                    self.drop_packet(DropReason::RejectMismatch);
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+        self.outstanding = None;
+        let result = if reject {
+            self.negotiator.reject_received(&options)
+        } else {
+            self.negotiator.nak_received(&options)
+        };
+        if let Err(failure) = result {
+            self.push_event(FsmEvent::Failed(failure));
+            return;
+        }
+        self.dispatch(now, Event::Rcn);
+    }
+
+    fn drop_packet(&mut self, reason: DropReason) {
+        self.stats.dropped += 1;
+        self.push_event(FsmEvent::Dropped(reason));
+    }
+
+    fn push_event(&mut self, event: FsmEvent) {
+        if self.events.len() >= MAX_QUEUED {
+            self.events.pop_front();
+            self.stats.queue_overflows += 1;
+        }
+        self.events.push_back(event);
+    }
+
+    fn send(&mut self, packet: Vec<u8>) {
+        if self.transmit.len() >= MAX_QUEUED {
+            self.transmit.pop_front();
+            self.stats.queue_overflows += 1;
+        }
+        self.transmit.push_back(packet);
+    }
+
+    fn take_identifier(&mut self) -> u8 {
+        let id = self.next_identifier;
+        self.next_identifier = self.next_identifier.wrapping_add(1);
+        id
+    }
+
+    /// Runs one event through the table.
+    fn dispatch(&mut self, now: Instant, event: Event) {
+        let Some(row) = transition(self.state, event) else {
+            self.pending_reply = None;
+            self.drop_packet(DropReason::UnexpectedInState);
+            return;
+        };
+        let from = self.state;
+        for action in row.actions {
+            self.run(now, *action, row.to);
+        }
+        self.state = row.to;
+        if !row.to.restart_timer_runs() {
+            self.restart_deadline = None;
+        }
+        if from != row.to {
+            self.push_event(FsmEvent::StateChanged { from, to: row.to });
+        }
+        // A reply prepared for an action the row did not run is discarded.
+        self.pending_reply = None;
+    }
+
+    fn run(&mut self, now: Instant, action: Action, next: State) {
+        match action {
+            Action::Tlu => self.push_event(FsmEvent::Up),
+            Action::Tld => {
+                self.negotiator.reset();
+                self.push_event(FsmEvent::Down);
+            }
+            Action::Tls => {
+                self.failure_counter = self.config.max_failure;
+                self.push_event(FsmEvent::Started);
+            }
+            Action::Tlf => {
+                self.outstanding = None;
+                self.negotiator.reset();
+                self.push_event(FsmEvent::Finished);
+            }
+            Action::Irc => {
+                self.restart_counter = if matches!(next, State::Closing | State::Stopping) {
+                    self.config.max_terminate
+                } else {
+                    self.config.max_configure
+                };
+            }
+            Action::Zrc => {
+                self.restart_counter = 0;
+                self.restart_deadline = Some(now + self.config.restart_timer);
+            }
+            Action::Scr => {
+                let options = self.negotiator.request();
+                let bytes = encode_options(&options);
+                let id = self.take_identifier();
+                self.send(control_packet(Code::ConfigureRequest, id, &bytes));
+                self.last_sent_request = Some(bytes.clone());
+                self.outstanding = Some((id, bytes));
+                self.after_restartable_send(now);
+                self.stats.configure_requests_sent += 1;
+            }
+            Action::Str => {
+                let id = self.take_identifier();
+                self.outstanding = None;
+                self.send(control_packet(Code::TerminateRequest, id, &[]));
+                self.after_restartable_send(now);
+                self.stats.terminate_requests_sent += 1;
+            }
+            Action::Sca | Action::Scn | Action::Scj | Action::Ser => {
+                if let Some(reply) = self.pending_reply.take() {
+                    self.send(reply);
+                }
+            }
+            Action::Sta => {
+                // RTR prepared the Ack with its Identifier; RCR / RCA / RCN
+                // in Closed or Stopped answer with a fresh one.
+                let reply = match self.pending_reply.take() {
+                    Some(reply) if reply.first() == Some(&u8::from(Code::TerminateAck)) => reply,
+                    _ => control_packet(Code::TerminateAck, self.received_identifier, &[]),
+                };
+                self.send(reply);
+            }
+        }
+    }
+
+    fn after_restartable_send(&mut self, now: Instant) {
+        self.restart_counter = self.restart_counter.saturating_sub(1);
+        self.restart_deadline = Some(now + self.config.restart_timer);
+    }
+}
+
+/// Builds a control packet (Code, Identifier, Length, data).
+pub(crate) fn control_packet(code: Code, identifier: u8, data: &[u8]) -> Vec<u8> {
+    // Our data never exceeds a control packet: cap defensively.
+    let data = &data[..data.len().min(u16::MAX as usize - 4)];
+    let mut out = vec![0; 4 + data.len()];
+    if emit_header(&mut out, u8::from(code), identifier, data.len()).is_ok() {
+        out[4..].copy_from_slice(data);
+    }
+    out
+}
+
+fn encode_options<O: ConfigOption>(options: &[O]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for option in options {
+        let mut buf = vec![0; option.buffer_len()];
+        // An option too long for one TLV is a bug in a Negotiator; skip it
+        // rather than send garbage.
+        if option.emit(&mut buf).is_ok() {
+            out.extend_from_slice(&buf);
+        }
+    }
+    out
+}
+
+fn parse_all<O: ConfigOption>(data: &[u8]) -> Option<Vec<O>> {
+    OptionIter::new(data)
+        .map(|raw| raw.ok().and_then(|raw| O::parse(raw).ok()))
+        .collect()
+}
+
+/// Whether every option TLV in `rejected` appears, in order and
+/// unmodified, in `sent`.
+fn is_subsequence(rejected: &[u8], sent: &[u8]) -> bool {
+    let mut sent_options = OptionIter::new(sent).filter_map(Result::ok);
+    OptionIter::new(rejected).all(|raw| match raw {
+        Ok(raw) => sent_options.any(|s| s.bytes == raw.bytes),
+        Err(_) => false,
+    })
+}
