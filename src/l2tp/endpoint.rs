@@ -369,7 +369,20 @@ impl Endpoint {
         if msg.message_type != Some(MessageType::Sccrq) {
             return self.drop_datagram(from, DropReason::NotSccrq);
         }
-        let peer_assigned = msg.assigned_tunnel_id().unwrap_or(0);
+        let Some(policy) = self.config.policy_for(from, msg.host_name()) else {
+            return self.drop_datagram(from, DropReason::PeerNotAllowed);
+        };
+        let secret = policy.secret.clone();
+        // The Assigned Tunnel ID may be hidden (§4.3): read it with the
+        // peer's secret.
+        let peer_assigned = match msg.assigned_tunnel_id() {
+            Some(id) => id,
+            None if !secret.is_empty() => ControlMessage::from_bytes(datagram, Some(&secret))
+                .ok()
+                .and_then(|m| m.assigned_tunnel_id())
+                .unwrap_or(0),
+            None => 0,
+        };
         if let Some(&existing) = self.responders.get(&(from, peer_assigned)) {
             // A retransmitted SCCRQ: its tunnel acknowledges it again.
             if let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(existing, now) {
@@ -377,10 +390,6 @@ impl Endpoint {
             }
             return self.touched(now, existing);
         }
-        let Some(policy) = self.config.policy_for(from, msg.host_name()) else {
-            return self.drop_datagram(from, DropReason::PeerNotAllowed);
-        };
-        let secret = policy.secret.clone();
 
         let mut refusal = None;
         let mut adopt_from = None;
