@@ -606,16 +606,19 @@ impl Discovery {
         pads
     }
 
-    /// The session a PADR repeats: same subscriber and the same cookie, or
-    /// the same non-empty Host-Uniq.
+    /// The session a PADR repeats: same subscriber, same Host-Uniq (or
+    /// none in both), and the same AC-Cookie — or any cookie when the
+    /// Host-Uniq is non-empty, so a retransmission whose cookie expired
+    /// meanwhile is still recognised. Two sessions of one MAC in one
+    /// cookie slot share the cookie: only the Host-Uniq tells them apart.
     fn retransmitted(&self, who: &Subscriber, padr: &DiscoveryRepr) -> Option<u16> {
         let ids = self.by_subscriber.get(who)?;
+        let host_uniq = padr.host_uniq();
         ids.iter().copied().find(|id| {
             self.sessions.get(id).is_some_and(|s| {
-                padr.ac_cookie().is_some_and(|c| c == s.cookie.as_slice())
-                    || padr
-                        .host_uniq()
-                        .is_some_and(|h| !h.is_empty() && s.host_uniq.as_deref() == Some(h))
+                s.host_uniq.as_deref() == host_uniq
+                    && (host_uniq.is_some_and(|h| !h.is_empty())
+                        || padr.ac_cookie() == Some(s.cookie.as_slice()))
             })
         })
     }
