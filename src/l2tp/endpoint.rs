@@ -419,7 +419,7 @@ impl Endpoint {
                             tunnel.lost(&mut ctx, TunnelDownCause::TieBreakerLost);
                         }
                         self.remove_tunnel(our_tunnel);
-                        return self.drop_datagram(from, DropReason::PeerNotAllowed);
+                        return self.drop_datagram(from, DropReason::TieBreakerEqual);
                     }
                 }
             }
@@ -626,6 +626,18 @@ mod tests {
         assert!(!is_control(&[0xc8, 0x03]));
         assert!(!is_control(&[0xc8]));
         assert!(!is_control(&[]));
+    }
+
+    #[test]
+    fn config_file_maps_onto_the_endpoint() {
+        let mut config = crate::config::Config::default();
+        config.l2tp.hello_interval = crate::config::Duration::from_secs(0);
+        config.l2tp.hide_avps = true;
+        let lac_only = EndpointConfig::from_config(&config);
+        assert_eq!(lac_only.channel.hello_interval, None);
+        assert!(lac_only.hide_avps);
+        assert!(lac_only.peers.is_empty());
+        assert_eq!(lac_only.teardown_hold, Duration::from_secs(31));
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub enum DropReason {
     NoTunnelId,
     /// The control channel refused it (see its own events).
     Channel,
+    /// An SCCRQ whose Tie Breaker equals ours: both tunnels are discarded
+    /// (§4.4.3).
+    TieBreakerEqual,
 }
 
 /// Events of [`super::Endpoint`], for the role drivers and the metrics

@@ -37,7 +37,7 @@ use super::event::{
 };
 use super::ids;
 use super::session::{
-    CallInfo, SENSITIVE_CALL_AVPS, Session, SessionState, malformed_call_result,
+    CallInfo, ProxyInfo, SENSITIVE_CALL_AVPS, Session, SessionState, malformed_call_result,
     outgoing_call_refusal,
 };
 
@@ -363,15 +363,21 @@ impl Tunnel {
         if matches!(self.state, TunnelState::Gone | TunnelState::Closing { .. }) {
             return;
         }
-        self.send(
-            ctx,
-            ControlMessage::stop_ccn(self.local_id, result.clone()),
-            0,
-        );
-        ctx.events.push_back(Event::StopCcn {
-            direction: Direction::Sent,
-            result: result.clone(),
-        });
+        // A peer that never told us its Tunnel ID (SCCRQ without Assigned
+        // Tunnel ID) cannot be addressed: the tunnel is discarded without
+        // a StopCCN.
+        let addressable = self.peer_id != 0;
+        if addressable {
+            self.send(
+                ctx,
+                ControlMessage::stop_ccn(self.local_id, result.clone()),
+                0,
+            );
+            ctx.events.push_back(Event::StopCcn {
+                direction: Direction::Sent,
+                result: result.clone(),
+            });
+        }
         self.all_sessions_down(ctx, Some(&result));
         ctx.events.push_back(Event::TunnelDown {
             tunnel_id: self.local_id,
@@ -380,8 +386,12 @@ impl Tunnel {
             result: Some(result),
             at: ctx.now,
         });
-        self.state = TunnelState::Closing {
-            until: ctx.now + ctx.config.teardown_hold,
+        self.state = if addressable {
+            TunnelState::Closing {
+                until: ctx.now + ctx.config.teardown_hold,
+            }
+        } else {
+            TunnelState::Gone
         };
     }
 
@@ -975,6 +985,9 @@ impl Tunnel {
                     requested_at: session.requested_at,
                     at: ctx.now,
                 };
+                // The proxy AVPs served their purpose: keep only what the
+                // established session needs.
+                session.call.proxy = ProxyInfo::default();
                 self.send(ctx, iccn, peer_session);
                 ctx.events.push_back(up);
             }
@@ -990,13 +1003,17 @@ impl Tunnel {
                     return;
                 }
                 session.state = SessionState::Established;
+                let call = session.call.clone();
+                // The driver gets the proxy AVPs in the event; the session
+                // keeps only what an established call needs.
+                session.call.proxy = ProxyInfo::default();
                 ctx.events.push_back(Event::SessionUp {
                     handle,
                     peer_tunnel_id: self.peer_id,
                     peer_session_id: session.peer_session_id,
                     peer: self.peer,
                     request_id: session.request_id,
-                    call: session.call.clone(),
+                    call,
                     requested_at: session.requested_at,
                     at: ctx.now,
                 });
