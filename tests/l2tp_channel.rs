@@ -240,11 +240,11 @@ fn lossy_link_delivers_10000_messages_in_order_exactly_once_each_way() {
     };
     let small_window = ChannelConfig {
         receive_window: 4,
-        ..config.clone()
+        ..config
     };
-    // A→B starts near the top of the sequence space so Ns wraps 65535→0
-    // several times over (10,000 messages from 60,000).
-    let mut a = Side::new(config.clone(), 4, COUNT, 60_000, 1_000);
+    // A→B starts near the top of the sequence space so its Ns wraps
+    // 65535→0 (10,000 messages from 60,000), and B→A's Nr with it.
+    let mut a = Side::new(config, 4, COUNT, 60_000, 1_000);
     let mut b = Side::new(small_window, 16, COUNT, 1_000, 60_000);
     let mut ab = Link::new(1, 0.2, 0.1, 40);
     let mut ba = Link::new(2, 0.2, 0.1, 40);

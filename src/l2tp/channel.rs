@@ -52,6 +52,10 @@ use crate::wire::l2tp::{ControlMessage, Hiding, MessageType, Packet};
 /// sequence space, so that "ahead" and "behind" stay unambiguous (§5.8).
 pub const MAX_WINDOW: u16 = 32768;
 
+/// Longest interval any timer of the channel uses; longer configured values
+/// are clamped (so that adding them to an `Instant` cannot overflow).
+pub const MAX_TIMER: Duration = Duration::from_secs(24 * 3600);
+
 /// At most this many diagnostic events ([`ChannelEvent::Duplicate`],
 /// [`ChannelEvent::OutOfWindow`], [`ChannelEvent::OutOfOrder`],
 /// [`ChannelEvent::InvalidAck`], [`ChannelEvent::WindowStall`]) wait in
@@ -60,6 +64,9 @@ pub const MAX_WINDOW: u16 = 32768;
 pub const MAX_DIAGNOSTIC_EVENTS: usize = 64;
 
 /// Parameters of one control channel. `Default` gives the RFC 2661 values.
+/// [`ControlChannel::new`] clamps out-of-range values (windows, queue
+/// length, durations above [`MAX_TIMER`]); [`ControlChannel::config`] shows
+/// what is in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelConfig {
     /// Our receive window: how many messages the peer may have outstanding,
@@ -133,9 +140,13 @@ impl ChannelConfig {
         // Below half the sequence space, so that an Nr acknowledging all of
         // it is still "ahead" of the oldest unacknowledged Ns.
         self.max_send_queue = self.max_send_queue.clamp(1, usize::from(MAX_WINDOW - 1));
-        if self.retransmit_initial.is_zero() {
-            self.retransmit_initial = Duration::from_millis(1);
-        }
+        // Timers are added to the caller's `Instant`s: keep them finite.
+        self.retransmit_initial = self
+            .retransmit_initial
+            .clamp(Duration::from_millis(1), MAX_TIMER);
+        self.retransmit_max = self.retransmit_max.min(MAX_TIMER);
+        self.ack_delay = self.ack_delay.min(MAX_TIMER);
+        self.hello_interval = self.hello_interval.map(|d| d.min(MAX_TIMER));
         if self.retransmit_max < self.retransmit_initial {
             self.retransmit_max = self.retransmit_initial;
         }
@@ -816,6 +827,23 @@ impl ControlChannel {
         self.events.len()
     }
 
+    /// How long a peer using this channel's timers keeps retransmitting
+    /// one message before giving up: the sum of every backoff interval up
+    /// to the last retransmission's timeout (31 s with the RFC defaults).
+    /// §5.7: "the state and reliable delivery mechanisms MUST be maintained
+    /// and operated for the full retransmission interval after the final
+    /// message exchange has occurred" — the tunnel's hold time after a
+    /// StopCCN.
+    pub fn full_retransmission_interval(&self) -> Duration {
+        let mut interval = self.config.retransmit_initial;
+        let mut total = Duration::ZERO;
+        for _ in 0..=self.config.max_retransmits {
+            total = total.saturating_add(interval);
+            interval = interval.saturating_mul(2).min(self.config.retransmit_max);
+        }
+        total
+    }
+
     /// The current retransmission interval.
     pub fn retransmit_interval(&self) -> Duration {
         self.rto
@@ -982,8 +1010,12 @@ mod tests {
             max_send_queue: 0,
             retransmit_initial: Duration::ZERO,
             retransmit_max: Duration::ZERO,
+            ack_delay: Duration::MAX,
+            hello_interval: Some(Duration::MAX),
             ..ChannelConfig::default()
         });
+        assert_eq!(channel.config().ack_delay, MAX_TIMER);
+        assert_eq!(channel.config().hello_interval, Some(MAX_TIMER));
         assert_eq!(channel.config().receive_window, 1);
         assert_eq!(channel.config().peer_receive_window, MAX_WINDOW);
         assert_eq!(channel.config().max_send_queue, 1);
@@ -994,6 +1026,30 @@ mod tests {
         assert_eq!(channel.config().max_send_queue, 32767);
         assert!(!channel.config().retransmit_initial.is_zero());
         assert!(channel.config().retransmit_max >= channel.config().retransmit_initial);
+    }
+
+    #[test]
+    fn full_retransmission_interval_matches_the_backoff() {
+        let channel = ControlChannel::new(ChannelConfig::default());
+        assert_eq!(
+            channel.full_retransmission_interval(),
+            Duration::from_secs(31)
+        );
+        let channel = ControlChannel::new(ChannelConfig {
+            max_retransmits: 0,
+            ..ChannelConfig::default()
+        });
+        assert_eq!(
+            channel.full_retransmission_interval(),
+            Duration::from_secs(1)
+        );
+        let channel = ControlChannel::new(ChannelConfig {
+            max_retransmits: u8::MAX,
+            retransmit_max: Duration::MAX,
+            ..ChannelConfig::default()
+        });
+        assert_eq!(channel.config().retransmit_max, MAX_TIMER);
+        assert!(channel.full_retransmission_interval() > MAX_TIMER);
     }
 
     #[test]
