@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -552,7 +552,7 @@ async fn responder_with_wrong_authenticator_is_ignored() -> Result<()> {
     let mut bad = 0;
     while let Ok(event) = events.try_recv() {
         if let AaaEvent::Client(ClientEvent::Dropped { from, reason }) = event {
-            assert_eq!(from, SocketAddr::from(addr));
+            assert_eq!(from, addr);
             assert_eq!(reason, DropReason::BadAuthenticator);
             bad += 1;
         }

@@ -419,7 +419,7 @@ pub fn encode_access_request(
     b.push_u32(attr::SERVICE_TYPE, SERVICE_TYPE_FRAMED)?;
     b.push_u32(attr::FRAMED_PROTOCOL, FRAMED_PROTOCOL_PPP)?;
     push_session(&mut b, nas, &request.session)?;
-    Ok(b.finish_signed(secret, None)?)
+    b.finish_signed(secret, None)
 }
 
 /// Encodes a Status-Server (RFC 5997 §3: "Status-Server packets MUST
@@ -437,7 +437,7 @@ pub fn encode_status_server(
     let mut b = PacketBuilder::new(buf, Code::StatusServer, identifier, authenticator)?;
     b.push_message_authenticator()?;
     b.push(attr::NAS_IDENTIFIER, clip(nas.nas_identifier.as_bytes()))?;
-    Ok(b.finish_signed(secret, None)?)
+    b.finish_signed(secret, None)
 }
 
 crate::open_enum! {
@@ -651,7 +651,7 @@ pub fn encode_accounting_request(
     if let Some(t) = &record.tunnel {
         push_tunnel_accounting(&mut b, t)?;
     }
-    Ok(b.finish_signed(secret, None)?)
+    b.finish_signed(secret, None)
 }
 
 /// RFC 2867 §3: tunnel records carry Tunnel-Type, Tunnel-Medium-Type,

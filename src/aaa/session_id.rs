@@ -79,7 +79,6 @@ mod tests {
         let a = SessionIdAllocator::open(dir.path()).unwrap();
         let first = a.next_id();
         assert_ne!(first, a.next_id());
-        drop(a);
         let b = SessionIdAllocator::open(dir.path()).unwrap();
         assert_eq!(b.epoch(), 2);
         assert_ne!(b.next_id(), first);

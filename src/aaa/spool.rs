@@ -61,7 +61,7 @@ pub struct SpooledRecord {
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Entry {
-    Record(SpooledRecord),
+    Record(Box<SpooledRecord>),
     Ack { seq: u64 },
 }
 
@@ -112,7 +112,7 @@ impl Spool {
                 let line = line?;
                 match serde_json::from_slice::<Entry>(&line) {
                     Ok(Entry::Record(r)) => {
-                        pending.insert(r.seq, r);
+                        pending.insert(r.seq, *r);
                     }
                     Ok(Entry::Ack { seq }) => {
                         pending.remove(&seq);
@@ -142,7 +142,7 @@ impl Spool {
         {
             let mut out = io::BufWriter::new(File::create(&tmp)?);
             for record in pending.values() {
-                serde_json::to_writer(&mut out, &Entry::Record(record.clone()))?;
+                serde_json::to_writer(&mut out, &Entry::Record(Box::new(record.clone())))?;
                 out.write_all(b"\n")?;
             }
             out.flush()?;
@@ -183,7 +183,7 @@ impl Spool {
             group: group.to_owned(),
             record,
         };
-        self.write_entry(&Entry::Record(spooled.clone()))?;
+        self.write_entry(&Entry::Record(Box::new(spooled.clone())))?;
         self.next_seq += 1;
         let seq = spooled.seq;
         self.pending.insert(seq, spooled);
