@@ -1,5 +1,6 @@
 //! The peer side (RFC 1334 §2, RFC 1994 §4, RFC 2759 §4–§6).
 
+use core::fmt;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
@@ -45,7 +46,9 @@ struct MsChapV2Sent {
 ///   with its Identifier arrives, at most [`AuthConfig::max_retries`] times.
 /// - CHAP-MD5 (RFC 1994 §4.1): each Challenge gets a Response
 ///   MD5(id ‖ secret ‖ challenge) with our name; a retransmitted Challenge
-///   gets the same Response. Re-challenges while up are answered too.
+///   gets the same Response, and the Response is also re-sent on our own
+///   timer until Success or Failure arrives (a lost Success is otherwise
+///   never repeated). Re-challenges while up are answered too.
 /// - MS-CHAPv2 (RFC 2759 §4, §5, §6, §8): the 49-octet Response, the
 ///   authenticator response in the Success checked (mutual
 ///   authentication; a wrong one fails with
@@ -53,7 +56,6 @@ struct MsChapV2Sent {
 ///   with the new challenge while [`AuthConfig::max_attempts`] allows.
 ///
 /// The whole exchange is bounded by [`AuthConfig::timeout`].
-#[derive(Debug)]
 pub struct AuthClient {
     method: AuthMethod,
     user: Vec<u8>,
@@ -75,6 +77,23 @@ pub struct AuthClient {
     attempts: u8,
     authenticated: bool,
     outbox: Outbox<AuthClientEvent>,
+}
+
+/// Shows the state, never the password nor packets that carry it.
+impl fmt::Debug for AuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthClient")
+            .field("method", &self.method)
+            .field("user", &String::from_utf8_lossy(&self.user))
+            .field("password", &self.password)
+            .field("phase", &self.phase)
+            .field("id", &self.id)
+            .field("attempts", &self.attempts)
+            .field("retransmit_at", &self.retransmit_at)
+            .field("deadline", &self.deadline)
+            .field("stats", &self.outbox.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthClient {
@@ -296,8 +315,12 @@ impl AuthClient {
         self.id = id;
         self.answered = Some((id, value));
         self.send_response(response);
-        // The authenticator drives retransmission with its Challenge.
-        self.retransmit_at = None;
+        // The authenticator retransmits its Challenge while no Response
+        // arrives, but nothing would repeat a lost Success or Failure: our
+        // own timer re-sends the Response, which the authenticator answers
+        // again (RFC 1994 §4.2).
+        self.transmissions = 1;
+        self.retransmit_at = Some(now + self.config.retry_interval);
     }
 
     fn mschapv2_response(&mut self, authenticator_challenge: [u8; 16]) -> Vec<u8> {
@@ -396,7 +419,6 @@ impl AuthClient {
                 self.id = id.wrapping_add(1);
                 self.answered = Some((self.id, challenge.to_vec()));
                 self.send_response(value);
-                // No Challenge will prompt a retransmission of this one.
                 self.transmissions = 1;
                 self.retransmit_at = Some(now + self.config.retry_interval);
             }

@@ -185,8 +185,9 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// What the authenticator asks AAA to decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the authenticator asks AAA to decide. `Debug` shows the user
+/// name as text and never the PAP password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum AuthRequest {
     /// PAP (RFC 1334 §2.2.1): the Peer-ID and Password in clear.
     Pap {
@@ -223,6 +224,59 @@ pub enum AuthRequest {
         /// The Flags octet (RFC 2759 §4: zero).
         flags: u8,
     },
+}
+
+impl fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        match self {
+            Self::Pap { user, password } => f
+                .debug_struct("Pap")
+                .field("user", &text(user))
+                .field("password", password)
+                .finish(),
+            Self::Chap {
+                user,
+                id,
+                challenge,
+                response,
+            } => f
+                .debug_struct("Chap")
+                .field("user", &text(user))
+                .field("id", id)
+                .field("challenge", &HexBytes(challenge))
+                .field("response", &HexBytes(response))
+                .finish(),
+            Self::MsChapV2 {
+                user,
+                id,
+                authenticator_challenge,
+                peer_challenge,
+                nt_response,
+                flags,
+            } => f
+                .debug_struct("MsChapV2")
+                .field("user", &text(user))
+                .field("id", id)
+                .field(
+                    "authenticator_challenge",
+                    &HexBytes(authenticator_challenge),
+                )
+                .field("peer_challenge", &HexBytes(peer_challenge))
+                .field("nt_response", &HexBytes(nt_response))
+                .field("flags", flags)
+                .finish(),
+        }
+    }
+}
+
+/// Bytes shown as hex in `Debug`.
+struct HexBytes<'a>(&'a [u8]);
+
+impl fmt::Debug for HexBytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
 }
 
 impl AuthRequest {

@@ -1,5 +1,6 @@
 //! The authenticator side (RFC 1334 §2, RFC 1994 §4, RFC 2759 §4–§6).
 
+use core::fmt;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
@@ -60,7 +61,6 @@ struct Answer {
 /// - MS-CHAPv2 (RFC 2759): as CHAP, with the 49-octet Response, a Success
 ///   carrying `S=<authenticator response>` and a Failure with `R=1` and a
 ///   new challenge while [`AuthConfig::max_attempts`] allows a retry.
-#[derive(Debug)]
 pub struct AuthServer {
     method: AuthMethod,
     config: AuthConfig,
@@ -77,10 +77,30 @@ pub struct AuthServer {
     rechallenge_at: Option<Instant>,
     /// MS-CHAPv2 attempts answered so far in this authentication.
     attempts: u8,
+    /// MS-CHAPv2: a Failure with `R=1` went out; the retry Response comes
+    /// unprompted.
+    awaiting_retry: bool,
     authenticated: bool,
     answer: Option<Answer>,
     last_request: Option<AuthRequest>,
     outbox: Outbox<AuthServerEvent>,
+}
+
+/// Shows the state, never the credentials received.
+impl fmt::Debug for AuthServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthServer")
+            .field("method", &self.method)
+            .field("phase", &self.phase)
+            .field("id", &self.id)
+            .field("attempts", &self.attempts)
+            .field("authenticated", &self.authenticated)
+            .field("retransmit_at", &self.retransmit_at)
+            .field("deadline", &self.deadline)
+            .field("rechallenge_at", &self.rechallenge_at)
+            .field("stats", &self.outbox.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthServer {
@@ -102,6 +122,7 @@ impl AuthServer {
             deadline: None,
             rechallenge_at: None,
             attempts: 0,
+            awaiting_retry: false,
             authenticated: false,
             answer: None,
             last_request: None,
@@ -149,11 +170,13 @@ impl AuthServer {
         }
     }
 
-    /// A PAP or CHAP packet (the bytes after the PPP Protocol field).
-    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+    /// A PAP or CHAP packet (the bytes after the PPP Protocol field). The
+    /// authenticator's reactions to packets need no clock; `now` keeps the
+    /// sans-IO shape uniform.
+    pub fn handle_packet(&mut self, _now: Instant, packet: &[u8]) {
         match self.method {
             AuthMethod::Pap => self.handle_pap(packet),
-            AuthMethod::ChapMd5 | AuthMethod::MsChapV2 => self.handle_chap(now, packet),
+            AuthMethod::ChapMd5 | AuthMethod::MsChapV2 => self.handle_chap(packet),
         }
     }
 
@@ -205,7 +228,7 @@ impl AuthServer {
                     self.answer_and_open(now, emit_pap(&packet));
                 }
             },
-            AuthDecision::Reject { message } => self.reject(now, message),
+            AuthDecision::Reject { message } => self.reject(message),
         }
     }
 
@@ -301,8 +324,7 @@ impl AuthServer {
 
     // --- CHAP and MS-CHAPv2 --------------------------------------------
 
-    fn handle_chap(&mut self, now: Instant, packet: &[u8]) {
-        let _ = now;
+    fn handle_chap(&mut self, packet: &[u8]) {
         let repr = match ChapRepr::parse_bytes(packet) {
             Ok(repr) => repr,
             Err(error) => return self.drop(DropReason::Malformed(error)),
@@ -314,7 +336,19 @@ impl AuthServer {
         let id = repr.identifier;
         match self.phase {
             Phase::Idle => self.drop(DropReason::UnexpectedInState(2)),
-            Phase::Waiting if id == self.id => self.chap_response(id, value, name),
+            // The Response to the Failure's attempt again: it lost the Failure.
+            Phase::Waiting
+                if self.awaiting_retry && self.answer.as_ref().is_some_and(|a| a.id == id) =>
+            {
+                self.replay(None);
+            }
+            // RFC 2759 §6 leaves the retry's Identifier to the peer (Windows
+            // and our client use the Failure's plus one): any other
+            // Identifier starts the retry.
+            Phase::Waiting if id == self.id || self.awaiting_retry => {
+                self.id = id;
+                self.chap_response(id, value, name);
+            }
             Phase::Deciding if id == self.id => self.drop(DropReason::Duplicate),
             // RFC 1994 §4.2: a Response for a Challenge already answered
             // (the Success or Failure was lost) gets the same answer.
@@ -362,14 +396,16 @@ impl AuthServer {
         };
         self.phase = Phase::Deciding;
         self.retransmit_at = None;
+        self.awaiting_retry = false;
         self.attempts = self.attempts.saturating_add(1);
         self.request(request);
     }
 
-    /// A fresh Challenge: RFC 1994 §4.1 "The Identifier field MUST be
-    /// changed each time a Challenge is sent" (a retransmission is the
-    /// same Challenge and keeps it) and "Each challenge value SHOULD be
-    /// unique", so both are new.
+    /// A fresh Challenge with a new Identifier and a new random value
+    /// (RFC 1994 §4.1: the Identifier "MUST be changed each time a
+    /// Challenge is sent"; §2.3: each challenge value SHOULD be unique and
+    /// unpredictable). A retransmission on timeout re-sends the identical
+    /// packet, as pppd does, so a Response to any copy matches.
     fn new_challenge(&mut self, now: Instant) {
         self.id = self.id.wrapping_add(1);
         self.rng.fill_bytes(&mut self.challenge);
@@ -416,7 +452,7 @@ impl AuthServer {
         ))
     }
 
-    fn reject(&mut self, now: Instant, message: Option<String>) {
+    fn reject(&mut self, message: Option<String>) {
         let failure = if self.authenticated {
             AuthFailure::RechallengeFailed
         } else {
@@ -461,10 +497,10 @@ impl AuthServer {
                 }
                 self.id = failed_id.wrapping_add(1);
                 self.phase = Phase::Waiting;
+                self.awaiting_retry = true;
                 // No Challenge is outstanding: only the overall deadline
                 // runs until the retry arrives.
                 self.retransmit_at = None;
-                let _ = now;
             }
             AuthMethod::MsChapV2 => {
                 let packet = self.mschapv2_failure(false, message.as_deref());

@@ -1,0 +1,1336 @@
+//! Authenticator against peer over a simulated link in virtual time, for
+//! PAP, CHAP-MD5 and MS-CHAPv2: accept, reject, MS-CHAPv2 retry,
+//! retransmissions under seeded loss / duplication / reordering, every
+//! timer, duplicates, re-challenge, malformed input, and a wrong
+//! authenticator response at the peer.
+
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tunnelnas::ppp::auth::{
+    AuthClient, AuthClientEvent, AuthConfig, AuthDecision, AuthFailure, AuthMethod, AuthRequest,
+    AuthServer, AuthServerEvent, DropReason, chap_md5_response, verify_chap_md5, verify_mschapv2,
+};
+use tunnelnas::wire::ppp::chap::{ChapMessage, ChapRepr, MsChapV2Failure, MsChapV2Success};
+use tunnelnas::wire::ppp::pap::{PapMessage, PapRepr};
+use tunnelnas::wire::ppp::{LcpOption, Protocol};
+
+const USER: &str = "alice@isp.example";
+const PASSWORD: &str = "s3cret-pass";
+const METHODS: [AuthMethod; 3] = [AuthMethod::Pap, AuthMethod::ChapMd5, AuthMethod::MsChapV2];
+
+/// A local-users AAA: the decision a RADIUS server would return.
+fn local_aaa(request: &AuthRequest) -> AuthDecision {
+    let accept = |auth| AuthDecision::Accept {
+        message: Some("Welcome".into()),
+        mschapv2_authenticator_response: auth,
+    };
+    let reject = AuthDecision::Reject {
+        message: Some("Bad credentials".into()),
+    };
+    if request.user() != USER.as_bytes() {
+        return reject;
+    }
+    match request {
+        AuthRequest::Pap { password, .. } if password.expose() == PASSWORD.as_bytes() => {
+            accept(None)
+        }
+        AuthRequest::Chap {
+            id,
+            challenge,
+            response,
+            ..
+        } if verify_chap_md5(*id, PASSWORD.as_bytes(), challenge, response) => accept(None),
+        AuthRequest::MsChapV2 {
+            user,
+            authenticator_challenge,
+            peer_challenge,
+            nt_response,
+            ..
+        } => match verify_mschapv2(
+            user,
+            PASSWORD.as_bytes(),
+            authenticator_challenge,
+            peer_challenge,
+            nt_response,
+        ) {
+            Some(auth) => accept(Some(auth)),
+            None => reject,
+        },
+        _ => reject,
+    }
+}
+
+type Aaa = Box<dyn FnMut(&AuthRequest) -> AuthDecision>;
+
+/// Direction of a packet in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum To {
+    Server,
+    Client,
+}
+
+/// A link with seeded loss, duplication and reordering (random latency),
+/// an AAA answering after a delay, and both cores.
+struct Sim {
+    base: Instant,
+    now: Instant,
+    server: AuthServer,
+    client: AuthClient,
+    rng: StdRng,
+    loss: f64,
+    duplication: f64,
+    /// Latency is uniform in [min_latency, max_latency].
+    min_latency: Duration,
+    max_latency: Duration,
+    in_flight: Vec<(Instant, To, Vec<u8>)>,
+    aaa: Aaa,
+    aaa_delay: Duration,
+    pending_decisions: Vec<(Instant, AuthDecision)>,
+    server_events: Vec<AuthServerEvent>,
+    client_events: Vec<AuthClientEvent>,
+    requests: Vec<AuthRequest>,
+    /// Every packet put on the wire, for inspection.
+    wire: Vec<(To, Vec<u8>)>,
+    /// When false, the client never sees anything (and sends nothing).
+    client_present: bool,
+}
+
+impl Sim {
+    fn new(method: AuthMethod, config: AuthConfig, seed: u64) -> Self {
+        Self::with_client(
+            method,
+            config.clone(),
+            AuthClient::new(method, USER, PASSWORD, config, seed_bytes(seed, 2)),
+            seed,
+        )
+    }
+
+    fn with_client(method: AuthMethod, config: AuthConfig, client: AuthClient, seed: u64) -> Self {
+        let base = Instant::now();
+        Self {
+            base,
+            now: base,
+            server: AuthServer::new(method, config, seed_bytes(seed, 1)),
+            client,
+            rng: StdRng::from_seed(seed_bytes(seed, 3)),
+            loss: 0.0,
+            duplication: 0.0,
+            min_latency: Duration::from_millis(10),
+            max_latency: Duration::from_millis(10),
+            in_flight: Vec::new(),
+            aaa: Box::new(local_aaa),
+            aaa_delay: Duration::from_millis(50),
+            pending_decisions: Vec::new(),
+            server_events: Vec::new(),
+            client_events: Vec::new(),
+            requests: Vec::new(),
+            wire: Vec::new(),
+            client_present: true,
+        }
+    }
+
+    fn start(&mut self) {
+        self.server.start(self.now);
+        if self.client_present {
+            self.client.start(self.now);
+        }
+        self.pump();
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.now - self.base
+    }
+
+    /// Moves packets and events out of the cores.
+    fn pump(&mut self) {
+        let mut buf = [0u8; 1500];
+        while let Some(len) = self.server.poll_transmit(&mut buf) {
+            self.put_on_wire(To::Client, buf[..len].to_vec());
+        }
+        while let Some(len) = self.client.poll_transmit(&mut buf) {
+            self.put_on_wire(To::Server, buf[..len].to_vec());
+        }
+        while let Some(event) = self.server.poll_event() {
+            if let AuthServerEvent::Requested(request) = &event {
+                self.requests.push(request.clone());
+                let decision = (self.aaa)(request);
+                self.pending_decisions
+                    .push((self.now + self.aaa_delay, decision));
+            }
+            self.server_events.push(event);
+        }
+        while let Some(event) = self.client.poll_event() {
+            self.client_events.push(event);
+        }
+    }
+
+    fn put_on_wire(&mut self, to: To, packet: Vec<u8>) {
+        self.wire.push((to, packet.clone()));
+        if to == To::Client && !self.client_present {
+            return;
+        }
+        let copies = if self.rng.random_bool(self.duplication) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            if self.rng.random_bool(self.loss) {
+                continue;
+            }
+            let spread = (self.max_latency - self.min_latency).as_micros() as u64;
+            let latency =
+                self.min_latency + Duration::from_micros(self.rng.random_range(0..=spread));
+            self.in_flight
+                .push((self.now + latency, to, packet.clone()));
+        }
+    }
+
+    fn next_instant(&self) -> Option<Instant> {
+        let mut candidates = vec![self.server.poll_timeout(), self.client.poll_timeout()];
+        candidates.extend(self.in_flight.iter().map(|(t, ..)| Some(*t)));
+        candidates.extend(self.pending_decisions.iter().map(|(t, _)| Some(*t)));
+        candidates.into_iter().flatten().min()
+    }
+
+    /// Runs one instant; false when nothing is scheduled or past `limit`.
+    fn step(&mut self, limit: Duration) -> bool {
+        let Some(next) = self.next_instant() else {
+            return false;
+        };
+        if next > self.base + limit {
+            return false;
+        }
+        assert!(next >= self.now, "time never goes back");
+        self.now = next;
+        let now = self.now;
+        // Deliveries in the order they arrive (reordering comes from
+        // latency), then decisions, then timers.
+        let mut due: Vec<_> = Vec::new();
+        self.in_flight.retain(|(t, to, p)| {
+            if *t <= now {
+                due.push((*t, *to, p.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        due.sort_by_key(|(t, ..)| *t);
+        for (_, to, packet) in due {
+            match to {
+                To::Server => self.server.handle_packet(now, &packet),
+                To::Client => self.client.handle_packet(now, &packet),
+            }
+            self.pump();
+        }
+        let mut decisions = Vec::new();
+        self.pending_decisions.retain(|(t, d)| {
+            if *t <= now {
+                decisions.push(d.clone());
+                false
+            } else {
+                true
+            }
+        });
+        for decision in decisions {
+            self.server.auth_complete(now, decision);
+            self.pump();
+        }
+        if self.server.poll_timeout().is_some_and(|t| t <= now) {
+            self.server.handle_timeout(now);
+        }
+        if self.client.poll_timeout().is_some_and(|t| t <= now) {
+            self.client.handle_timeout(now);
+        }
+        self.pump();
+        true
+    }
+
+    /// Runs until nothing is scheduled or `limit` of virtual time passed.
+    fn run(&mut self, limit: Duration) {
+        let mut steps = 0;
+        while self.step(limit) {
+            steps += 1;
+            assert!(steps < 100_000, "simulation does not converge");
+        }
+    }
+
+    /// Runs until `done` holds (or `limit`).
+    fn run_until(&mut self, limit: Duration, done: impl Fn(&Self) -> bool) {
+        while !done(self) && self.step(limit) {}
+    }
+
+    fn server_outcomes(&self) -> Vec<&AuthServerEvent> {
+        self.server_events
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e,
+                    AuthServerEvent::Requested(_) | AuthServerEvent::Dropped { .. }
+                )
+            })
+            .collect()
+    }
+
+    fn client_outcomes(&self) -> Vec<&AuthClientEvent> {
+        self.client_events
+            .iter()
+            .filter(|e| !matches!(e, AuthClientEvent::Dropped { .. }))
+            .collect()
+    }
+}
+
+fn seed_bytes(seed: u64, salt: u8) -> [u8; 32] {
+    let mut out = [salt; 32];
+    out[..8].copy_from_slice(&seed.to_le_bytes());
+    out
+}
+
+fn welcome() -> Option<String> {
+    Some("Welcome".into())
+}
+
+// --- accept / reject for each method -------------------------------------
+
+#[test]
+fn each_method_accepts_the_right_password() {
+    for method in METHODS {
+        let mut sim = Sim::new(method, AuthConfig::default(), 1);
+        sim.start();
+        sim.run(Duration::from_secs(60));
+        assert_eq!(
+            sim.server_outcomes(),
+            [&AuthServerEvent::Succeeded],
+            "{method:?}"
+        );
+        assert_eq!(
+            sim.client_outcomes(),
+            [&AuthClientEvent::Succeeded { message: welcome() }],
+            "{method:?}"
+        );
+        assert_eq!(sim.requests.len(), 1, "{method:?}");
+        assert!(sim.server.is_authenticated() && sim.client.is_authenticated());
+        assert!(sim.server.poll_timeout().is_none() && sim.client.poll_timeout().is_none());
+        // Exactly: request (or challenge + response) and the verdict.
+        let expected_packets = if method == AuthMethod::Pap { 2 } else { 3 };
+        assert_eq!(sim.wire.len(), expected_packets, "{method:?}");
+        assert_eq!(sim.server.last_request(), sim.requests.first());
+    }
+}
+
+#[test]
+fn each_method_rejects_a_wrong_password() {
+    for method in METHODS {
+        let config = AuthConfig {
+            max_attempts: 1,
+            ..AuthConfig::default()
+        };
+        let client = AuthClient::new(method, USER, "wrong", config.clone(), seed_bytes(2, 2));
+        let mut sim = Sim::with_client(method, config, client, 2);
+        sim.start();
+        sim.run(Duration::from_secs(60));
+        assert_eq!(
+            sim.server_outcomes(),
+            [&AuthServerEvent::Failed(AuthFailure::Rejected {
+                message: Some("Bad credentials".into())
+            })],
+            "{method:?}"
+        );
+        assert_eq!(
+            sim.client_outcomes(),
+            [&AuthClientEvent::Failed(AuthFailure::Rejected {
+                message: Some("Bad credentials".into())
+            })],
+            "{method:?}"
+        );
+        assert!(sim.server.is_failed() && sim.client.is_failed());
+    }
+}
+
+#[test]
+fn chap_challenges_are_random_16_octets_with_our_name() {
+    let config = AuthConfig {
+        name: "lns-1".into(),
+        ..AuthConfig::default()
+    };
+    let mut challenges = Vec::new();
+    for seed in 0..4 {
+        let mut sim = Sim::new(AuthMethod::ChapMd5, config.clone(), seed);
+        sim.start();
+        let (to, first) = &sim.wire[0];
+        assert_eq!(*to, To::Client);
+        match ChapRepr::parse_bytes(first).unwrap().message {
+            ChapMessage::Challenge { value, name } => {
+                assert_eq!(value.len(), 16);
+                assert_eq!(name, b"lns-1");
+                challenges.push(value);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    challenges.sort();
+    challenges.dedup();
+    assert_eq!(challenges.len(), 4, "each seed draws its own challenge");
+}
+
+#[test]
+fn chap_request_carries_what_aaa_needs() {
+    let mut sim = Sim::new(AuthMethod::ChapMd5, AuthConfig::default(), 3);
+    sim.start();
+    sim.run(Duration::from_secs(10));
+    let challenge = ChapRepr::parse_bytes(&sim.wire[0].1).unwrap();
+    let ChapMessage::Challenge { value, .. } = challenge.message else {
+        panic!()
+    };
+    match &sim.requests[0] {
+        AuthRequest::Chap {
+            user,
+            id,
+            challenge: c,
+            response,
+        } => {
+            assert_eq!(user, USER.as_bytes());
+            assert_eq!(*id, challenge.identifier);
+            assert_eq!(c, &value);
+            assert_eq!(
+                response[..],
+                chap_md5_response(*id, PASSWORD.as_bytes(), &value)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+// --- MS-CHAPv2 -----------------------------------------------------------
+
+#[test]
+fn mschapv2_success_carries_the_authenticator_response() {
+    let mut sim = Sim::new(AuthMethod::MsChapV2, AuthConfig::default(), 4);
+    sim.start();
+    sim.run(Duration::from_secs(10));
+    let AuthRequest::MsChapV2 {
+        user,
+        authenticator_challenge,
+        peer_challenge,
+        nt_response,
+        flags,
+        ..
+    } = &sim.requests[0]
+    else {
+        panic!("{:?}", sim.requests)
+    };
+    assert_eq!(*flags, 0);
+    let expected = verify_mschapv2(
+        user,
+        PASSWORD.as_bytes(),
+        authenticator_challenge,
+        peer_challenge,
+        nt_response,
+    )
+    .unwrap();
+    let (_, success) = sim.wire.last().unwrap();
+    let ChapMessage::Success { message } = ChapRepr::parse_bytes(success).unwrap().message else {
+        panic!()
+    };
+    let success = MsChapV2Success::parse(&message).unwrap();
+    assert_eq!(success.authenticator_response, expected);
+    assert_eq!(success.message.as_deref(), Some(&b"Welcome"[..]));
+}
+
+#[test]
+fn mschapv2_retry_then_accept() {
+    let mut sim = Sim::new(AuthMethod::MsChapV2, AuthConfig::default(), 5);
+    let mut calls = 0;
+    sim.aaa = Box::new(move |request| {
+        calls += 1;
+        if calls == 1 {
+            AuthDecision::Reject {
+                message: Some("try again".into()),
+            }
+        } else {
+            local_aaa(request)
+        }
+    });
+    sim.start();
+    sim.run(Duration::from_secs(30));
+    assert_eq!(sim.server_outcomes(), [&AuthServerEvent::Succeeded]);
+    assert_eq!(
+        sim.client_outcomes(),
+        [&AuthClientEvent::Succeeded { message: welcome() }]
+    );
+    assert_eq!(sim.requests.len(), 2);
+    // The Failure: E=691 R=1 C=<new challenge> V=3 M=try again.
+    let failure = sim
+        .wire
+        .iter()
+        .find_map(|(_, p)| match ChapRepr::parse_bytes(p).unwrap() {
+            ChapRepr {
+                identifier,
+                message: ChapMessage::Failure { message },
+            } => Some((identifier, MsChapV2Failure::parse(&message).unwrap())),
+            _ => None,
+        })
+        .unwrap();
+    let (failure_id, failure) = failure;
+    assert_eq!(failure.error, 691);
+    assert!(failure.retry);
+    assert_eq!(failure.version, Some(3));
+    assert_eq!(failure.message.as_deref(), Some(&b"try again"[..]));
+    let (
+        AuthRequest::MsChapV2 {
+            authenticator_challenge: first,
+            id: first_id,
+            ..
+        },
+        AuthRequest::MsChapV2 {
+            authenticator_challenge: second,
+            id: second_id,
+            ..
+        },
+    ) = (&sim.requests[0], &sim.requests[1])
+    else {
+        panic!()
+    };
+    assert_eq!(*first_id, failure_id);
+    assert_eq!(*second_id, failure_id.wrapping_add(1));
+    assert_ne!(first, second);
+    assert_eq!(failure.challenge, Some(*second), "the retry uses C=");
+}
+
+#[test]
+fn mschapv2_attempts_run_out_with_r0() {
+    let config = AuthConfig {
+        max_attempts: 3,
+        ..AuthConfig::default()
+    };
+    let client = AuthClient::new(
+        AuthMethod::MsChapV2,
+        USER,
+        "wrong",
+        config.clone(),
+        seed_bytes(6, 2),
+    );
+    let mut sim = Sim::with_client(AuthMethod::MsChapV2, config, client, 6);
+    sim.start();
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.requests.len(), 3);
+    let failures: Vec<_> = sim
+        .wire
+        .iter()
+        .filter_map(|(_, p)| match ChapRepr::parse_bytes(p).unwrap().message {
+            ChapMessage::Failure { message } => Some(MsChapV2Failure::parse(&message).unwrap()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failures.iter().map(|f| f.retry).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.error == 691 && f.challenge.is_some())
+    );
+    assert!(matches!(
+        sim.server_outcomes()[..],
+        [AuthServerEvent::Failed(AuthFailure::Rejected { .. })]
+    ));
+    assert!(matches!(
+        sim.client_outcomes()[..],
+        [AuthClientEvent::Failed(AuthFailure::Rejected { .. })]
+    ));
+}
+
+#[test]
+fn client_rejects_a_wrong_authenticator_response() {
+    let mut sim = Sim::new(AuthMethod::MsChapV2, AuthConfig::default(), 7);
+    sim.aaa = Box::new(|_| AuthDecision::Accept {
+        message: None,
+        mschapv2_authenticator_response: Some([0x42; 20]),
+    });
+    sim.start();
+    sim.run(Duration::from_secs(10));
+    assert_eq!(sim.server_outcomes(), [&AuthServerEvent::Succeeded]);
+    assert_eq!(
+        sim.client_outcomes(),
+        [&AuthClientEvent::Failed(AuthFailure::AuthenticatorMismatch)]
+    );
+}
+
+#[test]
+fn client_rejects_a_success_without_s_field() {
+    let mut client = AuthClient::new(
+        AuthMethod::MsChapV2,
+        USER,
+        PASSWORD,
+        AuthConfig::default(),
+        [0; 32],
+    );
+    let now = Instant::now();
+    client.start(now);
+    let challenge = ChapRepr::new(
+        9,
+        ChapMessage::Challenge {
+            value: vec![1; 16],
+            name: b"x".to_vec(),
+        },
+    );
+    client.handle_packet(now, &challenge.to_vec().unwrap());
+    let success = ChapRepr::new(
+        9,
+        ChapMessage::Success {
+            message: b"Welcome".to_vec(),
+        },
+    );
+    client.handle_packet(now, &success.to_vec().unwrap());
+    assert_eq!(
+        client.poll_event(),
+        Some(AuthClientEvent::Failed(AuthFailure::AuthenticatorMismatch))
+    );
+}
+
+#[test]
+fn mschapv2_accept_without_authenticator_response_fails() {
+    let mut sim = Sim::new(AuthMethod::MsChapV2, AuthConfig::default(), 8);
+    sim.aaa = Box::new(|_| AuthDecision::Accept {
+        message: None,
+        mschapv2_authenticator_response: None,
+    });
+    sim.start();
+    sim.run(Duration::from_secs(10));
+    assert_eq!(
+        sim.server_outcomes(),
+        [&AuthServerEvent::Failed(
+            AuthFailure::MissingAuthenticatorResponse
+        )]
+    );
+    assert!(matches!(
+        sim.client_outcomes()[..],
+        [AuthClientEvent::Failed(AuthFailure::Rejected { .. })]
+    ));
+}
+
+// --- lossy links -----------------------------------------------------------
+
+#[test]
+fn lossy_duplicating_reordering_link_converges_for_every_method() {
+    let config = AuthConfig {
+        retry_interval: Duration::from_secs(1),
+        max_retries: 30,
+        timeout: Duration::from_secs(60),
+        ..AuthConfig::default()
+    };
+    for method in METHODS {
+        let mut retransmissions = 0;
+        for seed in 0..40 {
+            let mut sim = Sim::new(method, config.clone(), seed);
+            sim.loss = 0.3;
+            sim.duplication = 0.2;
+            sim.min_latency = Duration::from_millis(5);
+            sim.max_latency = Duration::from_millis(1500);
+            sim.aaa_delay = Duration::from_millis(700);
+            sim.start();
+            sim.run_until(Duration::from_secs(120), |s| {
+                s.server.is_authenticated() && s.client.is_authenticated()
+            });
+            assert!(
+                sim.server.is_authenticated() && sim.client.is_authenticated(),
+                "{method:?} seed {seed}: {:?} / {:?}",
+                sim.server_events,
+                sim.client_events
+            );
+            assert_eq!(sim.server_outcomes(), [&AuthServerEvent::Succeeded]);
+            assert_eq!(
+                sim.client_outcomes(),
+                [&AuthClientEvent::Succeeded { message: welcome() }]
+            );
+            // Duplicates are absorbed: AAA is asked exactly once.
+            assert_eq!(sim.requests.len(), 1, "{method:?} seed {seed}");
+            retransmissions += sim.server.stats().retransmits + sim.client.stats().retransmits;
+        }
+        assert!(
+            retransmissions > 0,
+            "{method:?}: loss exercised retransmission"
+        );
+    }
+}
+
+// --- timers ----------------------------------------------------------------
+
+#[test]
+fn pap_server_times_out_without_a_request() {
+    let config = AuthConfig {
+        timeout: Duration::from_secs(20),
+        ..AuthConfig::default()
+    };
+    let mut sim = Sim::new(AuthMethod::Pap, config, 10);
+    sim.client_present = false;
+    sim.start();
+    assert_eq!(
+        sim.server.poll_timeout(),
+        Some(sim.base + Duration::from_secs(20))
+    );
+    sim.run(Duration::from_secs(100));
+    assert_eq!(sim.elapsed(), Duration::from_secs(20));
+    assert_eq!(
+        sim.server_outcomes(),
+        [&AuthServerEvent::Failed(AuthFailure::Timeout)]
+    );
+    assert!(
+        sim.wire.is_empty(),
+        "a PAP authenticator never speaks first"
+    );
+}
+
+#[test]
+fn chap_challenge_is_retransmitted_then_gives_up() {
+    let config = AuthConfig {
+        retry_interval: Duration::from_secs(3),
+        max_retries: 4,
+        timeout: Duration::from_secs(100),
+        ..AuthConfig::default()
+    };
+    for method in [AuthMethod::ChapMd5, AuthMethod::MsChapV2] {
+        let mut sim = Sim::new(method, config.clone(), 11);
+        sim.client_present = false;
+        sim.start();
+        sim.run(Duration::from_secs(200));
+        // Four transmissions 3 s apart, then the fourth times out.
+        assert_eq!(sim.elapsed(), Duration::from_secs(12));
+        assert_eq!(sim.wire.len(), 4);
+        assert!(
+            sim.wire.windows(2).all(|w| w[0].1 == w[1].1),
+            "identical copies"
+        );
+        assert_eq!(sim.server.stats().retransmits, 3);
+        assert_eq!(
+            sim.server_outcomes(),
+            [&AuthServerEvent::Failed(AuthFailure::NoResponse)]
+        );
+    }
+}
+
+#[test]
+fn chap_overall_timeout_beats_retries() {
+    let config = AuthConfig {
+        retry_interval: Duration::from_secs(3),
+        max_retries: 100,
+        timeout: Duration::from_secs(10),
+        ..AuthConfig::default()
+    };
+    let mut sim = Sim::new(AuthMethod::ChapMd5, config, 12);
+    sim.client_present = false;
+    sim.start();
+    sim.run(Duration::from_secs(200));
+    assert_eq!(sim.elapsed(), Duration::from_secs(10));
+    assert_eq!(
+        sim.server_outcomes(),
+        [&AuthServerEvent::Failed(AuthFailure::Timeout)]
+    );
+}
+
+#[test]
+fn pending_decision_times_out_and_a_late_decision_is_ignored() {
+    for method in METHODS {
+        let config = AuthConfig {
+            timeout: Duration::from_secs(5),
+            ..AuthConfig::default()
+        };
+        let mut sim = Sim::new(method, config, 13);
+        sim.aaa_delay = Duration::from_secs(8);
+        sim.start();
+        sim.run(Duration::from_secs(60));
+        assert_eq!(
+            sim.server_outcomes(),
+            [&AuthServerEvent::Failed(AuthFailure::Timeout)],
+            "{method:?}"
+        );
+        // The decision at 8 s changed nothing and sent nothing.
+        assert!(sim.server.is_failed());
+        assert!(!sim.wire.iter().any(|(to, p)| *to == To::Client
+            && matches!(p[0], 2 | 3 if method == AuthMethod::Pap)
+            || *to == To::Client && matches!(p[0], 3 | 4 if method != AuthMethod::Pap)));
+        // The peer gives up on its own.
+        assert!(sim.client.is_failed(), "{method:?}");
+    }
+}
+
+#[test]
+fn pap_client_retransmits_then_gives_up() {
+    let config = AuthConfig {
+        retry_interval: Duration::from_secs(2),
+        max_retries: 5,
+        timeout: Duration::from_secs(100),
+        ..AuthConfig::default()
+    };
+    let mut client = AuthClient::new(AuthMethod::Pap, USER, PASSWORD, config, [5; 32]);
+    let base = Instant::now();
+    client.start(base);
+    let mut buf = [0u8; 1500];
+    let mut sent = Vec::new();
+    let mut now = base;
+    loop {
+        while let Some(len) = client.poll_transmit(&mut buf) {
+            sent.push((now - base, buf[..len].to_vec()));
+        }
+        let Some(next) = client.poll_timeout() else {
+            break;
+        };
+        now = next;
+        client.handle_timeout(now);
+    }
+    assert_eq!(
+        sent.iter().map(|(t, _)| t.as_secs()).collect::<Vec<_>>(),
+        [0, 2, 4, 6, 8]
+    );
+    assert_eq!(now - base, Duration::from_secs(10));
+    let request = PapRepr::parse_bytes(&sent[0].1).unwrap();
+    assert_eq!(
+        request.message,
+        PapMessage::AuthenticateRequest {
+            peer_id: USER.into(),
+            password: PASSWORD.into()
+        }
+    );
+    assert_eq!(
+        client.poll_event(),
+        Some(AuthClientEvent::Failed(AuthFailure::NoResponse))
+    );
+}
+
+#[test]
+fn chap_client_times_out_without_a_challenge() {
+    let config = AuthConfig {
+        timeout: Duration::from_secs(7),
+        ..AuthConfig::default()
+    };
+    let mut client = AuthClient::new(AuthMethod::ChapMd5, USER, PASSWORD, config, [5; 32]);
+    let base = Instant::now();
+    client.start(base);
+    assert_eq!(client.poll_transmit(&mut [0; 64]), None);
+    assert_eq!(client.poll_timeout(), Some(base + Duration::from_secs(7)));
+    client.handle_timeout(base + Duration::from_secs(6));
+    assert_eq!(client.poll_event(), None);
+    client.handle_timeout(base + Duration::from_secs(7));
+    assert_eq!(
+        client.poll_event(),
+        Some(AuthClientEvent::Failed(AuthFailure::Timeout))
+    );
+    assert_eq!(client.poll_timeout(), None);
+}
+
+// --- duplicates and replays ------------------------------------------------
+
+/// Drives a server by hand: start, returns the first packet it sent.
+fn started_server(method: AuthMethod, now: Instant) -> (AuthServer, Option<Vec<u8>>) {
+    let mut server = AuthServer::new(method, AuthConfig::default(), [3; 32]);
+    server.start(now);
+    let mut buf = [0u8; 1500];
+    let first = server.poll_transmit(&mut buf).map(|n| buf[..n].to_vec());
+    (server, first)
+}
+
+fn drain_server(server: &mut AuthServer) -> (Vec<Vec<u8>>, Vec<AuthServerEvent>) {
+    let mut buf = [0u8; 1500];
+    let mut packets = Vec::new();
+    while let Some(n) = server.poll_transmit(&mut buf) {
+        packets.push(buf[..n].to_vec());
+    }
+    let mut events = Vec::new();
+    while let Some(e) = server.poll_event() {
+        events.push(e);
+    }
+    (packets, events)
+}
+
+fn pap_request(id: u8, password: &str) -> Vec<u8> {
+    PapRepr::new(
+        id,
+        PapMessage::AuthenticateRequest {
+            peer_id: USER.into(),
+            password: password.into(),
+        },
+    )
+    .to_vec()
+    .unwrap()
+}
+
+#[test]
+fn pap_duplicates_are_absorbed_and_answers_replayed() {
+    let now = Instant::now();
+    let (mut server, first) = started_server(AuthMethod::Pap, now);
+    assert_eq!(first, None);
+    server.handle_packet(now, &pap_request(7, PASSWORD));
+    server.handle_packet(now, &pap_request(7, PASSWORD));
+    // pppd changes the Identifier on each retransmission.
+    server.handle_packet(now, &pap_request(8, PASSWORD));
+    let (packets, events) = drain_server(&mut server);
+    assert!(packets.is_empty());
+    assert_eq!(events.len(), 3);
+    assert!(matches!(
+        events[0],
+        AuthServerEvent::Requested(AuthRequest::Pap { .. })
+    ));
+    assert_eq!(
+        events[1..],
+        [
+            AuthServerEvent::Dropped {
+                reason: DropReason::Duplicate
+            },
+            AuthServerEvent::Dropped {
+                reason: DropReason::Duplicate
+            }
+        ]
+    );
+    server.auth_complete(
+        now,
+        AuthDecision::Accept {
+            message: Some("ok".into()),
+            mschapv2_authenticator_response: None,
+        },
+    );
+    let (packets, events) = drain_server(&mut server);
+    assert_eq!(events, [AuthServerEvent::Succeeded]);
+    let ack = PapRepr::parse_bytes(&packets[0]).unwrap();
+    assert_eq!(ack.identifier, 8, "answers the latest request");
+    assert_eq!(
+        ack.message,
+        PapMessage::AuthenticateAck {
+            message: b"ok".to_vec()
+        }
+    );
+    // The Ack was lost: the same answer again, for each retransmission.
+    server.handle_packet(now, &pap_request(8, PASSWORD));
+    server.handle_packet(now, &pap_request(9, PASSWORD));
+    let (packets, events) = drain_server(&mut server);
+    assert!(events.is_empty());
+    assert_eq!(packets.len(), 2);
+    assert_eq!(packets[0], ack.to_vec().unwrap());
+    assert_eq!(PapRepr::parse_bytes(&packets[1]).unwrap().identifier, 9);
+    assert_eq!(server.stats().replays, 2);
+    // A second decision changes nothing.
+    server.auth_complete(now, AuthDecision::Reject { message: None });
+    assert_eq!(drain_server(&mut server), (vec![], vec![]));
+}
+
+#[test]
+fn chap_response_after_success_gets_success_again() {
+    let now = Instant::now();
+    let (mut server, challenge) = started_server(AuthMethod::ChapMd5, now);
+    let challenge = ChapRepr::parse_bytes(&challenge.unwrap()).unwrap();
+    let ChapMessage::Challenge { value, .. } = &challenge.message else {
+        panic!()
+    };
+    let id = challenge.identifier;
+    let response = ChapRepr::new(
+        id,
+        ChapMessage::Response {
+            value: chap_md5_response(id, PASSWORD.as_bytes(), value).to_vec(),
+            name: USER.into(),
+        },
+    )
+    .to_vec()
+    .unwrap();
+    server.handle_packet(now, &response);
+    server.handle_packet(now, &response);
+    let (_, events) = drain_server(&mut server);
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[1],
+        AuthServerEvent::Dropped {
+            reason: DropReason::Duplicate
+        }
+    );
+    server.auth_complete(
+        now,
+        AuthDecision::Accept {
+            message: None,
+            mschapv2_authenticator_response: None,
+        },
+    );
+    let (first, _) = drain_server(&mut server);
+    server.handle_packet(now, &response);
+    let (again, events) = drain_server(&mut server);
+    assert!(events.is_empty());
+    assert_eq!(first, again);
+    assert_eq!(ChapRepr::parse_bytes(&again[0]).unwrap().identifier, id);
+    // A Response with another Identifier is dropped.
+    let mut stale = response.clone();
+    stale[1] = id.wrapping_add(5);
+    server.handle_packet(now, &stale);
+    let (packets, events) = drain_server(&mut server);
+    assert!(packets.is_empty());
+    assert_eq!(
+        events,
+        [AuthServerEvent::Dropped {
+            reason: DropReason::WrongIdentifier {
+                received: id.wrapping_add(5),
+                expected: id
+            }
+        }]
+    );
+}
+
+#[test]
+fn chap_client_answers_a_retransmitted_challenge_identically() {
+    let now = Instant::now();
+    let mut client = AuthClient::new(
+        AuthMethod::MsChapV2,
+        USER,
+        PASSWORD,
+        AuthConfig::default(),
+        [1; 32],
+    );
+    client.start(now);
+    let challenge = ChapRepr::new(
+        3,
+        ChapMessage::Challenge {
+            value: vec![9; 16],
+            name: b"lns".to_vec(),
+        },
+    )
+    .to_vec()
+    .unwrap();
+    let next = |client: &mut AuthClient| {
+        let mut buf = [0u8; 1500];
+        let len = client.poll_transmit(&mut buf).unwrap();
+        buf[..len].to_vec()
+    };
+    client.handle_packet(now, &challenge);
+    let first = next(&mut client);
+    client.handle_packet(now, &challenge);
+    let second = next(&mut client);
+    assert_eq!(first, second, "same peer challenge, same NT-Response");
+    // The response timer re-sends it too.
+    let at = client.poll_timeout().unwrap();
+    assert_eq!(at, now + AuthConfig::default().retry_interval);
+    client.handle_timeout(at);
+    assert_eq!(next(&mut client), first);
+}
+
+// --- re-challenge ----------------------------------------------------------
+
+#[test]
+fn rechallenge_succeeds_then_fails() {
+    for method in [AuthMethod::ChapMd5, AuthMethod::MsChapV2] {
+        let config = AuthConfig {
+            rechallenge_interval: Some(Duration::from_secs(60)),
+            ..AuthConfig::default()
+        };
+        let mut sim = Sim::new(method, config, 20);
+        let mut calls = 0;
+        sim.aaa = Box::new(move |request| {
+            calls += 1;
+            if calls <= 2 {
+                local_aaa(request)
+            } else {
+                AuthDecision::Reject {
+                    message: Some("account disabled".into()),
+                }
+            }
+        });
+        sim.start();
+        sim.run_until(Duration::from_secs(30), |s| s.server.is_authenticated());
+        let up_at = sim.now;
+        assert_eq!(
+            sim.server.poll_timeout(),
+            Some(up_at + Duration::from_secs(60))
+        );
+        sim.run(Duration::from_secs(500));
+        assert_eq!(sim.requests.len(), 3, "{method:?}");
+        let ids: Vec<u8> = sim
+            .requests
+            .iter()
+            .map(|r| match r {
+                AuthRequest::Chap { id, .. } | AuthRequest::MsChapV2 { id, .. } => *id,
+                AuthRequest::Pap { .. } => unreachable!(),
+            })
+            .collect();
+        assert!(
+            ids[0] != ids[1] && ids[1] != ids[2],
+            "a new Identifier per challenge"
+        );
+        assert_eq!(
+            sim.server_outcomes(),
+            [
+                &AuthServerEvent::Succeeded,
+                &AuthServerEvent::Reauthenticated,
+                &AuthServerEvent::Failed(AuthFailure::RechallengeFailed)
+            ],
+            "{method:?}"
+        );
+        assert_eq!(
+            sim.client_outcomes(),
+            [
+                &AuthClientEvent::Succeeded { message: welcome() },
+                &AuthClientEvent::Reauthenticated,
+                &AuthClientEvent::Failed(AuthFailure::RechallengeFailed)
+            ],
+            "{method:?}"
+        );
+    }
+}
+
+#[test]
+fn pap_never_rechallenges() {
+    let config = AuthConfig {
+        rechallenge_interval: Some(Duration::from_secs(60)),
+        ..AuthConfig::default()
+    };
+    let mut sim = Sim::new(AuthMethod::Pap, config, 21);
+    sim.start();
+    sim.run(Duration::from_secs(500));
+    assert_eq!(sim.server.poll_timeout(), None);
+    assert_eq!(sim.requests.len(), 1);
+}
+
+// --- malformed and unexpected input ----------------------------------------
+
+#[test]
+fn malformed_and_unexpected_packets_are_dropped_with_a_reason() {
+    let now = Instant::now();
+    for method in METHODS {
+        let (mut server, _) = started_server(method, now);
+        let mut client = AuthClient::new(method, USER, PASSWORD, AuthConfig::default(), [2; 32]);
+        client.start(now);
+        let _ = drain_server(&mut server);
+        while client.poll_transmit(&mut [0; 1500]).is_some() {}
+        let inputs: [&[u8]; 6] = [
+            &[],
+            &[1, 2, 0],
+            &[1, 2, 0, 200, 0],
+            &[2, 2, 0, 3],
+            &[0x7f, 1, 0, 4],
+            &[2, 1, 0, 6, 5, 5],
+        ];
+        for input in inputs {
+            server.handle_packet(now, input);
+            client.handle_packet(now, input);
+        }
+        let (packets, events) = drain_server(&mut server);
+        assert!(packets.is_empty(), "{method:?}");
+        assert_eq!(events.len(), inputs.len(), "{method:?}: {events:?}");
+        assert!(
+            events
+                .iter()
+                .all(|e| matches!(e, AuthServerEvent::Dropped { .. }))
+        );
+        assert_eq!(server.stats().dropped, inputs.len() as u64);
+        let mut client_events = Vec::new();
+        while let Some(e) = client.poll_event() {
+            client_events.push(e);
+        }
+        assert_eq!(
+            client_events.len(),
+            inputs.len(),
+            "{method:?}: {client_events:?}"
+        );
+        assert!(
+            client_events
+                .iter()
+                .all(|e| matches!(e, AuthClientEvent::Dropped { .. }))
+        );
+        assert!(!server.is_failed() && !client.is_failed());
+    }
+}
+
+#[test]
+fn wrong_sizes_and_codes_have_precise_reasons() {
+    let now = Instant::now();
+    let (mut server, challenge) = started_server(AuthMethod::MsChapV2, now);
+    let id = challenge.unwrap()[1];
+    // A 16-octet MD5-style Response to an MS-CHAPv2 Challenge.
+    let short = ChapRepr::new(
+        id,
+        ChapMessage::Response {
+            value: vec![0; 16],
+            name: USER.into(),
+        },
+    );
+    server.handle_packet(now, &short.to_vec().unwrap());
+    // A Challenge sent to the authenticator.
+    let challenge = ChapRepr::new(
+        id,
+        ChapMessage::Challenge {
+            value: vec![0; 16],
+            name: vec![],
+        },
+    );
+    server.handle_packet(now, &challenge.to_vec().unwrap());
+    let (_, events) = drain_server(&mut server);
+    assert_eq!(
+        events,
+        [
+            AuthServerEvent::Dropped {
+                reason: DropReason::BadValueSize(16)
+            },
+            AuthServerEvent::Dropped {
+                reason: DropReason::UnexpectedCode(1)
+            }
+        ]
+    );
+
+    let mut client = AuthClient::new(
+        AuthMethod::MsChapV2,
+        USER,
+        PASSWORD,
+        AuthConfig::default(),
+        [0; 32],
+    );
+    client.start(now);
+    let bad_challenge = ChapRepr::new(
+        1,
+        ChapMessage::Challenge {
+            value: vec![0; 8],
+            name: vec![],
+        },
+    );
+    client.handle_packet(now, &bad_challenge.to_vec().unwrap());
+    let success = ChapRepr::new(1, ChapMessage::Success { message: vec![] });
+    client.handle_packet(now, &success.to_vec().unwrap());
+    assert_eq!(
+        client.poll_event(),
+        Some(AuthClientEvent::Dropped {
+            reason: DropReason::BadValueSize(8)
+        })
+    );
+    assert!(matches!(
+        client.poll_event(),
+        Some(AuthClientEvent::Dropped {
+            reason: DropReason::WrongIdentifier { received: 1, .. }
+        })
+    ));
+}
+
+#[test]
+fn packets_before_start_are_dropped() {
+    let now = Instant::now();
+    let mut server = AuthServer::new(AuthMethod::Pap, AuthConfig::default(), [0; 32]);
+    server.handle_packet(now, &pap_request(1, PASSWORD));
+    assert_eq!(
+        server.poll_event(),
+        Some(AuthServerEvent::Dropped {
+            reason: DropReason::UnexpectedInState(1)
+        })
+    );
+    assert_eq!(server.poll_timeout(), None);
+}
+
+proptest! {
+    /// Arbitrary bytes in every phase never panic, and each packet that
+    /// is not a valid step yields at most one event.
+    #[test]
+    fn arbitrary_input_never_panics(
+        method_index in 0usize..3,
+        packets in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 0..20),
+        decide_at in 0usize..20,
+    ) {
+        let method = METHODS[method_index];
+        let now = Instant::now();
+        let mut server = AuthServer::new(method, AuthConfig::default(), [1; 32]);
+        let mut client = AuthClient::new(method, USER, PASSWORD, AuthConfig::default(), [2; 32]);
+        server.start(now);
+        client.start(now);
+        let mut buf = [0u8; 1500];
+        for (i, packet) in packets.iter().enumerate() {
+            server.handle_packet(now, packet);
+            client.handle_packet(now, packet);
+            if i == decide_at {
+                server.auth_complete(now, AuthDecision::Reject { message: None });
+            }
+            while server.poll_transmit(&mut buf).is_some() {}
+            while client.poll_transmit(&mut buf).is_some() {}
+            while server.poll_event().is_some() {}
+            while client.poll_event().is_some() {}
+            server.handle_timeout(now + Duration::from_secs(i as u64));
+            client.handle_timeout(now + Duration::from_secs(i as u64));
+        }
+    }
+
+    /// Packets with the right shape but random content: still no panic.
+    #[test]
+    fn structured_noise_never_panics(code in 0u8..6, id: u8, body in proptest::collection::vec(any::<u8>(), 0..60)) {
+        let mut packet = vec![code, id];
+        packet.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+        packet.extend_from_slice(&body);
+        for method in METHODS {
+            let now = Instant::now();
+            let mut server = AuthServer::new(method, AuthConfig::default(), [1; 32]);
+            let mut client = AuthClient::new(method, USER, PASSWORD, AuthConfig::default(), [2; 32]);
+            server.start(now);
+            client.start(now);
+            server.handle_packet(now, &packet);
+            client.handle_packet(now, &packet);
+            prop_assert!(server.stats().dropped <= 1);
+        }
+    }
+}
+
+// --- misc ------------------------------------------------------------------
+
+#[test]
+fn passwords_never_show_in_debug() {
+    let now = Instant::now();
+    let mut client = AuthClient::new(
+        AuthMethod::Pap,
+        USER,
+        PASSWORD,
+        AuthConfig::default(),
+        [0; 32],
+    );
+    client.start(now);
+    let (mut server, _) = started_server(AuthMethod::Pap, now);
+    server.handle_packet(now, &pap_request(1, PASSWORD));
+    let event = server.poll_event().unwrap();
+    let text = format!("{event:?} {server:?} {:?}", server.last_request());
+    assert!(text.contains(USER), "{text}");
+    assert_password_absent(&text);
+    assert_password_absent(&format!("{client:?}"));
+}
+
+/// Neither the text nor its bytes as a Debug list of numbers.
+fn assert_password_absent(text: &str) {
+    assert!(!text.contains(PASSWORD), "{text}");
+    let as_numbers = format!("{:?}", PASSWORD.as_bytes());
+    let inner = &as_numbers[1..as_numbers.len() - 1];
+    assert!(!text.contains(inner), "{text}");
+}
+
+#[test]
+fn small_transmit_buffer_loses_the_packet_visibly() {
+    let now = Instant::now();
+    let mut server = AuthServer::new(AuthMethod::ChapMd5, AuthConfig::default(), [0; 32]);
+    server.start(now);
+    assert_eq!(server.poll_transmit(&mut [0u8; 8]), None);
+    assert_eq!(server.stats().transmit_lost, 1);
+}
+
+#[test]
+fn method_conversions() {
+    for method in METHODS {
+        let option = method.to_lcp_option();
+        assert_eq!(AuthMethod::from_lcp_option(&option), Some(method));
+        let wire: tunnelnas::wire::ppp::AuthMethod = method.into();
+        assert_eq!(AuthMethod::try_from(wire), Ok(method));
+        assert_eq!(method.protocol(), wire.protocol());
+    }
+    assert_eq!(AuthMethod::Pap.protocol(), Protocol::Pap);
+    assert_eq!(AuthMethod::MsChapV2.protocol(), Protocol::Chap);
+    assert!(AuthMethod::try_from(tunnelnas::wire::ppp::AuthMethod::Eap).is_err());
+    assert_eq!(
+        AuthMethod::from_lcp_option(&LcpOption::auth(tunnelnas::wire::ppp::AuthMethod::MsChap)),
+        None
+    );
+    assert_eq!(
+        AuthMethod::from(tunnelnas::config::AuthProtocol::Chap),
+        AuthMethod::ChapMd5
+    );
+    let ppp = tunnelnas::config::Ppp::default();
+    let config = AuthConfig::from_ppp_config(&ppp);
+    assert_eq!(config.retry_interval, ppp.restart_timer.get());
+    assert_eq!(config.max_retries, ppp.max_configure);
+    assert_eq!(config.timeout, ppp.auth_timeout.get());
+}
