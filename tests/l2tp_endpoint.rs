@@ -344,6 +344,10 @@ fn a_thousand_sessions_on_few_tunnels_over_a_lossy_reordering_duplicating_link()
     lac.hide_avps = true;
     let mut lns = lns_config(secret);
     lns.channel = channel(20);
+    // 20 % loss each way with 100 calls queued per tunnel: setup takes
+    // minutes, not the default minute.
+    lac.setup_timeout = Duration::from_secs(900);
+    lns.setup_timeout = Duration::from_secs(900);
     let link = Impairments {
         loss: 0.2,
         duplicate: 0.05,
@@ -1152,4 +1156,70 @@ fn the_same_seeds_replay_the_same_run() {
     };
     assert_eq!(run(31), run(31));
     assert_ne!(run(31), run(32));
+}
+
+#[test]
+fn a_call_the_lns_never_decides_times_out_with_cdn_result_10() {
+    // The LAC would give up after the same minute; let the LNS act first.
+    let lac = EndpointConfig {
+        setup_timeout: Duration::from_secs(120),
+        ..lac_config()
+    };
+    let mut sim = Sim::new(lac, lns_config(b""), Impairments::CLEAN, 17);
+    sim.auto_accept = false;
+    let handle = sim.lac.open_session(sim.now, open(3, b"")).unwrap();
+    sim.run_until(Duration::from_secs(70), |s| {
+        s.lac_events
+            .iter()
+            .any(|e| matches!(e, Event::SessionDown { .. }))
+    });
+    let timeout = ResultCode::cdn(CdnResult::Timeout);
+    assert!(sim.lac_events.iter().any(|e| matches!(
+        e,
+        Event::SessionDown { handle: h, cause: SessionDownCause::PeerCdn, result: Some(r), .. }
+            if *h == handle && r.result == timeout.result
+    )));
+    assert!(sim.lns_events.iter().any(|e| matches!(
+        e,
+        Event::SessionDown {
+            cause: SessionDownCause::LocalCdn,
+            was_established: false,
+            ..
+        }
+    )));
+    // The tunnel itself stays.
+    assert_eq!(sim.lac.tunnel_count(), 1);
+    assert_eq!(sim.lns.session_count(), 0);
+}
+
+#[test]
+fn a_peer_that_never_sends_scccn_times_out() {
+    let mut lns = Endpoint::new(lns_config(b""), [10; 32]);
+    let start = Instant::now();
+    let mut peer = RawPeer::new(lac_addr(), None);
+    let sccrq = peer.sccrq(&[]);
+    lns.handle_datagram(start, lac_addr(), &sccrq);
+    let sent = peer.receive(&mut lns, start);
+    assert_eq!(sent[0].message_type, Some(MessageType::Sccrp));
+    // Acknowledge the SCCRP with a ZLB, then stay silent.
+    let zlb = ControlMessage::zlb(peer.their_tunnel, peer.ns, peer.nr)
+        .to_vec(None)
+        .unwrap();
+    lns.handle_datagram(start, lac_addr(), &zlb);
+    let mut now = start;
+    let mut stop = None;
+    while now < start + Duration::from_secs(120) && stop.is_none() {
+        now = lns.poll_timeout().expect("a timer runs").max(now);
+        lns.handle_timeout(now);
+        stop = peer
+            .receive(&mut lns, now)
+            .into_iter()
+            .find(|m| m.message_type == Some(MessageType::StopCcn));
+    }
+    let stop = stop.expect("StopCCN");
+    assert_eq!(now.duration_since(start), Duration::from_secs(60));
+    assert_eq!(
+        stop.result_code().unwrap().stop_ccn_result(),
+        StopCcnResult::GeneralError
+    );
 }

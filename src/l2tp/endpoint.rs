@@ -82,6 +82,9 @@ pub struct EndpointConfig {
     /// How long a closed tunnel is kept to acknowledge retransmissions
     /// (§5.7). Default 31 s (a full retransmission cycle).
     pub teardown_hold: Duration,
+    /// A tunnel or call not established within this is cleared (StopCCN,
+    /// CDN result 10). Default 60 s.
+    pub setup_timeout: Duration,
     /// Hide the subscriber AVPs (§4.3) on tunnels with a secret.
     pub hide_avps: bool,
     /// Send a Tie Breaker AVP in SCCRQ (§4.4.3).
@@ -102,6 +105,7 @@ impl Default for EndpointConfig {
             vendor_name: b"tunnelnas".to_vec(),
             firmware_revision: 0x0100,
             teardown_hold: Duration::from_secs(31),
+            setup_timeout: Duration::from_secs(60),
             hide_avps: false,
             send_tie_breaker: false,
             accept_calls: true,
@@ -571,7 +575,11 @@ impl Endpoint {
 
     /// The earliest instant [`Self::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.tunnels.values().filter_map(Tunnel::poll_timeout).min()
+        let setup = self.config.setup_timeout;
+        self.tunnels
+            .values()
+            .filter_map(|t| t.poll_timeout(setup))
+            .min()
     }
 
     /// Runs every timer due at `now`.
@@ -579,7 +587,10 @@ impl Endpoint {
         let mut due: Vec<u16> = self
             .tunnels
             .iter()
-            .filter(|(_, t)| t.poll_timeout().is_some_and(|at| at <= now))
+            .filter(|(_, t)| {
+                t.poll_timeout(self.config.setup_timeout)
+                    .is_some_and(|at| at <= now)
+            })
             .map(|(id, _)| *id)
             .collect();
         due.sort_unstable();

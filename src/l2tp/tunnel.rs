@@ -17,9 +17,9 @@
 //! control channel's ([`super::channel`]); this module sees messages in
 //! order, once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -95,6 +95,9 @@ pub(crate) struct Tunnel {
     pub(crate) sharing: Option<SharingKey>,
     pub(crate) sessions: HashMap<u16, Session>,
     requested_at: Instant,
+    /// Calls not yet established, by setup deadline (lazily pruned: an
+    /// entry whose session is gone, established or younger is skipped).
+    setup_deadlines: BTreeSet<(Instant, u16)>,
     peer_host_name: Vec<u8>,
     /// Whether the peer may answer from another UDP port (until SCCRP).
     pub(crate) port_may_change: bool,
@@ -145,6 +148,7 @@ impl Tunnel {
             sharing: None,
             sessions: HashMap::new(),
             requested_at: ctx.now,
+            setup_deadlines: BTreeSet::new(),
             peer_host_name: Vec::new(),
             port_may_change: initiated_locally,
             overflowed: false,
@@ -269,21 +273,63 @@ impl Tunnel {
     }
 
     /// The next instant [`Self::handle_timeout`] wants to run.
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let hold = match self.state {
+    pub(crate) fn poll_timeout(&self, setup_timeout: Duration) -> Option<Instant> {
+        let own = match self.state {
             TunnelState::Closing { until } => Some(until),
-            _ => None,
+            TunnelState::Gone => None,
+            TunnelState::Established => self.setup_deadlines.first().map(|(at, _)| *at),
+            _ => Some(self.requested_at + setup_timeout),
         };
-        match (self.channel.poll_timeout(), hold) {
+        match (self.channel.poll_timeout(), own) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// Runs the channel's timers.
+    /// Runs the channel's timers and the setup deadlines.
+    ///
+    /// RFC 2661 leaves setup timers to the implementation; without them a
+    /// peer that acknowledges but never answers (no SCCCN, no ICCN, a
+    /// driver that never decides) would pin state forever. A control
+    /// connection not established within `setup_timeout` is cleared with
+    /// StopCCN (result 2, general error); a call not established within it
+    /// with CDN result 10, "Call was not established within time allotted"
+    /// (§4.4.2).
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
         self.channel.handle_timeout(ctx.now);
         self.drain(ctx);
+        let timeout = ctx.config.setup_timeout;
+        match self.state {
+            TunnelState::Idle | TunnelState::WaitCtlReply | TunnelState::WaitCtlConn
+                if ctx.now >= self.requested_at + timeout =>
+            {
+                self.stop_general(
+                    ctx,
+                    GeneralError::NoError,
+                    "control connection setup timed out",
+                );
+            }
+            TunnelState::Established => self.expire_calls(ctx, timeout),
+            _ => {}
+        }
+    }
+
+    fn expire_calls(&mut self, ctx: &mut Ctx<'_>, timeout: Duration) {
+        while let Some(&(at, session_id)) = self.setup_deadlines.first() {
+            if at > ctx.now {
+                break;
+            }
+            self.setup_deadlines.pop_first();
+            let expired = self.sessions.get(&session_id).is_some_and(|session| {
+                session.state != SessionState::Established
+                    && session.requested_at + timeout <= ctx.now
+            });
+            if expired {
+                let result = ResultCode::cdn(CdnResult::Timeout)
+                    .with_error(GeneralError::NoError, "call setup timed out");
+                self.close_session(ctx, session_id, result, None, SessionDownCause::LocalCdn);
+            }
+        }
     }
 
     /// Next datagram for the peer.
@@ -735,6 +781,8 @@ impl Tunnel {
         request_id: u64,
     ) -> Option<u16> {
         let session_id = ids::allocate(ctx.rng, &self.sessions)?;
+        self.setup_deadlines
+            .insert((ctx.now + ctx.config.setup_timeout, session_id));
         self.sessions.insert(
             session_id,
             Session {
@@ -764,6 +812,8 @@ impl Tunnel {
                 Some(old)
             };
             if let Some(id) = new_id {
+                self.setup_deadlines
+                    .insert((session.requested_at + ctx.config.setup_timeout, id));
                 self.sessions.insert(id, session);
             }
         }
@@ -907,6 +957,8 @@ impl Tunnel {
             return;
         };
         let call = Box::new(call);
+        self.setup_deadlines
+            .insert((ctx.now + ctx.config.setup_timeout, session_id));
         self.sessions.insert(
             session_id,
             Session {
