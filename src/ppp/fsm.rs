@@ -643,6 +643,8 @@ pub struct Automaton<N: Negotiator> {
     outstanding: Option<(u8, Vec<u8>)>,
     /// Reply prepared for sca / scn / sta / scj / ser.
     pending_reply: Option<Vec<u8>>,
+    /// The peer's options, recorded when `sca` runs.
+    pending_peer_options: Option<Vec<N::Option>>,
     /// Identifier of the packet being handled (for sta).
     received_identifier: u8,
     last_sent_request: Option<Vec<u8>>,
@@ -669,6 +671,7 @@ impl<N: Negotiator> Automaton<N> {
             next_identifier: first_identifier,
             outstanding: None,
             pending_reply: None,
+            pending_peer_options: None,
             received_identifier: 0,
             last_sent_request: None,
             last_received_request: None,
@@ -917,7 +920,9 @@ impl<N: Negotiator> Automaton<N> {
                 naks.extend(self.negotiator.missing(&parsed));
             }
             if naks.is_empty() {
-                self.negotiator.peer_acked(&parsed);
+                // Recorded when `sca` runs: a `tld` in the same row resets
+                // the negotiator first.
+                self.pending_peer_options = Some(parsed);
                 self.failure_counter = self.config.max_failure;
                 // §5.2: the Ack repeats the options exactly.
                 (
@@ -1070,6 +1075,7 @@ impl<N: Negotiator> Automaton<N> {
         }
         // A reply prepared for an action the row did not run is discarded.
         self.pending_reply = None;
+        self.pending_peer_options = None;
     }
 
     fn run(&mut self, now: Instant, action: Action, next: State) {
@@ -1116,7 +1122,15 @@ impl<N: Negotiator> Automaton<N> {
                 self.after_restartable_send(now);
                 self.stats.terminate_requests_sent += 1;
             }
-            Action::Sca | Action::Scn | Action::Scj | Action::Ser => {
+            Action::Sca => {
+                if let Some(options) = self.pending_peer_options.take() {
+                    self.negotiator.peer_acked(&options);
+                }
+                if let Some(reply) = self.pending_reply.take() {
+                    self.send(reply);
+                }
+            }
+            Action::Scn | Action::Scj | Action::Ser => {
                 if let Some(reply) = self.pending_reply.take() {
                     self.send(reply);
                 }
