@@ -498,7 +498,7 @@ fn bad_missing_and_foreign_cookies_are_refused_silently() {
         ("another MAC", padr_for(host(2), &pado, b"", vec![])),
         ("another VLAN", {
             let mut p = DiscoveryRepr::new(Code::Padr, 0);
-            p.tags = vec![Tag::ServiceName(vec![]), Tag::AcCookie(cookie.clone())];
+            p.tags = vec![Tag::ServiceName(vec![]), Tag::AcCookie(cookie)];
             build(
                 AC_MAC,
                 mac,
@@ -1012,7 +1012,7 @@ fn relay_session_id_is_echoed_by_server_and_client() {
         &mut s,
         t0,
         host(1),
-        vec![relay.clone(), Tag::HostUniq(b"u".to_vec())],
+        vec![relay, Tag::HostUniq(b"u".to_vec())],
     );
     assert_eq!(pado.relay_session_id(), Some(&b"relay-xyz"[..]));
     assert_eq!(pado.host_uniq(), Some(&b"u"[..]));
@@ -1031,7 +1031,7 @@ fn relay_session_id_is_echoed_by_server_and_client() {
     // And the server echoes it in the PADS and the PADT.
     let padr_frame = build(AC_MAC, host(2), VlanStack::new(), &padr);
     let pado2 = get_pado(&mut s, t0, host(2), vec![]);
-    let mut padr2 = padr.clone();
+    let mut padr2 = padr;
     for t in &mut padr2.tags {
         if let Tag::AcCookie(c) = t {
             *c = pado2.ac_cookie().unwrap().to_vec();
@@ -1243,7 +1243,7 @@ fn client_chooses_by_ac_name_and_ignores_strangers() {
     assert_eq!(ignored, 3);
     // A PADS from another AC does not count.
     let mut pads = DiscoveryRepr::new(Code::Pads, 0x1234);
-    pads.tags = vec![Tag::ServiceName(vec![]), Tag::HostUniq(hu.clone())];
+    pads.tags = vec![Tag::ServiceName(vec![]), Tag::HostUniq(hu)];
     c.handle_frame(t0, &build(host(1), other_ac, VlanStack::new(), &pads));
     assert_eq!(c.state(), &ClientState::Requesting { ac: AC_MAC });
     c.handle_frame(t0, &build(host(1), AC_MAC, VlanStack::new(), &pads));
@@ -1338,7 +1338,7 @@ fn malformed_frames_are_dropped_with_an_event() {
     }
     // Frames that are not for us: no event, no answer.
     s.handle_frame(t0, &build(host(3), host(1), VlanStack::new(), &mpl));
-    let mut own = mpl.clone();
+    let mut own = mpl;
     own.code = Code::Pado;
     s.handle_frame(t0, &build(host(1), AC_MAC, VlanStack::new(), &own));
     assert!(events(&mut s).is_empty());
