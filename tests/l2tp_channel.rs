@@ -1260,7 +1260,11 @@ fn replaying_xl2tpd_and_bng_blaster_gives_the_same_datagrams() {
             sender.send(sender_now, message.clone()).unwrap();
             transmit_all(sender, sender_now)
         };
-        assert_eq!(sent, [frame.payload.clone()], "frame {i}: {message:?}");
+        assert_eq!(
+            sent,
+            std::slice::from_ref(&frame.payload),
+            "frame {i}: {message:?}"
+        );
         let receiver_now = if frame.from_lac {
             lns_now = lns_now.max(at);
             lns_now
@@ -1317,7 +1321,11 @@ fn unanswered_sccrq_is_retransmitted_like_xl2tpd() {
             lac.handle_timeout(now);
         }
         let sent = transmit_all(&mut lac, now);
-        assert_eq!(sent, [frame.payload.clone()], "transmission {i}");
+        assert_eq!(
+            sent,
+            std::slice::from_ref(&frame.payload),
+            "transmission {i}"
+        );
         let ours = now - start;
         let theirs = frame.at - capture[0].at;
         let skew = ours.abs_diff(theirs);
