@@ -189,9 +189,10 @@ impl Tunnel {
         Self::new(ctx, local_id, peer, secret, host_name, false)
     }
 
-    /// SCCRQ or SCCRP with the AVPs both carry (§6.1, §6.2), a fresh
-    /// Challenge when a secret is configured (§5.1.1: "If ... tunnel
-    /// authentication is desired, the Challenge AVP MUST be present").
+    /// SCCRQ or SCCRP with the AVPs both carry (§6.1, §6.2), and a fresh
+    /// random Challenge when a secret is configured: tunnel authentication
+    /// (§5.1.1) is asked for by including a Challenge AVP (§4.4.3), which
+    /// the peer must answer with a Challenge Response.
     fn start_control_message(&mut self, ctx: &mut Ctx<'_>, ty: MessageType) -> ControlMessage {
         let mut msg = ControlMessage::new(ty)
             .with_avp(Avp::ProtocolVersion(ProtocolVersion::RFC2661))
@@ -340,8 +341,9 @@ impl Tunnel {
     /// A control datagram addressed to this tunnel.
     pub(crate) fn handle_datagram(&mut self, ctx: &mut Ctx<'_>, from: SocketAddr, bytes: &[u8]) {
         if self.port_may_change && from != self.peer {
-            // §8.1: "the LNS ... MAY respond from a different port"; the
-            // SCCRP's source port is used from then on.
+            // §8.1: the recipient of the SCCRQ "picks a free port on its
+            // own system (which may or may not be 1701)" and answers from
+            // it; the SCCRP's source port is used from then on.
             self.peer = from;
         }
         let secret = self.secret.clone();
@@ -402,9 +404,9 @@ impl Tunnel {
         self.state = TunnelState::Gone;
     }
 
-    /// Sends StopCCN (§6.4) and holds state (§5.7). Every session is
-    /// cleared: "the StopCCN ... implicitly clears all sessions" (§5.7:
-    /// "it is not necessary to clear each session individually").
+    /// Sends StopCCN (§6.4) and holds state (§5.7). Every session of the
+    /// tunnel is cleared with it: §5.7, "it is not necessary to clear each
+    /// session individually when tearing down the whole tunnel".
     pub(crate) fn stop(&mut self, ctx: &mut Ctx<'_>, result: ResultCode) {
         if matches!(self.state, TunnelState::Gone | TunnelState::Closing { .. }) {
             return;
