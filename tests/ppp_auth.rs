@@ -283,6 +283,14 @@ impl Sim {
     }
 }
 
+/// Seeds per lossy scenario; `PPP_AUTH_SEEDS` raises it for soak runs.
+fn lossy_seeds() -> u64 {
+    std::env::var("PPP_AUTH_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40)
+}
+
 fn seed_bytes(seed: u64, salt: u8) -> [u8; 32] {
     let mut out = [salt; 32];
     out[..8].copy_from_slice(&seed.to_le_bytes());
@@ -625,7 +633,7 @@ fn lossy_duplicating_reordering_link_converges_for_every_method() {
     };
     for method in METHODS {
         let mut retransmissions = 0;
-        for seed in 0..40 {
+        for seed in 0..lossy_seeds() {
             let mut sim = Sim::new(method, config.clone(), seed);
             sim.loss = 0.3;
             sim.duplication = 0.2;
@@ -656,6 +664,51 @@ fn lossy_duplicating_reordering_link_converges_for_every_method() {
             "{method:?}: loss exercised retransmission"
         );
     }
+}
+
+#[test]
+fn lossy_link_mschapv2_retry_converges() {
+    // The Failure with R=1 may be lost: the peer re-sends its Response,
+    // the authenticator repeats the Failure, the peer retries.
+    let config = AuthConfig {
+        retry_interval: Duration::from_secs(1),
+        max_retries: 30,
+        timeout: Duration::from_secs(60),
+        ..AuthConfig::default()
+    };
+    let mut failure_replays = 0;
+    for seed in 0..lossy_seeds() {
+        let mut sim = Sim::new(AuthMethod::MsChapV2, config.clone(), seed);
+        sim.loss = 0.3;
+        sim.duplication = 0.2;
+        sim.min_latency = Duration::from_millis(5);
+        sim.max_latency = Duration::from_millis(1500);
+        let mut calls = 0;
+        sim.aaa = Box::new(move |request| {
+            calls += 1;
+            if calls == 1 {
+                AuthDecision::Reject { message: None }
+            } else {
+                local_aaa(request)
+            }
+        });
+        sim.start();
+        sim.run_until(Duration::from_secs(120), |s| {
+            s.server.is_authenticated() && s.client.is_authenticated()
+        });
+        assert!(
+            sim.server.is_authenticated() && sim.client.is_authenticated(),
+            "seed {seed}: {:?} / {:?}",
+            sim.server_events,
+            sim.client_events
+        );
+        assert_eq!(sim.requests.len(), 2, "seed {seed}");
+        failure_replays += sim.server.stats().replays;
+    }
+    assert!(
+        failure_replays > 0,
+        "a lost Failure was repeated at least once"
+    );
 }
 
 // --- timers ----------------------------------------------------------------
@@ -750,6 +803,7 @@ fn pending_decision_times_out_and_a_late_decision_is_ignored() {
         );
         // The decision at 8 s changed nothing and sent nothing.
         assert!(sim.server.is_failed());
+        assert_eq!(sim.server.stats().ignored_decisions, 1);
         assert!(!sim.wire.iter().any(|(to, p)| *to == To::Client
             && matches!(p[0], 2 | 3 if method == AuthMethod::Pap)
             || *to == To::Client && matches!(p[0], 3 | 4 if method != AuthMethod::Pap)));
@@ -914,6 +968,8 @@ fn pap_duplicates_are_absorbed_and_answers_replayed() {
     // A second decision changes nothing.
     server.auth_complete(now, AuthDecision::Reject { message: None });
     assert_eq!(drain_server(&mut server), (vec![], vec![]));
+    assert_eq!(server.stats().ignored_decisions, 1);
+    assert!(server.is_authenticated());
 }
 
 #[test]
@@ -1039,6 +1095,12 @@ fn rechallenge_succeeds_then_fails() {
             sim.server.poll_timeout(),
             Some(up_at + Duration::from_secs(60))
         );
+        // The re-challenge goes out at exactly +60 s; the link stays
+        // authenticated while it is outstanding.
+        sim.run_until(Duration::from_secs(500), |s| s.requests.len() == 2);
+        assert!(sim.now - up_at >= Duration::from_secs(60));
+        assert!(sim.now - up_at < Duration::from_secs(61));
+        assert!(sim.server.is_authenticated() && sim.client.is_authenticated());
         sim.run(Duration::from_secs(500));
         assert_eq!(sim.requests.len(), 3, "{method:?}");
         let ids: Vec<u8> = sim

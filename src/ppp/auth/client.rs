@@ -67,6 +67,10 @@ pub struct AuthClient {
     id: u8,
     /// The Challenge (Identifier, value) our last Response answers.
     answered: Option<(u8, Vec<u8>)>,
+    /// The last Challenge packet received (Identifier, value). Differs from
+    /// `answered` after an MS-CHAPv2 retry, whose challenge came in a
+    /// Failure: a late copy of the Challenge is then stale.
+    last_challenge: Option<(u8, Vec<u8>)>,
     /// Our last Request / Response, for retransmission.
     last_sent: Option<Vec<u8>>,
     mschapv2: Option<MsChapV2Sent>,
@@ -119,6 +123,7 @@ impl AuthClient {
             phase: Phase::Idle,
             id: first_id[0],
             answered: None,
+            last_challenge: None,
             last_sent: None,
             mschapv2: None,
             transmissions: 0,
@@ -135,9 +140,10 @@ impl AuthClient {
         self.method
     }
 
-    /// Whether the authenticator accepted us.
+    /// Whether the authenticator accepted us and we have not failed since
+    /// (stays true while we answer a re-challenge).
     pub fn is_authenticated(&self) -> bool {
-        self.phase == Phase::Open
+        self.authenticated && self.phase != Phase::Failed
     }
 
     /// Whether authentication failed (terminal).
@@ -274,14 +280,15 @@ impl AuthClient {
         if self.phase == Phase::Failed {
             return self.drop(DropReason::UnexpectedInState(1));
         }
-        if self
-            .answered
-            .as_ref()
-            .is_some_and(|(i, v)| *i == id && *v == value)
-        {
+        let same = |seen: &Option<(u8, Vec<u8>)>| {
+            seen.as_ref().is_some_and(|(i, v)| *i == id && *v == value)
+        };
+        if same(&self.last_challenge) {
             // RFC 1994 §4.1: the authenticator retransmits a Challenge whose
-            // Response was lost; answer it again, identically.
-            if self.phase == Phase::Open {
+            // Response was lost; answer it again, identically. A copy that
+            // arrives once we are up, or after an MS-CHAPv2 retry moved on
+            // to the challenge of a Failure, is stale.
+            if self.phase == Phase::Open || !same(&self.answered) {
                 return self.drop(DropReason::Duplicate);
             }
             if let Some(packet) = self.last_sent.clone() {
@@ -313,7 +320,8 @@ impl AuthClient {
         }
         self.phase = Phase::Authenticating;
         self.id = id;
-        self.answered = Some((id, value));
+        self.answered = Some((id, value.clone()));
+        self.last_challenge = Some((id, value));
         self.send_response(response);
         // The authenticator retransmits its Challenge while no Response
         // arrives, but nothing would repeat a lost Success or Failure: our
@@ -372,8 +380,10 @@ impl AuthClient {
         if self.method != AuthMethod::MsChapV2 {
             return self.succeed(message_text(message));
         }
-        // RFC 2759 §5/§8.8: the peer checks the authenticator response and
-        // "MUST" end the connection when it is wrong.
+        // RFC 2759 §5: "The authenticating peer MUST verify the
+        // authenticator response when a Success packet is received. [...]
+        // If the authenticator response is either missing or incorrect, the
+        // peer MUST end the session." (§8.8 CheckAuthenticatorResponse)
         let Ok(success) = MsChapV2Success::parse(message) else {
             return self.fail(AuthFailure::AuthenticatorMismatch);
         };

@@ -408,6 +408,8 @@ pub struct AuthStats {
     pub events_lost: u64,
     /// Packets discarded because the transmit queue or buffer was too small.
     pub transmit_lost: u64,
+    /// Decisions given when none was pending (authenticator only).
+    pub ignored_decisions: u64,
 }
 
 /// Outgoing packets and events, bounded, shared by both cores.

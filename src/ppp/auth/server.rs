@@ -21,6 +21,8 @@ use crate::wire::ppp::pap::{PapMessage, PapRepr};
 const CHALLENGE_LEN: usize = 16;
 /// RFC 1994 §4.1: an MD5 Response value is 16 octets.
 const MD5_RESPONSE_LEN: usize = 16;
+/// The MS-CHAPv2 `M=` text when AAA gives none.
+const DEFAULT_SUCCESS_MESSAGE: &str = "Access granted";
 /// RFC 2759 §6: the password-change protocol version announced in `V=`.
 const MSCHAPV2_PASSWORD_CHANGE_VERSION: u32 = 3;
 
@@ -135,9 +137,11 @@ impl AuthServer {
         self.method
     }
 
-    /// Whether the peer is authenticated now.
+    /// Whether the peer has been authenticated and has not failed since
+    /// (stays true while a re-challenge is outstanding: the link stays up
+    /// until the re-challenge fails).
     pub fn is_authenticated(&self) -> bool {
-        self.phase == Phase::Open
+        self.authenticated && self.phase != Phase::Failed
     }
 
     /// Whether authentication failed (terminal).
@@ -181,9 +185,15 @@ impl AuthServer {
     }
 
     /// AAA's decision on the last [`AuthServerEvent::Requested`]. Ignored
-    /// unless a decision is pending (e.g. after a timeout).
+    /// (and counted in [`AuthStats::ignored_decisions`]) unless a decision
+    /// is pending, e.g. when it comes after the timeout.
+    ///
+    /// RFC 1334 §2.2.2: an acceptable Peer-ID/Password pair "MUST" get an
+    /// Authenticate-Ack, otherwise an Authenticate-Nak. RFC 1994 §4.2: a
+    /// matching Response "MUST" get a Success, otherwise a Failure.
     pub fn auth_complete(&mut self, now: Instant, decision: AuthDecision) {
         if self.phase != Phase::Deciding {
+            self.outbox.stats.ignored_decisions += 1;
             return;
         }
         match decision {
@@ -196,9 +206,15 @@ impl AuthServer {
                     self.answer_and_fail(failure, AuthFailure::MissingAuthenticatorResponse);
                 }
                 (AuthMethod::MsChapV2, Some(authenticator_response)) => {
+                    // RFC 2759 §5: "S=<auth_string> M=<message>"; M= is
+                    // always sent, as some peers expect it.
                     let text = MsChapV2Success {
                         authenticator_response,
-                        message: message.map(|m| m.into_bytes()),
+                        message: Some(
+                            message
+                                .unwrap_or_else(|| DEFAULT_SUCCESS_MESSAGE.to_owned())
+                                .into_bytes(),
+                        ),
                     }
                     .to_message();
                     let packet = ChapRepr::new(
@@ -350,17 +366,15 @@ impl AuthServer {
                 self.chap_response(id, value, name);
             }
             Phase::Deciding if id == self.id => self.drop(DropReason::Duplicate),
-            // RFC 1994 §4.2: a Response for a Challenge already answered
-            // (the Success or Failure was lost) gets the same answer.
+            // RFC 1994 §4.2: because a Success may be lost, the
+            // authenticator MUST accept a repeated Response (recognised by
+            // its Identifier) after sending Success, and repeat its answer.
             _ if self.answer.as_ref().is_some_and(|a| a.id == id) => self.replay(None),
             _ => {
-                let expected = self.answer.as_ref().map_or(self.id, |a| {
-                    if self.phase == Phase::Waiting || self.phase == Phase::Deciding {
-                        self.id
-                    } else {
-                        a.id
-                    }
-                });
+                let expected = match (&self.answer, self.phase) {
+                    (Some(answer), Phase::Open | Phase::Failed) => answer.id,
+                    _ => self.id,
+                };
                 self.drop(DropReason::WrongIdentifier {
                     received: id,
                     expected,
