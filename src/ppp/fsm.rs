@@ -820,10 +820,10 @@ impl<N: Negotiator> Automaton<N> {
         }
         match code {
             Code::ConfigureRequest => {
-                self.handle_configure_request(now, packet.identifier(), packet.data())
+                self.handle_configure_request(now, packet.identifier(), packet.data());
             }
             Code::ConfigureAck => {
-                self.handle_configure_ack(now, packet.identifier(), packet.data())
+                self.handle_configure_ack(now, packet.identifier(), packet.data());
             }
             Code::ConfigureNak | Code::ConfigureReject => self.handle_nak_or_reject(
                 now,

@@ -307,12 +307,11 @@ impl Negotiator for Lcp {
     fn nak_received(&mut self, options: &[LcpOption]) -> Result<(), NegotiationFailure> {
         for option in options {
             match option {
-                LcpOption::Mru(mru) => {
-                    if self.request_mru.is_some() {
-                        // §6.1: take the suggestion if we can receive it.
-                        let limit = self.config.mru.min(self.config.lower_max_payload);
-                        self.request_mru = Some((*mru).clamp(MIN_MRU, limit));
-                    }
+                LcpOption::Mru(mru) if self.request_mru.is_some() => {
+                    // §6.1: take the suggestion, within what we can receive
+                    // (never `clamp`: a tiny lower layer must not panic).
+                    let limit = self.config.mru.min(self.config.lower_max_payload);
+                    self.request_mru = Some((*mru).max(MIN_MRU).min(limit));
                 }
                 LcpOption::AuthProtocol { .. } => {
                     if self.auth_candidates.is_empty() {
