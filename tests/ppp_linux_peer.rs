@@ -5,6 +5,11 @@
 //! assigned and ping our end (`TN-PING ok`) — once each for PAP, CHAP-MD5
 //! and MS-CHAPv2. The authentication decision comes from a small in-test
 //! check of the credentials (RADIUS is exercised by the AAA suites).
+//!
+//! And the other way round: our PPPoE client and PPP client cores dial
+//! rp-pppoe's `pppoe-server` with pppd as the BRAS, authenticate with
+//! MS-CHAPv2 (verifying the server's authenticator response), get an
+//! address by IPCP and exchange pings with the BRAS.
 
 mod common;
 
@@ -19,10 +24,12 @@ use common::netns::Netns;
 use tunnelnas::dataplane::packet::{PacketSocket, RecvBatch};
 use tunnelnas::ppp::auth::crypto::{verify_chap_md5, verify_mschapv2};
 use tunnelnas::ppp::auth::{AuthDecision, AuthMethod, AuthRequest};
-use tunnelnas::ppp::link::{Link, LinkConfig, LinkEvent, Role};
-use tunnelnas::ppp::ncp::IpcpConfig;
-use tunnelnas::pppoe::{Discovery, DiscoveryConfig, Event as DiscoveryEvent};
-use tunnelnas::wire::ethernet::{EtherType, EthernetRepr, Frame, MacAddress};
+use tunnelnas::ppp::link::{Credentials, DownReason, Link, LinkConfig, LinkEvent, Role};
+use tunnelnas::ppp::ncp::{IpcpConfig, Ipv4Negotiated};
+use tunnelnas::pppoe::{
+    Client, ClientConfig, ClientEvent, Discovery, DiscoveryConfig, Event as DiscoveryEvent,
+};
+use tunnelnas::wire::ethernet::{EtherType, EthernetRepr, Frame, MacAddress, VlanStack};
 use tunnelnas::wire::ppp::{FrameHeader, Protocol};
 use tunnelnas::wire::pppoe::{SessionHeader, SessionPacket};
 
@@ -392,4 +399,238 @@ fn linux_pppd_over_pppoe_with_chap() -> common::Result<()> {
 #[test]
 fn linux_pppd_over_pppoe_with_mschapv2() -> common::Result<()> {
     interop("mschapv2", AuthMethod::MsChapV2)
+}
+
+/// An ICMP Echo Request from `src` to `dst`, identifier/sequence `seq`.
+fn echo_request(src: Ipv4Addr, dst: Ipv4Addr, seq: u16) -> Vec<u8> {
+    let mut packet = vec![0u8; 20 + 8 + 16];
+    let total = packet.len() as u16;
+    packet[0] = 0x45;
+    packet[2..4].copy_from_slice(&total.to_be_bytes());
+    packet[8] = 64;
+    packet[9] = 1;
+    packet[12..16].copy_from_slice(&src.octets());
+    packet[16..20].copy_from_slice(&dst.octets());
+    let sum = checksum(&packet[..20]);
+    packet[10..12].copy_from_slice(&sum.to_be_bytes());
+    packet[20] = 8;
+    packet[24..26].copy_from_slice(&0x7e57_u16.to_be_bytes());
+    packet[26..28].copy_from_slice(&seq.to_be_bytes());
+    for (i, b) in packet[28..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    let sum = checksum(&packet[20..]);
+    packet[22..24].copy_from_slice(&sum.to_be_bytes());
+    packet
+}
+
+/// What our client cores achieved against the real BRAS.
+#[derive(Debug, Default)]
+struct ClientOutcome {
+    session_id: Option<u16>,
+    address: Option<Ipv4Negotiated>,
+    echo_replies: u32,
+    down: Option<String>,
+}
+
+/// Our PPPoE client and PPP client cores over AF_PACKET until an echo
+/// reply came back from the server's address, or `deadline`.
+fn dial(socket: &PacketSocket, deadline: Instant) -> ClientOutcome {
+    let start = Instant::now();
+    let mut discovery = Client::new(
+        ClientConfig {
+            initial_timeout: Duration::from_secs(1),
+            max_timeout: Duration::from_secs(4),
+            max_padi_attempts: 60,
+            ..ClientConfig::default()
+        },
+        socket.mac(),
+        VlanStack::new(),
+        [3; 32],
+    );
+    discovery.start(start);
+    let mut link: Option<(u16, MacAddress, Link)> = None;
+    let mut outcome = ClientOutcome::default();
+    let mut batch = RecvBatch::new(16);
+    let mut buf = vec![0u8; 4096];
+    let mut frame_buf = vec![0u8; 2048];
+    let mut next_ping = None;
+    let mut seq = 0;
+    while Instant::now() < deadline && outcome.echo_replies < 2 && outcome.down.is_none() {
+        let now = Instant::now();
+        match socket.recv_batch(&mut batch) {
+            Ok(_) => {
+                for received in batch.iter() {
+                    let Ok(frame) = Frame::new_checked(received.data) else {
+                        continue;
+                    };
+                    match frame.ethertype() {
+                        EtherType::PppoeDiscovery => discovery.handle_frame(now, received.data),
+                        EtherType::PppoeSession => {
+                            let Some((session_id, _, link)) = link.as_mut() else {
+                                continue;
+                            };
+                            let Ok(session) = SessionPacket::new_checked(frame.payload()) else {
+                                continue;
+                            };
+                            if session.session_id() != *session_id {
+                                continue;
+                            }
+                            let Ok(ppp) =
+                                tunnelnas::wire::ppp::Frame::new_checked(session.payload())
+                            else {
+                                continue;
+                            };
+                            if ppp.protocol() == Protocol::Ipv4 {
+                                let ip = ppp.payload();
+                                let ours = outcome.address.map(|a| a.local.octets());
+                                if ip.len() >= 28
+                                    && ip[9] == 1
+                                    && ip[20] == 0
+                                    && Some(<[u8; 4]>::try_from(&ip[16..20]).unwrap()) == ours
+                                {
+                                    outcome.echo_replies += 1;
+                                }
+                            } else {
+                                link.handle_frame(now, ppp.protocol(), ppp.payload());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => panic!("recv: {e}"),
+        }
+        let now = Instant::now();
+        if discovery.poll_timeout().is_some_and(|t| t <= now) {
+            discovery.handle_timeout(now);
+        }
+        while let Some(event) = discovery.poll_event() {
+            match event {
+                ClientEvent::Established {
+                    session_id,
+                    ac_mac,
+                    max_payload,
+                    ..
+                } => {
+                    outcome.session_id = Some(session_id);
+                    let mut config = LinkConfig::client(Credentials {
+                        user: USER.as_bytes().to_vec(),
+                        password: PASSWORD.as_bytes().to_vec(),
+                    });
+                    config.lower_max_payload = max_payload;
+                    config.mru = max_payload;
+                    let mut ppp = Link::new(config, [4; 32]);
+                    ppp.open(now);
+                    link = Some((session_id, ac_mac, ppp));
+                }
+                ClientEvent::Failed(failure) => outcome.down = Some(format!("{failure:?}")),
+                _ => {}
+            }
+        }
+        while let Some(tx) = discovery.poll_transmit(&mut frame_buf) {
+            socket
+                .send(&frame_buf[..tx.len])
+                .expect("send discovery frame");
+        }
+        if let Some((session_id, ac_mac, ppp)) = link.as_mut() {
+            if ppp.poll_timeout().is_some_and(|t| t <= now) {
+                ppp.handle_timeout(now);
+            }
+            while let Some(event) = ppp.poll_event() {
+                match event {
+                    LinkEvent::NetworkUp { ipv4: Some(v4), .. } => {
+                        outcome.address = Some(v4);
+                        next_ping.get_or_insert(now);
+                    }
+                    LinkEvent::Down { reason } => outcome.down = Some(format!("{reason:?}")),
+                    _ => {}
+                }
+            }
+            if let (Some(at), Some(v4)) = (next_ping, outcome.address) {
+                if at <= now {
+                    seq += 1;
+                    let packet = echo_request(v4.local, v4.peer, seq);
+                    buf[HEADROOM..HEADROOM + packet.len()].copy_from_slice(&packet);
+                    send_ppp(
+                        socket,
+                        &mut buf,
+                        *ac_mac,
+                        *session_id,
+                        Protocol::Ipv4,
+                        packet.len(),
+                    );
+                    next_ping = Some(now + Duration::from_millis(500));
+                }
+            }
+            while let Some((protocol, len)) = ppp.poll_transmit(&mut buf[HEADROOM..]) {
+                send_ppp(socket, &mut buf, *ac_mac, *session_id, protocol, len);
+            }
+        }
+    }
+    // Leave cleanly: LCP Terminate, then PADT.
+    if let Some((session_id, ac_mac, ppp)) = link.as_mut() {
+        ppp.close(Instant::now(), DownReason::AdminClose);
+        while let Some((protocol, len)) = ppp.poll_transmit(&mut buf[HEADROOM..]) {
+            send_ppp(socket, &mut buf, *ac_mac, *session_id, protocol, len);
+        }
+        discovery.terminate(None);
+        while let Some(tx) = discovery.poll_transmit(&mut frame_buf) {
+            let _ = socket.send(&frame_buf[..tx.len]);
+        }
+    }
+    outcome
+}
+
+#[test]
+fn our_client_cores_against_rp_pppoe_server_with_mschapv2() -> common::Result<()> {
+    common::require_root()?;
+    LinuxPeer::image()?;
+    let ns = Netns::new("lp-bras")?;
+    let tap = common::unique_ifname("tnb")?;
+    ns.add_tap(&tap)?;
+    ns.ip(["link", "set", "dev", tap.as_str(), "up"])?;
+    let tap_name = tap.clone();
+    let socket = ns.run(move || PacketSocket::open(&tap_name))??;
+    let guest = LinuxPeer::boot(
+        &ns,
+        &tap,
+        150,
+        &[
+            ("tn.mode", "pppoe-server"),
+            ("tn.user", USER),
+            ("tn.pass", PASSWORD),
+            ("tn.auth", "mschapv2"),
+            ("tn.runfor", "40"),
+        ],
+    )?;
+    let outcome = dial(&socket, Instant::now() + Duration::from_secs(100));
+    let report = guest.wait()?;
+    let console = report.console_tail(60);
+    let address = outcome
+        .address
+        .unwrap_or_else(|| panic!("no IPCP address: {outcome:?}\n{console}"));
+    // rp-pppoe's pppd serves 10.200.0.1 and hands out 10.200.0.2 upwards.
+    assert_eq!(address.peer, Ipv4Addr::new(10, 200, 0, 1), "{outcome:?}");
+    assert_eq!(address.local, Ipv4Addr::new(10, 200, 0, 2), "{outcome:?}");
+    assert_eq!(
+        address.primary_dns,
+        Some(Ipv4Addr::new(10, 200, 0, 53)),
+        "{outcome:?}"
+    );
+    assert!(
+        outcome.echo_replies >= 2,
+        "the BRAS answered our pings: {outcome:?}\n{console}"
+    );
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| matches!(l, TnLine::Up { peer, .. } if *peer == address.local)),
+        "the guest's pppd saw the link up with our address\n{console}"
+    );
+    Ok(())
 }
