@@ -7,6 +7,7 @@
 pub mod attributes;
 pub mod client;
 pub mod dictionary;
+pub mod dynauth;
 pub mod local;
 pub mod request;
 pub mod service;
