@@ -1,0 +1,278 @@
+//! The RFC 1661 automaton driven packet by packet (IPCP as the protocol):
+//! Identifier matching, exact Configure-Ack, Configure-Reject subsets,
+//! the Closed / Stopped answers, Code-Reject, Terminate and the timers.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use tunnelnas::ppp::fsm::{Automaton, DropReason, FsmConfig, FsmEvent, State};
+use tunnelnas::ppp::ncp::{Ipcp, IpcpConfig, NcpRole};
+use tunnelnas::wire::ppp::control::ControlMessage;
+use tunnelnas::wire::ppp::{IpcpOption, IpcpRepr};
+
+const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+fn server(now: Instant) -> Automaton<Ipcp> {
+    let mut ipcp = Ipcp::new(
+        NcpRole::Server,
+        IpcpConfig {
+            local: Some(LOCAL),
+            ..IpcpConfig::default()
+        },
+    );
+    ipcp.assign(PEER, None);
+    let mut fsm = Automaton::new(ipcp, FsmConfig::default(), 10);
+    fsm.open(now);
+    fsm.up(now);
+    fsm
+}
+
+fn drain(fsm: &mut Automaton<Ipcp>) -> (Vec<IpcpRepr>, Vec<FsmEvent>) {
+    let mut packets = Vec::new();
+    while let Some(p) = fsm.poll_transmit() {
+        packets.push(IpcpRepr::parse_bytes(&p).expect("we emit valid packets"));
+    }
+    let mut events = Vec::new();
+    while let Some(e) = fsm.poll_event() {
+        events.push(e);
+    }
+    (packets, events)
+}
+
+fn bytes(id: u8, message: ControlMessage<IpcpOption>) -> Vec<u8> {
+    IpcpRepr::new(id, message).to_vec().unwrap()
+}
+
+#[test]
+fn replies_must_match_identifier_and_content() {
+    let now = Instant::now();
+    let mut fsm = server(now);
+    let (sent, _) = drain(&mut fsm);
+    assert_eq!(fsm.state(), State::ReqSent);
+    assert_eq!(sent.len(), 1);
+    let id = sent[0].identifier;
+    assert_eq!(
+        sent[0].message,
+        ControlMessage::ConfigureRequest(vec![IpcpOption::IpAddress(LOCAL)])
+    );
+
+    // Wrong Identifier: dropped.
+    fsm.handle_packet(
+        now,
+        &bytes(
+            id.wrapping_add(1),
+            ControlMessage::ConfigureAck(vec![IpcpOption::IpAddress(LOCAL)]),
+        ),
+    );
+    let (_, events) = drain(&mut fsm);
+    assert!(events.contains(&FsmEvent::Dropped(DropReason::WrongIdentifier)));
+    // Right Identifier, other content: dropped (§5.2 exact match).
+    fsm.handle_packet(
+        now,
+        &bytes(
+            id,
+            ControlMessage::ConfigureAck(vec![IpcpOption::IpAddress(PEER)]),
+        ),
+    );
+    let (_, events) = drain(&mut fsm);
+    assert!(events.contains(&FsmEvent::Dropped(DropReason::AckMismatch)));
+    // A Reject naming an option we did not send: dropped.
+    fsm.handle_packet(
+        now,
+        &bytes(
+            id,
+            ControlMessage::ConfigureReject(vec![IpcpOption::PrimaryDns(LOCAL)]),
+        ),
+    );
+    let (_, events) = drain(&mut fsm);
+    assert!(events.contains(&FsmEvent::Dropped(DropReason::RejectMismatch)));
+    assert_eq!(fsm.state(), State::ReqSent);
+
+    // The exact Ack: Ack-Rcvd; a duplicate of it no longer matches.
+    let ack = bytes(
+        id,
+        ControlMessage::ConfigureAck(vec![IpcpOption::IpAddress(LOCAL)]),
+    );
+    fsm.handle_packet(now, &ack);
+    assert_eq!(fsm.state(), State::AckRcvd);
+    fsm.handle_packet(now, &ack);
+    let (_, events) = drain(&mut fsm);
+    assert!(events.contains(&FsmEvent::Dropped(DropReason::WrongIdentifier)));
+    assert_eq!(fsm.state(), State::AckRcvd);
+
+    // The peer's good request: Opened.
+    fsm.handle_packet(
+        now,
+        &bytes(
+            7,
+            ControlMessage::ConfigureRequest(vec![IpcpOption::IpAddress(PEER)]),
+        ),
+    );
+    let (sent, events) = drain(&mut fsm);
+    assert_eq!(fsm.state(), State::Opened);
+    assert!(events.contains(&FsmEvent::Up));
+    assert_eq!(sent[0].identifier, 7);
+    assert_eq!(
+        sent[0].message,
+        ControlMessage::ConfigureAck(vec![IpcpOption::IpAddress(PEER)])
+    );
+    assert_eq!(fsm.poll_timeout(), None, "no Restart timer in Opened");
+    assert_eq!(fsm.negotiator().negotiated().peer, PEER);
+    assert_eq!(fsm.negotiator().negotiated().local, LOCAL);
+}
+
+#[test]
+fn ack_rcvd_timeout_resends_and_max_configure_stops() {
+    let now = Instant::now();
+    let mut fsm = server(now);
+    let (sent, _) = drain(&mut fsm);
+    fsm.handle_packet(
+        now,
+        &bytes(
+            sent[0].identifier,
+            ControlMessage::ConfigureAck(vec![IpcpOption::IpAddress(LOCAL)]),
+        ),
+    );
+    assert_eq!(fsm.state(), State::AckRcvd);
+    // TO+ in Ack-Rcvd: scr, back to Req-Sent (RFC 1661 §4.1).
+    let t = fsm.poll_timeout().unwrap();
+    assert_eq!(t - now, Duration::from_secs(3));
+    fsm.handle_timeout(t);
+    assert_eq!(fsm.state(), State::ReqSent);
+    // RCA reset the counter (irc): ten more transmissions, then TO-.
+    let mut at = t;
+    let mut requests = 1;
+    while let Some(next) = fsm.poll_timeout() {
+        at = next;
+        fsm.handle_timeout(at);
+        requests += 1;
+    }
+    let (_, events) = drain(&mut fsm);
+    assert_eq!(fsm.state(), State::Stopped);
+    assert!(events.contains(&FsmEvent::Finished));
+    assert_eq!(requests, 11);
+    assert_eq!(at - now, Duration::from_secs(3 * 11));
+}
+
+#[test]
+fn closed_and_stopped_answers() {
+    let now = Instant::now();
+    let mut ipcp = Ipcp::new(NcpRole::Server, IpcpConfig::default());
+    ipcp.assign(PEER, None);
+    let mut fsm = Automaton::new(ipcp, FsmConfig::default(), 0);
+    // Initial: received packets "should not happen".
+    fsm.handle_packet(now, &bytes(1, ControlMessage::ConfigureRequest(vec![])));
+    let (sent, events) = drain(&mut fsm);
+    assert!(sent.is_empty());
+    assert!(events.contains(&FsmEvent::Dropped(DropReason::UnexpectedInState)));
+    // Closed (Up without Open): a Configure-Request gets a Terminate-Ack.
+    fsm.up(now);
+    assert_eq!(fsm.state(), State::Closed);
+    fsm.handle_packet(
+        now,
+        &bytes(
+            4,
+            ControlMessage::ConfigureRequest(vec![IpcpOption::IpAddress(PEER)]),
+        ),
+    );
+    let (sent, _) = drain(&mut fsm);
+    assert_eq!(sent[0].message, ControlMessage::TerminateAck(vec![]));
+    assert_eq!(sent[0].identifier, 4);
+    // A Terminate-Request in Closed: Terminate-Ack with its Identifier.
+    fsm.handle_packet(now, &bytes(9, ControlMessage::TerminateRequest(vec![1])));
+    let (sent, _) = drain(&mut fsm);
+    assert_eq!(sent[0].identifier, 9);
+    assert_eq!(sent[0].message, ControlMessage::TerminateAck(vec![]));
+}
+
+#[test]
+fn terminate_request_in_opened_waits_one_restart_period() {
+    let now = Instant::now();
+    let mut fsm = server(now);
+    let (sent, _) = drain(&mut fsm);
+    fsm.handle_packet(
+        now,
+        &bytes(
+            1,
+            ControlMessage::ConfigureRequest(vec![IpcpOption::IpAddress(PEER)]),
+        ),
+    );
+    fsm.handle_packet(
+        now,
+        &bytes(
+            sent[0].identifier,
+            ControlMessage::ConfigureAck(vec![IpcpOption::IpAddress(LOCAL)]),
+        ),
+    );
+    assert_eq!(fsm.state(), State::Opened);
+    drain(&mut fsm);
+    fsm.handle_packet(now, &bytes(33, ControlMessage::TerminateRequest(vec![])));
+    let (sent, events) = drain(&mut fsm);
+    assert_eq!(fsm.state(), State::Stopping);
+    assert!(events.contains(&FsmEvent::Down));
+    assert_eq!(sent[0].message, ControlMessage::TerminateAck(vec![]));
+    assert_eq!(sent[0].identifier, 33);
+    // zrc: the Restart timer runs once, then TO- → tlf.
+    let t = fsm.poll_timeout().unwrap();
+    assert_eq!(t - now, Duration::from_secs(3));
+    fsm.handle_timeout(t);
+    let (sent, events) = drain(&mut fsm);
+    assert!(sent.is_empty());
+    assert!(events.contains(&FsmEvent::Finished));
+    assert_eq!(fsm.state(), State::Stopped);
+}
+
+#[test]
+fn code_reject_of_a_configure_code_is_catastrophic_and_unknown_codes_are_rejected() {
+    let now = Instant::now();
+    let mut fsm = server(now);
+    drain(&mut fsm);
+    // Code 9 is LCP-only: IPCP Code-Rejects it (RFC 1332 §2).
+    fsm.handle_packet(now, &[9, 5, 0, 8, 1, 2, 3, 4]);
+    let (sent, _) = drain(&mut fsm);
+    assert_eq!(
+        sent[0].message,
+        ControlMessage::CodeReject(vec![9, 5, 0, 8, 1, 2, 3, 4])
+    );
+    assert_eq!(fsm.state(), State::ReqSent);
+    // The peer Code-Rejects our Configure-Request: RXJ-, tlf, Stopped.
+    fsm.handle_packet(now, &[7, 1, 0, 8, 1, 0, 0, 4]);
+    let (_, events) = drain(&mut fsm);
+    assert_eq!(fsm.state(), State::Stopped);
+    assert!(events.contains(&FsmEvent::Finished));
+    // Short or lying Length: dropped without effect.
+    for bad in [&[1u8, 1, 0][..], &[1, 1, 0, 3], &[1, 1, 0, 9, 3, 6]] {
+        fsm.handle_packet(now, bad);
+        let (sent, events) = drain(&mut fsm);
+        assert!(sent.is_empty());
+        assert!(events.contains(&FsmEvent::Dropped(DropReason::BadLength)));
+    }
+}
+
+#[test]
+fn close_sends_max_terminate_requests() {
+    let now = Instant::now();
+    let mut fsm = server(now);
+    drain(&mut fsm);
+    fsm.close(now);
+    assert_eq!(fsm.state(), State::Closing);
+    let mut terminates = 0;
+    let mut at = now;
+    loop {
+        let (sent, events) = drain(&mut fsm);
+        terminates += sent
+            .iter()
+            .filter(|p| matches!(p.message, ControlMessage::TerminateRequest(_)))
+            .count();
+        if events.contains(&FsmEvent::Finished) {
+            break;
+        }
+        at = fsm.poll_timeout().expect("timer runs in Closing");
+        fsm.handle_timeout(at);
+    }
+    assert_eq!(terminates, 2);
+    assert_eq!(at - now, Duration::from_secs(6));
+    assert_eq!(fsm.state(), State::Closed);
+    assert_eq!(fsm.stats().terminate_requests_sent, 2);
+}
