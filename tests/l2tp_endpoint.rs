@@ -584,6 +584,7 @@ fn stopccn_is_held_for_retransmissions_then_removed() {
         e,
         Event::TunnelDown {
             cause: TunnelDownCause::PeerStopCcn,
+            was_established: true,
             ..
         }
     )));
@@ -724,8 +725,12 @@ fn missing_challenge_is_refused_with_result_4() {
     assert_eq!(sent[0].stop_ccn_result(), StopCcnResult::NotAuthorized);
     assert!(sim.lac_events.iter().any(|e| matches!(
         e,
-        Event::TunnelDown { cause: TunnelDownCause::PeerStopCcn, result: Some(r), .. }
-            if r.stop_ccn_result() == StopCcnResult::NotAuthorized
+        Event::TunnelDown {
+            cause: TunnelDownCause::PeerStopCcn,
+            was_established: false,
+            result: Some(r),
+            ..
+        } if r.stop_ccn_result() == StopCcnResult::NotAuthorized
     )));
 }
 

@@ -396,6 +396,7 @@ impl Tunnel {
         self.all_sessions_down(ctx, None);
         ctx.events.push_back(Event::TunnelDown {
             tunnel_id: self.local_id,
+            was_established: self.state == TunnelState::Established,
             peer: self.peer,
             cause,
             result: None,
@@ -429,6 +430,7 @@ impl Tunnel {
         self.all_sessions_down(ctx, Some(&result));
         ctx.events.push_back(Event::TunnelDown {
             tunnel_id: self.local_id,
+            was_established: self.state == TunnelState::Established,
             peer: self.peer,
             cause: TunnelDownCause::LocalStopCcn,
             result: Some(result),
@@ -760,6 +762,7 @@ impl Tunnel {
         self.all_sessions_down(ctx, result.as_ref());
         ctx.events.push_back(Event::TunnelDown {
             tunnel_id: self.local_id,
+            was_established: self.state == TunnelState::Established,
             peer: self.peer,
             cause: TunnelDownCause::PeerStopCcn,
             result,
