@@ -36,6 +36,36 @@
 //! messages, and diagnostic events are capped (the counters in
 //! [`ChannelStats`] are not).
 //!
+//! The driver calls `handle_message` / `handle_timeout` on input, then
+//! drains `poll_transmit` and `poll_event`, and sleeps until
+//! `poll_timeout`:
+//!
+//! ```
+//! use std::time::Instant;
+//! use tunnelnas::l2tp::channel::{ChannelConfig, ChannelEvent, ControlChannel};
+//! use tunnelnas::wire::l2tp::{ControlMessage, MessageType};
+//!
+//! let now = Instant::now();
+//! let mut lac = ControlChannel::new(ChannelConfig::default());
+//! let mut lns = ControlChannel::new(ChannelConfig::default());
+//! lac.send(now, ControlMessage::new(MessageType::Sccrq))?;
+//! let mut buf = Vec::new();
+//! while let Some(len) = lac.poll_transmit(now, &mut buf) {
+//!     lns.handle_message(now, &buf[..len], None)?;
+//! }
+//! assert!(matches!(
+//!     lns.poll_event(),
+//!     Some(ChannelEvent::Delivered(msg)) if msg.message_type == Some(MessageType::Sccrq)
+//! ));
+//! // Nothing to send back within ack_delay: the LNS acknowledges with a ZLB.
+//! let later = lns.poll_timeout().expect("delayed ack");
+//! lns.handle_timeout(later);
+//! let len = lns.poll_transmit(later, &mut buf).expect("ZLB");
+//! lac.handle_message(later, &buf[..len], None)?;
+//! assert!(lac.is_idle() && lns.is_idle());
+//! # Ok::<(), tunnelnas::l2tp::channel::ChannelError>(())
+//! ```
+//!
 //! The channel does not look at message types beyond HELLO: tunnel and
 //! session state machines consume [`ChannelEvent::Delivered`] and put the
 //! Receive Window Size AVPs into SCCRQ/SCCRP themselves
@@ -542,6 +572,10 @@ impl ControlChannel {
     ///
     /// Errors are for datagrams whose header is unusable; sequence
     /// anomalies (duplicates, out of window) are not errors but events.
+    /// One call queues at most `receive_window` [`ChannelEvent::Delivered`]
+    /// events (the reorder buffer draining), so a driver that drains
+    /// [`poll_event`](Self::poll_event) after each input keeps the event
+    /// queue bounded.
     pub fn handle_message(
         &mut self,
         now: Instant,
@@ -936,6 +970,14 @@ impl ControlChannel {
             return;
         }
         self.head_retransmits += 1;
+        tracing::debug!(
+            peer_tunnel_id = self.peer_tunnel_id,
+            ns = self.snd_una,
+            retransmit = self.head_retransmits,
+            in_flight = self.in_flight(),
+            cwnd = self.cwnd,
+            "L2TP control channel: retransmission timeout"
+        );
         // Appendix A: "When congestion occurs (indicated by the triggering
         // of a retransmission) one half of the CWND is saved in SSTHRESH,
         // and CWND is set to one."
