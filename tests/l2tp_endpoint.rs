@@ -1228,3 +1228,94 @@ fn a_peer_that_never_sends_scccn_times_out() {
         StopCcnResult::GeneralError
     );
 }
+
+mod random_input {
+    //! Whatever an authenticated peer sends in sequence, in whatever state,
+    //! the endpoint neither panics nor leaks: every session it reports up
+    //! is reported down at most once, and counts stay bounded.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn avp() -> impl Strategy<Value = Avp> {
+        prop_oneof![
+            (0u16..4).prop_map(Avp::AssignedSessionId),
+            any::<u16>().prop_map(Avp::AssignedSessionId),
+            any::<u16>().prop_map(Avp::AssignedTunnelId),
+            any::<u32>().prop_map(Avp::CallSerialNumber),
+            any::<u32>().prop_map(Avp::TxConnectSpeed),
+            any::<u32>().prop_map(|f| Avp::FramingType(Framing(f))),
+            (0u16..12).prop_map(|r| Avp::ResultCode(ResultCode {
+                result: r,
+                error: None
+            })),
+            proptest::collection::vec(any::<u8>(), 1..20).prop_map(Avp::Challenge),
+            any::<[u8; 16]>().prop_map(Avp::ChallengeResponse),
+            any::<[u8; 8]>().prop_map(Avp::TieBreaker),
+            Just(Avp::ProtocolVersion(ProtocolVersion::RFC2661)),
+            Just(Avp::SequencingRequired),
+            any::<u16>().prop_map(Avp::ReceiveWindowSize),
+        ]
+    }
+
+    fn message() -> impl Strategy<Value = (u16, bool, u16, Vec<Avp>)> {
+        (
+            0u16..18,
+            any::<bool>(),
+            prop_oneof![Just(0u16), any::<u16>()],
+            proptest::collection::vec(avp(), 0..6),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn random_messages_after_setup_never_panic(
+            messages in proptest::collection::vec(message(), 1..40),
+            use_real_session in proptest::collection::vec(any::<bool>(), 40),
+        ) {
+            let mut lns = Endpoint::new(lns_config(b""), [12; 32]);
+            let mut now = Instant::now();
+            let mut peer = RawPeer::new(lac_addr(), None);
+            peer.establish(&mut lns, now);
+            let mut live: Vec<u16> = Vec::new();
+            let mut up = HashSet::new();
+            let mut down = HashSet::new();
+            for (i, (ty, mandatory, session_id, avps)) in messages.into_iter().enumerate() {
+                let mut msg = ControlMessage::new(MessageType::from(ty));
+                msg.message_type_mandatory = mandatory;
+                msg.session_id = match live.first() {
+                    Some(real) if use_real_session[i % 40] => *real,
+                    _ => session_id,
+                };
+                for avp in avps {
+                    msg = msg.with_avp(avp);
+                }
+                let bytes = peer.bytes(msg);
+                lns.handle_datagram(now, lac_addr(), &bytes);
+                now += Duration::from_millis(300);
+                lns.handle_timeout(now);
+                let _ = peer.receive(&mut lns, now);
+                for event in drain(&mut lns) {
+                    match event {
+                        Event::SessionRequest { handle, .. } => {
+                            live.push(handle.session_id);
+                            lns.accept_session(now, handle);
+                        }
+                        Event::SessionUp { handle, .. } => {
+                            prop_assert!(up.insert(handle));
+                        }
+                        Event::SessionDown { handle, .. } => {
+                            prop_assert!(down.insert(handle));
+                            live.retain(|id| *id != handle.session_id);
+                        }
+                        _ => {}
+                    }
+                }
+                prop_assert!(lns.session_count() <= 40);
+                prop_assert!(lns.tunnel_count() <= 1);
+            }
+            prop_assert!(up.iter().all(|h| down.contains(h) || lns.session(h.tunnel_id, h.session_id).is_some()));
+        }
+    }
+}
