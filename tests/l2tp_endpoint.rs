@@ -1319,3 +1319,25 @@ mod random_input {
         }
     }
 }
+
+#[test]
+fn a_restarted_lac_reusing_its_tunnel_id_gets_a_new_tunnel() {
+    let mut lns = Endpoint::new(lns_config(b""), [14; 32]);
+    let now = Instant::now();
+    let mut first = RawPeer::new(lac_addr(), None);
+    first.establish(&mut lns, now);
+    // Same address, same Assigned Tunnel ID, sequence numbers from zero.
+    let mut second = RawPeer::new(lac_addr(), None);
+    second.establish(&mut lns, now + Duration::from_secs(1));
+    assert_eq!(lns.tunnel_count(), 2);
+    assert_ne!(first.their_tunnel, second.their_tunnel);
+    // A retransmission of the second SCCRQ before SCCCN would still have
+    // reached the second tunnel: check the first keeps its own traffic.
+    let hello = first.bytes(ControlMessage::hello());
+    lns.handle_datagram(now + Duration::from_secs(2), lac_addr(), &hello);
+    assert!(
+        drain(&mut lns)
+            .iter()
+            .all(|e| !matches!(e, Event::Dropped { .. }))
+    );
+}

@@ -321,8 +321,10 @@ impl Endpoint {
 
     fn remove_tunnel(&mut self, tunnel_id: u16) -> Option<Tunnel> {
         let tunnel = self.tunnels.remove(&tunnel_id)?;
-        self.responders.remove(&(tunnel.peer, tunnel.peer_id));
-        self.responders.retain(|_, id| *id != tunnel_id);
+        let key = (tunnel.peer, tunnel.peer_id);
+        if self.responders.get(&key) == Some(&tunnel_id) {
+            self.responders.remove(&key);
+        }
         Some(tunnel)
     }
 
@@ -388,11 +390,20 @@ impl Endpoint {
             None => 0,
         };
         if let Some(&existing) = self.responders.get(&(from, peer_assigned)) {
-            // A retransmitted SCCRQ: its tunnel acknowledges it again.
-            if let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(existing, now) {
-                tunnel.handle_datagram(&mut ctx, from, datagram);
+            // A retransmitted SCCRQ: its tunnel acknowledges it again —
+            // unless that tunnel is already established, in which case the
+            // peer restarted and reused its Tunnel ID: this is a new
+            // tunnel (the old one dies by its HELLO going unanswered).
+            let restarted = self
+                .tunnels
+                .get(&existing)
+                .is_some_and(|t| t.state == TunnelState::Established);
+            if !restarted {
+                if let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(existing, now) {
+                    tunnel.handle_datagram(&mut ctx, from, datagram);
+                }
+                return self.touched(now, existing);
             }
-            return self.touched(now, existing);
         }
 
         let mut refusal = None;
