@@ -123,6 +123,8 @@ struct Pair {
     server_sent: Vec<(Instant, Protocol, Vec<u8>)>,
     client_sent: Vec<(Instant, Protocol, Vec<u8>)>,
     assign_on_auth: bool,
+    /// Whether the AAA stub answers AuthRequested.
+    answer_auth: bool,
 }
 
 impl Pair {
@@ -148,6 +150,7 @@ impl Pair {
             server_sent: Vec::new(),
             client_sent: Vec::new(),
             assign_on_auth: true,
+            answer_auth: true,
         }
     }
 
@@ -184,7 +187,7 @@ impl Pair {
             while let Some(event) = self.server.poll_event() {
                 moved = true;
                 match &event {
-                    LinkEvent::AuthRequested(request) => {
+                    LinkEvent::AuthRequested(request) if self.answer_auth => {
                         let decision = decide(request);
                         self.server.auth_complete(self.now, decision);
                     }
@@ -351,8 +354,9 @@ fn bring_up_without_authentication_clean_wire() {
     assert_addresses(&pair);
     assert_eq!(pair.server.phase(), Phase::Network);
     assert_eq!(pair.client.phase(), Phase::Network);
+    // The client sends no MRU (1500 is the default), yet the server never
+    // sends more than PPPoE carries.
     assert_eq!(pair.server.lcp_negotiated().peer_mru, 1492);
-    assert_eq!(pair.client.lcp_negotiated().our_mru, 1492);
     // No authentication was negotiated: the record has none.
     let record = pair.server.negotiation_record().expect("record");
     assert!(record.auth.is_none());
@@ -1104,4 +1108,167 @@ fn down_reason_mappings() {
     assert_eq!(DownReason::IdleTimeout.acct_terminate_cause(), 4);
     assert_eq!(DownReason::AdminClose.acct_terminate_cause(), 6);
     assert_eq!(DownReason::AuthFailed.acct_terminate_cause(), 17);
+}
+
+#[test]
+fn protocol_reject_of_ipv6cp_keeps_ipv4() {
+    // A client without IPv6 Protocol-Rejects IPv6CP; IPv4 alone comes up.
+    let mut client = client_config(vec![]);
+    client.ipv6 = false;
+    let mut pair = Pair::new(server_config(vec![]), client, 15);
+    pair.open();
+    assert!(pair.run_until(Duration::from_secs(30), |p| {
+        p.both_network_up(true, false)
+    }));
+    pair.run_until(Duration::from_secs(30), |_| false);
+    assert!(pair.client_events.contains(&LinkEvent::ProtocolRejectSent {
+        protocol: Protocol::Ipv6cp
+    }));
+    assert!(
+        pair.server_events
+            .contains(&LinkEvent::ProtocolRejectReceived {
+                protocol: Protocol::Ipv6cp
+            })
+    );
+    assert_eq!(pair.server.ipv6cp_state(), State::Stopped);
+    assert_eq!(pair.server.ipcp_state(), State::Opened);
+    assert!(down_reason(&pair.server_events).is_none());
+}
+
+#[test]
+fn aaa_that_never_answers_times_out() {
+    let mut pair = Pair::new(
+        server_config(vec![AuthMethod::Pap]),
+        client_config(vec![AuthMethod::Pap]),
+        16,
+    );
+    pair.open();
+    pair.answer_auth = false;
+    pair.run_until(Duration::from_secs(120), |p| {
+        down_reason(&p.server_events).is_some()
+    });
+    let requested = pair
+        .server_events
+        .iter()
+        .any(|e| matches!(e, LinkEvent::AuthRequested(_)));
+    assert!(requested);
+    assert_eq!(
+        down_reason(&pair.server_events),
+        Some(DownReason::AuthFailed)
+    );
+}
+
+#[test]
+fn client_without_credentials_refuses_authentication() {
+    let mut client = client_config(vec![AuthMethod::Pap]);
+    client.credentials = None;
+    let mut pair = Pair::new(server_config(vec![AuthMethod::Pap]), client, 17);
+    pair.open();
+    pair.run_until(Duration::from_secs(60), |p| {
+        down_reason(&p.server_events).is_some()
+    });
+    assert_eq!(
+        down_reason(&pair.server_events),
+        Some(DownReason::NegotiationFailed {
+            protocol: Protocol::Lcp
+        })
+    );
+}
+
+#[test]
+fn rfc4638_payload_allows_mru_1500() {
+    let mut server = server_config(vec![]);
+    server.mru = 1500;
+    server.lower_max_payload = 1500;
+    let mut client = client_config(vec![]);
+    client.mru = 1500;
+    client.lower_max_payload = 1500;
+    let mut pair = Pair::new(server, client, 18);
+    pair.open();
+    assert!(pair.run_until(Duration::from_secs(5), |p| p.both_network_up(true, true)));
+    assert_eq!(pair.server.lcp_negotiated().peer_mru, 1500);
+    // 1500 is the default: no MRU option on the wire.
+    let record = pair.server.negotiation_record().unwrap();
+    let sent = record.last_sent_lcp_request.as_ref().unwrap();
+    assert!(
+        tunnelnas::wire::ppp::control::OptionIter::new(sent).all(|o| o.unwrap().option_type != 1)
+    );
+
+    // A PPPoE server without RFC 4638 Naks a client asking for 1500.
+    let mut client = client_config(vec![]);
+    client.mru = 1500;
+    client.lower_max_payload = 1500;
+    let mut pair = Pair::new(server_config(vec![]), client, 19);
+    pair.open();
+    assert!(pair.run_until(Duration::from_secs(5), |p| p.both_network_up(true, true)));
+    // The client sends no MRU (1500 is the default), yet the server never
+    // sends more than PPPoE carries.
+    assert_eq!(pair.server.lcp_negotiated().peer_mru, 1492);
+}
+
+#[test]
+fn negotiation_record_holds_wire_bytes() {
+    let mut pair = Pair::new(
+        server_config(vec![AuthMethod::ChapMd5]),
+        client_config(vec![AuthMethod::ChapMd5]),
+        20,
+    );
+    pair.open();
+    assert!(pair.server.negotiation_record().is_none());
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.both_network_up(true, true)));
+    let record = pair.server.negotiation_record().unwrap().clone();
+    let client_requests: Vec<Vec<u8>> = pair
+        .client_sent
+        .iter()
+        .filter(|(_, p, b)| *p == Protocol::Lcp && b[0] == 1)
+        .map(|(_, _, b)| b[4..].to_vec())
+        .collect();
+    let server_requests: Vec<Vec<u8>> = pair
+        .server_sent
+        .iter()
+        .filter(|(_, p, b)| *p == Protocol::Lcp && b[0] == 1)
+        .map(|(_, _, b)| b[4..].to_vec())
+        .collect();
+    assert_eq!(
+        record.initial_received_lcp_request.as_ref(),
+        client_requests.first()
+    );
+    assert_eq!(
+        record.last_received_lcp_request.as_ref(),
+        client_requests.last()
+    );
+    assert_eq!(
+        record.last_sent_lcp_request.as_ref(),
+        server_requests.last()
+    );
+    let auth = record.auth.unwrap();
+    assert_eq!(auth.method, AuthMethod::ChapMd5);
+    assert_eq!(auth.name, USER);
+    // The challenge and id are those of the CHAP Challenge on the wire.
+    let challenge = pair
+        .server_sent
+        .iter()
+        .find(|(_, p, b)| *p == Protocol::Chap && b[0] == 1)
+        .unwrap()
+        .2
+        .clone();
+    assert_eq!(auth.id, challenge[1]);
+    assert_eq!(auth.challenge, challenge[5..5 + usize::from(challenge[4])]);
+}
+
+#[test]
+fn server_config_from_ppp_section() {
+    let ppp = tunnelnas::config::Ppp::default();
+    let config = LinkConfig::server_from_config(&ppp);
+    assert_eq!(config.role, Role::Server);
+    assert_eq!(config.mru, 1492);
+    assert_eq!(
+        config.auth_methods,
+        vec![AuthMethod::ChapMd5, AuthMethod::MsChapV2, AuthMethod::Pap]
+    );
+    assert_eq!(config.fsm.max_configure, 10);
+    assert_eq!(config.fsm.max_terminate, 2);
+    assert_eq!(config.fsm.max_failure, 5);
+    assert_eq!(config.echo_interval, Some(Duration::from_secs(30)));
+    assert_eq!(config.echo_failures, 3);
 }
