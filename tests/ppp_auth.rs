@@ -4,7 +4,12 @@
 //! timer, duplicates, re-challenge, malformed input, and a wrong
 //! authenticator response at the peer.
 
+mod common;
+
+use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+use common::freeradius::{FreeRadius, UserEntry};
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -1336,6 +1341,101 @@ proptest! {
             prop_assert!(server.stats().dropped <= 1);
         }
     }
+}
+
+// --- against FreeRADIUS as the AAA ----------------------------------------
+
+/// What FreeRADIUS 3.2 decides for `request` (PAP: User-Password;
+/// MS-CHAPv2: MS-CHAP-Challenge + MS-CHAP2-Response, RFC 2548 §2.3.2),
+/// with the authenticator response taken from its MS-CHAP2-Success.
+fn freeradius_decision(radius: &FreeRadius, request: &AuthRequest) -> AuthDecision {
+    let user = String::from_utf8_lossy(request.user()).into_owned();
+    let reply = match request {
+        AuthRequest::Pap { password, .. } => {
+            let password = String::from_utf8_lossy(password.expose()).into_owned();
+            radius.auth(&[("User-Name", &user), ("User-Password", &password)])
+        }
+        AuthRequest::MsChapV2 {
+            id,
+            authenticator_challenge,
+            peer_challenge,
+            nt_response,
+            flags,
+            ..
+        } => {
+            // Ident, Flags, Peer-Challenge, 8 reserved, NT-Response.
+            let mut value = vec![*id, *flags];
+            value.extend_from_slice(peer_challenge);
+            value.extend_from_slice(&[0; 8]);
+            value.extend_from_slice(nt_response);
+            radius.auth(&[
+                ("User-Name", &user),
+                (
+                    "MS-CHAP-Challenge",
+                    &format!("0x{}", hex::encode(authenticator_challenge)),
+                ),
+                ("MS-CHAP2-Response", &format!("0x{}", hex::encode(value))),
+            ])
+        }
+        AuthRequest::Chap { .. } => panic!("radclient re-encodes CHAP-Password"),
+    }
+    .expect("radclient runs");
+    if reply.code() != Some("Access-Accept") {
+        return AuthDecision::Reject { message: None };
+    }
+    let authenticator_response = reply.attrs.get("MS-CHAP2-Success").map(|value| {
+        let bytes = hex::decode(value.trim_start_matches("0x")).expect("hex MS-CHAP2-Success");
+        // The CHAP Ident, then the Success Message "S=<40 hex> …".
+        MsChapV2Success::parse(&bytes[1..])
+            .expect("S= in MS-CHAP2-Success")
+            .authenticator_response
+    });
+    AuthDecision::Accept {
+        message: None,
+        mschapv2_authenticator_response: authenticator_response,
+    }
+}
+
+#[test]
+fn pap_and_mschapv2_against_freeradius() -> common::Result<()> {
+    let radius = Rc::new(
+        FreeRadius::builder()
+            .user(UserEntry::new(USER).password(PASSWORD))
+            .start()?,
+    );
+    for (method, password, accepted) in [
+        (AuthMethod::Pap, PASSWORD, true),
+        (AuthMethod::Pap, "wrong", false),
+        (AuthMethod::MsChapV2, PASSWORD, true),
+        (AuthMethod::MsChapV2, "wrong", false),
+    ] {
+        let config = AuthConfig {
+            max_attempts: 1,
+            ..AuthConfig::default()
+        };
+        let client = AuthClient::new(method, USER, password, config.clone(), seed_bytes(30, 2));
+        let mut sim = Sim::with_client(method, config, client, 30);
+        let aaa = Rc::clone(&radius);
+        sim.aaa = Box::new(move |request| freeradius_decision(&aaa, request));
+        sim.start();
+        sim.run(Duration::from_secs(60));
+        // Our NT-Response convinces FreeRADIUS, and its authenticator
+        // response convinces our peer (RFC 2759 §8.8).
+        assert_eq!(
+            sim.server.is_authenticated(),
+            accepted,
+            "{method:?}: {:?}",
+            sim.server_events
+        );
+        assert_eq!(
+            sim.client.is_authenticated(),
+            accepted,
+            "{method:?}: {:?}",
+            sim.client_events
+        );
+        assert_eq!(sim.requests.len(), 1);
+    }
+    Ok(())
 }
 
 // --- misc ------------------------------------------------------------------
