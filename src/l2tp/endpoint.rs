@@ -42,6 +42,9 @@ use super::ids;
 use super::session::{CallInfo, SessionState};
 use super::tunnel::{Ctx, Tunnel, TunnelState};
 
+/// Upper bound of the endpoint's own timers (teardown hold, setup).
+const MAX_TIMER: Duration = Duration::from_secs(86_400);
+
 /// Whether `datagram` is an L2TPv2 control message (T bit set, Ver 2):
 /// two octets read, nothing validated beyond them. For the fast path's
 /// first branch.
@@ -232,7 +235,11 @@ pub struct Endpoint {
 impl Endpoint {
     /// A new endpoint; `seed` seeds every random choice (ids, challenges,
     /// tie breakers, random vectors).
-    pub fn new(config: EndpointConfig, seed: [u8; 32]) -> Self {
+    pub fn new(mut config: EndpointConfig, seed: [u8; 32]) -> Self {
+        // Timer arithmetic on `Instant` must not overflow whatever the
+        // configuration says: a day is far beyond any sensible value.
+        config.teardown_hold = config.teardown_hold.min(MAX_TIMER);
+        config.setup_timeout = config.setup_timeout.min(MAX_TIMER);
         Self {
             config,
             rng: StdRng::from_seed(seed),

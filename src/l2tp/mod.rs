@@ -13,6 +13,57 @@
 //!
 //! Sans-IO: the wire format lives in [`crate::wire::l2tp`]; no sockets, no
 //! clock, randomness from a seeded RNG.
+//!
+//! A driver feeds datagrams and time in, and sends what comes out. Two
+//! endpoints wired back to back, in memory:
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use std::time::Instant;
+//! use tunnelnas::l2tp::{CallInfo, Endpoint, EndpointConfig, Event, OpenSession, PeerPolicy};
+//!
+//! let lac_addr: SocketAddr = "192.0.2.1:1701".parse().unwrap();
+//! let lns_addr: SocketAddr = "192.0.2.2:1701".parse().unwrap();
+//! let mut lac = Endpoint::new(EndpointConfig::default(), [1; 32]);
+//! let lns_config = EndpointConfig {
+//!     peers: vec![PeerPolicy {
+//!         network: "192.0.2.0/24".parse().unwrap(),
+//!         secret: b"s3cret".to_vec(),
+//!         host_name: None,
+//!     }],
+//!     ..EndpointConfig::default()
+//! };
+//! let mut lns = Endpoint::new(lns_config, [2; 32]);
+//! let now = Instant::now();
+//! let call = OpenSession {
+//!     peer: lns_addr,
+//!     secret: b"s3cret".to_vec(),
+//!     assignment_id: None,
+//!     client_auth_id: None,
+//!     call: CallInfo::default(),
+//!     request_id: 1,
+//! };
+//! lac.open_session(now, call).unwrap();
+//! let mut buf = Vec::new();
+//! let mut up = false;
+//! for _ in 0..10 {
+//!     while let Some((_, len)) = lac.poll_transmit(now, &mut buf) {
+//!         lns.handle_datagram(now, lac_addr, &buf[..len]);
+//!     }
+//!     while let Some(event) = lns.poll_event() {
+//!         if let Event::SessionRequest { handle, .. } = event {
+//!             lns.accept_session(now, handle); // the LNS driver's decision
+//!         }
+//!     }
+//!     while let Some((_, len)) = lns.poll_transmit(now, &mut buf) {
+//!         lac.handle_datagram(now, lns_addr, &buf[..len]);
+//!     }
+//!     while let Some(event) = lac.poll_event() {
+//!         up |= matches!(event, Event::SessionUp { request_id: 1, .. });
+//!     }
+//! }
+//! assert!(up);
+//! ```
 
 pub mod channel;
 pub mod endpoint;
