@@ -31,6 +31,14 @@
 //!   either direction, a HELLO goes through the reliable path, so a dead
 //!   peer is detected by the retransmission limit.
 //!
+//! * **Interoperability**: a ZLB carries the oldest unacknowledged Ns (the
+//!   Ns the peer last said it expects), because xl2tpd discards a ZLB, Nr
+//!   included, whose Ns is not the one it expects; and xl2tpd drops
+//!   out-of-order messages instead of queueing them, which go-back-N
+//!   retransmission repairs. Tests replay xl2tpd ↔ BNG Blaster captures and
+//!   reproduce every datagram byte for byte, and xl2tpd's SCCRQ
+//!   retransmission times.
+//!
 //! Memory is bounded whatever the peer sends: the reorder buffer holds at
 //! most our receive window, the send queue at most `max_send_queue`
 //! messages, and diagnostic events are capped (the counters in
@@ -66,7 +74,8 @@
 //! # Ok::<(), tunnelnas::l2tp::channel::ChannelError>(())
 //! ```
 //!
-//! The channel does not look at message types beyond HELLO: tunnel and
+//! The channel does not look at message types beyond HELLO (which it
+//! sends; received HELLOs are delivered like any message): tunnel and
 //! session state machines consume [`ChannelEvent::Delivered`] and put the
 //! Receive Window Size AVPs into SCCRQ/SCCRP themselves
 //! ([`ControlChannel::receive_window`], [`ControlChannel::set_peer_receive_window`]).
