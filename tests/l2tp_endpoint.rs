@@ -374,6 +374,12 @@ fn a_thousand_sessions_on_few_tunnels_over_a_lossy_reordering_duplicating_link()
     // Retransmitted SCCRQs (Tunnel ID 0) reached their first tunnel instead
     // of opening new ones.
     assert_eq!(sim.lns.tunnel_count(), 10);
+    for info in sim.lns.tunnels() {
+        assert_eq!(info.state, TunnelState::Established);
+        assert_eq!(info.sessions, 100);
+        assert_eq!(info.peer_host_name, b"lac");
+        assert!(!info.initiated_locally);
+    }
     assert_eq!(Sim::count(&sim.lac_events, is_tunnel_up), 10);
     assert_eq!(Sim::count(&sim.lns_events, is_tunnel_up), 10);
     // Unique ids, proxy AVPs and hidden AVPs carried intact.

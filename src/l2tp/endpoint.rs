@@ -217,6 +217,25 @@ pub struct SessionInfo {
     pub sequencing_required: bool,
 }
 
+/// A tunnel as the management API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelInfo {
+    /// Our Tunnel ID.
+    pub tunnel_id: u16,
+    /// The peer's Tunnel ID (0 until known).
+    pub peer_tunnel_id: u16,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The peer's Host Name AVP.
+    pub peer_host_name: Vec<u8>,
+    /// Whether we sent the SCCRQ.
+    pub initiated_locally: bool,
+    /// Its state.
+    pub state: TunnelState,
+    /// Its sessions, in any state.
+    pub sessions: usize,
+}
+
 /// All tunnels of one L2TP socket.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -269,6 +288,25 @@ impl Endpoint {
     /// State of our tunnel `tunnel_id`.
     pub fn tunnel_state(&self, tunnel_id: u16) -> Option<TunnelState> {
         self.tunnels.get(&tunnel_id).map(|t| t.state)
+    }
+
+    /// Every tunnel, ordered by our Tunnel ID (for the management API).
+    pub fn tunnels(&self) -> Vec<TunnelInfo> {
+        let mut out: Vec<TunnelInfo> = self
+            .tunnels
+            .values()
+            .map(|t| TunnelInfo {
+                tunnel_id: t.local_id,
+                peer_tunnel_id: t.peer_id,
+                peer: t.peer,
+                peer_host_name: t.peer_host_name.clone(),
+                initiated_locally: t.initiated_locally,
+                state: t.state,
+                sessions: t.session_count(),
+            })
+            .collect();
+        out.sort_unstable_by_key(|t| t.tunnel_id);
+        out
     }
 
     /// Sessions per tunnel (our Tunnel ID → count), for tests and the API.

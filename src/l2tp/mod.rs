@@ -74,7 +74,7 @@ pub mod tunnel;
 
 pub use endpoint::{
     Endpoint, EndpointConfig, OpenError, OpenSession, PeerPolicy, SessionInfo, SharingKey,
-    is_control,
+    TunnelInfo, is_control,
 };
 pub use event::{Direction, DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause};
 pub use session::{CallInfo, ProxyInfo, SessionState};

@@ -98,7 +98,7 @@ pub(crate) struct Tunnel {
     /// Calls not yet established, by setup deadline (lazily pruned: an
     /// entry whose session is gone, established or younger is skipped).
     setup_deadlines: BTreeSet<(Instant, u16)>,
-    peer_host_name: Vec<u8>,
+    pub(crate) peer_host_name: Vec<u8>,
     /// Whether the peer may answer from another UDP port (until SCCRP).
     pub(crate) port_may_change: bool,
     /// The channel refused a message (send queue full): the tunnel cannot
