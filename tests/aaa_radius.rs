@@ -72,6 +72,7 @@ fn config(groups: Vec<GroupConfig>, state_dir: &Path) -> AaaConfig {
         local_users: None,
         local_fallback: false,
         seed: [42; 32],
+        auth_cache: Default::default(),
     }
 }
 

@@ -5,6 +5,7 @@
 //!   and their packet encoding / decoding (no I/O).
 
 pub mod attributes;
+pub mod cache;
 pub mod client;
 pub mod dictionary;
 pub mod dynauth;

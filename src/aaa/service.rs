@@ -20,6 +20,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::attributes::{Decision, RejectCause, Rejection};
+use super::cache::{AuthCache, AuthCacheConfig};
 use super::client::{Client, ClientConfig, ClientEvent, GroupConfig, Job, Outcome, RequestId};
 use super::local::LocalUsers;
 use super::request::{AccountingRecord, AuthRequest, NasIdentity};
@@ -51,6 +52,8 @@ pub struct AaaConfig {
     pub local_fallback: bool,
     /// RNG seed for Request Authenticators (from the OS at start).
     pub seed: [u8; 32],
+    /// Opt-in authentication caches.
+    pub auth_cache: AuthCacheConfig,
 }
 
 impl AaaConfig {
@@ -74,6 +77,7 @@ impl AaaConfig {
             local_users: None,
             local_fallback: false,
             seed,
+            auth_cache: AuthCacheConfig::default(),
         }
     }
 }
@@ -153,6 +157,7 @@ pub struct AaaHandle {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<AaaEvent>,
     local: Option<Arc<LocalUsers>>,
+    cache: Arc<AuthCache>,
 }
 
 impl core::fmt::Debug for Command {
@@ -229,10 +234,13 @@ impl AaaHandle {
             shutdown: None,
         };
         tokio::spawn(driver.run(commands_rx, datagrams));
+        let mut cache_key = [0u8; 16];
+        cache_key.copy_from_slice(&config.seed[16..]);
         Ok(Self {
             commands,
             events,
             local,
+            cache: Arc::new(AuthCache::new(&config.auth_cache, cache_key)),
         })
     }
 
@@ -246,17 +254,22 @@ impl AaaHandle {
                 None => Decision::Reject(Rejection::new(RejectCause::UnknownGroup(group.into()))),
             };
         }
+        if let Some(decision) = self.cache.before(&request).await {
+            return decision;
+        }
         let (reply, rx) = oneshot::channel();
         let command = Command::Authenticate {
             group: group.to_owned(),
-            request: Box::new(request),
+            request: Box::new(request.clone()),
             reply,
         };
         if self.commands.send(command).await.is_err() {
             return Decision::Reject(Rejection::new(RejectCause::Stopped));
         }
-        rx.await
-            .unwrap_or_else(|_| Decision::Reject(Rejection::new(RejectCause::Stopped)))
+        let decision = rx
+            .await
+            .unwrap_or_else(|_| Decision::Reject(Rejection::new(RejectCause::Stopped)));
+        self.cache.after(&request, decision).await
     }
 
     /// Persists `record` for `group` and returns; delivery follows.
