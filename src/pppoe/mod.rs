@@ -73,31 +73,29 @@ struct Outgoing {
 fn write_frame(buf: &mut [u8], src: MacAddress, out: &Outgoing) -> crate::wire::Result<Transmit> {
     let mut eth = EthernetRepr::new(out.dst, src, EtherType::PppoeDiscovery);
     eth.vlans = out.vlans;
+    let total = eth.buffer_len() + out.repr.buffer_len();
+    // Check the room first so nothing is written into a buffer that
+    // cannot hold the whole frame.
+    crate::wire::ensure_room(buf, total)?;
     let header = eth.emit(buf)?;
-    let body = buf
-        .get_mut(header..)
-        .ok_or(crate::wire::Error::BufferTooSmall {
-            need: header,
-            have: 0,
-        })?;
+    let (_, body) = buf.split_at_mut(header);
     let len = header + out.repr.emit(body)?;
-    let padded = len.max(ethernet::MIN_FRAME_LEN);
-    if let Some(pad) = buf.get_mut(len..padded) {
-        pad.fill(0);
-        Ok(Transmit {
-            dst: out.dst,
-            vlans: out.vlans,
-            code: out.repr.code,
-            len: padded,
-        })
-    } else {
-        Ok(Transmit {
-            dst: out.dst,
-            vlans: out.vlans,
-            code: out.repr.code,
-            len,
-        })
-    }
+    // Short frames are padded to the Ethernet minimum (60 bytes without
+    // the FCS) when the buffer allows; the PPPoE LENGTH field tells the
+    // receiver where the packet ends (RFC 2516 §4).
+    let len = match buf.get_mut(len..ethernet::MIN_FRAME_LEN) {
+        Some(pad) => {
+            pad.fill(0);
+            ethernet::MIN_FRAME_LEN
+        }
+        None => len,
+    };
+    Ok(Transmit {
+        dst: out.dst,
+        vlans: out.vlans,
+        code: out.repr.code,
+        len,
+    })
 }
 
 /// A discovery frame split into its parts, or why it is not one.

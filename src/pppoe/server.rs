@@ -178,7 +178,8 @@ pub enum Event {
     },
     /// A packet was not served.
     Refused {
-        /// CODE of the packet refused.
+        /// CODE of the packet refused (`Code::Unknown(0xff)` when the
+        /// frame could not be parsed far enough to tell).
         code: Code,
         /// Its source MAC ([`MacAddress::ZERO`] if unparseable).
         mac: MacAddress,
