@@ -181,7 +181,7 @@ impl Lcp {
 
     fn loop_suspected(&mut self) -> Result<(), NegotiationFailure> {
         self.loopback_count = self.loopback_count.saturating_add(1);
-        if self.loopback_count >= self.config.max_loopback {
+        if self.loopback_count >= self.config.max_loopback.max(1) {
             self.looped_back = true;
             return Err(NegotiationFailure::LoopedBack);
         }

@@ -15,9 +15,10 @@
 //! server's Naks; an IP-Address reject or an acknowledged 0.0.0.0 fails.
 //!
 //! IPv6CP (RFC 5072 §4.1): both ends use a random non-zero
-//! Interface-Identifier; "If the two Interface-Identifiers are equal ...
-//! [the] peer ... MUST ... Configure-Nak ... with a new" one, and a zero
-//! identifier is Nak'd with a fresh random one too.
+//! Interface-Identifier. A received identifier equal to ours is answered
+//! with a Configure-Nak carrying a new one (the RFC makes the identifiers
+//! unique on the link this way), and a zero identifier, which asks us to
+//! suggest one, is Nak'd with a fresh random value too.
 
 use std::net::Ipv4Addr;
 
