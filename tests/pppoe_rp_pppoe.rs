@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use common::netns::{Netns, VethPair};
 use common::tshark::{LiveCapture, Tshark};
 use common::{Context, Result, anyhow, bail, ensure, require_tool, tempdir};
-use tunnelnas::pppoe::{Discovery, DiscoveryConfig, Event, MAX_FRAME_LEN};
+use tunnelnas::pppoe::{Discovery, DiscoveryConfig, Event, MAX_FRAME_LEN, RefusalReason};
 use tunnelnas::wire::ethernet::MacAddress;
 
 const ETH_P_PPPOE_DISC: u16 = 0x8863;
@@ -292,6 +292,34 @@ fn rp_pppoe_discovers_our_access_concentrator() -> Result<()> {
             _ => None,
         })?;
         ensure!(ended == session);
+
+        // A service we do not offer: no PADO (RFC 2516 §5.2), so rp-pppoe
+        // gives up and prints the all-zero line; the core counts the
+        // refusal.
+        let out = host.exec_unchecked(&[
+            "timeout",
+            "30",
+            "pppoe",
+            "-I",
+            &host_if,
+            "-d",
+            "-t",
+            "1",
+            "-S",
+            "no-such-service",
+        ])?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        ensure!(
+            parse_session_line(&stdout) == Some((0, MacAddress::ZERO)),
+            "pppoe -S no-such-service should fail:\n{stdout}"
+        );
+        wait_for(&event_rx, "Refused(ServiceUnavailable)", |e| match e {
+            Event::Refused {
+                reason: RefusalReason::ServiceUnavailable,
+                ..
+            } => Some(()),
+            _ => None,
+        })?;
 
         // A second session, ended by us: a PADT with Generic-Error.
         let out =
