@@ -359,7 +359,7 @@ pub struct AcceptAttributes {
     pub class: Vec<Vec<u8>>,
     /// Rate limits, from whichever attribute carried them.
     pub rate_limit: RateLimit,
-    /// MS-CHAP2-Success (RFC 2548 §2.3.3): Ident + "S=<auth string>", to be
+    /// MS-CHAP2-Success (RFC 2548 §2.3.3): Ident + `"S=<auth string>"`, to be
     /// relayed in the MS-CHAPv2 Success packet.
     pub ms_chap2_success: Option<Vec<u8>>,
     /// MS-MPPE-Send-Key, decrypted.

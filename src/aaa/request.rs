@@ -510,6 +510,54 @@ crate::open_enum! {
     }
 }
 
+/// Why a session ended, as the role drivers know it; mapped to
+/// Acct-Terminate-Cause by [`SessionEnd::terminate_cause`] (RFC 2866 §5.10,
+/// with the PPP/L2TP reading of RFC 3580 §3.32 for the causes it names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionEnd {
+    /// The subscriber sent PADT or LCP Terminate-Request.
+    SubscriberRequest,
+    /// LCP echo loss or the access link went down.
+    LinkLost,
+    /// The L2TP tunnel or session to the LNS was torn down (StopCCN, CDN,
+    /// tunnel timeout).
+    TunnelLost,
+    /// Idle-Timeout expired.
+    IdleTimeout,
+    /// Session-Timeout expired.
+    SessionTimeout,
+    /// Disconnect-Request or operator action.
+    AdminDisconnect,
+    /// The NAS is shutting down.
+    NasShutdown,
+    /// The NAS failed (internal error, resources).
+    NasError,
+    /// Authentication or negotiation failed on the subscriber's side.
+    UserError,
+    /// The LNS / remote host ended the session.
+    HostRequest,
+}
+
+impl SessionEnd {
+    /// The Acct-Terminate-Cause for this end.
+    #[must_use]
+    pub const fn terminate_cause(self) -> TerminateCause {
+        match self {
+            Self::SubscriberRequest => TerminateCause::UserRequest,
+            Self::LinkLost => TerminateCause::LostCarrier,
+            Self::TunnelLost => TerminateCause::LostService,
+            Self::IdleTimeout => TerminateCause::IdleTimeout,
+            Self::SessionTimeout => TerminateCause::SessionTimeout,
+            Self::AdminDisconnect => TerminateCause::AdminReset,
+            Self::NasShutdown => TerminateCause::NasReboot,
+            Self::NasError => TerminateCause::NasError,
+            Self::UserError => TerminateCause::UserError,
+            Self::HostRequest => TerminateCause::HostRequest,
+        }
+    }
+}
+
 /// Traffic counters of a session (64-bit; split into octets + gigawords on
 /// the wire, RFC 2869 §5.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -932,6 +980,18 @@ mod tests {
             p.attribute(attr::TUNNEL_TYPE).unwrap().value(),
             &[0, 0, 0, 3]
         );
+    }
+
+    #[test]
+    fn session_end_maps_to_rfc2866_causes() {
+        assert_eq!(
+            u32::from(SessionEnd::SubscriberRequest.terminate_cause()),
+            1
+        );
+        assert_eq!(u32::from(SessionEnd::LinkLost.terminate_cause()), 2);
+        assert_eq!(u32::from(SessionEnd::TunnelLost.terminate_cause()), 3);
+        assert_eq!(u32::from(SessionEnd::AdminDisconnect.terminate_cause()), 6);
+        assert_eq!(u32::from(SessionEnd::NasShutdown.terminate_cause()), 11);
     }
 
     #[test]
