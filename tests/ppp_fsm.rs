@@ -276,3 +276,93 @@ fn close_sends_max_terminate_requests() {
     assert_eq!(fsm.state(), State::Closed);
     assert_eq!(fsm.stats().terminate_requests_sent, 2);
 }
+
+mod lcp_negotiator {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use tunnelnas::ppp::auth::AuthMethod;
+    use tunnelnas::ppp::fsm::{NegotiationFailure, Negotiator, Verdict};
+    use tunnelnas::ppp::lcp::{AuthRole, Lcp, LcpConfig};
+    use tunnelnas::wire::ppp::{AuthMethod as WireAuth, LcpOption};
+
+    fn authenticator(methods: Vec<AuthMethod>) -> Lcp {
+        Lcp::new(
+            LcpConfig {
+                auth: AuthRole::Authenticator(methods),
+                ..LcpConfig::default()
+            },
+            StdRng::seed_from_u64(1),
+        )
+    }
+
+    fn auth_in(request: &[LcpOption]) -> Option<AuthMethod> {
+        request.iter().find_map(AuthMethod::from_lcp_option)
+    }
+
+    #[test]
+    fn nak_suggesting_an_unoffered_method_moves_to_our_next() {
+        let mut lcp = authenticator(vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5]);
+        assert_eq!(auth_in(&lcp.request()), Some(AuthMethod::MsChapV2));
+        // The peer suggests EAP, which we do not offer: next in our order.
+        lcp.nak_received(&[LcpOption::auth(WireAuth::Eap)]).unwrap();
+        assert_eq!(auth_in(&lcp.request()), Some(AuthMethod::ChapMd5));
+        // Nak'd again: nothing left.
+        assert_eq!(
+            lcp.nak_received(&[LcpOption::auth(WireAuth::Eap)]),
+            Err(NegotiationFailure::NoCommonAuthProtocol)
+        );
+    }
+
+    #[test]
+    fn authenticator_rejects_being_asked_to_authenticate_and_peer_naks_unsupported() {
+        let mut lcp = authenticator(vec![AuthMethod::Pap]);
+        assert_eq!(lcp.judge(&LcpOption::auth(WireAuth::Pap)), Verdict::Reject);
+        let mut peer = Lcp::new(
+            LcpConfig {
+                auth: AuthRole::Peer(vec![AuthMethod::ChapMd5]),
+                ..LcpConfig::default()
+            },
+            StdRng::seed_from_u64(2),
+        );
+        assert_eq!(
+            peer.judge(&LcpOption::auth(WireAuth::ChapMd5)),
+            Verdict::Ack
+        );
+        assert_eq!(
+            peer.judge(&LcpOption::auth(WireAuth::MsChap)),
+            Verdict::Nak(LcpOption::auth(WireAuth::ChapMd5))
+        );
+        // Magic-Number zero is always Nak'd (RFC 1661 §6.4).
+        assert!(matches!(
+            peer.judge(&LcpOption::MagicNumber(0)),
+            Verdict::Nak(LcpOption::MagicNumber(m)) if m != 0
+        ));
+        // MRU below 128 or above the lower layer: Nak with what it carries.
+        assert_eq!(
+            peer.judge(&LcpOption::Mru(64)),
+            Verdict::Nak(LcpOption::Mru(1492))
+        );
+        assert_eq!(peer.judge(&LcpOption::Mru(1400)), Verdict::Ack);
+        // The authenticator cannot go on when the peer rejects auth.
+        assert_eq!(
+            lcp.reject_received(&[LcpOption::auth(WireAuth::Pap)]),
+            Err(NegotiationFailure::RequiredOptionRefused(3))
+        );
+    }
+
+    #[test]
+    fn lower_layer_of_tiny_payload_never_panics() {
+        let mut lcp = Lcp::new(
+            LcpConfig {
+                mru: 64,
+                lower_max_payload: 40,
+                ..LcpConfig::default()
+            },
+            StdRng::seed_from_u64(3),
+        );
+        lcp.nak_received(&[LcpOption::Mru(9000)]).unwrap();
+        lcp.nak_received(&[LcpOption::Mru(0)]).unwrap();
+        let _ = lcp.request();
+        let _ = lcp.judge(&LcpOption::Mru(0));
+    }
+}

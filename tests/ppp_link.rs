@@ -1272,3 +1272,36 @@ fn server_config_from_ppp_section() {
     assert_eq!(config.echo_interval, Some(Duration::from_secs(30)));
     assert_eq!(config.echo_failures, 3);
 }
+
+#[test]
+fn server_close_with_live_peer_is_acknowledged() {
+    let mut pair = Pair::new(
+        server_config(vec![AuthMethod::Pap]),
+        client_config(vec![AuthMethod::Pap]),
+        21,
+    )
+    .lossy();
+    pair.open();
+    assert!(pair.run_until(Duration::from_secs(120), |p| {
+        p.both_network_up(true, true)
+    }));
+    pair.server.close(pair.now, DownReason::AdminClose);
+    assert!(pair.run_until(Duration::from_secs(60), |p| {
+        down_reason(&p.server_events).is_some() && down_reason(&p.client_events).is_some()
+    }));
+    assert_eq!(
+        down_reason(&pair.server_events),
+        Some(DownReason::AdminClose)
+    );
+    assert_eq!(
+        down_reason(&pair.client_events),
+        Some(DownReason::PeerTerminated)
+    );
+    assert_eq!(pair.client.phase(), Phase::Dead);
+    // Frames after Down are dropped, never answered.
+    let sent = pair.server_sent.len();
+    pair.server
+        .handle_frame(pair.now, Protocol::Lcp, &[1, 1, 0, 4]);
+    pair.pump();
+    assert_eq!(pair.server_sent.len(), sent);
+}
