@@ -1079,6 +1079,62 @@ fn chap_client_answers_a_retransmitted_challenge_identically() {
     assert_eq!(next(&mut client), first);
 }
 
+#[test]
+fn stale_challenge_after_mschapv2_retry_is_ignored() {
+    let now = Instant::now();
+    let mut client = AuthClient::new(
+        AuthMethod::MsChapV2,
+        USER,
+        PASSWORD,
+        AuthConfig::default(),
+        [4; 32],
+    );
+    client.start(now);
+    let challenge = ChapRepr::new(
+        1,
+        ChapMessage::Challenge {
+            value: vec![0xa1; 16],
+            name: b"lns".to_vec(),
+        },
+    )
+    .to_vec()
+    .unwrap();
+    client.handle_packet(now, &challenge);
+    let failure = MsChapV2Failure {
+        error: 691,
+        retry: true,
+        challenge: Some([0xb2; 16]),
+        version: Some(3),
+        message: None,
+    };
+    let failure = ChapRepr::new(
+        1,
+        ChapMessage::Failure {
+            message: failure.to_message(),
+        },
+    );
+    client.handle_packet(now, &failure.to_vec().unwrap());
+    let mut buf = [0u8; 1500];
+    let mut sent = Vec::new();
+    while let Some(n) = client.poll_transmit(&mut buf) {
+        sent.push(ChapRepr::parse_bytes(&buf[..n]).unwrap().identifier);
+    }
+    assert_eq!(
+        sent,
+        [1, 2],
+        "the retry's Identifier is the Failure's plus one"
+    );
+    // A late copy of the first Challenge must not restart the exchange.
+    client.handle_packet(now, &challenge);
+    assert_eq!(client.poll_transmit(&mut buf), None);
+    assert_eq!(
+        client.poll_event(),
+        Some(AuthClientEvent::Dropped {
+            reason: DropReason::Duplicate
+        })
+    );
+}
+
 // --- re-challenge ----------------------------------------------------------
 
 #[test]

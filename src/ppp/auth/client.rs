@@ -41,9 +41,11 @@ struct MsChapV2Sent {
 
 /// The peer: answers the authenticator with our credentials.
 ///
-/// - PAP (RFC 1334 §2.2.1): `start` sends the Authenticate-Request,
-///   retransmitted every [`AuthConfig::retry_interval`] until an Ack or Nak
-///   with its Identifier arrives, at most [`AuthConfig::max_retries`] times.
+/// - PAP (RFC 1334 §2.1, §2.2.1): `start` sends the Authenticate-Request,
+///   "repeatedly sent until a valid reply packet is received, or an
+///   optional retry counter expires": every [`AuthConfig::retry_interval`],
+///   at most [`AuthConfig::max_retries`] times, keeping its Identifier so
+///   an Ack to any copy matches.
 /// - CHAP-MD5 (RFC 1994 §4.1): each Challenge gets a Response
 ///   MD5(id ‖ secret ‖ challenge) with our name; a retransmitted Challenge
 ///   gets the same Response, and the Response is also re-sent on our own
@@ -157,8 +159,9 @@ impl AuthClient {
     }
 
     /// Starts authentication (call when LCP reaches Opened). PAP sends the
-    /// Authenticate-Request; CHAP waits for the Challenge. Calls after the
-    /// first are ignored.
+    /// Authenticate-Request; CHAP waits for the Challenge (one that arrives
+    /// before `start` is answered too, and starts the exchange). Calls
+    /// after the first are ignored.
     pub fn start(&mut self, now: Instant) {
         if self.phase != Phase::Idle {
             return;
