@@ -864,3 +864,71 @@ impl Discovery {
         self.events.pop_front()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core(config: DiscoveryConfig) -> Discovery {
+        Discovery::new(
+            config,
+            MacAddress::new([2, 0, 0, 0, 0, 1]),
+            [1; 32],
+            Instant::now(),
+        )
+    }
+
+    #[test]
+    fn pado_delay_is_linear_and_tolerates_odd_configs() {
+        let mut config = DiscoveryConfig {
+            max_sessions: 4,
+            pado_delay: Duration::from_millis(200),
+            pado_delay_max: Duration::from_millis(100),
+            ..DiscoveryConfig::default()
+        };
+        // Max below min: the delay stays at min.
+        assert_eq!(
+            core(config.clone()).pado_delay(),
+            Duration::from_millis(200)
+        );
+        config.pado_delay_max = Duration::from_millis(600);
+        let mut d = core(config.clone());
+        assert_eq!(d.pado_delay(), Duration::from_millis(200));
+        for id in 1..=2 {
+            d.sessions.insert(
+                id,
+                SessionInfo {
+                    session_id: id,
+                    mac: MacAddress::new([2, 0, 0, 0, 1, id as u8]),
+                    vlans: VlanStack::new(),
+                    service_name: Vec::new(),
+                    max_payload: DEFAULT_MAX_PAYLOAD,
+                    circuit_id: None,
+                    remote_id: None,
+                    host_uniq: None,
+                    relay_session_id: None,
+                    cookie: Vec::new(),
+                },
+            );
+        }
+        assert_eq!(d.pado_delay(), Duration::from_millis(400));
+        // max_sessions 0 does not divide by zero.
+        config.max_sessions = 0;
+        assert_eq!(core(config).pado_delay(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn max_payload_grant_table() {
+        let mut config = DiscoveryConfig {
+            max_payload: 1500,
+            ..DiscoveryConfig::default()
+        };
+        let d = core(config.clone());
+        assert_eq!(d.grant_max_payload(None), None);
+        assert_eq!(d.grant_max_payload(Some(1492)), None);
+        assert_eq!(d.grant_max_payload(Some(1493)), Some(1493));
+        assert_eq!(d.grant_max_payload(Some(u16::MAX)), Some(1500));
+        config.max_payload = 1400;
+        assert_eq!(core(config).grant_max_payload(Some(1500)), None);
+    }
+}
