@@ -13,11 +13,13 @@
 //!   discarded" is the client-side consequence of §3) and so is the
 //!   Message-Authenticator (RFC 3579 §3.2, RFC 2869 §5.14: "MUST silently
 //!   discard"); bad ones are dropped and reported ([`DropReason`]).
-//! * RFC 5080 §2.2.1: a retransmission of an unchanged Access-Request keeps
-//!   its Identifier and Request Authenticator; an Accounting-Request whose
-//!   Acct-Delay-Time changes is a new packet and gets a new Identifier
-//!   ("If the Acct-Delay-Time is updated ... then the Identifier MUST be
-//!   changed", paraphrased from RFC 5080 §2.2.1), re-signed.
+//! * Retransmission: an Access-Request is retransmitted unchanged, same
+//!   Identifier and Request Authenticator (RFC 5080 §2.2.1, duplicate
+//!   detection on the server relies on it). An Accounting-Request carries a
+//!   new Acct-Delay-Time on every retry, so it is re-encoded, re-signed and
+//!   given a new Identifier — RFC 2866 §3: "The Identifier field MUST be
+//!   changed whenever the content of the Attributes field changes"; §5.2:
+//!   "changing the Acct-Delay-Time causes the Identifier to change".
 //! * RFC 5997 §4: a server marked dead is probed with Status-Server (with
 //!   Message-Authenticator, §3) after its dead time; an answer revives it.
 //! * RFC 3539-style back-pressure: at most `max_outstanding_per_server`
