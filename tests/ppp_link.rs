@@ -1305,3 +1305,60 @@ fn server_close_with_live_peer_is_acknowledged() {
     pair.pump();
     assert_eq!(pair.server_sent.len(), sent);
 }
+
+/// Whole lifecycles over the lossy wire, many seeds: bring-up, an LCP
+/// renegotiation started by the client's side, then a hang-up.
+#[test]
+fn lossy_lifecycle_soak() {
+    for method in [AuthMethod::Pap, AuthMethod::ChapMd5, AuthMethod::MsChapV2] {
+        for seed in 0..30 {
+            let mut pair = Pair::new(
+                server_config(vec![method]),
+                client_config(vec![method]),
+                1000 + seed,
+            )
+            .lossy();
+            pair.open();
+            assert!(
+                pair.run_until(Duration::from_secs(300), |p| p.both_network_up(true, true)),
+                "{method:?} seed {seed}: bring-up"
+            );
+            pair.run_until(Duration::from_secs(20), |_| false);
+            pair.server_events.clear();
+            pair.client_events.clear();
+            let request = LcpRepr::new(
+                0x99,
+                ControlMessage::ConfigureRequest(vec![
+                    LcpOption::Mru(1492),
+                    LcpOption::MagicNumber(0x0bad_cafe),
+                ]),
+            )
+            .to_vec()
+            .unwrap();
+            pair.server.handle_frame(pair.now, Protocol::Lcp, &request);
+            assert!(
+                pair.run_until(Duration::from_secs(300), |p| p.both_network_up(true, true)),
+                "{method:?} seed {seed}: renegotiation\n{:?}",
+                pair.server_events
+            );
+            pair.client.close(pair.now, DownReason::AdminClose);
+            assert!(
+                pair.run_until(Duration::from_secs(120), |p| {
+                    down_reason(&p.server_events).is_some()
+                        && down_reason(&p.client_events).is_some()
+                }),
+                "{method:?} seed {seed}: hang-up"
+            );
+            assert_eq!(
+                down_reason(&pair.client_events),
+                Some(DownReason::AdminClose)
+            );
+            // The server either saw the Terminate-Request or, if every one
+            // was lost, noticed through its keepalive.
+            assert!(matches!(
+                down_reason(&pair.server_events),
+                Some(DownReason::PeerTerminated | DownReason::EchoTimeout)
+            ));
+        }
+    }
+}
