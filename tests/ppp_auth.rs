@@ -868,6 +868,57 @@ fn pap_client_retransmits_then_gives_up() {
 }
 
 #[test]
+fn chap_client_resends_its_response_then_gives_up() {
+    let config = AuthConfig {
+        retry_interval: Duration::from_secs(1),
+        max_retries: 3,
+        timeout: Duration::from_secs(100),
+        ..AuthConfig::default()
+    };
+    let mut client = AuthClient::new(AuthMethod::ChapMd5, USER, PASSWORD, config, [6; 32]);
+    let base = Instant::now();
+    client.start(base);
+    let challenge = ChapRepr::new(
+        7,
+        ChapMessage::Challenge {
+            value: vec![0x11; 16],
+            name: b"lns".to_vec(),
+        },
+    );
+    client.handle_packet(base, &challenge.to_vec().unwrap());
+    let mut buf = [0u8; 1500];
+    let mut sent = Vec::new();
+    let mut now = base;
+    loop {
+        while let Some(n) = client.poll_transmit(&mut buf) {
+            sent.push((now - base, buf[..n].to_vec()));
+        }
+        let Some(next) = client.poll_timeout() else {
+            break;
+        };
+        now = next;
+        client.handle_timeout(now);
+    }
+    assert_eq!(
+        sent.iter().map(|(t, _)| t.as_secs()).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert!(sent.windows(2).all(|w| w[0].1 == w[1].1));
+    assert_eq!(
+        ChapRepr::parse_bytes(&sent[0].1).unwrap().message,
+        ChapMessage::Response {
+            value: chap_md5_response(7, PASSWORD.as_bytes(), &[0x11; 16]).to_vec(),
+            name: USER.into()
+        }
+    );
+    assert_eq!(
+        client.poll_event(),
+        Some(AuthClientEvent::Failed(AuthFailure::NoResponse))
+    );
+    assert_eq!(now - base, Duration::from_secs(3));
+}
+
+#[test]
 fn chap_client_times_out_without_a_challenge() {
     let config = AuthConfig {
         timeout: Duration::from_secs(7),

@@ -330,10 +330,9 @@ mod tests {
 
     #[test]
     fn des_key_expansion_matches_the_classic_example() {
-        // FIPS-81 style check: key 0x0123456789ABCDEF encrypts
-        // "Now is t" to 3FA40E8A984D4815. Its 56 key bits, parity dropped,
-        // are 00 91 1A 2B 3C 4D 5E 6F >> … — build them back from the
-        // 8-octet key to exercise the 7→8 expansion.
+        // The classic DES example: key 0123456789ABCDEF encrypts "Now is t"
+        // to 3FA40E8A984D4815. Its 56 key bits (parity bits dropped) are
+        // packed into 7 octets, which des_encrypt must spread back out.
         let key8: [u8; 8] = hex("0123456789ABCDEF");
         let bits = key8
             .iter()
