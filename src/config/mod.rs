@@ -100,9 +100,11 @@ pub struct Pppoe {
     pub max_sessions_per_interface: u32,
     /// Most PPPoE sessions from one subscriber MAC. Default 2.
     pub max_sessions_per_mac: u32,
-    /// PADI accepted per second over all interfaces. Default 500.
+    /// PADI accepted per second on each interface (also the burst).
+    /// Default 500.
     pub padi_rate: u32,
-    /// PADI accepted per second from one MAC. Default 2.
+    /// PADI accepted per second from one subscriber (MAC and VLAN tags;
+    /// also the burst). Default 2.
     pub padi_rate_per_mac: u32,
     /// PADO delay when idle. Default `0s`.
     pub pado_delay: Duration,
