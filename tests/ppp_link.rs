@@ -1362,3 +1362,18 @@ fn lossy_lifecycle_soak() {
         }
     }
 }
+
+#[test]
+fn close_before_open_reports_down() {
+    let mut link = Link::new(server_config(vec![]), [5; 32]);
+    let now = Instant::now();
+    link.close(now, DownReason::AdminClose);
+    let mut events = Vec::new();
+    while let Some(e) = link.poll_event() {
+        events.push(e);
+    }
+    assert_eq!(down_reason(&events), Some(DownReason::AdminClose));
+    assert_eq!(link.poll_timeout(), None);
+    let mut buf = [0u8; 64];
+    assert!(link.poll_transmit(&mut buf).is_none());
+}

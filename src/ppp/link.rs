@@ -554,6 +554,10 @@ impl Link {
         self.down_reason.get_or_insert(reason);
         self.lcp.close(now);
         self.pump(now);
+        if self.lcp.state() == State::Initial {
+            // Closed before it was ever opened: nothing to terminate.
+            self.report_down();
+        }
     }
 
     /// The lower layer went away (PADT, L2TP CDN): Down at once.
