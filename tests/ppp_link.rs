@@ -1377,3 +1377,17 @@ fn close_before_open_reports_down() {
     let mut buf = [0u8; 64];
     assert!(link.poll_transmit(&mut buf).is_none());
 }
+
+#[test]
+fn lns_config_takes_address_and_dns() {
+    let ppp = tunnelnas::config::Ppp::default();
+    let lns = tunnelnas::config::Lns {
+        dns: vec![DNS1, DNS2],
+        ..tunnelnas::config::Lns::default()
+    };
+    let config = LinkConfig::lns_from_config(&ppp, &lns);
+    assert!(config.accept_compression);
+    assert_eq!(config.ipcp.local, Some(Ipv4Addr::new(10, 255, 255, 1)));
+    assert_eq!(config.ipcp.primary_dns, Some(DNS1));
+    assert_eq!(config.ipcp.secondary_dns, Some(DNS2));
+}

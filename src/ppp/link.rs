@@ -172,6 +172,23 @@ impl LinkConfig {
         }
     }
 
+    /// An LNS server link (PPP inside L2TP): the `[ppp]` section plus the
+    /// `[lns]` IPCP address and DNS servers; PFC and ACFC are accepted
+    /// (RFC 2516 §7 forbids them only over PPPoE). The driver still sets
+    /// the path's payload with [`Link::set_lower_max_payload`].
+    pub fn lns_from_config(ppp: &crate::config::Ppp, lns: &crate::config::Lns) -> Self {
+        Self {
+            accept_compression: true,
+            ipcp: IpcpConfig {
+                local: Some(lns.local_address),
+                primary_dns: lns.dns.first().copied(),
+                secondary_dns: lns.dns.get(1).copied(),
+                ..IpcpConfig::default()
+            },
+            ..Self::server_from_config(ppp)
+        }
+    }
+
     /// A client link that authenticates with `credentials` by any of the
     /// three methods and asks for an IPv4 address, DNS and IPv6.
     pub fn client(credentials: Credentials) -> Self {
