@@ -844,6 +844,8 @@ impl Client {
 
     /// Handles a datagram received on pool socket `socket` from `from`.
     pub fn handle_datagram(&mut self, now: Instant, socket: usize, from: SocketAddr, bytes: &[u8]) {
+        // A dual-stack socket reports IPv4 peers as v4-mapped IPv6.
+        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
         let Ok(packet) = Packet::new_checked(bytes) else {
             self.drop_datagram(from, DropReason::Malformed);
             return;
@@ -1294,6 +1296,24 @@ mod tests {
         ));
         assert_eq!(c.pending(), 0);
         assert_eq!(c.poll_timeout(), None);
+    }
+
+    #[test]
+    fn v4_mapped_source_of_a_dual_stack_socket_is_accepted() {
+        let t0 = Instant::now();
+        let mut c = client(
+            ClientConfig::default(),
+            group(ServerStrategy::Failover, &[1812]),
+        );
+        c.submit(t0, "g", pap()).unwrap();
+        let tx = transmits(&mut c);
+        let good = answer(&tx[0].1, Code::AccessAccept, SECRET);
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:1812".parse().unwrap();
+        c.handle_datagram(t0, tx[0].0.socket, mapped, &good);
+        assert!(matches!(
+            completed(&events(&mut c)).as_slice(),
+            [(_, Outcome::Access(Decision::Accept(_)))]
+        ));
     }
 
     #[test]

@@ -73,7 +73,20 @@ impl AaaConfig {
             spool_max_records: config.radius.accounting.spool_max_records,
             acct_window: 32,
             acct_retry_interval: Duration::from_secs(5),
-            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            // IPv4 sockets unless every server is IPv6 (a pool socket has
+            // one address family).
+            bind: if config
+                .radius
+                .groups
+                .values()
+                .flat_map(|g| &g.servers)
+                .all(|s| s.address.is_ipv6())
+                && !config.radius.groups.is_empty()
+            {
+                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            },
             local_users: None,
             local_fallback: false,
             seed,
