@@ -1401,6 +1401,57 @@ fn packets_before_start_are_dropped() {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Safety over random links and AAA answers: the peer never believes
+    /// it is in when the authenticator did not let it in, the authenticator
+    /// never lets in a peer it rejected, and each side ends at most once.
+    #[test]
+    fn peers_never_disagree_on_the_verdict(
+        method_index in 0usize..3,
+        seed: u64,
+        loss in 0.0f64..0.6,
+        duplication in 0.0f64..0.5,
+        max_latency_ms in 1u64..3000,
+        accepts in proptest::collection::vec(any::<bool>(), 1..4),
+    ) {
+        let method = METHODS[method_index];
+        let config = AuthConfig {
+            retry_interval: Duration::from_secs(1),
+            max_retries: 8,
+            timeout: Duration::from_secs(20),
+            ..AuthConfig::default()
+        };
+        let mut sim = Sim::new(method, config, seed);
+        sim.loss = loss;
+        sim.duplication = duplication;
+        sim.min_latency = Duration::from_millis(1);
+        sim.max_latency = Duration::from_millis(max_latency_ms);
+        let mut calls = 0;
+        sim.aaa = Box::new(move |request| {
+            let accept = accepts[calls % accepts.len()];
+            calls += 1;
+            if accept {
+                local_aaa(request)
+            } else {
+                AuthDecision::Reject { message: None }
+            }
+        });
+        sim.start();
+        sim.run(Duration::from_secs(120));
+        let server = sim.server_outcomes();
+        let client = sim.client_outcomes();
+        prop_assert!(server.len() <= 1 && client.len() <= 1, "{server:?} {client:?}");
+        let server_in = server.first() == Some(&&AuthServerEvent::Succeeded);
+        let client_in = matches!(client.first(), Some(AuthClientEvent::Succeeded { .. }));
+        prop_assert!(!client_in || server_in, "{server:?} {client:?}");
+        prop_assert_eq!(sim.server.is_authenticated(), server_in);
+        prop_assert_eq!(sim.client.is_authenticated(), client_in);
+        // Everything ends: no timer left once both sides are terminal or up.
+        prop_assert!(sim.server.poll_timeout().is_none());
+        prop_assert!(sim.client.poll_timeout().is_none());
+    }
+
     /// Arbitrary bytes in every phase never panic, and each packet that
     /// is not a valid step yields at most one event.
     #[test]

@@ -344,6 +344,32 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Generation and verification agree for any user and password, and
+        /// a different password never verifies.
+        #[test]
+        fn mschapv2_generate_and_verify_agree(
+            user in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            password in ".{0,20}",
+            auth in proptest::prelude::any::<[u8; 16]>(),
+            peer in proptest::prelude::any::<[u8; 16]>(),
+        ) {
+            let nt = generate_nt_response(&auth, &peer, &user, password.as_bytes());
+            let expected =
+                generate_authenticator_response(password.as_bytes(), &nt, &peer, &auth, &user);
+            proptest::prop_assert_eq!(
+                verify_mschapv2(&user, password.as_bytes(), &auth, &peer, &nt),
+                Some(expected)
+            );
+            let mut other = password;
+            other.push('x');
+            proptest::prop_assert_eq!(
+                verify_mschapv2(&user, other.as_bytes(), &auth, &peer, &nt),
+                None
+            );
+        }
+    }
+
     #[test]
     fn chap_md5_known_answer() {
         // MD5(0x01 ‖ "secret" ‖ 16×0xaa), computed independently with
