@@ -31,7 +31,7 @@ enum Role {
     /// Answer whoever the policy admits.
     Lns,
     /// Open one session to this LNS.
-    Lac(OpenSession),
+    Lac(Box<OpenSession>),
 }
 
 /// Runs `endpoint` on `socket` in real time until `done` says so (checked
@@ -46,7 +46,7 @@ fn run_endpoint(
 ) -> Vec<Event> {
     let start = Instant::now();
     if let Role::Lac(request) = role {
-        endpoint.open_session(start, request).expect("open_session");
+        endpoint.open_session(start, *request).expect("open_session");
     }
     let mut events = Vec::new();
     let mut buf = Vec::new();
@@ -329,7 +329,7 @@ fn our_lac_against_xl2tpd_lns(
         run_endpoint(
             Endpoint::new(config, [43; 32]),
             socket,
-            Role::Lac(request),
+            Role::Lac(Box::new(request)),
             Duration::from_secs(30),
             has_session_down_by_peer,
             stop_loop,

@@ -338,7 +338,7 @@ fn interop(auth: &str, method: AuthMethod) -> common::Result<()> {
     let socket = Arc::new(ns.run(move || PacketSocket::open(&tap_name))??);
     let stop = Arc::new(AtomicBool::new(false));
     let server = {
-        let (socket, stop) = (socket.clone(), stop.clone());
+        let (socket, stop) = (Arc::clone(&socket), stop.clone());
         std::thread::spawn(move || serve(&socket, method, &stop))
     };
     let guest = LinuxPeer::boot(

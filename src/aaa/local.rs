@@ -17,14 +17,14 @@
 //! ```
 //!
 //! PAP compares the password (constant time); CHAP-MD5 checks
-//! `MD5(Identifier || secret || challenge)` (RFC 1994 §4.1). MS-CHAPv2 is
-//! not verified locally and is rejected.
+//! `MD5(Identifier || secret || challenge)` (RFC 1994 §4.1); MS-CHAPv2
+//! checks the NT-Response and returns the authenticator response the way a
+//! RADIUS server returns MS-CHAP2-Success (RFC 2759 §8, RFC 2548 §2.3.3).
 
 use core::net::{IpAddr, Ipv4Addr};
 use std::collections::HashMap;
 use std::path::Path;
 
-use md5::{Digest, Md5};
 use serde::Deserialize;
 
 use super::attributes::{
@@ -32,6 +32,7 @@ use super::attributes::{
     TunnelMediumKind,
 };
 use super::request::{AuthRequest, Credentials};
+use crate::ppp::auth::crypto::{mschap_user_name, verify_chap_md5, verify_mschapv2};
 
 /// One tunnel of a local user.
 #[derive(Debug, Clone, Deserialize)]
@@ -167,21 +168,43 @@ impl LocalUsers {
         let Some(user) = self.users.get(&request.user_name) else {
             return reject();
         };
+        let password = user.password.as_bytes();
+        let mut ms_chap2_success = None;
         let ok = match &request.credentials {
-            Credentials::Pap { password } => ct_eq(password, user.password.as_bytes()),
+            Credentials::Pap { password: given } => ct_eq(given, password),
             Credentials::Chap {
                 id,
                 challenge,
                 response,
+            } => verify_chap_md5(*id, password, challenge, response),
+            Credentials::MsChapV2 {
+                id,
+                authenticator_challenge,
+                peer_challenge,
+                nt_response,
+                ..
             } => {
-                let mut md5 = Md5::new();
-                md5.update([*id]);
-                md5.update(user.password.as_bytes());
-                md5.update(challenge);
-                let expected: [u8; 16] = md5.finalize().into();
-                ct_eq(&expected, response)
+                let name = mschap_user_name(request.user_name.as_bytes());
+                match verify_mschapv2(
+                    name,
+                    password,
+                    authenticator_challenge,
+                    peer_challenge,
+                    nt_response,
+                ) {
+                    Some(authenticator_response) => {
+                        // MS-CHAP2-Success: Ident, then "S=" and 40 hex digits.
+                        let mut value = vec![*id];
+                        value.extend_from_slice(b"S=");
+                        value.extend_from_slice(
+                            hex::encode_upper(authenticator_response).as_bytes(),
+                        );
+                        ms_chap2_success = Some(value);
+                        true
+                    }
+                    None => false,
+                }
             }
-            Credentials::MsChapV2 { .. } => false,
         };
         if !ok {
             return reject();
@@ -222,6 +245,7 @@ impl LocalUsers {
                 down_bps: user.rate_limit_down_kbps.and_then(|k| k.checked_mul(1000)),
                 ..RateLimit::default()
             },
+            ms_chap2_success,
             ..AcceptAttributes::default()
         }))
     }
@@ -233,8 +257,11 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use md5::{Digest, Md5};
+
     use super::*;
     use crate::aaa::request::SessionInfo;
+    use crate::ppp::auth::crypto::{check_authenticator_response, generate_nt_response};
 
     const USERS: &str = r#"
 [[user]]
@@ -301,5 +328,43 @@ preference = 1
             Decision::Reject(_)
         ));
         assert!(LocalUsers::from_toml("[[user]]\nname = 1").is_err());
+    }
+
+    #[test]
+    fn mschapv2_is_verified_and_answered_like_radius() {
+        let users = LocalUsers::from_toml(USERS).unwrap();
+        let authenticator_challenge = [0x5a; 16];
+        let peer_challenge = [0x21; 16];
+        let nt_response =
+            generate_nt_response(&authenticator_challenge, &peer_challenge, b"alice", b"pw");
+        let credentials = |nt_response| Credentials::MsChapV2 {
+            id: 3,
+            authenticator_challenge,
+            peer_challenge,
+            nt_response,
+            flags: 0,
+        };
+        let Decision::Accept(a) = users.authenticate(&req(credentials(nt_response))) else {
+            panic!("the right NT-Response is accepted")
+        };
+        let success = a.ms_chap2_success.expect("MS-CHAP2-Success");
+        assert_eq!(success[0], 3, "Ident echoes the CHAP identifier");
+        let text = std::str::from_utf8(&success[1..]).unwrap();
+        let hex_digits = text.strip_prefix("S=").expect("S= prefix");
+        let received: [u8; 20] = hex::decode(hex_digits).unwrap().try_into().unwrap();
+        assert!(check_authenticator_response(
+            b"pw",
+            &nt_response,
+            &peer_challenge,
+            &authenticator_challenge,
+            b"alice",
+            &received,
+        ));
+        let mut wrong = nt_response;
+        wrong[0] ^= 1;
+        assert!(matches!(
+            users.authenticate(&req(credentials(wrong))),
+            Decision::Reject(_)
+        ));
     }
 }
