@@ -46,7 +46,9 @@ fn run_endpoint(
 ) -> Vec<Event> {
     let start = Instant::now();
     if let Role::Lac(request) = role {
-        endpoint.open_session(start, *request).expect("open_session");
+        endpoint
+            .open_session(start, *request)
+            .expect("open_session");
     }
     let mut events = Vec::new();
     let mut buf = Vec::new();
