@@ -8,11 +8,23 @@
 //! The process owns one [`Metrics`] (its own `prometheus::Registry`, not the
 //! global default one), shared by reference with every driver.
 
-use std::time::Instant;
+use std::fmt::Debug;
+use std::time::{Duration, Instant};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{Encoder, Gauge, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::aaa::client::{ClientEvent as RadiusClientEvent, Outcome as RadiusOutcome};
+use crate::aaa::dynauth::{DynAuthEvent, DynAuthResult};
+use crate::aaa::service::AaaEvent;
+use crate::l2tp::Event as L2tpEvent;
+use crate::ppp::LinkEvent;
+use crate::pppoe::Event as PppoeEvent;
+use crate::wire::l2tp::ResultCode;
 
 /// Version of this build, as reported by `tunnelnas_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -83,12 +95,149 @@ pub fn malformed_reason(error: &crate::wire::Error) -> &'static str {
     }
 }
 
+/// A step of bringing a subscriber up, timed by the role drivers
+/// (`tunnelnas_setup_phase_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SetupPhase {
+    /// PADI to PADS (RFC 2516 §5).
+    Discovery,
+    /// LCP to Opened (RFC 1661 §3.3).
+    Lcp,
+    /// Authentication phase, the AAA decision included (RFC 1661 §3.4).
+    Auth,
+    /// The RADIUS round trip alone.
+    Radius,
+    /// IPCP to Opened (RFC 1332).
+    Ipcp,
+    /// L2TP tunnel establishment (RFC 2661 §7.2).
+    Tunnel,
+    /// L2TP incoming call (RFC 2661 §7.4).
+    Session,
+}
+
+impl SetupPhase {
+    /// Every phase.
+    pub const ALL: [Self; 7] = [
+        Self::Discovery,
+        Self::Lcp,
+        Self::Auth,
+        Self::Radius,
+        Self::Ipcp,
+        Self::Tunnel,
+        Self::Session,
+    ];
+
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Discovery => "discovery",
+            Self::Lcp => "lcp",
+            Self::Auth => "auth",
+            Self::Radius => "radius",
+            Self::Ipcp => "ipcp",
+            Self::Tunnel => "tunnel",
+            Self::Session => "session",
+        }
+    }
+}
+
+/// A low-cardinality label from an enum value: the variant name in
+/// snake_case, without any data it carries (`Unknown(42)` → `unknown`,
+/// `NegotiationFailed { .. }` → `negotiation_failed`). The number of
+/// distinct labels is the number of variants, whatever peers send.
+pub fn variant_label(value: &impl Debug) -> String {
+    let debug = format!("{value:?}");
+    let name = debug
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The L2TP Result Code as a label: the RFC 2661 §4.4.2 codes by number,
+/// anything else `other` (a peer cannot create unbounded series).
+fn result_label(result: &ResultCode) -> &'static str {
+    const KNOWN: [&str; 12] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"];
+    KNOWN
+        .get(usize::from(result.result))
+        .copied()
+        .unwrap_or("other")
+}
+
 /// The process's metric families.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     malformed_packets: IntCounterVec,
+    setup_phase: HistogramVec,
+    pppoe_packets: IntCounterVec,
+    pppoe_refusals: IntCounterVec,
+    pppoe_sessions: IntGauge,
+    pppoe_terminations: IntCounterVec,
+    ppp_auth: IntCounterVec,
+    ppp_down: IntCounterVec,
+    ppp_dropped: IntCounterVec,
+    l2tp_tunnels: IntGaugeVec,
+    l2tp_sessions: IntGauge,
+    l2tp_tunnel_down: IntCounterVec,
+    l2tp_stopccn: IntCounterVec,
+    l2tp_cdn: IntCounterVec,
+    l2tp_dropped: IntCounterVec,
+    l2tp_setup: HistogramVec,
+    radius_requests: IntCounterVec,
+    radius_rtt: HistogramVec,
+    radius_timeouts: IntCounterVec,
+    radius_dropped: IntCounterVec,
+    radius_server_up: IntGaugeVec,
+    radius_queue: IntGaugeVec,
+    radius_auth: IntCounterVec,
+    spool_records: IntGauge,
+    spool_oldest: Gauge,
+    accounting_lost: IntCounterVec,
+    accounting_delivered: IntCounterVec,
+    dynauth: IntCounterVec,
+    dynauth_dropped: IntCounterVec,
+    /// Names of every registered family, empty ones included.
+    family_names: Vec<String>,
 }
+
+fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition")
+}
+
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition")
+}
+
+fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
+    HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .expect("static metric definition")
+}
+
+/// Buckets for protocol steps: 1 ms to 60 s.
+const SETUP_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// Buckets for RADIUS round trips: 0.5 ms to 10 s.
+const RTT_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 impl Metrics {
     /// Creates the registry with process metrics (resident memory, open file
@@ -120,21 +269,239 @@ impl Metrics {
             }
         }
 
-        let families: [Box<dyn Collector>; 4] = [
-            Box::new(malformed_packets.clone()),
+        let this = Self {
+            malformed_packets,
+            setup_phase: histogram(
+                "tunnelnas_setup_phase_seconds",
+                "Time a subscriber spent in each step of coming up.",
+                &["phase"],
+                SETUP_BUCKETS,
+            ),
+            pppoe_packets: counter(
+                "tunnelnas_pppoe_discovery_packets_total",
+                "PPPoE discovery packets by code and direction.",
+                &["code", "direction"],
+            ),
+            pppoe_refusals: counter(
+                "tunnelnas_pppoe_refusals_total",
+                "PPPoE discovery packets not served, by reason.",
+                &["reason"],
+            ),
+            pppoe_sessions: IntGauge::new(
+                "tunnelnas_pppoe_sessions",
+                "PPPoE sessions handed out and not yet terminated.",
+            )
+            .expect("static metric definition"),
+            pppoe_terminations: counter(
+                "tunnelnas_pppoe_terminations_total",
+                "PPPoE sessions ended, by who sent the PADT.",
+                &["by"],
+            ),
+            ppp_auth: counter(
+                "tunnelnas_ppp_auth_total",
+                "PPP authentications finished, by result.",
+                &["result"],
+            ),
+            ppp_down: counter(
+                "tunnelnas_ppp_link_down_total",
+                "PPP links that went down, by reason.",
+                &["reason"],
+            ),
+            ppp_dropped: counter(
+                "tunnelnas_ppp_dropped_packets_total",
+                "PPP packets dropped by the negotiation cores, by reason.",
+                &["reason"],
+            ),
+            l2tp_tunnels: gauge_vec(
+                "tunnelnas_l2tp_tunnels",
+                "Established L2TP tunnels by role (lac: we sent the SCCRQ).",
+                &["role"],
+            ),
+            l2tp_sessions: IntGauge::new("tunnelnas_l2tp_sessions", "Established L2TP sessions.")
+                .expect("static metric definition"),
+            l2tp_tunnel_down: counter(
+                "tunnelnas_l2tp_tunnel_down_total",
+                "L2TP tunnels that went down, by cause.",
+                &["cause"],
+            ),
+            l2tp_stopccn: counter(
+                "tunnelnas_l2tp_stopccn_total",
+                "StopCCN messages by direction and Result Code (RFC 2661 §4.4.2).",
+                &["direction", "result"],
+            ),
+            l2tp_cdn: counter(
+                "tunnelnas_l2tp_cdn_total",
+                "CDN messages by direction and Result Code (RFC 2661 §4.4.2).",
+                &["direction", "result"],
+            ),
+            l2tp_dropped: counter(
+                "tunnelnas_l2tp_dropped_datagrams_total",
+                "L2TP datagrams dropped before reaching a tunnel, by reason.",
+                &["reason"],
+            ),
+            l2tp_setup: histogram(
+                "tunnelnas_l2tp_setup_seconds",
+                "L2TP tunnel (SCCRQ to SCCCN) and session (request to ICCN) setup time.",
+                &["kind"],
+                SETUP_BUCKETS,
+            ),
+            radius_requests: counter(
+                "tunnelnas_radius_requests_total",
+                "RADIUS packets sent, by group, server, service and kind (first or retransmit).",
+                &["group", "server", "service", "kind"],
+            ),
+            radius_rtt: histogram(
+                "tunnelnas_radius_rtt_seconds",
+                "RADIUS round-trip time by server.",
+                &["group", "server"],
+                RTT_BUCKETS,
+            ),
+            radius_timeouts: counter(
+                "tunnelnas_radius_timeouts_total",
+                "RADIUS transmissions that got no answer in time, by server.",
+                &["group", "server"],
+            ),
+            radius_dropped: counter(
+                "tunnelnas_radius_dropped_total",
+                "RADIUS datagrams dropped, by reason (bad authenticator, unknown id, ...).",
+                &["reason"],
+            ),
+            radius_server_up: gauge_vec(
+                "tunnelnas_radius_server_up",
+                "1 while a RADIUS server is considered alive, 0 while dead.",
+                &["group", "server", "service"],
+            ),
+            radius_queue: gauge_vec(
+                "tunnelnas_radius_queue_depth",
+                "RADIUS requests waiting because every server is at its limit.",
+                &["group"],
+            ),
+            radius_auth: counter(
+                "tunnelnas_radius_auth_total",
+                "Authentications by group and result.",
+                &["group", "result"],
+            ),
+            spool_records: IntGauge::new(
+                "tunnelnas_accounting_spool_records",
+                "Accounting records persisted and not yet acknowledged.",
+            )
+            .expect("static metric definition"),
+            spool_oldest: Gauge::new(
+                "tunnelnas_accounting_spool_oldest_seconds",
+                "Age of the oldest unacknowledged accounting record.",
+            )
+            .expect("static metric definition"),
+            accounting_lost: counter(
+                "tunnelnas_accounting_records_lost_total",
+                "Accounting records that could not be spooled, by reason.",
+                &["reason"],
+            ),
+            accounting_delivered: counter(
+                "tunnelnas_accounting_records_delivered_total",
+                "Accounting records acknowledged by RADIUS, by group.",
+                &["group"],
+            ),
+            dynauth: counter(
+                "tunnelnas_dynauth_requests_total",
+                "RFC 5176 requests answered, by kind and result.",
+                &["kind", "result"],
+            ),
+            dynauth_dropped: counter(
+                "tunnelnas_dynauth_dropped_total",
+                "RFC 5176 requests dropped, by reason (or answered from the duplicate cache).",
+                &["reason"],
+            ),
+            registry,
+            family_names: Vec::new(),
+        };
+        // Series that dashboards and alerts rely on exist at zero from the
+        // start, so they show "none" rather than "no data".
+        for phase in SetupPhase::ALL {
+            this.setup_phase.with_label_values(&[phase.as_str()]);
+        }
+        for role in ["lac", "lns"] {
+            this.l2tp_tunnels.with_label_values(&[role]);
+        }
+        for kind in ["tunnel", "session"] {
+            this.l2tp_setup.with_label_values(&[kind]);
+        }
+        for direction in ["sent", "received"] {
+            this.l2tp_stopccn.with_label_values(&[direction, "1"]);
+            this.l2tp_cdn.with_label_values(&[direction, "1"]);
+        }
+        for result in ["accept", "reject"] {
+            this.ppp_auth.with_label_values(&[result]);
+        }
+        for (code, direction) in [
+            ("padi", "rx"),
+            ("pado", "tx"),
+            ("padr", "rx"),
+            ("pads", "tx"),
+        ] {
+            this.pppoe_packets.with_label_values(&[code, direction]);
+        }
+        this.pppoe_refusals.with_label_values(&["rate_limited"]);
+        this.ppp_down.with_label_values(&["peer_terminated"]);
+        this.ppp_dropped.with_label_values(&["malformed"]);
+        this.l2tp_tunnel_down
+            .with_label_values(&["peer_unreachable"]);
+        this.l2tp_dropped.with_label_values(&["malformed"]);
+        this.pppoe_terminations.with_label_values(&["peer"]);
+        this.radius_dropped
+            .with_label_values(&["bad_authenticator"]);
+        this.accounting_lost.with_label_values(&["spool_full"]);
+        for kind in ["disconnect", "coa"] {
+            for result in ["ack", "nak"] {
+                this.dynauth.with_label_values(&[kind, result]);
+            }
+        }
+        this.dynauth_dropped
+            .with_label_values(&["bad_authenticator"]);
+
+        let families: Vec<Box<dyn Collector>> = vec![
+            Box::new(this.malformed_packets.clone()),
             Box::new(build_info),
             Box::new(Uptime::new()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+            Box::new(this.setup_phase.clone()),
+            Box::new(this.pppoe_packets.clone()),
+            Box::new(this.pppoe_refusals.clone()),
+            Box::new(this.pppoe_sessions.clone()),
+            Box::new(this.pppoe_terminations.clone()),
+            Box::new(this.ppp_auth.clone()),
+            Box::new(this.ppp_down.clone()),
+            Box::new(this.ppp_dropped.clone()),
+            Box::new(this.l2tp_tunnels.clone()),
+            Box::new(this.l2tp_sessions.clone()),
+            Box::new(this.l2tp_tunnel_down.clone()),
+            Box::new(this.l2tp_stopccn.clone()),
+            Box::new(this.l2tp_cdn.clone()),
+            Box::new(this.l2tp_dropped.clone()),
+            Box::new(this.l2tp_setup.clone()),
+            Box::new(this.radius_requests.clone()),
+            Box::new(this.radius_rtt.clone()),
+            Box::new(this.radius_timeouts.clone()),
+            Box::new(this.radius_dropped.clone()),
+            Box::new(this.radius_server_up.clone()),
+            Box::new(this.radius_queue.clone()),
+            Box::new(this.radius_auth.clone()),
+            Box::new(this.spool_records.clone()),
+            Box::new(this.spool_oldest.clone()),
+            Box::new(this.accounting_lost.clone()),
+            Box::new(this.accounting_delivered.clone()),
+            Box::new(this.dynauth.clone()),
+            Box::new(this.dynauth_dropped.clone()),
         ];
+        let mut this = this;
         for family in families {
-            registry
+            this.family_names
+                .extend(family.desc().iter().map(|d| d.fq_name.clone()));
+            this.registry
                 .register(family)
                 .expect("metric names are unique within tunnelnas");
         }
-        Self {
-            registry,
-            malformed_packets,
-        }
+        this.family_names.sort();
+        this
     }
 
     /// Maps one event to the families it touches.
@@ -145,6 +512,213 @@ impl Metrics {
                 .with_label_values(&[protocol.as_str(), reason])
                 .inc(),
         }
+    }
+
+    /// Times one step of a subscriber's set-up.
+    pub fn observe_setup_phase(&self, phase: SetupPhase, took: Duration) {
+        self.setup_phase
+            .with_label_values(&[phase.as_str()])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Maps a PPPoE discovery server event (issue 3: packets by code and
+    /// direction, refusals by reason, sessions).
+    pub fn record_pppoe(&self, event: &PppoeEvent) {
+        match event {
+            PppoeEvent::PacketCounted { code, direction } => self
+                .pppoe_packets
+                .with_label_values(&[&variant_label(code), &variant_label(direction)])
+                .inc(),
+            PppoeEvent::Refused { reason, .. } => self
+                .pppoe_refusals
+                .with_label_values(&[&variant_label(reason)])
+                .inc(),
+            PppoeEvent::SessionEstablished { .. } => self.pppoe_sessions.inc(),
+            PppoeEvent::SessionTerminated { by_peer, .. } => {
+                self.pppoe_sessions.dec();
+                self.pppoe_terminations
+                    .with_label_values(&[if *by_peer { "peer" } else { "local" }])
+                    .inc();
+            }
+        }
+    }
+
+    /// Maps a PPP link event (authentications, link-down reasons, drops).
+    pub fn record_ppp(&self, event: &LinkEvent) {
+        match event {
+            LinkEvent::Authenticated => self.ppp_auth.with_label_values(&["accept"]).inc(),
+            LinkEvent::Down { reason } => {
+                if matches!(reason, crate::ppp::DownReason::AuthFailed) {
+                    self.ppp_auth.with_label_values(&["reject"]).inc();
+                }
+                self.ppp_down
+                    .with_label_values(&[&variant_label(reason)])
+                    .inc();
+            }
+            LinkEvent::Dropped { reason, .. } => self
+                .ppp_dropped
+                .with_label_values(&[&variant_label(reason)])
+                .inc(),
+            _ => {}
+        }
+    }
+
+    /// Maps an L2TP endpoint event (issue 4: tunnels and sessions,
+    /// StopCCN / CDN by result code, drops, setup latency).
+    pub fn record_l2tp(&self, event: &L2tpEvent) {
+        match event {
+            L2tpEvent::TunnelUp {
+                initiated_locally,
+                requested_at,
+                at,
+                ..
+            } => {
+                let role = if *initiated_locally { "lac" } else { "lns" };
+                self.l2tp_tunnels.with_label_values(&[role]).inc();
+                self.l2tp_setup
+                    .with_label_values(&["tunnel"])
+                    .observe(at.saturating_duration_since(*requested_at).as_secs_f64());
+            }
+            L2tpEvent::TunnelDown {
+                cause,
+                was_established,
+                initiated_locally,
+                ..
+            } => {
+                if *was_established {
+                    let role = if *initiated_locally { "lac" } else { "lns" };
+                    self.l2tp_tunnels.with_label_values(&[role]).dec();
+                }
+                self.l2tp_tunnel_down
+                    .with_label_values(&[&variant_label(cause)])
+                    .inc();
+            }
+            L2tpEvent::SessionUp {
+                requested_at, at, ..
+            } => {
+                self.l2tp_sessions.inc();
+                self.l2tp_setup
+                    .with_label_values(&["session"])
+                    .observe(at.saturating_duration_since(*requested_at).as_secs_f64());
+            }
+            L2tpEvent::SessionDown {
+                was_established: true,
+                ..
+            } => self.l2tp_sessions.dec(),
+            L2tpEvent::StopCcn { direction, result } => self
+                .l2tp_stopccn
+                .with_label_values(&[&variant_label(direction), result_label(result)])
+                .inc(),
+            L2tpEvent::Cdn { direction, result } => self
+                .l2tp_cdn
+                .with_label_values(&[&variant_label(direction), result_label(result)])
+                .inc(),
+            L2tpEvent::Dropped { reason, .. } => self
+                .l2tp_dropped
+                .with_label_values(&[&variant_label(reason)])
+                .inc(),
+            _ => {}
+        }
+    }
+
+    /// Maps an AAA event (issue 5: requests, RTT, timeouts, drops, server
+    /// state, spool).
+    pub fn record_aaa(&self, event: &AaaEvent) {
+        match event {
+            AaaEvent::Client(client) => self.record_radius_client(client),
+            AaaEvent::AuthResult { group, result } => {
+                self.radius_auth
+                    .with_label_values(&[group.as_str(), result])
+                    .inc();
+            }
+            AaaEvent::SpoolDepth { depth, oldest_age } => {
+                self.spool_records
+                    .set(i64::try_from(*depth).unwrap_or(i64::MAX));
+                self.spool_oldest.set(oldest_age.as_secs_f64());
+            }
+            AaaEvent::RecordLost { reason } => {
+                self.accounting_lost.with_label_values(&[reason]).inc();
+            }
+            AaaEvent::RecordDelivered { group } => {
+                self.accounting_delivered.with_label_values(&[group]).inc();
+            }
+            _ => {}
+        }
+    }
+
+    fn record_radius_client(&self, event: &RadiusClientEvent) {
+        match event {
+            RadiusClientEvent::Sent { server, retransmit } => {
+                let address = server.address.to_string();
+                self.radius_requests
+                    .with_label_values(&[
+                        server.group.as_str(),
+                        address.as_str(),
+                        variant_label(&server.service).as_str(),
+                        if *retransmit { "retransmit" } else { "first" },
+                    ])
+                    .inc();
+            }
+            RadiusClientEvent::Response { server, rtt, .. } => self
+                .radius_rtt
+                .with_label_values(&[&server.group, &server.address.to_string()])
+                .observe(rtt.as_secs_f64()),
+            RadiusClientEvent::Timeout { server } => self
+                .radius_timeouts
+                .with_label_values(&[&server.group, &server.address.to_string()])
+                .inc(),
+            RadiusClientEvent::Dropped { reason, .. } => self
+                .radius_dropped
+                .with_label_values(&[&variant_label(reason)])
+                .inc(),
+            RadiusClientEvent::ServerDown { server } | RadiusClientEvent::ServerUp { server } => {
+                let up = i64::from(matches!(event, RadiusClientEvent::ServerUp { .. }));
+                self.radius_server_up
+                    .with_label_values(&[
+                        &server.group,
+                        &server.address.to_string(),
+                        &variant_label(&server.service),
+                    ])
+                    .set(up);
+            }
+            RadiusClientEvent::Queued { group, depth } => self
+                .radius_queue
+                .with_label_values(&[group])
+                .set(i64::try_from(*depth).unwrap_or(i64::MAX)),
+            RadiusClientEvent::Completed { outcome, .. } => {
+                if let RadiusOutcome::Failed(cause) = outcome {
+                    self.radius_dropped
+                        .with_label_values(&[&format!("failed_{}", variant_label(cause))])
+                        .inc();
+                }
+            }
+        }
+    }
+
+    /// Maps an RFC 5176 listener event.
+    pub fn record_dynauth(&self, event: &DynAuthEvent) {
+        match event {
+            DynAuthEvent::Answered { kind, result } => {
+                let result = match result {
+                    DynAuthResult::Ack => "ack",
+                    DynAuthResult::Nak(_) => "nak",
+                };
+                self.dynauth
+                    .with_label_values(&[&variant_label(kind), result])
+                    .inc();
+            }
+            DynAuthEvent::Dropped { reason } => self
+                .dynauth_dropped
+                .with_label_values(&[&variant_label(reason)])
+                .inc(),
+            DynAuthEvent::Duplicate => self.dynauth_dropped.with_label_values(&["duplicate"]).inc(),
+        }
+    }
+
+    /// The names of every registered family, including those with no
+    /// series yet.
+    pub fn family_names(&self) -> &[String] {
+        &self.family_names
     }
 
     /// The registry, for drivers that add their own collectors.
@@ -209,7 +783,153 @@ impl Collector for Uptime {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
     use super::*;
+    use crate::wire::ethernet::MacAddress;
+    use crate::wire::l2tp::{ResultCode, StopCcnResult};
+
+    fn line(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn variant_labels_are_bounded_snake_case() {
+        assert_eq!(
+            variant_label(&crate::pppoe::RefusalReason::BadCookie),
+            "bad_cookie"
+        );
+        assert_eq!(
+            variant_label(&crate::wire::pppoe::Code::Unknown(42)),
+            "unknown"
+        );
+        assert_eq!(
+            variant_label(&crate::ppp::DownReason::NegotiationFailed {
+                protocol: crate::wire::ppp::Protocol::Ipcp
+            }),
+            "negotiation_failed"
+        );
+        assert_eq!(
+            result_label(&ResultCode {
+                result: 999,
+                error: None
+            }),
+            "other"
+        );
+    }
+
+    #[test]
+    fn core_events_map_to_families() {
+        let metrics = Metrics::new();
+        let now = Instant::now();
+        let later = now + Duration::from_millis(40);
+        let peer: SocketAddr = "192.0.2.1:1701".parse().unwrap();
+        metrics.record_pppoe(&PppoeEvent::PacketCounted {
+            code: crate::wire::pppoe::Code::Padi,
+            direction: crate::pppoe::Direction::Rx,
+        });
+        metrics.record_pppoe(&PppoeEvent::Refused {
+            code: crate::wire::pppoe::Code::Padr,
+            mac: MacAddress::ZERO,
+            reason: crate::pppoe::RefusalReason::BadCookie,
+        });
+        metrics.record_l2tp(&L2tpEvent::TunnelUp {
+            tunnel_id: 1,
+            peer_tunnel_id: 2,
+            peer,
+            initiated_locally: true,
+            peer_host_name: b"lns".to_vec(),
+            requested_at: now,
+            at: later,
+        });
+        metrics.record_l2tp(&L2tpEvent::StopCcn {
+            direction: crate::l2tp::Direction::Received,
+            result: ResultCode::stop_ccn(StopCcnResult::from(4)),
+        });
+        metrics.observe_setup_phase(SetupPhase::Lcp, Duration::from_millis(30));
+        metrics.record_ppp(&LinkEvent::Authenticated);
+        metrics.record_aaa(&AaaEvent::SpoolDepth {
+            depth: 3,
+            oldest_age: Duration::from_secs(12),
+        });
+        let text = metrics.render();
+        let value =
+            |series: &str| line(&text, series).unwrap_or_else(|| panic!("{series}\n{text}"));
+        assert_eq!(
+            value(r#"tunnelnas_pppoe_discovery_packets_total{code="padi",direction="rx"}"#),
+            1.0
+        );
+        assert_eq!(
+            value(r#"tunnelnas_pppoe_refusals_total{reason="bad_cookie"}"#),
+            1.0
+        );
+        assert_eq!(value(r#"tunnelnas_l2tp_tunnels{role="lac"}"#), 1.0);
+        assert_eq!(
+            value(r#"tunnelnas_l2tp_stopccn_total{direction="received",result="4"}"#),
+            1.0
+        );
+        assert_eq!(
+            value(r#"tunnelnas_l2tp_setup_seconds_count{kind="tunnel"}"#),
+            1.0
+        );
+        assert_eq!(
+            value(r#"tunnelnas_setup_phase_seconds_count{phase="lcp"}"#),
+            1.0
+        );
+        assert_eq!(value(r#"tunnelnas_ppp_auth_total{result="accept"}"#), 1.0);
+        assert_eq!(value("tunnelnas_accounting_spool_records"), 3.0);
+        assert_eq!(value("tunnelnas_accounting_spool_oldest_seconds"), 12.0);
+    }
+
+    /// Every metric the shipped dashboard and alert rules query is a
+    /// family this process registers.
+    #[test]
+    fn dashboards_and_alerts_query_registered_families() {
+        let metrics = Metrics::new();
+        let names = metrics.family_names();
+        for (file, text) in [
+            (
+                "grafana/dashboards/tunnelnas-overview.json",
+                include_str!("../grafana/dashboards/tunnelnas-overview.json"),
+            ),
+            (
+                "grafana/alerts/tunnelnas-rules.yaml",
+                include_str!("../grafana/alerts/tunnelnas-rules.yaml"),
+            ),
+        ] {
+            let mut queried = 0;
+            for prefix in ["tunnelnas_", "process_"] {
+                for (at, _) in text.match_indices(prefix) {
+                    if text[..at]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        continue;
+                    }
+                    let name: String = text[at..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    let family = ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .find_map(|suffix| name.strip_suffix(suffix))
+                        .filter(|base| names.iter().any(|n| n == base))
+                        .unwrap_or(&name);
+                    assert!(
+                        names.iter().any(|n| n == family),
+                        "{file} queries `{name}`, which is not registered"
+                    );
+                    queried += 1;
+                }
+            }
+            assert!(queried > 0, "{file} queries nothing");
+        }
+    }
 
     #[test]
     fn families_are_exposed() {

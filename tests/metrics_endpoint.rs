@@ -120,23 +120,8 @@ fn metrics_pass_promtool_and_api_answers() {
         );
     }
 
-    // Every metric a shipped dashboard or alert rule queries exists.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("grafana");
-    for file in [
-        root.join("dashboards/tunnelnas-overview.json"),
-        root.join("alerts/tunnelnas-rules.yaml"),
-    ] {
-        let text = std::fs::read_to_string(&file).unwrap();
-        let names = metric_names(&text);
-        assert!(!names.is_empty(), "{} queries nothing", file.display());
-        for name in names {
-            assert!(
-                body.contains(&format!("# TYPE {name} ")),
-                "{} queries `{name}`, which /metrics does not expose",
-                file.display()
-            );
-        }
-    }
+    // That every metric the dashboard and alert rules query is registered
+    // (families with no series yet included) is a unit test of the library.
 
     let promtool = which("promtool")
         .expect("promtool not found: install the Debian package `prometheus` (bash .ci/run does)");
@@ -195,31 +180,6 @@ fn alert_rules_pass_promtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Metric names (ours and the process collector's) mentioned in `text`.
-fn metric_names(text: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    for prefix in ["tunnelnas_", "process_"] {
-        let mut rest = text;
-        while let Some(at) = rest.find(prefix) {
-            let tail = &rest[at..];
-            let end = tail
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(tail.len());
-            let preceded_by_ident = rest[..at]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !preceded_by_ident {
-                names.push(tail[..end].to_owned());
-            }
-            rest = &tail[end..];
-        }
-    }
-    names.sort();
-    names.dedup();
-    names
 }
 
 fn which(name: &str) -> Option<std::path::PathBuf> {

@@ -110,6 +110,8 @@ pub enum Event {
     TunnelDown {
         /// Our Tunnel ID.
         tunnel_id: u16,
+        /// Whether we sent the SCCRQ (LAC side of the tunnel).
+        initiated_locally: bool,
         /// Whether it had been established (false: a setup failure).
         was_established: bool,
         /// The peer's address.

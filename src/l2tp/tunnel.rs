@@ -397,6 +397,7 @@ impl Tunnel {
         ctx.events.push_back(Event::TunnelDown {
             tunnel_id: self.local_id,
             was_established: self.state == TunnelState::Established,
+            initiated_locally: self.initiated_locally,
             peer: self.peer,
             cause,
             result: None,
@@ -431,6 +432,7 @@ impl Tunnel {
         ctx.events.push_back(Event::TunnelDown {
             tunnel_id: self.local_id,
             was_established: self.state == TunnelState::Established,
+            initiated_locally: self.initiated_locally,
             peer: self.peer,
             cause: TunnelDownCause::LocalStopCcn,
             result: Some(result),
@@ -763,6 +765,7 @@ impl Tunnel {
         ctx.events.push_back(Event::TunnelDown {
             tunnel_id: self.local_id,
             was_established: self.state == TunnelState::Established,
+            initiated_locally: self.initiated_locally,
             peer: self.peer,
             cause: TunnelDownCause::PeerStopCcn,
             result,
