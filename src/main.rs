@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 use tunnelnas::aaa::dictionary::Dictionary;
+use tunnelnas::aaa::service::AaaConfig;
 use tunnelnas::config::Config;
 use tunnelnas::metrics::Metrics;
 use tunnelnas::mgmt::{self, MgmtState};
@@ -97,9 +98,19 @@ fn load_dictionary(config: &Config) -> anyhow::Result<Dictionary> {
     }
 }
 
+/// Files the configuration names (local users), read now so a bad one is
+/// reported at start with the key that names it.
+fn load_aaa(config: &Config, path: &std::path::Path) -> anyhow::Result<AaaConfig> {
+    let mut seed = [0u8; 32];
+    rand::fill(&mut seed);
+    AaaConfig::load(config, seed)
+        .with_context(|| format!("config file {}: key `radius.local_users`", path.display()))
+}
+
 fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     load_dictionary(&config).with_context(|| format!("config file {}", path.display()))?;
+    load_aaa(&config, path)?;
     let role = config.role().map(|r| r.to_string()).unwrap_or_default();
     println!("# {}: valid configuration for role {role}", path.display());
     println!(
@@ -113,6 +124,7 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let dictionary =
         load_dictionary(&config).with_context(|| format!("config file {}", path.display()))?;
+    let _aaa = load_aaa(&config, path)?;
     tracing::info!(
         attributes = dictionary.attributes().count(),
         vendors = dictionary.vendors().count(),

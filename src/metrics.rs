@@ -196,6 +196,7 @@ pub struct Metrics {
     l2tp_cdn: IntCounterVec,
     l2tp_dropped: IntCounterVec,
     l2tp_setup: HistogramVec,
+    l2tp_channel: IntCounterVec,
     radius_requests: IntCounterVec,
     radius_rtt: HistogramVec,
     radius_timeouts: IntCounterVec,
@@ -345,6 +346,11 @@ impl Metrics {
                 &["kind"],
                 SETUP_BUCKETS,
             ),
+            l2tp_channel: counter(
+                "tunnelnas_l2tp_control_channel_total",
+                "Control-channel activity (RFC 2661 §5.8): retransmit, window_stall, duplicate, out_of_order, out_of_window, invalid_ack.",
+                &["activity"],
+            ),
             radius_requests: counter(
                 "tunnelnas_radius_requests_total",
                 "RADIUS packets sent, by group, server, service and kind (first or retransmit).",
@@ -425,6 +431,9 @@ impl Metrics {
         for kind in ["tunnel", "session"] {
             this.l2tp_setup.with_label_values(&[kind]);
         }
+        for activity in ["retransmit", "window_stall"] {
+            this.l2tp_channel.with_label_values(&[activity]);
+        }
         for direction in ["sent", "received"] {
             this.l2tp_stopccn.with_label_values(&[direction, "1"]);
             this.l2tp_cdn.with_label_values(&[direction, "1"]);
@@ -478,6 +487,7 @@ impl Metrics {
             Box::new(this.l2tp_cdn.clone()),
             Box::new(this.l2tp_dropped.clone()),
             Box::new(this.l2tp_setup.clone()),
+            Box::new(this.l2tp_channel.clone()),
             Box::new(this.radius_requests.clone()),
             Box::new(this.radius_rtt.clone()),
             Box::new(this.radius_timeouts.clone()),
@@ -616,6 +626,10 @@ impl Metrics {
             L2tpEvent::Dropped { reason, .. } => self
                 .l2tp_dropped
                 .with_label_values(&[&variant_label(reason)])
+                .inc(),
+            L2tpEvent::ControlChannel(activity) => self
+                .l2tp_channel
+                .with_label_values(&[&variant_label(activity)])
                 .inc(),
             _ => {}
         }

@@ -143,3 +143,31 @@ fn check_config_loads_the_named_dictionary_and_reports_its_errors() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn check_config_reads_the_local_users_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    std::fs::write(
+        &users,
+        "[[user]]\nname = \"alice\"\npassword = \"pw\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let lns = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/lns.toml");
+    let out = tunnelnas(
+        &["check-config", "-c", lns.to_str().unwrap()],
+        &[("TUNNELNAS_RADIUS__LOCAL_USERS", users.to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("radius.local_users"), "{stderr}");
+    assert!(stderr.contains("users.toml"), "{stderr}");
+    assert!(stderr.contains("bogus"), "{stderr}");
+
+    std::fs::write(&users, "[[user]]\nname = \"alice\"\npassword = \"pw\"\n").unwrap();
+    let out = tunnelnas(
+        &["check-config", "-c", lns.to_str().unwrap()],
+        &[("TUNNELNAS_RADIUS__LOCAL_USERS", users.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

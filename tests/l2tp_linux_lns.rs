@@ -9,6 +9,8 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::linux_peer::{LinuxPeer, TnLine};
@@ -89,7 +91,9 @@ struct Outcome {
     failure: Option<String>,
 }
 
-fn run_lac(socket: &UdpSocket, deadline: Instant) -> Outcome {
+/// Runs until `stop` is set (the test saw the guest report the link), a
+/// failure, or `deadline`; keeps pinging once the link is up.
+fn run_lac(socket: &UdpSocket, deadline: Instant, stop: &AtomicBool) -> Outcome {
     socket.set_nonblocking(true).unwrap();
     let lns = SocketAddr::from((GUEST_ADDRESS, 1701));
     let start = Instant::now();
@@ -130,7 +134,7 @@ fn run_lac(socket: &UdpSocket, deadline: Instant) -> Outcome {
     let mut control = Vec::with_capacity(2048);
     let mut next_ping = None;
     let mut seq = 0;
-    while Instant::now() < deadline && outcome.echo_replies < 2 && outcome.failure.is_none() {
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && outcome.failure.is_none() {
         let now = Instant::now();
         match socket.recv_from(&mut recv) {
             Ok((len, from)) => {
@@ -269,8 +273,21 @@ fn our_lac_core_carries_pppd_session_to_kernel_l2tp_lns() -> common::Result<()> 
     // xl2tpd starts right after TN-START; give it a moment to bind.
     guest.wait_for_line(Duration::from_secs(90), |l| matches!(l, TnLine::Start(_)))?;
     std::thread::sleep(Duration::from_secs(2));
-    let outcome = run_lac(&socket, Instant::now() + Duration::from_secs(60));
+    let stop = Arc::new(AtomicBool::new(false));
+    let lac = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            run_lac(&socket, Instant::now() + Duration::from_secs(60), &stop)
+        })
+    };
+    // Keep the session up until the guest has reported its ppp link (it
+    // polls once a second), then let the LAC hang up.
+    let seen_up = guest.wait_for_line(Duration::from_secs(60), |l| matches!(l, TnLine::Up { .. }));
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    let outcome = lac.join().expect("LAC loop");
     let report = guest.wait()?;
+    let _ = seen_up;
     let console = report.console_tail(80);
     assert!(
         outcome.tunnel_up,

@@ -433,9 +433,10 @@ struct ClientOutcome {
     down: Option<String>,
 }
 
-/// Our PPPoE client and PPP client cores over AF_PACKET until an echo
-/// reply came back from the server's address, or `deadline`.
-fn dial(socket: &PacketSocket, deadline: Instant) -> ClientOutcome {
+/// Our PPPoE client and PPP client cores over AF_PACKET, pinging the
+/// server's address once up, until `stop` is set (the test saw the guest
+/// report the link), a failure, or `deadline`.
+fn dial(socket: &PacketSocket, deadline: Instant, stop: &AtomicBool) -> ClientOutcome {
     let start = Instant::now();
     let mut discovery = Client::new(
         ClientConfig {
@@ -456,7 +457,7 @@ fn dial(socket: &PacketSocket, deadline: Instant) -> ClientOutcome {
     let mut frame_buf = vec![0u8; 2048];
     let mut next_ping = None;
     let mut seq = 0;
-    while Instant::now() < deadline && outcome.echo_replies < 2 && outcome.down.is_none() {
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && outcome.down.is_none() {
         let now = Instant::now();
         match socket.recv_batch(&mut batch) {
             Ok(_) => {
@@ -595,7 +596,7 @@ fn our_client_cores_against_rp_pppoe_server_with_mschapv2() -> common::Result<()
     ns.ip(["link", "set", "dev", tap.as_str(), "up"])?;
     let tap_name = tap.clone();
     let socket = ns.run(move || PacketSocket::open(&tap_name))??;
-    let guest = LinuxPeer::boot(
+    let mut guest = LinuxPeer::boot(
         &ns,
         &tap,
         150,
@@ -607,8 +608,19 @@ fn our_client_cores_against_rp_pppoe_server_with_mschapv2() -> common::Result<()
             ("tn.runfor", "40"),
         ],
     )?;
-    let outcome = dial(&socket, Instant::now() + Duration::from_secs(100));
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || dial(&socket, Instant::now() + Duration::from_secs(100), &stop))
+    };
+    // Stay up until the guest has reported its ppp link (it polls once a
+    // second), then hang up.
+    let seen_up = guest.wait_for_line(Duration::from_secs(100), |l| matches!(l, TnLine::Up { .. }));
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    let outcome = client.join().expect("client loop");
     let report = guest.wait()?;
+    let _ = seen_up;
     let console = report.console_tail(60);
     let address = outcome
         .address

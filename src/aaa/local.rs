@@ -119,6 +119,14 @@ pub enum LocalUsersError {
     /// Not valid TOML of the expected shape.
     #[error("parsing local users: {0}")]
     Parse(#[from] toml::de::Error),
+    /// A file is not valid TOML of the expected shape.
+    #[error("local users file {path}: {source}")]
+    ParseFile {
+        /// File.
+        path: String,
+        /// Cause (with line and column).
+        source: toml::de::Error,
+    },
 }
 
 impl LocalUsers {
@@ -146,7 +154,13 @@ impl LocalUsers {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml(&text)
+        Self::from_toml(&text).map_err(|err| match err {
+            LocalUsersError::Parse(source) => LocalUsersError::ParseFile {
+                path: path.display().to_string(),
+                source,
+            },
+            other => other,
+        })
     }
 
     /// Number of users.

@@ -57,7 +57,25 @@ pub struct AaaConfig {
 }
 
 impl AaaConfig {
-    /// From the whole configuration; `seed` should come from the OS RNG.
+    /// From the whole configuration, loading `[radius] local_users`;
+    /// `seed` should come from the OS RNG.
+    ///
+    /// # Errors
+    /// The local-users file cannot be read or parsed (the error names it).
+    pub fn load(
+        config: &crate::config::Config,
+        seed: [u8; 32],
+    ) -> Result<Self, super::local::LocalUsersError> {
+        let mut aaa = Self::from_config(config, seed);
+        if let Some(path) = &config.radius.local_users {
+            aaa.local_users = Some(LocalUsers::load(path)?);
+            aaa.local_fallback = config.radius.local_fallback;
+        }
+        Ok(aaa)
+    }
+
+    /// From the whole configuration without reading files (no local
+    /// users); `seed` should come from the OS RNG.
     #[must_use]
     pub fn from_config(config: &crate::config::Config, seed: [u8; 32]) -> Self {
         Self {

@@ -457,7 +457,7 @@ pub enum ServerStrategy {
 }
 
 /// `[radius]`: RADIUS client, accounting and dynamic authorization.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Radius {
     /// NAS-IP-Address sent in requests.
@@ -466,6 +466,23 @@ pub struct Radius {
     /// NAS-IPv6-Address sent in requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nas_ipv6_address: Option<Ipv6Addr>,
+    /// NAS-Port-Id template: placeholders `{interface}`, `{svlan}`,
+    /// `{cvlan}`, `{vlans}` (`S.C`, `C` or empty), `{circuit_id}`,
+    /// `{remote_id}`. Default `"{interface}:{vlans}"`.
+    #[serde(default = "Radius::default_nas_port_id")]
+    pub nas_port_id: String,
+    /// Calling-Station-Id format of the subscriber MAC. Default `ietf`
+    /// (`AA-BB-CC-DD-EE-FF`, RFC 3580 §3.21).
+    #[serde(default)]
+    pub calling_station_id: MacFormat,
+    /// Local users (TOML, see `aaa::local`): answer for the group named
+    /// `local`, and with `local_fallback` when every server of a group is
+    /// dead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_users: Option<PathBuf>,
+    /// Use `local_users` when every server of a group is dead. Default false.
+    #[serde(default)]
+    pub local_fallback: bool,
     /// A FreeRADIUS-format dictionary to load instead of the built-in copy
     /// of `dictionaries/` (names attributes in logs and in configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -478,6 +495,44 @@ pub struct Radius {
     /// RFC 5176 listener; absent = off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynauth: Option<DynAuth>,
+}
+
+impl Radius {
+    fn default_nas_port_id() -> String {
+        "{interface}:{vlans}".into()
+    }
+}
+
+impl Default for Radius {
+    fn default() -> Self {
+        Self {
+            nas_ip_address: None,
+            nas_ipv6_address: None,
+            nas_port_id: Self::default_nas_port_id(),
+            calling_station_id: MacFormat::default(),
+            local_users: None,
+            local_fallback: false,
+            dictionary: None,
+            groups: BTreeMap::new(),
+            accounting: Accounting::default(),
+            dynauth: None,
+        }
+    }
+}
+
+/// How a MAC address is written in Calling-Station-Id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MacFormat {
+    /// `AA-BB-CC-DD-EE-FF` (RFC 3580 §3.21).
+    #[default]
+    Ietf,
+    /// `aa:bb:cc:dd:ee:ff`.
+    Colon,
+    /// `aabb.ccdd.eeff`.
+    Dotted,
+    /// `aabbccddeeff`.
+    Bare,
 }
 
 /// `[radius.group.NAME]`: servers asked together.
@@ -864,6 +919,18 @@ impl Config {
                 ));
             }
         }
+        if self.radius.local_fallback && self.radius.local_users.is_none() {
+            return Err(Invalid::new(
+                "radius.local_fallback",
+                "radius.local_users to be set (there is nothing to fall back to)",
+            ));
+        }
+        if self.radius.nas_port_id.is_empty() {
+            return Err(Invalid::new(
+                "radius.nas_port_id",
+                "a template such as \"{interface}:{vlans}\"",
+            ));
+        }
         if let Some(dynauth) = &self.radius.dynauth {
             for (i, client) in dynauth.clients.iter().enumerate() {
                 if client.secret.is_empty() {
@@ -878,6 +945,9 @@ impl Config {
     }
 
     fn require_group(&self, key: &str, name: &str) -> Result<(), Invalid> {
+        if name == "local" && self.radius.local_users.is_some() {
+            return Ok(());
+        }
         if self.radius.groups.contains_key(name) {
             Ok(())
         } else {

@@ -291,3 +291,29 @@ fn missing_required_key_is_named() {
     );
     assert!(err.contains("missing"), "{err}");
 }
+
+#[test]
+fn local_users_group_and_fallback_rules() {
+    let (_f, path) = write(&MINIMAL_LNS.replace("[lns]", "[lns]\nauth_group = \"local\""));
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`lns.auth_group`"), "{err}");
+    let config = Config::load_with_env(
+        &path,
+        env(&[("TUNNELNAS_RADIUS__LOCAL_USERS", "/etc/tunnelnas/users.toml")]),
+    )
+    .unwrap();
+    assert_eq!(config.lns.unwrap().auth_group, "local");
+    assert_eq!(config.radius.nas_port_id, "{interface}:{vlans}");
+    assert_eq!(config.radius.calling_station_id, MacFormat::Ietf);
+
+    let (_f, path) = write(&MINIMAL_LNS.replace(
+        "[radius.group.default]",
+        "[radius]\nlocal_fallback = true\n[radius.group.default]",
+    ));
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`radius.local_fallback`"), "{err}");
+}

@@ -57,6 +57,25 @@ pub enum SessionDownCause {
     TunnelDown,
 }
 
+/// What a tunnel's reliable control channel (RFC 2661 §5.8) did that
+/// operators watch: retransmissions, window stalls and odd sequence numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChannelActivity {
+    /// A control message was retransmitted.
+    Retransmit,
+    /// A message waited because the peer's receive window was full.
+    WindowStall,
+    /// A duplicate arrived (our acknowledgement was lost); re-acknowledged.
+    Duplicate,
+    /// A message arrived ahead of a gap and was queued.
+    OutOfOrder,
+    /// A message beyond our receive window was dropped.
+    OutOfWindow,
+    /// An Nr acknowledging something never sent.
+    InvalidAck,
+}
+
 /// Why a received datagram was dropped without reaching a tunnel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -202,6 +221,8 @@ pub enum Event {
         /// Its result code.
         result: ResultCode,
     },
+    /// Control-channel activity of some tunnel (for counters).
+    ControlChannel(ChannelActivity),
     /// A datagram was dropped before reaching a tunnel.
     Dropped {
         /// Its source.

@@ -76,6 +76,8 @@ pub use endpoint::{
     Endpoint, EndpointConfig, OpenError, OpenSession, PeerPolicy, SessionInfo, SharingKey,
     TunnelInfo, is_control,
 };
-pub use event::{Direction, DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause};
+pub use event::{
+    ChannelActivity, Direction, DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause,
+};
 pub use session::{CallInfo, ProxyInfo, SessionState};
 pub use tunnel::TunnelState;

@@ -33,7 +33,7 @@ use crate::wire::l2tp::{
 use super::channel::{ChannelError, ChannelEvent, ControlChannel};
 use super::endpoint::{EndpointConfig, SharingKey};
 use super::event::{
-    Direction, DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause,
+    ChannelActivity, Direction, DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause,
 };
 use super::ids;
 use super::session::{
@@ -366,6 +366,30 @@ impl Tunnel {
                 ChannelEvent::Delivered(msg) => self.on_message(ctx, msg),
                 ChannelEvent::PeerDead { .. } => self.lost(ctx, TunnelDownCause::PeerUnreachable),
                 ChannelEvent::Undecodable { error, .. } => self.undecodable(ctx, &error),
+                ChannelEvent::Retransmitted { .. } => {
+                    ctx.events
+                        .push_back(Event::ControlChannel(ChannelActivity::Retransmit));
+                }
+                ChannelEvent::WindowStall { .. } => {
+                    ctx.events
+                        .push_back(Event::ControlChannel(ChannelActivity::WindowStall));
+                }
+                ChannelEvent::Duplicate { .. } => {
+                    ctx.events
+                        .push_back(Event::ControlChannel(ChannelActivity::Duplicate));
+                }
+                ChannelEvent::OutOfOrder { .. } => {
+                    ctx.events
+                        .push_back(Event::ControlChannel(ChannelActivity::OutOfOrder));
+                }
+                ChannelEvent::OutOfWindow { .. } => {
+                    ctx.events
+                        .push_back(Event::ControlChannel(ChannelActivity::OutOfWindow));
+                }
+                ChannelEvent::InvalidAck { .. } => {
+                    ctx.events
+                        .push_back(Event::ControlChannel(ChannelActivity::InvalidAck));
+                }
                 #[allow(unreachable_patterns)]
                 _ => {}
             }
