@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::linux_peer::{LinuxPeer, TnLine};
 use common::netns::Netns;
+use common::tshark::{LiveCapture, Tshark};
 use tunnelnas::l2tp::{CallInfo, Endpoint, EndpointConfig, Event, OpenSession};
 use tunnelnas::ppp::link::{Credentials, DownReason, Link, LinkConfig, LinkEvent};
 use tunnelnas::ppp::ncp::Ipv4Negotiated;
@@ -256,6 +257,8 @@ fn our_lac_core_carries_pppd_session_to_kernel_l2tp_lns() -> common::Result<()> 
     ns.add_addr(&tap, &format!("{OUR_ADDRESS}/24"))?;
     ns.ip(["link", "set", "dev", tap.as_str(), "up"])?;
     let socket = ns.run(|| UdpSocket::bind(SocketAddr::from((OUR_ADDRESS, 1701))))??;
+    let dir = common::tempdir("l2lns")?;
+    let capture = LiveCapture::start(&ns, &tap, &dir.path().join("l2tp.pcap"))?;
     let mut guest = LinuxPeer::boot(
         &ns,
         &tap,
@@ -288,6 +291,18 @@ fn our_lac_core_carries_pppd_session_to_kernel_l2tp_lns() -> common::Result<()> 
     let outcome = lac.join().expect("LAC loop");
     let report = guest.wait()?;
     let _ = seen_up;
+    // Every datagram both sides sent dissects cleanly, control and data.
+    let pcap = capture.stop()?;
+    let tshark = Tshark::new();
+    tshark.assert_clean(&pcap)?;
+    assert!(
+        tshark.count(&pcap, Some("l2tp.avp.message_type == 12"))? > 0,
+        "the capture holds our ICCN"
+    );
+    assert!(
+        tshark.count(&pcap, Some("l2tp && chap"))? > 0,
+        "and CHAP inside the tunnel"
+    );
     let console = report.console_tail(80);
     assert!(
         outcome.tunnel_up,

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::linux_peer::{LinuxPeer, TnLine};
 use common::netns::Netns;
+use common::tshark::{LiveCapture, Tshark};
 use tunnelnas::dataplane::packet::{PacketSocket, RecvBatch};
 use tunnelnas::ppp::auth::crypto::{verify_chap_md5, verify_mschapv2};
 use tunnelnas::ppp::auth::{AuthDecision, AuthMethod, AuthRequest};
@@ -336,6 +337,8 @@ fn interop(auth: &str, method: AuthMethod) -> common::Result<()> {
     ns.ip(["link", "set", "dev", tap.as_str(), "up"])?;
     let tap_name = tap.clone();
     let socket = Arc::new(ns.run(move || PacketSocket::open(&tap_name))??);
+    let dir = common::tempdir(&format!("lp-{auth}"))?;
+    let capture = LiveCapture::start(&ns, &tap, &dir.path().join("pppoe.pcap"))?;
     let stop = Arc::new(AtomicBool::new(false));
     let server = {
         let (socket, stop) = (Arc::clone(&socket), stop.clone());
@@ -357,6 +360,14 @@ fn interop(auth: &str, method: AuthMethod) -> common::Result<()> {
     stop.store(true, Ordering::Relaxed);
     let seen = server.join().expect("server loop");
     let report = report?;
+    // Every frame both sides sent dissects cleanly.
+    let pcap = capture.stop()?;
+    let tshark = Tshark::new();
+    tshark.assert_clean(&pcap)?;
+    assert!(
+        tshark.count(&pcap, Some("pppoes && lcp"))? > 0 && tshark.count(&pcap, Some("ipcp"))? > 0,
+        "the capture holds the PPP negotiation"
+    );
     let console = report.console_tail(60);
     let up: Vec<_> = report
         .lines
