@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::icmp;
 use common::linux_peer::{LinuxPeer, TnLine};
 use common::netns::Netns;
 use common::tshark::{LiveCapture, Tshark};
@@ -28,35 +29,6 @@ const SECRET: &str = "l2tp-s3cret";
 const OUR_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 98, 0, 1);
 const GUEST_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 98, 0, 2);
 const HEADROOM: usize = 64;
-
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn echo_request(src: Ipv4Addr, dst: Ipv4Addr, seq: u16) -> Vec<u8> {
-    let mut packet = vec![0u8; 20 + 8 + 16];
-    let total = packet.len() as u16;
-    packet[0] = 0x45;
-    packet[2..4].copy_from_slice(&total.to_be_bytes());
-    packet[8] = 64;
-    packet[9] = 1;
-    packet[12..16].copy_from_slice(&src.octets());
-    packet[16..20].copy_from_slice(&dst.octets());
-    let sum = checksum(&packet[..20]);
-    packet[10..12].copy_from_slice(&sum.to_be_bytes());
-    packet[20] = 8;
-    packet[26..28].copy_from_slice(&seq.to_be_bytes());
-    let sum = checksum(&packet[20..]);
-    packet[22..24].copy_from_slice(&sum.to_be_bytes());
-    packet
-}
 
 /// Sends the PPP information field at `buf[HEADROOM..HEADROOM + len]` as
 /// an L2TP data message with FF 03 (RFC 2661 §5.4 carries HDLC-like
@@ -147,12 +119,9 @@ fn run_lac(socket: &UdpSocket, deadline: Instant, stop: &AtomicBool) -> Outcome 
                     if session.is_some_and(|(_, _, ours)| ours == packet.session_id()) {
                         if let Ok(ppp) = PppFrame::new_checked(packet.payload()) {
                             if ppp.protocol() == Protocol::Ipv4 {
-                                let ip = ppp.payload();
-                                let ours = outcome.address.map(|a| a.local.octets());
-                                if ip.len() >= 28
-                                    && ip[9] == 1
-                                    && ip[20] == 0
-                                    && Some(<[u8; 4]>::try_from(&ip[16..20]).unwrap()) == ours
+                                if outcome
+                                    .address
+                                    .is_some_and(|a| icmp::is_echo_reply_to(ppp.payload(), a.local))
                                 {
                                     outcome.echo_replies += 1;
                                 }
@@ -227,7 +196,7 @@ fn run_lac(socket: &UdpSocket, deadline: Instant, stop: &AtomicBool) -> Outcome 
             if let (Some(at), Some(v4)) = (next_ping, outcome.address) {
                 if at <= now {
                     seq += 1;
-                    let packet = echo_request(v4.local, v4.peer, seq);
+                    let packet = icmp::echo_request(v4.local, v4.peer, seq);
                     buf[HEADROOM..HEADROOM + packet.len()].copy_from_slice(&packet);
                     send_ppp(socket, &mut buf, peer, ids, Protocol::Ipv4, packet.len());
                     next_ping = Some(now + Duration::from_millis(500));

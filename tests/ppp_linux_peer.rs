@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::icmp;
 use common::linux_peer::{LinuxPeer, TnLine};
 use common::netns::Netns;
 use common::tshark::{LiveCapture, Tshark};
@@ -112,49 +113,6 @@ fn decide(request: &AuthRequest) -> (AuthDecision, &'static str) {
     }
 }
 
-/// Answers an ICMP Echo Request to `OUR_ADDRESS` in place; returns whether
-/// `packet` (an IPv4 datagram) became the reply.
-fn answer_ping(packet: &mut [u8]) -> bool {
-    if packet.len() < 28 || packet[0] >> 4 != 4 || packet[9] != 1 {
-        return false;
-    }
-    let ihl = usize::from(packet[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
-    if ihl < 20 || total > packet.len() || total < ihl + 8 || packet[16..20] != OUR_ADDRESS.octets()
-    {
-        return false;
-    }
-    if packet[ihl] != 8 {
-        return false;
-    }
-    let (src, dst) = (
-        <[u8; 4]>::try_from(&packet[12..16]).unwrap(),
-        <[u8; 4]>::try_from(&packet[16..20]).unwrap(),
-    );
-    packet[12..16].copy_from_slice(&dst);
-    packet[16..20].copy_from_slice(&src);
-    packet[8] = 64;
-    packet[10..12].fill(0);
-    let ip_sum = checksum(&packet[..ihl]);
-    packet[10..12].copy_from_slice(&ip_sum.to_be_bytes());
-    packet[ihl] = 0; // Echo Reply
-    packet[ihl + 2..ihl + 4].fill(0);
-    let icmp_sum = checksum(&packet[ihl..total]);
-    packet[ihl + 2..ihl + 4].copy_from_slice(&icmp_sum.to_be_bytes());
-    true
-}
-
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// Writes Ethernet + PPPoE session + PPP protocol in front of the PPP
 /// information field at `buf[HEADROOM..HEADROOM + len]` and sends it.
 const HEADROOM: usize = 64;
@@ -229,7 +187,7 @@ fn serve(socket: &PacketSocket, method: AuthMethod, stop: &AtomicBool) -> Seen {
                                 let data = ppp.payload();
                                 let copy = &mut buf[HEADROOM..HEADROOM + data.len()];
                                 copy.copy_from_slice(data);
-                                if answer_ping(copy) {
+                                if icmp::answer_echo(copy, OUR_ADDRESS) {
                                     seen.pings_answered += 1;
                                     let dst = *mac;
                                     let len = data.len();
@@ -412,29 +370,6 @@ fn linux_pppd_over_pppoe_with_mschapv2() -> common::Result<()> {
     interop("mschapv2", AuthMethod::MsChapV2)
 }
 
-/// An ICMP Echo Request from `src` to `dst`, identifier/sequence `seq`.
-fn echo_request(src: Ipv4Addr, dst: Ipv4Addr, seq: u16) -> Vec<u8> {
-    let mut packet = vec![0u8; 20 + 8 + 16];
-    let total = packet.len() as u16;
-    packet[0] = 0x45;
-    packet[2..4].copy_from_slice(&total.to_be_bytes());
-    packet[8] = 64;
-    packet[9] = 1;
-    packet[12..16].copy_from_slice(&src.octets());
-    packet[16..20].copy_from_slice(&dst.octets());
-    let sum = checksum(&packet[..20]);
-    packet[10..12].copy_from_slice(&sum.to_be_bytes());
-    packet[20] = 8;
-    packet[24..26].copy_from_slice(&0x7e57_u16.to_be_bytes());
-    packet[26..28].copy_from_slice(&seq.to_be_bytes());
-    for (i, b) in packet[28..].iter_mut().enumerate() {
-        *b = i as u8;
-    }
-    let sum = checksum(&packet[20..]);
-    packet[22..24].copy_from_slice(&sum.to_be_bytes());
-    packet
-}
-
 /// What our client cores achieved against the real BRAS.
 #[derive(Debug, Default)]
 struct ClientOutcome {
@@ -494,12 +429,9 @@ fn dial(socket: &PacketSocket, deadline: Instant, stop: &AtomicBool) -> ClientOu
                                 continue;
                             };
                             if ppp.protocol() == Protocol::Ipv4 {
-                                let ip = ppp.payload();
-                                let ours = outcome.address.map(|a| a.local.octets());
-                                if ip.len() >= 28
-                                    && ip[9] == 1
-                                    && ip[20] == 0
-                                    && Some(<[u8; 4]>::try_from(&ip[16..20]).unwrap()) == ours
+                                if outcome
+                                    .address
+                                    .is_some_and(|a| icmp::is_echo_reply_to(ppp.payload(), a.local))
                                 {
                                     outcome.echo_replies += 1;
                                 }
@@ -565,7 +497,7 @@ fn dial(socket: &PacketSocket, deadline: Instant, stop: &AtomicBool) -> ClientOu
             if let (Some(at), Some(v4)) = (next_ping, outcome.address) {
                 if at <= now {
                     seq += 1;
-                    let packet = echo_request(v4.local, v4.peer, seq);
+                    let packet = icmp::echo_request(v4.local, v4.peer, seq);
                     buf[HEADROOM..HEADROOM + packet.len()].copy_from_slice(&packet);
                     send_ppp(
                         socket,

@@ -197,12 +197,7 @@ impl NasIdentity {
             nas_ip_address: radius.nas_ip_address,
             nas_ipv6_address: radius.nas_ipv6_address,
             nas_port_id: NasPortIdTemplate(radius.nas_port_id.clone()),
-            mac_format: match radius.calling_station_id {
-                crate::config::MacFormat::Ietf => MacFormat::Ietf,
-                crate::config::MacFormat::Colon => MacFormat::Colon,
-                crate::config::MacFormat::Dotted => MacFormat::Dotted,
-                crate::config::MacFormat::Bare => MacFormat::Bare,
-            },
+            mac_format: radius.calling_station_id,
         }
     }
 }

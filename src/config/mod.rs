@@ -29,6 +29,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 
+pub use crate::aaa::request::MacFormat;
 pub use types::{Duration, Secret};
 
 /// Prefix of environment variables that override the file.
@@ -518,21 +519,6 @@ impl Default for Radius {
             dynauth: None,
         }
     }
-}
-
-/// How a MAC address is written in Calling-Station-Id.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MacFormat {
-    /// `AA-BB-CC-DD-EE-FF` (RFC 3580 §3.21).
-    #[default]
-    Ietf,
-    /// `aa:bb:cc:dd:ee:ff`.
-    Colon,
-    /// `aabb.ccdd.eeff`.
-    Dotted,
-    /// `aabbccddeeff`.
-    Bare,
 }
 
 /// `[radius.group.NAME]`: servers asked together.

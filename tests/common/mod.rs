@@ -35,6 +35,7 @@
 #![allow(unreachable_pub, dead_code)]
 
 pub mod freeradius;
+pub mod icmp;
 pub mod linux_peer;
 pub mod netns;
 pub mod pcap;
