@@ -110,6 +110,8 @@ pub enum SetupPhase {
     Radius,
     /// IPCP to Opened (RFC 1332).
     Ipcp,
+    /// IPv6CP to Opened (RFC 5072).
+    Ipv6cp,
     /// L2TP tunnel establishment (RFC 2661 §7.2).
     Tunnel,
     /// L2TP incoming call (RFC 2661 §7.4).
@@ -118,12 +120,13 @@ pub enum SetupPhase {
 
 impl SetupPhase {
     /// Every phase.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Discovery,
         Self::Lcp,
         Self::Auth,
         Self::Radius,
         Self::Ipcp,
+        Self::Ipv6cp,
         Self::Tunnel,
         Self::Session,
     ];
@@ -136,6 +139,7 @@ impl SetupPhase {
             Self::Auth => "auth",
             Self::Radius => "radius",
             Self::Ipcp => "ipcp",
+            Self::Ipv6cp => "ipv6cp",
             Self::Tunnel => "tunnel",
             Self::Session => "session",
         }
@@ -557,6 +561,15 @@ impl Metrics {
     pub fn record_ppp(&self, event: &LinkEvent) {
         match event {
             LinkEvent::Authenticated => self.ppp_auth.with_label_values(&["accept"]).inc(),
+            LinkEvent::StepCompleted { step, took } => {
+                let phase = match step {
+                    crate::ppp::SetupStep::Lcp => SetupPhase::Lcp,
+                    crate::ppp::SetupStep::Auth => SetupPhase::Auth,
+                    crate::ppp::SetupStep::Ipcp => SetupPhase::Ipcp,
+                    crate::ppp::SetupStep::Ipv6cp => SetupPhase::Ipv6cp,
+                };
+                self.observe_setup_phase(phase, *took);
+            }
             LinkEvent::Down { reason } => {
                 if matches!(reason, crate::ppp::DownReason::AuthFailed) {
                     self.ppp_auth.with_label_values(&["reject"]).inc();

@@ -10,7 +10,9 @@ use rand::{Rng, RngExt, SeedableRng};
 use tunnelnas::ppp::auth::{self, AuthDecision, AuthMethod, AuthRequest};
 use tunnelnas::ppp::fsm::State;
 use tunnelnas::ppp::ncp::IpcpConfig;
-use tunnelnas::ppp::{Credentials, DownReason, Link, LinkConfig, LinkEvent, Phase, Role};
+use tunnelnas::ppp::{
+    Credentials, DownReason, Link, LinkConfig, LinkEvent, Phase, Role, SetupStep,
+};
 use tunnelnas::wire::ppp::control::{ControlMessage, ControlPacket};
 use tunnelnas::wire::ppp::{IpcpOption, Ipv6cpOption, LcpOption, LcpRepr, Protocol};
 
@@ -1390,4 +1392,37 @@ fn lns_config_takes_address_and_dns() {
     assert_eq!(config.ipcp.local, Some(Ipv4Addr::new(10, 255, 255, 1)));
     assert_eq!(config.ipcp.primary_dns, Some(DNS1));
     assert_eq!(config.ipcp.secondary_dns, Some(DNS2));
+}
+
+#[test]
+fn setup_steps_are_timed_in_order() {
+    let mut pair = Pair::new(
+        server_config(vec![AuthMethod::ChapMd5]),
+        client_config(vec![AuthMethod::ChapMd5]),
+        7,
+    );
+    pair.open();
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.both_network_up(true, true)));
+    let steps: Vec<(SetupStep, Duration)> = pair
+        .server_events
+        .iter()
+        .filter_map(|e| match e {
+            LinkEvent::StepCompleted { step, took } => Some((*step, *took)),
+            _ => None,
+        })
+        .collect();
+    let order: Vec<SetupStep> = steps.iter().map(|(s, _)| *s).collect();
+    assert_eq!(&order[..2], &[SetupStep::Lcp, SetupStep::Auth], "{steps:?}");
+    assert!(
+        order.contains(&SetupStep::Ipcp) && order.contains(&SetupStep::Ipv6cp),
+        "{steps:?}"
+    );
+    // LCP and CHAP each take at least one round trip on the simulated wire.
+    for (step, took) in &steps {
+        assert!(*took < Duration::from_secs(10), "{step:?} took {took:?}");
+    }
+    assert!(
+        steps[0].1 > Duration::ZERO && steps[1].1 > Duration::ZERO,
+        "{steps:?}"
+    );
 }

@@ -77,6 +77,19 @@ pub enum Phase {
     Terminate,
 }
 
+/// A timed step of link set-up ([`LinkEvent::StepCompleted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SetupStep {
+    /// LCP negotiation (Establish phase).
+    Lcp,
+    /// Authentication phase, AAA decision included.
+    Auth,
+    /// IPCP to Opened.
+    Ipcp,
+    /// IPv6CP to Opened.
+    Ipv6cp,
+}
+
 /// The client's credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -341,6 +354,15 @@ pub enum LinkEvent {
         /// New phase.
         to: Phase,
     },
+    /// A step of bringing the link up finished: how long it took (LCP:
+    /// from open to the Establish phase's end; authentication; IPCP and
+    /// IPv6CP: from the Network phase's start to Opened).
+    StepCompleted {
+        /// Which step.
+        step: SetupStep,
+        /// How long.
+        took: Duration,
+    },
     /// A control protocol changed state.
     StateChanged {
         /// LCP, IPCP or IPv6CP.
@@ -449,6 +471,9 @@ pub struct Link {
     transmit: VecDeque<(Protocol, Vec<u8>)>,
     events: VecDeque<LinkEvent>,
     stats: LinkStats,
+    /// The phase being timed and when it began (for `StepCompleted`).
+    timed_phase: Phase,
+    timed_since: Option<Instant>,
 }
 
 impl Link {
@@ -504,6 +529,8 @@ impl Link {
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             stats: LinkStats::default(),
+            timed_phase: Phase::Dead,
+            timed_since: None,
         }
     }
 
@@ -929,6 +956,33 @@ impl Link {
                 break;
             }
         }
+        self.time_phases(now);
+    }
+
+    /// Reports how long LCP negotiation (Establish) and authentication
+    /// took, when the link moves forward out of them.
+    fn time_phases(&mut self, now: Instant) {
+        if self.phase == self.timed_phase {
+            return;
+        }
+        let forward = matches!(
+            (self.timed_phase, self.phase),
+            (Phase::Establish, Phase::Authenticate | Phase::Network)
+                | (Phase::Authenticate, Phase::Network)
+        );
+        if let (true, Some(since)) = (forward, self.timed_since) {
+            let step = if self.timed_phase == Phase::Establish {
+                SetupStep::Lcp
+            } else {
+                SetupStep::Auth
+            };
+            self.push_event(LinkEvent::StepCompleted {
+                step,
+                took: now.saturating_duration_since(since),
+            });
+        }
+        self.timed_phase = self.phase;
+        self.timed_since = Some(now);
     }
 
     fn pump_auth(&mut self, now: Instant) -> bool {
@@ -1111,6 +1165,25 @@ impl Link {
                 match protocol {
                     Protocol::Ipcp => self.ipv4_up = true,
                     _ => self.ipv6_up = true,
+                }
+                if self.phase == Phase::Network {
+                    // The Network phase is timed from its start; pump has
+                    // not run yet when entering it in this same step.
+                    let since = if self.timed_phase == Phase::Network {
+                        self.timed_since
+                    } else {
+                        None
+                    };
+                    if let Some(since) = since {
+                        self.push_event(LinkEvent::StepCompleted {
+                            step: if protocol == Protocol::Ipcp {
+                                SetupStep::Ipcp
+                            } else {
+                                SetupStep::Ipv6cp
+                            },
+                            took: now.saturating_duration_since(since),
+                        });
+                    }
                 }
                 self.push_event(LinkEvent::NetworkUp {
                     ipv4: self.ipv4_up.then(|| self.ipcp.negotiator().negotiated()),

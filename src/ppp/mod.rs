@@ -22,5 +22,5 @@ pub mod ncp;
 
 pub use link::{
     AuthRecord, Credentials, DownReason, Link, LinkConfig, LinkDropReason, LinkEvent, LinkStats,
-    NegotiationRecord, Phase, Role,
+    NegotiationRecord, Phase, Role, SetupStep,
 };
