@@ -7,6 +7,12 @@ use std::process::{Command, Output};
 fn tunnelnas(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tunnelnas"));
     cmd.args(args).env_remove("RUST_LOG");
+    // Hermetic: only the overrides a test sets reach the configuration.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TUNNELNAS_") {
+            cmd.env_remove(name);
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }

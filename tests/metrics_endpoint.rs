@@ -55,7 +55,14 @@ listen = "127.0.0.1:0"
 "#,
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tunnelnas"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tunnelnas"));
+    // Hermetic: no TUNNELNAS_* override from the caller's environment.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TUNNELNAS_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
         .args(["--log-format", "json", "run", "-c", path.to_str().unwrap()])
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())

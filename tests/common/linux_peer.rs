@@ -20,7 +20,7 @@
 //! emulation and costs about one core while it runs (the machine has two):
 //! keep `tn.runfor` short and boot few guests at once.
 //!
-//! The scripts are found as `$TUNNELNAS_SHARED/linux-peer` or
+//! The scripts are found as `$TN_TEST_SHARED/linux-peer` or
 //! `$CARGO_MANIFEST_DIR/../shared/linux-peer` (CI clones the repository with
 //! `shared/` beside it).
 
@@ -43,7 +43,7 @@ pub const GUEST_PANIC_REBOOT: &str = "panic=1";
 
 /// The `shared/` directory beside the repository.
 pub fn shared_dir() -> Result<PathBuf> {
-    let candidates: Vec<PathBuf> = std::env::var_os("TUNNELNAS_SHARED")
+    let candidates: Vec<PathBuf> = std::env::var_os("TN_TEST_SHARED")
         .map(PathBuf::from)
         .into_iter()
         .chain(std::iter::once(manifest_dir().join("..").join("shared")))
@@ -55,7 +55,7 @@ pub fn shared_dir() -> Result<PathBuf> {
         .ok_or_else(|| {
             anyhow!(
                 "linux-peer scripts not found: looked for linux-peer/run in {}; \
-                 set TUNNELNAS_SHARED to the shared/ directory (CI clones it beside the repository)",
+                 set TN_TEST_SHARED to the shared/ directory (CI clones it beside the repository)",
                 candidates
                     .iter()
                     .map(|dir| dir.display().to_string())

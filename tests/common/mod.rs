@@ -151,7 +151,7 @@ fn base36(mut n: u32, width: usize) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A fresh temporary directory, removed on drop (set `TUNNELNAS_KEEP_TMP=1`
+/// A fresh temporary directory, removed on drop (set `TN_TEST_KEEP_TMP=1`
 /// to keep it for a post-mortem; its path is printed then).
 pub fn tempdir(tag: &str) -> Result<TempDir> {
     let dir = tempfile::Builder::new()
@@ -176,7 +176,7 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if std::env::var_os("TUNNELNAS_KEEP_TMP").is_some()
+        if std::env::var_os("TN_TEST_KEEP_TMP").is_some()
             && let Some(dir) = self.0.take()
         {
             eprintln!("keeping {}", dir.keep().display());
