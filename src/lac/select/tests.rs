@@ -1,0 +1,244 @@
+use std::net::IpAddr;
+
+use super::*;
+use crate::aaa::attributes::TunnelMediumKind;
+use crate::config::{Endpoint, LnsEndpoint, Secret};
+
+fn candidate(ip: &str, preference: Option<u32>, secret: &str) -> TunnelCandidate {
+    TunnelCandidate {
+        tag: 1,
+        medium: TunnelMediumKind::Ipv4,
+        server_endpoint: TunnelEndpoint::Ip(ip.parse::<IpAddr>().unwrap()),
+        client_endpoint: None,
+        password: Some(secret.as_bytes().to_vec()),
+        preference,
+        assignment_id: None,
+        client_auth_id: None,
+        server_auth_id: None,
+        private_group_id: None,
+    }
+}
+
+fn addr(ip: &str) -> SocketAddr {
+    SocketAddr::new(ip.parse().unwrap(), 1701)
+}
+
+fn selector(balancing: LnsBalancing) -> Selector {
+    Selector::new(
+        SelectConfig {
+            balancing,
+            max_attempts: 5,
+            ..SelectConfig::default()
+        },
+        [1; 32],
+    )
+}
+
+fn endpoints(attempts: &[Attempt]) -> Vec<SocketAddr> {
+    attempts.iter().map(|a| a.endpoint).collect()
+}
+
+#[test]
+fn lowest_preference_first_absent_last() {
+    let mut s = selector(LnsBalancing::RoundRobin);
+    let now = Instant::now();
+    let plan = s
+        .plan(
+            now,
+            &[
+                candidate("192.0.2.3", None, "c"),
+                candidate("192.0.2.2", Some(20), "b"),
+                candidate("192.0.2.1", Some(10), "a"),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        endpoints(&plan),
+        vec![addr("192.0.2.1"), addr("192.0.2.2"), addr("192.0.2.3")]
+    );
+    assert_eq!(plan[0].secret, b"a");
+}
+
+#[test]
+fn failed_endpoint_is_denylisted_until_dead_time_expires() {
+    let mut s = selector(LnsBalancing::RoundRobin);
+    let now = Instant::now();
+    let candidates = [
+        candidate("192.0.2.1", Some(1), "a"),
+        candidate("192.0.2.2", Some(2), "b"),
+    ];
+    s.report_failure(now, addr("192.0.2.1"));
+    assert!(matches!(
+        s.poll_event(),
+        Some(SelectEvent::Denylisted { .. })
+    ));
+    let plan = s.plan(now + Duration::from_secs(10), &candidates).unwrap();
+    assert_eq!(endpoints(&plan), vec![addr("192.0.2.2"), addr("192.0.2.1")]);
+    assert!(plan[1].denylisted, "kept as a last resort");
+    assert_eq!(s.denylisted(now + Duration::from_secs(10)).len(), 1);
+    // After the dead time the preferred one is first again.
+    let later = now + Duration::from_secs(61);
+    let plan = s.plan(later, &candidates).unwrap();
+    assert_eq!(endpoints(&plan), vec![addr("192.0.2.1"), addr("192.0.2.2")]);
+    assert!(matches!(s.poll_event(), Some(SelectEvent::Cleared { .. })));
+    assert!(s.denylisted(later).is_empty());
+}
+
+#[test]
+fn a_session_coming_up_clears_the_denylist() {
+    let mut s = selector(LnsBalancing::RoundRobin);
+    let now = Instant::now();
+    s.report_failure(now, addr("192.0.2.1"));
+    s.session_started(addr("192.0.2.1"));
+    assert!(!s.is_denylisted(addr("192.0.2.1"), now));
+}
+
+#[test]
+fn round_robin_rotates_equal_preferences() {
+    let mut s = selector(LnsBalancing::RoundRobin);
+    let now = Instant::now();
+    let candidates = [
+        candidate("192.0.2.1", Some(1), "a"),
+        candidate("192.0.2.2", Some(1), "b"),
+        candidate("192.0.2.3", Some(1), "c"),
+    ];
+    let firsts: Vec<SocketAddr> = (0..6)
+        .map(|_| s.plan(now, &candidates).unwrap()[0].endpoint)
+        .collect();
+    assert_eq!(
+        firsts,
+        vec![
+            addr("192.0.2.1"),
+            addr("192.0.2.2"),
+            addr("192.0.2.3"),
+            addr("192.0.2.1"),
+            addr("192.0.2.2"),
+            addr("192.0.2.3")
+        ]
+    );
+}
+
+#[test]
+fn least_sessions_prefers_the_emptier_endpoint() {
+    let mut s = selector(LnsBalancing::LeastSessions);
+    let now = Instant::now();
+    for _ in 0..3 {
+        s.session_started(addr("192.0.2.1"));
+    }
+    s.session_started(addr("192.0.2.2"));
+    let candidates = [
+        candidate("192.0.2.1", Some(1), "a"),
+        candidate("192.0.2.2", Some(1), "b"),
+    ];
+    assert_eq!(
+        s.plan(now, &candidates).unwrap()[0].endpoint,
+        addr("192.0.2.2")
+    );
+    s.session_ended(addr("192.0.2.1"));
+    s.session_ended(addr("192.0.2.1"));
+    s.session_ended(addr("192.0.2.1"));
+    assert_eq!(
+        s.plan(now, &candidates).unwrap()[0].endpoint,
+        addr("192.0.2.1")
+    );
+}
+
+#[test]
+fn weighted_balancing_splits_by_free_capacity() {
+    let mut s = Selector::new(
+        SelectConfig {
+            balancing: LnsBalancing::Weighted,
+            capacity: 100,
+            ..SelectConfig::default()
+        },
+        [7; 32],
+    );
+    let now = Instant::now();
+    // .1 is 75 % full: free capacity 25 against 100.
+    for _ in 0..75 {
+        s.session_started(addr("192.0.2.1"));
+    }
+    let candidates = [
+        candidate("192.0.2.1", Some(1), "a"),
+        candidate("192.0.2.2", Some(1), "b"),
+    ];
+    let mut first_one = 0;
+    for _ in 0..2000 {
+        let plan = s.plan(now, &candidates).unwrap();
+        assert_eq!(plan.len(), 2, "the other stays as failover");
+        if plan[0].endpoint == addr("192.0.2.1") {
+            first_one += 1;
+        }
+    }
+    // Expected 2000 * 25 / 125 = 400.
+    assert!((300..=500).contains(&first_one), "{first_one}");
+}
+
+#[test]
+fn attempts_are_capped_and_duplicates_merged() {
+    let mut s = Selector::new(
+        SelectConfig {
+            max_attempts: 2,
+            ..SelectConfig::default()
+        },
+        [2; 32],
+    );
+    let now = Instant::now();
+    let plan = s
+        .plan(
+            now,
+            &[
+                candidate("192.0.2.1", Some(1), "a"),
+                candidate("192.0.2.1", Some(2), "a"),
+                candidate("192.0.2.2", Some(3), "b"),
+                candidate("192.0.2.3", Some(4), "c"),
+            ],
+        )
+        .unwrap();
+    assert_eq!(endpoints(&plan), vec![addr("192.0.2.1"), addr("192.0.2.2")]);
+}
+
+#[test]
+fn no_candidates_and_unresolved_names_are_errors() {
+    let mut s = selector(LnsBalancing::Weighted);
+    let now = Instant::now();
+    assert_eq!(s.plan(now, &[]), Err(SelectError::NoCandidate));
+    let mut named = candidate("192.0.2.1", None, "");
+    named.server_endpoint = TunnelEndpoint::Name("lns.example".into());
+    assert_eq!(s.plan(now, &[named]), Err(SelectError::NoAddress));
+}
+
+#[test]
+fn realm_rules_match_domain_or_prefix_and_keep_ports() {
+    let lns = |address: &str, preference| LnsEndpoint {
+        address: Endpoint::try_from(address.to_owned()).unwrap(),
+        secret: Secret::new("s"),
+        preference,
+        assignment_id: None,
+    };
+    let realms = vec![
+        Realm {
+            domain: Some("Enterprise.Example".into()),
+            prefix: None,
+            endpoints: vec![lns("192.0.2.10:1702", 2), lns("192.0.2.11", 1)],
+        },
+        Realm {
+            domain: None,
+            prefix: Some("corp/".into()),
+            endpoints: vec![lns("192.0.2.20", 0)],
+        },
+    ];
+    assert!(match_realm(&realms, "alice@enterprise.example").is_some());
+    assert!(match_realm(&realms, "alice@other.example").is_none());
+    let corp = match_realm(&realms, "corp/bob").unwrap();
+    assert_eq!(corp.endpoints[0].address.0, addr("192.0.2.20"));
+    let mut s = selector(LnsBalancing::RoundRobin);
+    let candidates = realm_candidates(&realms[0]);
+    let plan = s.plan_endpoints(Instant::now(), &candidates).unwrap();
+    assert_eq!(
+        endpoints(&plan),
+        vec![addr("192.0.2.11"), "192.0.2.10:1702".parse().unwrap()],
+        "preference order, and the realm's port is kept"
+    );
+    assert_eq!(plan[0].secret, b"s");
+}
