@@ -3,3 +3,4 @@
 
 pub mod mss;
 pub mod packet;
+pub mod police;
