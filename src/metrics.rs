@@ -25,6 +25,8 @@ use crate::l2tp::Event as L2tpEvent;
 use crate::ppp::LinkEvent;
 use crate::pppoe::Event as PppoeEvent;
 use crate::wire::l2tp::ResultCode;
+use crate::lac::core::{ForwardingTotals, LacEvent, LacPhase, SessionState};
+use crate::lac::select::SelectEvent;
 
 /// Version of this build, as reported by `tunnelnas_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -214,6 +216,7 @@ pub struct Metrics {
     accounting_delivered: IntCounterVec,
     dynauth: IntCounterVec,
     dynauth_dropped: IntCounterVec,
+    lac: LacFamilies,
     /// Names of every registered family, empty ones included.
     family_names: Vec<String>,
 }
@@ -421,6 +424,7 @@ impl Metrics {
                 "RFC 5176 requests dropped, by reason (or answered from the duplicate cache).",
                 &["reason"],
             ),
+            lac: LacFamilies::new(),
             registry,
             family_names: Vec::new(),
         };
@@ -506,6 +510,8 @@ impl Metrics {
             Box::new(this.dynauth.clone()),
             Box::new(this.dynauth_dropped.clone()),
         ];
+        let families: Vec<Box<dyn Collector>> =
+            families.into_iter().chain(this.lac.collectors()).collect();
         let mut this = this;
         for family in families {
             this.family_names
@@ -516,6 +522,73 @@ impl Metrics {
         }
         this.family_names.sort();
         this
+    }
+
+    /// Maps one LAC core event (issue 6) to its families, and the protocol
+    /// events it wraps to theirs.
+    pub fn record_lac(&self, event: &LacEvent) {
+        let lac = &self.lac;
+        match event {
+            LacEvent::Pppoe(e) => self.record_pppoe(e),
+            LacEvent::Ppp(e) => self.record_ppp(e),
+            LacEvent::L2tp(e) => self.record_l2tp(e),
+            LacEvent::Select(SelectEvent::Denylisted { endpoint, .. }) => lac
+                .denylist_total
+                .with_label_values(&[&endpoint.to_string()])
+                .inc(),
+            LacEvent::Select(_) => {}
+            LacEvent::Phase { phase, took } => {
+                let phase = match phase {
+                    LacPhase::Radius => SetupPhase::Radius,
+                    LacPhase::Tunnel => SetupPhase::Tunnel,
+                    LacPhase::Session => SetupPhase::Session,
+                };
+                self.observe_setup_phase(phase, *took);
+            }
+            LacEvent::Selection(outcome) => lac
+                .selection
+                .with_label_values(&[outcome.as_str()])
+                .inc(),
+            LacEvent::SetupFailed(reason) => lac
+                .setup_failures
+                .with_label_values(&[reason.as_str()])
+                .inc(),
+            LacEvent::SessionEnded { end } => lac
+                .ended
+                .with_label_values(&[&variant_label(&end.terminate_cause())])
+                .inc(),
+        }
+    }
+
+    /// Sets the LAC gauges and forwarding counters from a snapshot of the
+    /// core (taken by the driver once a second).
+    pub fn update_lac(&self, snapshot: &LacSnapshot) {
+        let lac = &self.lac;
+        for (state, count) in &snapshot.states {
+            lac.sessions
+                .with_label_values(&[state.as_str()])
+                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
+        lac.lns_sessions.reset();
+        for (lns, count) in &snapshot.per_lns {
+            lac.lns_sessions
+                .with_label_values(&[&lns.to_string()])
+                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
+        lac.denylisted
+            .set(i64::try_from(snapshot.denylisted).unwrap_or(i64::MAX));
+        let bump = |c: &IntCounterVec, label: &str, total: u64| {
+            let counter = c.with_label_values(&[label]);
+            let delta = total.saturating_sub(counter.get());
+            counter.inc_by(delta);
+        };
+        let t = &snapshot.totals;
+        bump(&lac.packets, "upstream", t.upstream.packets);
+        bump(&lac.packets, "downstream", t.downstream.packets);
+        bump(&lac.bytes, "upstream", t.upstream.bytes);
+        bump(&lac.bytes, "downstream", t.downstream.bytes);
+        bump(&lac.fastpath_drops, "policed", t.policed);
+        bump(&lac.fastpath_drops, "other", t.dropped);
     }
 
     /// Maps one event to the families it touches.
@@ -976,5 +1049,121 @@ mod tests {
         assert!(text.contains("tunnelnas_uptime_seconds "));
         assert!(text.contains("process_resident_memory_bytes "));
         assert!(text.contains("process_open_fds "));
+    }
+}
+
+/// What the LAC driver reports once a second ([`Metrics::update_lac`]).
+#[derive(Debug, Clone, Default)]
+pub struct LacSnapshot {
+    /// Sessions per state.
+    pub states: Vec<(SessionState, usize)>,
+    /// Established sessions per LNS endpoint.
+    pub per_lns: Vec<(std::net::SocketAddr, usize)>,
+    /// Denylisted endpoints.
+    pub denylisted: usize,
+    /// Fast-path totals since start.
+    pub totals: ForwardingTotals,
+}
+
+/// The LAC families (issue 6, item 8).
+#[derive(Debug)]
+struct LacFamilies {
+    sessions: IntGaugeVec,
+    lns_sessions: IntGaugeVec,
+    selection: IntCounterVec,
+    denylisted: IntGauge,
+    denylist_total: IntCounterVec,
+    packets: IntCounterVec,
+    bytes: IntCounterVec,
+    fastpath_drops: IntCounterVec,
+    ended: IntCounterVec,
+    setup_failures: IntCounterVec,
+}
+
+impl LacFamilies {
+    fn new() -> Self {
+        let this = Self {
+            sessions: gauge_vec(
+                "tunnelnas_lac_sessions",
+                "LAC subscriber sessions by state (negotiating, authenticating, tunnelling, up).",
+                &["state"],
+            ),
+            lns_sessions: gauge_vec(
+                "tunnelnas_lac_lns_sessions",
+                "Established LAC sessions per LNS endpoint.",
+                &["lns"],
+            ),
+            selection: counter(
+                "tunnelnas_lac_selection_total",
+                "LNS selections by outcome (first_choice, failover, no_candidate, exhausted).",
+                &["outcome"],
+            ),
+            denylisted: IntGauge::new(
+                "tunnelnas_lac_denylisted_endpoints",
+                "LNS endpoints currently denylisted after a failure.",
+            )
+            .expect("static metric definition"),
+            denylist_total: counter(
+                "tunnelnas_lac_denylist_total",
+                "Times an LNS endpoint was denylisted, by endpoint.",
+                &["lns"],
+            ),
+            packets: counter(
+                "tunnelnas_lac_forwarded_packets_total",
+                "PPP frames forwarded by the LAC fast path, by direction (upstream = subscriber to LNS).",
+                &["direction"],
+            ),
+            bytes: counter(
+                "tunnelnas_lac_forwarded_bytes_total",
+                "PPP octets forwarded by the LAC fast path, by direction.",
+                &["direction"],
+            ),
+            fastpath_drops: counter(
+                "tunnelnas_lac_fastpath_dropped_total",
+                "Frames the LAC fast path dropped, by reason (policed, other).",
+                &["reason"],
+            ),
+            ended: counter(
+                "tunnelnas_lac_sessions_ended_total",
+                "LAC sessions that ended after coming up, by Acct-Terminate-Cause.",
+                &["cause"],
+            ),
+            setup_failures: counter(
+                "tunnelnas_lac_setup_failures_total",
+                "Subscribers that never reached forwarding, by reason.",
+                &["reason"],
+            ),
+        };
+        for state in SessionState::ALL {
+            this.sessions.with_label_values(&[state.as_str()]);
+        }
+        for outcome in ["first_choice", "failover", "no_candidate", "exhausted"] {
+            this.selection.with_label_values(&[outcome]);
+        }
+        for direction in ["upstream", "downstream"] {
+            this.packets.with_label_values(&[direction]);
+            this.bytes.with_label_values(&[direction]);
+        }
+        for reason in ["policed", "other"] {
+            this.fastpath_drops.with_label_values(&[reason]);
+        }
+        this.ended.with_label_values(&["user_request"]);
+        this.setup_failures.with_label_values(&["radius_reject"]);
+        this
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        vec![
+            Box::new(self.sessions.clone()),
+            Box::new(self.lns_sessions.clone()),
+            Box::new(self.selection.clone()),
+            Box::new(self.denylisted.clone()),
+            Box::new(self.denylist_total.clone()),
+            Box::new(self.packets.clone()),
+            Box::new(self.bytes.clone()),
+            Box::new(self.fastpath_drops.clone()),
+            Box::new(self.ended.clone()),
+            Box::new(self.setup_failures.clone()),
+        ]
     }
 }

@@ -306,6 +306,14 @@ pub struct Lac {
     pub max_sessions_per_tunnel: u16,
     /// What goes in the Calling Number AVP. Default `mac`.
     pub calling_number: CallingNumber,
+    /// Clamp the MSS option of TCP SYNs forwarded either way to this many
+    /// octets; 0 turns clamping off. Default 0. With PPPoE's 1492 and the
+    /// L2TP/UDP/IP overhead towards the LNS, 1420 avoids fragmentation on a
+    /// 1500-byte LAC–LNS path.
+    pub tcp_mss: u16,
+    /// Tx/Rx Connect Speed in the ICCN (bit/s) when RADIUS gives the
+    /// subscriber no rate limit. Default 1000000000.
+    pub connect_speed: u32,
     /// Static realm rules used when RADIUS returns no tunnel attributes.
     #[serde(rename = "realm")]
     pub realms: Vec<Realm>,
@@ -322,6 +330,8 @@ impl Default for Lac {
             denylist_time: Duration::from_secs(60),
             max_sessions_per_tunnel: 1000,
             calling_number: CallingNumber::Mac,
+            tcp_mss: 0,
+            connect_speed: 1_000_000_000,
             realms: Vec::new(),
         }
     }

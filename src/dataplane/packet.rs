@@ -363,6 +363,17 @@ impl RecvBatch {
             })
     }
 
+    /// The `index`-th frame of the last call, writable, so the fast path
+    /// can rewrite its headers in place (RFC 2661 §5.4 encapsulation needs
+    /// fewer octets than Ethernet + PPPoE, so it fits where they were).
+    pub fn frame_mut(&mut self, index: usize) -> Option<(&mut [u8], Option<VlanTag>)> {
+        let &(len, stripped_vlan) = self.received.get(index)?;
+        let start = index.checked_mul(self.frame_size)?;
+        self.frames
+            .get_mut(start..start.checked_add(len)?)
+            .map(|data| (data, stripped_vlan))
+    }
+
     fn prepare(&mut self) {
         self.received.clear();
         let frames = self.frames.as_mut_ptr();
@@ -461,6 +472,30 @@ impl AsyncPacketSocket {
             let mut guard = self.inner.readable().await?;
             match guard.try_io(|inner| inner.get_ref().recv_batch(batch)) {
                 Ok(result) => return result,
+                Err(_would_block) => {}
+            }
+        }
+    }
+
+    /// Polls for a batch: `Ready` with the result of one `recvmmsg(2)` that
+    /// delivered frames (or failed), `Pending` after registering `cx`.
+    ///
+    /// # Errors
+    /// Socket errors other than `WouldBlock` (e.g. `ENETDOWN` when the
+    /// interface went down).
+    pub fn poll_recv_batch(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        batch: &mut RecvBatch,
+    ) -> std::task::Poll<io::Result<usize>> {
+        loop {
+            let mut guard = match self.inner.poll_read_ready(cx) {
+                std::task::Poll::Ready(Ok(guard)) => guard,
+                std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            };
+            match guard.try_io(|inner| inner.get_ref().recv_batch(batch)) {
+                Ok(result) => return std::task::Poll::Ready(result),
                 Err(_would_block) => {}
             }
         }
