@@ -37,10 +37,12 @@
 pub mod freeradius;
 pub mod icmp;
 pub mod linux_peer;
+pub mod lns_peer;
 pub mod netns;
 pub mod pcap;
 pub mod ports;
 pub mod process;
+pub mod subscribers;
 pub mod tshark;
 pub mod xl2tpd;
 

@@ -1,0 +1,1328 @@
+//! The LAC end to end in network namespaces (issue 6, item 7), against the
+//! real `tunnelnas` binary:
+//!
+//! ```text
+//!  subs ns                      lac ns                              lns ns
+//!  subscriber emulator  --veth--  tunnelnas run (LAC)  --veth--  test LNS threads
+//!  (PPPoE + PPP client           FreeRADIUS on 127.0.0.1           10.203.0.2:1701
+//!   cores, AF_PACKET)            API/metrics 127.0.0.1:9180        10.203.0.3:1701
+//!                                dynauth 127.0.0.1:3800
+//!                                L2TP from 10.203.0.1:1701
+//! ```
+//!
+//! FreeRADIUS returns RFC 2868 tunnel groups pointing at the test LNSs (our
+//! L2TP endpoint core in the LNS role, `common::lns_peer`), which record
+//! what the LAC hands over (ICCN proxy AVPs, Calling Number, PPP frames).
+//! Every test builds its own world (namespaces, FreeRADIUS, LAC, LNSs,
+//! subscribers), so tests run in parallel; every failure message carries
+//! the LAC's log.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::freeradius::{DetailRecord, FreeRadius, Radclient, UserEntry};
+use common::icmp;
+use common::lns_peer::{LnsConfig, LnsMode, LnsPeer, LnsSession};
+use common::netns::{Netns, VethPair};
+use common::process::Process;
+use common::subscribers::{SubscriberSpec, SubscriberStatus, Subscribers};
+use common::{Context, Result, TempDir, bail, ensure, tail, wait_until};
+use tunnelnas::l2tp::SessionDownCause;
+use tunnelnas::ppp::auth::AuthMethod;
+use tunnelnas::wire::l2tp::{CdnResult, ProxyAuthenType, ResultCode, StopCcnResult};
+use tunnelnas::wire::ppp::Protocol;
+
+/// The LAC's address towards the LNSs (L2TP source).
+const LAC_CORE: Ipv4Addr = Ipv4Addr::new(10, 203, 0, 1);
+/// The first test LNS.
+const LNS_A: Ipv4Addr = Ipv4Addr::new(10, 203, 0, 2);
+/// The second test LNS.
+const LNS_B: Ipv4Addr = Ipv4Addr::new(10, 203, 0, 3);
+/// Tunnel secret of both LNSs (RADIUS Tunnel-Password).
+const TUNNEL_SECRET: &str = "l2tp-test-secret";
+/// The "LNS side" IPv4 address inside every PPP session (answers pings).
+const LNS_PPP_ADDR: Ipv4Addr = Ipv4Addr::new(100, 64, 255, 254);
+/// Management HTTP (API and metrics) of the LAC, inside the lac namespace.
+const MGMT: &str = "127.0.0.1:9180";
+/// The LAC's RFC 5176 listener, inside the lac namespace (FreeRADIUS' own
+/// CoA listener has 3799).
+const DYNAUTH: &str = "127.0.0.1:3800";
+/// Secret of the dynauth client (radclient in the lac namespace).
+const DYNAUTH_SECRET: &str = "dynauth-test-secret";
+/// Password of every test user.
+const PASSWORD: &str = "sub-Pass-1";
+/// How long a subscriber may take to come up through the LAC.
+const UP_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// An address of subscriber `index` inside its PPP session.
+fn subscriber_addr(index: u32) -> Ipv4Addr {
+    let [_, _, hi, lo] = index.to_be_bytes();
+    Ipv4Addr::new(100, 65, hi, lo)
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+struct WorldSpec {
+    tag: &'static str,
+    /// Test LNSs to start (each on its own address in the lns namespace).
+    lns: Vec<Ipv4Addr>,
+    users: Vec<UserEntry>,
+    subscribers: Vec<SubscriberSpec>,
+    auth_protocols: &'static str,
+    balancing: &'static str,
+    max_sessions_per_tunnel: u16,
+    denylist_time: &'static str,
+    hide_avps: bool,
+    tunnel_accounting: bool,
+    threaded_radius: bool,
+}
+
+impl WorldSpec {
+    fn new(tag: &'static str) -> Self {
+        Self {
+            tag,
+            lns: vec![LNS_A],
+            users: Vec::new(),
+            subscribers: Vec::new(),
+            auth_protocols: r#"["chap", "mschapv2", "pap"]"#,
+            balancing: "weighted",
+            max_sessions_per_tunnel: 1000,
+            denylist_time: "60s",
+            hide_avps: false,
+            tunnel_accounting: false,
+            threaded_radius: false,
+        }
+    }
+
+    fn lns(mut self, lns: &[Ipv4Addr]) -> Self {
+        self.lns = lns.to_vec();
+        self
+    }
+
+    fn user(mut self, user: UserEntry) -> Self {
+        self.users.push(user);
+        self
+    }
+
+    fn subscriber(mut self, spec: SubscriberSpec) -> Self {
+        self.subscribers.push(spec);
+        self
+    }
+}
+
+/// A users-file entry for `name` tunnelled to `lns` (preference 1).
+fn tunnelled_user(name: &str, lns: Ipv4Addr) -> UserEntry {
+    UserEntry::new(name)
+        .password(PASSWORD)
+        .l2tp_tunnel(1, &lns.to_string(), TUNNEL_SECRET, 1)
+}
+
+/// Everything one test runs; torn down in field order (subscribers and
+/// LNS threads first, the namespaces last).
+struct World {
+    subs: Subscribers,
+    lns: Vec<LnsPeer>,
+    lac: Process,
+    radius: FreeRadius,
+    dir: TempDir,
+    _access: VethPair,
+    _core: VethPair,
+    subs_ns: Netns,
+    lac_ns: Netns,
+    lns_ns: Netns,
+}
+
+impl World {
+    fn start(spec: WorldSpec) -> Result<Self> {
+        common::require_root()?;
+        let subs_ns = Netns::new(&format!("{}-subs", spec.tag))?;
+        let lac_ns = Netns::new(&format!("{}-lac", spec.tag))?;
+        let lns_ns = Netns::new(&format!("{}-lns", spec.tag))?;
+        let access = VethPair::builder(&subs_ns, &lac_ns).create()?;
+        // The emulator sends from many MACs and must see frames to all of
+        // them: promiscuous (a veth delivers them anyway; be explicit).
+        subs_ns.ip(["link", "set", "dev", access.a(), "promisc", "on"])?;
+        let mut core = VethPair::builder(&lac_ns, &lns_ns).addr_a(&format!("{LAC_CORE}/24"));
+        for lns in &spec.lns {
+            core = core.addr_b(&format!("{lns}/24"));
+        }
+        let core = core.create()?;
+        let dir = common::tempdir(&format!("lac-{}", spec.tag))?;
+
+        let mut radius = FreeRadius::builder().in_netns(&lac_ns, Ipv4Addr::LOCALHOST.into());
+        for user in &spec.users {
+            radius = radius.user(user.clone());
+        }
+        if spec.threaded_radius {
+            radius = radius.threaded();
+        }
+        let radius = radius.start()?;
+
+        let mut lns = Vec::new();
+        for addr in &spec.lns {
+            let config = LnsConfig::new(SocketAddr::from((*addr, 1701)), TUNNEL_SECRET.as_bytes())
+                .answer_echo(LNS_PPP_ADDR);
+            lns.push(lns_ns.run(move || LnsPeer::start(config))??);
+        }
+
+        let config_path = dir.path().join("lac.toml");
+        std::fs::write(&config_path, lac_config(&spec, &access, &dir, &radius)?)
+            .context("writing the LAC config")?;
+        let mut command = lac_ns.command(env!("CARGO_BIN_EXE_tunnelnas"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TUNNELNAS_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env_remove("RUST_LOG")
+            .arg("run")
+            .arg("-c")
+            .arg(&config_path)
+            .args(["--log-format", "text", "--log-level", "info"]);
+        let mut lac = lac_ns.spawn("tunnelnas LAC", command, &dir.path().join("lac.log"))?;
+        let healthy = wait_until(
+            Duration::from_secs(20),
+            || {
+                if let Some(status) = lac.try_wait()? {
+                    bail!("the LAC exited with {status}");
+                }
+                Ok(http(&lac_ns, "GET", "/healthz")
+                    .ok()
+                    .filter(|(code, body)| *code == 200 && body.trim() == "ok"))
+            },
+            || "the LAC did not answer /healthz".to_owned(),
+        );
+        if let Err(error) = healthy {
+            bail!(
+                "{error:#}\nconfig:\n{}\nLAC log:\n{}",
+                std::fs::read_to_string(&config_path).unwrap_or_default(),
+                tail(&lac.log(), 80)
+            );
+        }
+
+        let subs = Subscribers::start(&subs_ns, access.a(), spec.subscribers)?;
+        Ok(Self {
+            subs,
+            lns,
+            lac,
+            radius,
+            dir,
+            _access: access,
+            _core: core,
+            subs_ns,
+            lac_ns,
+            lns_ns,
+        })
+    }
+
+    /// The LAC's log, FreeRADIUS' log tail and the LNSs' and subscribers'
+    /// state: appended to every failure.
+    fn diag(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\n===== LAC log ({}) =====",
+            self.lac.log_path().display()
+        );
+        out.push_str(&tail(&self.lac.log(), 200));
+        let _ = writeln!(out, "\n===== subscribers =====\n{}", self.subs.summary());
+        for lns in &self.lns {
+            let _ = writeln!(
+                out,
+                "===== test LNS {} =====\n{}",
+                lns.addr(),
+                lns.state().summary()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "===== FreeRADIUS log tail =====\n{}",
+            tail(&self.radius.log(), 40)
+        );
+        let _ = self.dir.path();
+        let _ = (&self.subs_ns, &self.lns_ns);
+        out
+    }
+
+    fn lns(&self, addr: Ipv4Addr) -> &LnsPeer {
+        self.lns
+            .iter()
+            .find(|l| l.addr().ip() == std::net::IpAddr::V4(addr))
+            .unwrap_or_else(|| panic!("no test LNS on {addr}"))
+    }
+
+    /// GET `path` on the management server; fails unless 200.
+    fn get(&self, path: &str) -> Result<String> {
+        let (code, body) = http(&self.lac_ns, "GET", path)?;
+        ensure!(
+            code == 200,
+            "GET {path}: HTTP {code}: {body}{}",
+            self.diag()
+        );
+        Ok(body)
+    }
+
+    /// GET a JSON document.
+    fn get_json(&self, path: &str) -> Result<serde_json::Value> {
+        let body = self.get(path)?;
+        serde_json::from_str(&body)
+            .with_context(|| format!("GET {path} is not JSON: {body}{}", self.diag()))
+    }
+
+    /// `/api/v1/sessions`.
+    fn api_sessions(&self) -> Result<Vec<serde_json::Value>> {
+        match self.get_json("/api/v1/sessions")? {
+            serde_json::Value::Array(sessions) => Ok(sessions),
+            other => bail!("/api/v1/sessions is not an array: {other}{}", self.diag()),
+        }
+    }
+
+    /// The API's session for MAC `mac`.
+    fn api_session(&self, mac: &str) -> Result<Option<serde_json::Value>> {
+        Ok(self
+            .api_sessions()?
+            .into_iter()
+            .find(|s| s["mac"].as_str() == Some(mac)))
+    }
+
+    /// Sum of the samples of metric `name` whose labels contain every
+    /// `label="value"` in `labels`.
+    fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Result<f64> {
+        let text = self.get("/metrics")?;
+        Ok(metric_sum(&text, name, labels))
+    }
+
+    /// Dials subscriber `index` and waits for it to authenticate (which
+    /// the LAC only confirms once the L2TP session is up).
+    fn bring_up(&self, index: usize) -> Result<SubscriberStatus> {
+        self.subs.dial(index)?;
+        self.subs
+            .wait_authenticated(index, UP_TIMEOUT, &|| self.diag())
+    }
+
+    /// Waits for the test LNS at `lns` to hold an established session
+    /// for subscriber `status`.
+    fn lns_session(&self, lns: Ipv4Addr, status: &SubscriberStatus) -> Result<LnsSession> {
+        self.lns(lns)
+            .wait_for_session_up(&status.mac_string(), Duration::from_secs(10), &|| {
+                self.diag()
+            })
+    }
+
+    /// Waits for accounting records matching `filter`, at least `count`.
+    fn wait_records(
+        &self,
+        count: usize,
+        what: &str,
+        filter: impl Fn(&DetailRecord) -> bool,
+    ) -> Result<Vec<DetailRecord>> {
+        wait_until(
+            Duration::from_secs(15),
+            || {
+                let records: Vec<DetailRecord> = self
+                    .radius
+                    .accounting_records()
+                    .into_iter()
+                    .filter(&filter)
+                    .collect();
+                Ok((records.len() >= count).then_some(records))
+            },
+            || {
+                format!(
+                    "expected {count} accounting records: {what}; detail file:\n{}{}",
+                    std::fs::read_to_string(self.radius.detail_path()).unwrap_or_default(),
+                    self.diag()
+                )
+            },
+        )
+    }
+
+    /// Waits for the Stop record of `user` and checks its
+    /// Acct-Terminate-Cause.
+    fn expect_stop(&self, user: &str, cause: &str) -> Result<DetailRecord> {
+        let stops = self.wait_records(1, &format!("Stop for {user}"), |r| {
+            r.attrs.get("Acct-Status-Type") == Some("Stop")
+                && r.attrs.get("User-Name") == Some(user)
+        })?;
+        let stop = stops[0].clone();
+        ensure!(
+            stop.attrs.get("Acct-Terminate-Cause") == Some(cause),
+            "Stop of {user} has Acct-Terminate-Cause {:?}, expected {cause}: {:?}{}",
+            stop.attrs.get("Acct-Terminate-Cause"),
+            stop.attrs,
+            self.diag()
+        );
+        // The Stop closes the session the Start opened.
+        let starts = self.wait_records(1, &format!("Start for {user}"), |r| {
+            r.attrs.get("Acct-Status-Type") == Some("Start")
+                && r.attrs.get("User-Name") == Some(user)
+        })?;
+        ensure!(
+            starts[0].attrs.get("Acct-Session-Id").is_some()
+                && starts[0].attrs.get("Acct-Session-Id") == stop.attrs.get("Acct-Session-Id"),
+            "Start and Stop of {user} differ in Acct-Session-Id: {:?} / {:?}{}",
+            starts[0].attrs,
+            stop.attrs,
+            self.diag()
+        );
+        Ok(stop)
+    }
+
+    /// Waits until the LNS session of MAC `mac` at `lns` is down; returns it.
+    fn wait_lns_session_down(&self, lns: Ipv4Addr, mac: &str) -> Result<LnsSession> {
+        self.lns(lns)
+            .wait_for(Duration::from_secs(10), &|| self.diag(), |state| {
+                state
+                    .session_by_calling_number(mac)
+                    .filter(|s| s.down.is_some())
+                    .cloned()
+            })
+    }
+
+    /// Waits until subscriber `index` received a PADT.
+    fn wait_padt(&self, index: usize) -> Result<SubscriberStatus> {
+        self.subs
+            .wait_for(index, Duration::from_secs(10), &|| self.diag(), |s| {
+                s.padt_received.then(|| s.clone())
+            })
+    }
+
+    /// Waits until the API lists no session any more.
+    fn wait_api_empty(&self) -> Result<()> {
+        wait_until(
+            Duration::from_secs(10),
+            || Ok(self.api_sessions()?.is_empty().then_some(())),
+            || format!("/api/v1/sessions still lists sessions{}", self.diag()),
+        )
+    }
+}
+
+/// The LAC's configuration for `spec`.
+fn lac_config(
+    spec: &WorldSpec,
+    access: &VethPair,
+    dir: &TempDir,
+    radius: &FreeRadius,
+) -> Result<String> {
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir_all(&state_dir)?;
+    Ok(format!(
+        r#"# Generated by tests/lac_namespaces.rs
+[node]
+nas_identifier = "lac-test"
+state_dir = "{state_dir}"
+
+[pppoe]
+ac_name = "tn-test-lac"
+padi_rate = 10000
+padi_rate_per_mac = 50
+max_sessions_per_mac = 4
+pado_delay = "0s"
+pado_delay_max = "0s"
+
+[[pppoe.interface]]
+name = "{access}"
+
+[ppp]
+auth_protocols = {auth}
+lcp_echo_interval = "0s"
+restart_timer = "1s"
+
+[l2tp]
+listen = "{LAC_CORE}:1701"
+hello_interval = "60s"
+retransmit_initial = "200ms"
+retransmit_max = "400ms"
+max_retransmits = 3
+hide_avps = {hide}
+
+[lac]
+auth_group = "test"
+acct_group = "test"
+balancing = "{balancing}"
+max_attempts = 3
+setup_deadline = "20s"
+denylist_time = "{denylist}"
+max_sessions_per_tunnel = {per_tunnel}
+calling_number = "mac"
+
+[radius]
+nas_ip_address = "{LAC_CORE}"
+
+[radius.group.test]
+timeout = "2s"
+retries = 2
+
+[[radius.group.test.server]]
+address = "{radius_addr}"
+auth_port = {auth_port}
+acct_port = {acct_port}
+secret = "{radius_secret}"
+
+[radius.accounting]
+interim_interval = "0s"
+tunnel_accounting = {tunnel_accounting}
+
+[radius.dynauth]
+listen = "{DYNAUTH}"
+require_message_authenticator = true
+
+[[radius.dynauth.client]]
+address = "127.0.0.1"
+secret = "{DYNAUTH_SECRET}"
+
+[metrics]
+listen = "{MGMT}"
+
+[api]
+listen = "{MGMT}"
+"#,
+        state_dir = state_dir.display(),
+        access = access.b(),
+        auth = spec.auth_protocols,
+        hide = spec.hide_avps,
+        balancing = spec.balancing,
+        denylist = spec.denylist_time,
+        per_tunnel = spec.max_sessions_per_tunnel,
+        radius_addr = radius.auth_addr().ip(),
+        auth_port = radius.auth_addr().port(),
+        acct_port = radius.acct_addr().port(),
+        radius_secret = radius.secret(),
+        tunnel_accounting = spec.tunnel_accounting,
+    ))
+}
+
+/// A tiny HTTP/1.0 request from inside `ns` to the LAC's management
+/// server: (status code, body).
+fn http(ns: &Netns, method: &str, path: &str) -> Result<(u16, String)> {
+    let request = format!("{method} {path} HTTP/1.0\r\nHost: {MGMT}\r\n\r\n");
+    let response = ns.run(move || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(MGMT)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(request.as_bytes())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    })??;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("HTTP response without a header: {response:?}"))?;
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("HTTP status line: {head:?}"))?;
+    Ok((code, body.to_owned()))
+}
+
+/// Sum of the Prometheus samples of `name` whose label set contains every
+/// pair of `labels`.
+fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, label_text) = match series.split_once('{') {
+                Some((metric, rest)) => (metric, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            if metric != name {
+                return None;
+            }
+            let all = labels
+                .iter()
+                .all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\"")));
+            if !all {
+                return None;
+            }
+            value.parse::<f64>().ok()
+        })
+        .sum()
+}
+
+/// The value of attribute `name` (any tag) of `record`.
+fn attr_any_tag<'a>(record: &'a DetailRecord, name: &str) -> Option<&'a str> {
+    record.attrs.iter().find_map(|(key, value)| {
+        (key == name
+            || key
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(':')))
+        .then_some(value)
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sends an echo request from subscriber `index` to the LNS's PPP address
+/// and checks it arrives byte-exact at `lns`, and the reply byte-exact at
+/// the subscriber. Returns the request.
+fn ping_through(world: &World, index: usize, lns: Ipv4Addr, seq: u16) -> Result<Vec<u8>> {
+    let status = world.subs.status(index)?;
+    let mac = status.mac_string();
+    let src = subscriber_addr(index as u32);
+    let request = icmp::echo_request(src, LNS_PPP_ADDR, seq);
+    let mut reply = request.clone();
+    ensure!(
+        icmp::answer_echo(&mut reply, LNS_PPP_ADDR),
+        "test bug: not an echo request"
+    );
+    world.subs.send_ppp(index, Protocol::Ipv4, &request)?;
+    let at_lns = world
+        .lns(lns)
+        .wait_for(Duration::from_secs(10), &|| world.diag(), |state| {
+            state.session_by_calling_number(&mac).and_then(|s| {
+                s.frames
+                    .iter()
+                    .find(|f| f.protocol == Protocol::Ipv4 && f.payload == request)
+                    .cloned()
+            })
+        })?;
+    ensure!(
+        at_lns.address_control,
+        "the LAC must put FF 03 in front of PPP frames to the LNS{}",
+        world.diag()
+    );
+    world
+        .subs
+        .wait_for(index, Duration::from_secs(10), &|| world.diag(), |s| {
+            s.frames
+                .iter()
+                .any(|(p, payload)| *p == Protocol::Ipv4 && *payload == reply)
+                .then_some(())
+        })?;
+    Ok(request)
+}
+
+// ---------------------------------------------------------------------------
+// 1. Sessions come up with PAP, CHAP and MS-CHAPv2
+// ---------------------------------------------------------------------------
+
+#[test]
+fn pap_chap_mschapv2_subscribers_reach_the_lns_with_proxy_avps_and_frames_byte_exact() -> Result<()>
+{
+    let methods = [
+        ("pap-user", AuthMethod::Pap),
+        ("chap-user", AuthMethod::ChapMd5),
+        ("mschap-user", AuthMethod::MsChapV2),
+    ];
+    let mut spec = WorldSpec::new("auth");
+    spec.hide_avps = true;
+    spec.tunnel_accounting = true;
+    for (i, (user, method)) in methods.iter().enumerate() {
+        spec = spec
+            .user(tunnelled_user(user, LNS_A).reply("Class", &format!("class-{user}")))
+            .subscriber(SubscriberSpec::new(i as u32, user, PASSWORD).methods(&[*method]));
+    }
+    let world = World::start(spec)?;
+    for i in 0..methods.len() {
+        world.subs.dial(i)?;
+    }
+    for (i, (user, method)) in methods.iter().enumerate() {
+        let status = world
+            .subs
+            .wait_authenticated(i, UP_TIMEOUT, &|| world.diag())?;
+        ensure!(
+            status.auth_method == Some(*method),
+            "{user} authenticated with {:?}, expected {method:?}{}",
+            status.auth_method,
+            world.diag()
+        );
+        let session = world.lns_session(LNS_A, &status)?;
+        let call = session
+            .call
+            .clone()
+            .context("an up session has its ICCN call info")?;
+        let proxy = &call.proxy;
+        ensure!(
+            proxy.initial_received_lcp_confreq.is_some()
+                && proxy.last_sent_lcp_confreq.is_some()
+                && proxy.last_received_lcp_confreq.is_some(),
+            "{user}: ICCN lacks proxy LCP AVPs: {proxy:?}{}",
+            world.diag()
+        );
+        ensure!(
+            proxy.authen_name.as_deref() == Some(user.as_bytes()),
+            "{user}: Proxy Authen Name {:?}{}",
+            proxy
+                .authen_name
+                .as_ref()
+                .map(|n| String::from_utf8_lossy(n).into_owned()),
+            world.diag()
+        );
+        match method {
+            AuthMethod::Pap => ensure!(
+                proxy.authen_type == Some(ProxyAuthenType::Pap)
+                    && proxy.authen_response.as_deref() == Some(PASSWORD.as_bytes()),
+                "{user}: PAP proxy authentication {proxy:?}{}",
+                world.diag()
+            ),
+            AuthMethod::ChapMd5 => ensure!(
+                proxy.authen_type == Some(ProxyAuthenType::Chap)
+                    && proxy
+                        .authen_challenge
+                        .as_ref()
+                        .is_some_and(|c| !c.is_empty())
+                    && proxy
+                        .authen_response
+                        .as_ref()
+                        .is_some_and(|r| r.len() == 16)
+                    && proxy.authen_id.is_some(),
+                "{user}: CHAP proxy authentication {proxy:?}{}",
+                world.diag()
+            ),
+            AuthMethod::MsChapV2 => ensure!(
+                proxy.authen_type.is_some() && proxy.authen_response.is_some(),
+                "{user}: MS-CHAPv2 proxy authentication {proxy:?}{}",
+                world.diag()
+            ),
+        }
+        ensure!(
+            session.calling_number().as_deref() == Some(status.mac_string().as_str()),
+            "{user}: Calling Number {:?}, expected the MAC {}{}",
+            session.calling_number(),
+            status.mac_string(),
+            world.diag()
+        );
+
+        // Upstream and downstream, byte-exact.
+        ping_through(&world, i, LNS_A, 1)?;
+        let odd: Vec<u8> = (0..97u8).map(|b| b.wrapping_mul(7) ^ i as u8).collect();
+        world.subs.send_ppp(i, Protocol::Ipv6, &odd)?;
+        world
+            .lns(LNS_A)
+            .wait_for(Duration::from_secs(10), &|| world.diag(), |state| {
+                state
+                    .session_by_calling_number(&status.mac_string())
+                    .and_then(|s| {
+                        s.payloads(Protocol::Ipv6)
+                            .contains(&odd.as_slice())
+                            .then_some(())
+                    })
+            })?;
+        let down: Vec<u8> = (0..61u8).map(|b| b ^ 0xa5 ^ i as u8).collect();
+        world
+            .lns(LNS_A)
+            .send_ppp(session.handle, Protocol::Ipv6, &down)?;
+        world
+            .subs
+            .wait_for(i, Duration::from_secs(10), &|| world.diag(), |s| {
+                s.payloads(Protocol::Ipv6)
+                    .contains(&down.as_slice())
+                    .then_some(())
+            })?;
+    }
+
+    // Accounting Start per subscriber, with the tunnel and the Class.
+    for (user, _) in &methods {
+        let starts = world.wait_records(1, &format!("Start for {user}"), |r| {
+            r.attrs.get("Acct-Status-Type") == Some("Start")
+                && r.attrs.get("User-Name") == Some(user)
+        })?;
+        let start = &starts[0];
+        ensure!(
+            start
+                .attrs
+                .get("Acct-Session-Id")
+                .is_some_and(|id| !id.is_empty()),
+            "{user}: Start without Acct-Session-Id: {:?}{}",
+            start.attrs,
+            world.diag()
+        );
+        ensure!(
+            attr_any_tag(start, "Tunnel-Server-Endpoint")
+                .is_some_and(|e| e.contains(&LNS_A.to_string()))
+                && attr_any_tag(start, "Tunnel-Type") == Some("L2TP"),
+            "{user}: Start lacks the RFC 2867 tunnel attributes: {:?}{}",
+            start.attrs,
+            world.diag()
+        );
+        let class = format!("0x{}", hex(format!("class-{user}").as_bytes()));
+        ensure!(
+            start.attrs.get("Class") == Some(class.as_str()),
+            "{user}: Start does not echo Class {class}: {:?}{}",
+            start.attrs,
+            world.diag()
+        );
+    }
+    world.wait_records(1, "a Tunnel-Start (tunnel_accounting = true)", |r| {
+        r.attrs.get("Acct-Status-Type") == Some("Tunnel-Start")
+    })?;
+
+    // The API and the metrics agree.
+    let sessions = world.api_sessions()?;
+    ensure!(
+        sessions.len() == methods.len(),
+        "API sessions: {sessions:?}{}",
+        world.diag()
+    );
+    for status in world.subs.statuses() {
+        let session = world
+            .api_session(&status.mac_string())?
+            .with_context(|| format!("no API session for {}{}", status.mac, world.diag()))?;
+        ensure!(
+            session["state"] == "up"
+                && session["lns"] == format!("{LNS_A}:1701")
+                && session["user_name"] == status.user.as_str()
+                && session["pppoe_session_id"].as_u64() == status.session_id.map(u64::from)
+                && session["packets_up"].as_u64().is_some_and(|n| n >= 2)
+                && session["packets_down"].as_u64().is_some_and(|n| n >= 2),
+            "API session of {}: {session}{}",
+            status.mac,
+            world.diag()
+        );
+    }
+    let up = world.metric(
+        "tunnelnas_lac_forwarded_packets_total",
+        &[("direction", "upstream")],
+    )?;
+    let down = world.metric(
+        "tunnelnas_lac_forwarded_packets_total",
+        &[("direction", "downstream")],
+    )?;
+    ensure!(
+        up >= 6.0 && down >= 6.0,
+        "forwarded packets upstream {up}, downstream {down}{}",
+        world.diag()
+    );
+    let gauge = world.metric("tunnelnas_lac_sessions", &[("state", "up")])?;
+    ensure!(
+        gauge == 3.0,
+        "tunnelnas_lac_sessions{{state=up}} = {gauge}{}",
+        world.diag()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// 2. Failover to the second preference, denylist, expiry
+// ---------------------------------------------------------------------------
+
+#[test]
+fn preferred_lns_down_fails_over_to_second_and_is_denylisted_until_dead_time_expires() -> Result<()>
+{
+    let mut spec = WorldSpec::new("failover")
+        .lns(&[LNS_A, LNS_B])
+        .user(
+            UserEntry::new("fo-user")
+                .password(PASSWORD)
+                .l2tp_tunnel(1, &LNS_A.to_string(), TUNNEL_SECRET, 1)
+                .l2tp_tunnel(2, &LNS_B.to_string(), TUNNEL_SECRET, 2),
+        )
+        .subscriber(SubscriberSpec::new(0, "fo-user", PASSWORD))
+        .subscriber(SubscriberSpec::new(1, "fo-user", PASSWORD));
+    spec.denylist_time = "4s";
+    let world = World::start(spec)?;
+    world.lns(LNS_A).set_mode(LnsMode::Silent);
+
+    let first = world.bring_up(0)?;
+    world.lns_session(LNS_B, &first)?;
+    let tried = world.lns(LNS_A).state();
+    ensure!(
+        tried.sccrqs >= 1 && tried.sessions.is_empty(),
+        "the LAC must try the preferred LNS first (SCCRQs seen by it: {}){}",
+        tried.sccrqs,
+        world.diag()
+    );
+    ping_through(&world, 0, LNS_B, 1)?;
+    let denylist = world.get_json("/api/v1/lac/denylist")?;
+    let a = format!("{LNS_A}:1701");
+    let entry = denylist
+        .as_array()
+        .and_then(|list| list.iter().find(|e| e["endpoint"] == a.as_str()))
+        .cloned()
+        .with_context(|| format!("{a} is not denylisted: {denylist}{}", world.diag()))?;
+    let remaining = entry["remaining_seconds"].as_f64().unwrap_or(-1.0);
+    ensure!(
+        remaining > 0.0 && remaining <= 4.0,
+        "remaining_seconds {remaining} not in (0, 4]: {denylist}{}",
+        world.diag()
+    );
+    ensure!(
+        !denylist.to_string().contains(&format!("{LNS_B}:1701")),
+        "the working LNS is denylisted too: {denylist}{}",
+        world.diag()
+    );
+    let failovers = world.metric("tunnelnas_lac_selection_total", &[("outcome", "failover")])?;
+    ensure!(
+        failovers >= 1.0,
+        "selection_total{{failover}} = {failovers}{}",
+        world.diag()
+    );
+    let listed = world.metric("tunnelnas_lac_denylisted_endpoints", &[])?;
+    ensure!(
+        listed == 1.0,
+        "denylisted_endpoints = {listed}{}",
+        world.diag()
+    );
+
+    // The first LNS comes back; once the dead time is over it is preferred again.
+    world.lns(LNS_A).set_mode(LnsMode::Answer);
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            let list = world.get_json("/api/v1/lac/denylist")?;
+            Ok(list.as_array().is_some_and(Vec::is_empty).then_some(()))
+        },
+        || {
+            format!(
+                "the denylist did not empty after its 4 s dead time{}",
+                world.diag()
+            )
+        },
+    )?;
+    let second = world.bring_up(1)?;
+    world.lns_session(LNS_A, &second)?;
+    ping_through(&world, 1, LNS_A, 2)?;
+    ensure!(
+        world
+            .lns(LNS_B)
+            .state()
+            .session_by_calling_number(&second.mac_string())
+            .is_none(),
+        "the second subscriber should not touch the second-preference LNS{}",
+        world.diag()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// 3. Equal preference: sessions split across LNSs
+// ---------------------------------------------------------------------------
+
+#[test]
+fn equal_preference_balances_sessions_across_both_lns() -> Result<()> {
+    const N: u32 = 20;
+    let mut spec = WorldSpec::new("balance").lns(&[LNS_A, LNS_B]).user(
+        UserEntry::new("bal-user")
+            .password(PASSWORD)
+            .l2tp_tunnel(1, &LNS_A.to_string(), TUNNEL_SECRET, 1)
+            .l2tp_tunnel(2, &LNS_B.to_string(), TUNNEL_SECRET, 1),
+    );
+    for i in 0..N {
+        spec = spec.subscriber(SubscriberSpec::new(i, "bal-user", PASSWORD));
+    }
+    let world = World::start(spec)?;
+    world.subs.dial_all(Duration::from_millis(20))?;
+    world
+        .subs
+        .wait_all_authenticated(Duration::from_secs(60), &|| world.diag())?;
+    let on_a = world.lns(LNS_A).state().live_sessions().len();
+    let on_b = world.lns(LNS_B).state().live_sessions().len();
+    ensure!(
+        on_a + on_b == N as usize && on_a > 0 && on_b > 0,
+        "{N} sessions split {on_a} / {on_b}{}",
+        world.diag()
+    );
+    let gauge_a = world.metric(
+        "tunnelnas_lac_lns_sessions",
+        &[("lns", &format!("{LNS_A}:1701"))],
+    )?;
+    let gauge_b = world.metric(
+        "tunnelnas_lac_lns_sessions",
+        &[("lns", &format!("{LNS_B}:1701"))],
+    )?;
+    ensure!(
+        gauge_a == on_a as f64 && gauge_b == on_b as f64,
+        "tunnelnas_lac_lns_sessions {gauge_a} / {gauge_b}, LNSs see {on_a} / {on_b}{}",
+        world.diag()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// 4. max_sessions_per_tunnel opens more tunnels
+// ---------------------------------------------------------------------------
+
+#[test]
+fn max_sessions_per_tunnel_opens_further_tunnels() -> Result<()> {
+    const N: u32 = 5;
+    let mut spec = WorldSpec::new("pertun").user(tunnelled_user("pt-user", LNS_A));
+    spec.max_sessions_per_tunnel = 2;
+    for i in 0..N {
+        spec = spec.subscriber(SubscriberSpec::new(i, "pt-user", PASSWORD));
+    }
+    let world = World::start(spec)?;
+    world.subs.dial_all(Duration::from_millis(50))?;
+    world
+        .subs
+        .wait_all_authenticated(Duration::from_secs(40), &|| world.diag())?;
+    let state = world.lns(LNS_A).state();
+    let live = state.live_sessions();
+    ensure!(
+        live.len() == N as usize,
+        "{} sessions at the LNS{}",
+        live.len(),
+        world.diag()
+    );
+    let tunnels = state.live_tunnels();
+    ensure!(
+        tunnels.len() >= 3,
+        "5 sessions at 2 per tunnel need 3 tunnels, the LNS has {}{}",
+        tunnels.len(),
+        world.diag()
+    );
+    for tunnel in &tunnels {
+        let count = live
+            .iter()
+            .filter(|s| s.handle.tunnel_id == tunnel.tunnel_id)
+            .count();
+        ensure!(
+            count <= 2,
+            "tunnel {} carries {count} sessions (max 2){}",
+            tunnel.tunnel_id,
+            world.diag()
+        );
+    }
+    let api = world.get_json("/api/v1/tunnels")?;
+    ensure!(
+        api.as_array().is_some_and(|t| t.len() == tunnels.len()),
+        "/api/v1/tunnels: {api}{}",
+        world.diag()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// 5. Teardown paths and their Acct-Terminate-Cause
+// ---------------------------------------------------------------------------
+
+/// A world with one LNS and `users` (one subscriber each, user `name-i`).
+fn teardown_world(tag: &'static str, users: &[&str], extra: &[(&str, &str)]) -> Result<World> {
+    let mut spec = WorldSpec::new(tag);
+    for (i, user) in users.iter().enumerate() {
+        let mut entry = tunnelled_user(user, LNS_A);
+        for (attr, value) in extra {
+            entry = entry.reply(attr, value);
+        }
+        spec = spec
+            .user(entry)
+            .subscriber(SubscriberSpec::new(i as u32, user, PASSWORD));
+    }
+    World::start(spec)
+}
+
+#[test]
+fn padt_from_subscriber_sends_cdn_and_stop_with_user_request() -> Result<()> {
+    let world = teardown_world("padt", &["padt-user"], &[])?;
+    let status = world.bring_up(0)?;
+    world.lns_session(LNS_A, &status)?;
+    world.subs.send_padt(0)?;
+    let session = world.wait_lns_session_down(LNS_A, &status.mac_string())?;
+    ensure!(
+        matches!(session.down, Some((SessionDownCause::PeerCdn, _))),
+        "the LNS should get a CDN, got {:?}{}",
+        session.down,
+        world.diag()
+    );
+    world.expect_stop("padt-user", "User-Request")?;
+    world.wait_api_empty()?;
+    Ok(())
+}
+
+#[test]
+fn cdn_from_lns_sends_padt_and_stop_with_host_request() -> Result<()> {
+    let world = teardown_world("cdn", &["cdn-user"], &[])?;
+    let status = world.bring_up(0)?;
+    let session = world.lns_session(LNS_A, &status)?;
+    world
+        .lns(LNS_A)
+        .close_session(session.handle, ResultCode::cdn(CdnResult::Administrative))?;
+    world.wait_padt(0)?;
+    world.expect_stop("cdn-user", "Host-Request")?;
+    world.wait_api_empty()?;
+    Ok(())
+}
+
+#[test]
+fn stopccn_from_lns_sends_padt_to_every_session_and_stops_with_lost_service() -> Result<()> {
+    let world = teardown_world("stopccn", &["sccn-user-0", "sccn-user-1"], &[])?;
+    let first = world.bring_up(0)?;
+    let second = world.bring_up(1)?;
+    let a = world.lns_session(LNS_A, &first)?;
+    let b = world.lns_session(LNS_A, &second)?;
+    ensure!(
+        a.handle.tunnel_id == b.handle.tunnel_id,
+        "both sessions should share one tunnel: {a:?} / {b:?}{}",
+        world.diag()
+    );
+    world.lns(LNS_A).close_tunnel(
+        a.handle.tunnel_id,
+        ResultCode::stop_ccn(StopCcnResult::GeneralRequestToClear),
+    )?;
+    world.wait_padt(0)?;
+    world.wait_padt(1)?;
+    world.expect_stop("sccn-user-0", "Lost-Service")?;
+    world.expect_stop("sccn-user-1", "Lost-Service")?;
+    world.wait_api_empty()?;
+    Ok(())
+}
+
+#[test]
+fn disconnect_request_sends_cdn_and_padt_and_stop_with_admin_reset() -> Result<()> {
+    let world = teardown_world("dm", &["dm-user"], &[])?;
+    let status = world.bring_up(0)?;
+    world.lns_session(LNS_A, &status)?;
+    let api = world
+        .api_session(&status.mac_string())?
+        .with_context(|| format!("no API session{}", world.diag()))?;
+    let acct_session_id = api["acct_session_id"]
+        .as_str()
+        .with_context(|| format!("acct_session_id in {api}"))?
+        .to_owned();
+    let reply = Radclient::new(DYNAUTH.parse()?, DYNAUTH_SECRET)
+        .in_netns(&world.lac_ns)
+        .disconnect(&[
+            ("Acct-Session-Id", acct_session_id.as_str()),
+            ("User-Name", "dm-user"),
+            ("Message-Authenticator", "0x00"),
+        ])?;
+    ensure!(
+        reply.code() == Some("Disconnect-ACK"),
+        "Disconnect-Request answered {:?}:\n{}{}",
+        reply.code(),
+        reply.output,
+        world.diag()
+    );
+    let session = world.wait_lns_session_down(LNS_A, &status.mac_string())?;
+    ensure!(
+        matches!(session.down, Some((SessionDownCause::PeerCdn, _))),
+        "the LNS should get a CDN, got {:?}{}",
+        session.down,
+        world.diag()
+    );
+    world.wait_padt(0)?;
+    let stop = world.expect_stop("dm-user", "Admin-Reset")?;
+    ensure!(
+        stop.attrs.get("Acct-Session-Id") == Some(acct_session_id.as_str()),
+        "Stop {:?} is not for {acct_session_id}{}",
+        stop.attrs,
+        world.diag()
+    );
+    Ok(())
+}
+
+#[test]
+fn api_delete_tears_the_session_down_like_a_disconnect() -> Result<()> {
+    let world = teardown_world("apidel", &["del-user"], &[])?;
+    let status = world.bring_up(0)?;
+    world.lns_session(LNS_A, &status)?;
+    let api = world
+        .api_session(&status.mac_string())?
+        .with_context(|| format!("no API session{}", world.diag()))?;
+    let id = api["acct_session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (code, body) = http(&world.lac_ns, "DELETE", &format!("/api/v1/sessions/{id}"))?;
+    ensure!(
+        code == 204,
+        "DELETE answered {code}: {body}{}",
+        world.diag()
+    );
+    world.wait_lns_session_down(LNS_A, &status.mac_string())?;
+    world.wait_padt(0)?;
+    world.expect_stop("del-user", "Admin-Reset")?;
+    Ok(())
+}
+
+#[test]
+fn session_timeout_sends_cdn_and_padt_and_stop_with_session_timeout() -> Result<()> {
+    let world = teardown_world("sto", &["sto-user"], &[("Session-Timeout", "3")])?;
+    let status = world.bring_up(0)?;
+    let up_at = Instant::now();
+    world.lns_session(LNS_A, &status)?;
+    let session = world.wait_lns_session_down(LNS_A, &status.mac_string())?;
+    let lasted = up_at.elapsed();
+    ensure!(
+        matches!(session.down, Some((SessionDownCause::PeerCdn, _))),
+        "the LNS should get a CDN, got {:?}{}",
+        session.down,
+        world.diag()
+    );
+    ensure!(
+        lasted >= Duration::from_millis(2000) && lasted <= Duration::from_secs(8),
+        "Session-Timeout 3 s ended the session after {lasted:?}{}",
+        world.diag()
+    );
+    world.wait_padt(0)?;
+    world.expect_stop("sto-user", "Session-Timeout")?;
+    Ok(())
+}
+
+#[test]
+fn sigterm_ends_every_session_with_cdn_padt_and_nas_reboot() -> Result<()> {
+    let mut world = teardown_world("term", &["term-user-0", "term-user-1"], &[])?;
+    let first = world.bring_up(0)?;
+    let second = world.bring_up(1)?;
+    world.lns_session(LNS_A, &first)?;
+    world.lns_session(LNS_A, &second)?;
+    world.lac.signal(libc::SIGTERM);
+    let status = world.lac.wait_timeout(Duration::from_secs(15))?;
+    let diag = world.diag();
+    ensure!(
+        status.is_some_and(|s| s.success()),
+        "the LAC should exit 0 on SIGTERM, got {status:?}{diag}"
+    );
+    for (index, sub) in [(0, &first), (1, &second)] {
+        let session = world
+            .lns(LNS_A)
+            .state()
+            .session_by_calling_number(&sub.mac_string())
+            .cloned();
+        ensure!(
+            session.as_ref().is_some_and(|s| s.down.is_some()),
+            "the LNS should have seen the call of {} cleared: {session:?}{diag}",
+            sub.mac
+        );
+        world.wait_padt(index)?;
+    }
+    world.expect_stop("term-user-0", "NAS-Reboot")?;
+    world.expect_stop("term-user-1", "NAS-Reboot")?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Refusals
+// ---------------------------------------------------------------------------
+
+#[test]
+fn access_reject_fails_authentication_and_opens_no_tunnel() -> Result<()> {
+    let spec = WorldSpec::new("reject")
+        .user(
+            UserEntry::new("bad-user")
+                .reject()
+                .reply("Reply-Message", "go away"),
+        )
+        .subscriber(SubscriberSpec::new(0, "bad-user", PASSWORD).methods(&[AuthMethod::Pap]));
+    let world = World::start(spec)?;
+    world.subs.dial(0)?;
+    world.wait_padt(0)?;
+    let status = world.subs.status(0)?;
+    ensure!(
+        !status.authenticated,
+        "a rejected user authenticated{}",
+        world.diag()
+    );
+    let lns = world.lns(LNS_A).state();
+    ensure!(
+        lns.sccrqs == 0 && lns.sessions.is_empty(),
+        "no tunnel for a rejected user{}",
+        world.diag()
+    );
+    let failures = world.metric(
+        "tunnelnas_lac_setup_failures_total",
+        &[("reason", "radius_reject")],
+    )?;
+    ensure!(
+        failures >= 1.0,
+        "setup_failures{{radius_reject}} = {failures}{}",
+        world.diag()
+    );
+    Ok(())
+}
+
+#[test]
+fn accept_without_tunnel_attributes_or_realm_is_refused_with_padt() -> Result<()> {
+    let spec = WorldSpec::new("nocand")
+        .user(UserEntry::new("plain-user").password(PASSWORD))
+        .subscriber(SubscriberSpec::new(0, "plain-user", PASSWORD));
+    let world = World::start(spec)?;
+    world.subs.dial(0)?;
+    world.wait_padt(0)?;
+    ensure!(
+        !world.subs.status(0)?.authenticated,
+        "no LNS, yet the subscriber was told it authenticated{}",
+        world.diag()
+    );
+    let failures = world.metric(
+        "tunnelnas_lac_setup_failures_total",
+        &[("reason", "no_candidate")],
+    )?;
+    ensure!(
+        failures >= 1.0,
+        "setup_failures{{no_candidate}} = {failures}{}",
+        world.diag()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// 6. A hundred subscribers
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_hundred_subscribers_come_up_and_exchange_traffic() -> Result<()> {
+    const N: u32 = 100;
+    let mut spec = WorldSpec::new("hundred").user(tunnelled_user("many-user", LNS_A));
+    spec.threaded_radius = true;
+    for i in 0..N {
+        spec = spec.subscriber(SubscriberSpec::new(i, "many-user", PASSWORD));
+    }
+    let world = World::start(spec)?;
+    let started = Instant::now();
+    world.subs.dial_all(Duration::from_millis(10))?;
+    world
+        .subs
+        .wait_all_authenticated(Duration::from_secs(90), &|| world.diag())?;
+    let setup = started.elapsed();
+    let mut requests = Vec::new();
+    for i in 0..N as usize {
+        let request = icmp::echo_request(subscriber_addr(i as u32), LNS_PPP_ADDR, i as u16);
+        world.subs.send_ppp(i, Protocol::Ipv4, &request)?;
+        requests.push(request);
+    }
+    wait_until(
+        Duration::from_secs(30),
+        || {
+            let statuses = world.subs.statuses();
+            let answered = statuses
+                .iter()
+                .zip(&requests)
+                .filter(|(s, request)| {
+                    let mut reply = (*request).clone();
+                    icmp::answer_echo(&mut reply, LNS_PPP_ADDR);
+                    s.payloads(Protocol::Ipv4).contains(&reply.as_slice())
+                })
+                .count();
+            Ok((answered == N as usize).then_some(()))
+        },
+        || {
+            format!(
+                "not every subscriber got its echo reply back{}",
+                world.diag()
+            )
+        },
+    )?;
+    let lns = world.lns(LNS_A).state();
+    ensure!(
+        lns.live_sessions().len() == N as usize,
+        "{} live sessions at the LNS{}",
+        lns.live_sessions().len(),
+        world.diag()
+    );
+    let up = world.metric(
+        "tunnelnas_lac_forwarded_packets_total",
+        &[("direction", "upstream")],
+    )?;
+    let down = world.metric(
+        "tunnelnas_lac_forwarded_packets_total",
+        &[("direction", "downstream")],
+    )?;
+    ensure!(
+        up >= f64::from(N) && down >= f64::from(N),
+        "forwarded packets upstream {up}, downstream {down}{}",
+        world.diag()
+    );
+    world.wait_records(N as usize, "a Start per subscriber", |r| {
+        r.attrs.get("Acct-Status-Type") == Some("Start")
+    })?;
+    eprintln!("{N} subscribers up in {setup:?}");
+    Ok(())
+}
