@@ -9,8 +9,15 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 use tunnelnas::aaa::dictionary::Dictionary;
-use tunnelnas::aaa::service::AaaConfig;
-use tunnelnas::config::Config;
+use std::time::Duration;
+
+use tunnelnas::aaa::SessionIdAllocator;
+use tunnelnas::aaa::dynauth::{DynAuthListener, DynAuthPolicy};
+use tunnelnas::aaa::request::NasIdentity;
+use tunnelnas::aaa::service::{AaaConfig, AaaHandle};
+use tunnelnas::config::{Config, Role};
+use tunnelnas::lac::core::LacConfig;
+use tunnelnas::lac::driver::Lac;
 use tunnelnas::metrics::Metrics;
 use tunnelnas::mgmt::{self, MgmtState};
 
@@ -124,7 +131,7 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let dictionary =
         load_dictionary(&config).with_context(|| format!("config file {}", path.display()))?;
-    let _aaa = load_aaa(&config, path)?;
+    let aaa_config = load_aaa(&config, path)?;
     tracing::info!(
         attributes = dictionary.attributes().count(),
         vendors = dictionary.vendors().count(),
@@ -141,40 +148,146 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
         .thread_name("tunnelnas")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let metrics = Arc::new(Metrics::new());
-        let state = Arc::new(MgmtState::new(metrics.clone(), &config, role));
-        let servers = mgmt::bind(state, config.metrics.listen, config.api.listen).await?;
-        let mut tasks = tokio::task::JoinSet::new();
-        for (addr, serving) in servers {
-            tracing::info!(%addr, "management HTTP listening");
-            tasks.spawn(serving);
-        }
-        tracing::info!(
-            %role,
-            nas_identifier = %config.node.nas_identifier,
-            version = tunnelnas::metrics::VERSION,
-            "tunnelnas started"
-        );
-        tracing::warn!(
-            %role,
-            "this build serves the management plane only: the role's PPPoE, PPP and L2TP drivers are not wired in yet"
-        );
-        tokio::select! {
-            signal = shutdown_signal() => {
-                signal?;
-                tracing::info!("shutting down");
-                Ok(())
-            }
-            Some(done) = tasks.join_next() => {
-                match done {
-                    Ok(Ok(())) => anyhow::bail!("management server stopped"),
-                    Ok(Err(err)) => Err(anyhow::Error::from(err).context("management server failed")),
-                    Err(err) => Err(anyhow::Error::from(err).context("management server panicked")),
+    runtime.block_on(serve(config, path.to_path_buf(), aaa_config, role))
+}
+
+/// Starts the management plane, RADIUS and the roles, and runs until a
+/// signal or a failure.
+async fn serve(
+    config: Config,
+    path: PathBuf,
+    aaa_config: AaaConfig,
+    role: Role,
+) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let mut state = MgmtState::new(metrics.clone(), &config, role);
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let aaa = AaaHandle::start(aaa_config)
+        .await
+        .with_context(|| format!("config file {}: cannot start the RADIUS client", path.display()))?;
+    {
+        let mut events = aaa.events();
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => metrics.record_aaa(&event),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
             }
+        });
+    }
+
+    // RFC 5176 listener: its requests go to the LAC.
+    let mut dynauth_rx = None;
+    let _dynauth = match &config.radius.dynauth {
+        Some(dynauth) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(256);
+            let policy = DynAuthPolicy::from_config(
+                dynauth,
+                NasIdentity::from_config(&config.node, &config.radius),
+            );
+            let listener = DynAuthListener::start(dynauth.listen, policy, tx, Duration::from_secs(5))
+                .await
+                .with_context(|| {
+                    format!(
+                        "config file {}: key `radius.dynauth.listen`: cannot bind {}",
+                        path.display(),
+                        dynauth.listen
+                    )
+                })?;
+            tracing::info!(addr = %listener.local_addr(), "RFC 5176 dynamic authorization listening");
+            let mut events = listener.events();
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                while let Ok(event) = events.recv().await {
+                    metrics.record_dynauth(&event);
+                }
+            });
+            dynauth_rx = Some(rx);
+            Some(listener)
         }
-    })
+        None => None,
+    };
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut lac_task = None;
+    if let Some(lac_config) = LacConfig::from_config(&config) {
+        let ids = SessionIdAllocator::open(&config.node.state_dir).with_context(|| {
+            format!(
+                "config file {}: key `node.state_dir`: cannot use {}",
+                path.display(),
+                config.node.state_dir.display()
+            )
+        })?;
+        let prefix = format!("{:08X}-", ids.epoch());
+        let (lac, api) = Lac::open(
+            lac_config,
+            config.l2tp.listen,
+            prefix,
+            aaa.clone(),
+            metrics.clone(),
+            dynauth_rx.take(),
+        )
+        .await
+        .with_context(|| format!("config file {}", path.display()))?;
+        state = state.with_lac(api);
+        let mut stop = shutdown_rx.clone();
+        lac_task = Some(tokio::spawn(lac.run(async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        })));
+    } else {
+        tracing::warn!(
+            %role,
+            "the LNS role's drivers are not wired in yet: serving the management plane only"
+        );
+    }
+
+    let servers = mgmt::bind(Arc::new(state), config.metrics.listen, config.api.listen).await?;
+    for (addr, serving) in servers {
+        tracing::info!(%addr, "management HTTP listening");
+        tasks.spawn(serving);
+    }
+    tracing::info!(
+        %role,
+        nas_identifier = %config.node.nas_identifier,
+        version = tunnelnas::metrics::VERSION,
+        "tunnelnas started"
+    );
+    let outcome = tokio::select! {
+        signal = shutdown_signal() => {
+            signal?;
+            tracing::info!("shutting down");
+            Ok(())
+        }
+        Some(done) = tasks.join_next() => {
+            match done {
+                Ok(Ok(())) => Err(anyhow::anyhow!("management server stopped")),
+                Ok(Err(err)) => Err(anyhow::Error::from(err).context("management server failed")),
+                Err(err) => Err(anyhow::Error::from(err).context("management server panicked")),
+            }
+        }
+        Some(done) = async { match lac_task.as_mut() { Some(t) => Some(t.await), None => std::future::pending().await } } => {
+            lac_task = None;
+            match done {
+                Ok(Ok(())) => Err(anyhow::anyhow!("the LAC stopped")),
+                Ok(Err(err)) => Err(err.context("the LAC failed")),
+                Err(err) => Err(anyhow::Error::from(err).context("the LAC panicked")),
+            }
+        }
+    };
+    let _ = shutdown_tx.send(true);
+    if let Some(task) = lac_task {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %format!("{err:#}"), "LAC shutdown failed"),
+            Err(err) => tracing::error!(%err, "LAC task panicked"),
+        }
+    }
+    aaa.shutdown().await;
+    outcome
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

@@ -10,4 +10,5 @@
 //!   handle.
 
 pub mod core;
+pub mod driver;
 pub mod select;

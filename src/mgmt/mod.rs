@@ -1,21 +1,25 @@
 //! Management HTTP: `/metrics` for Prometheus and the `/api/v1` API.
 //!
-//! The API grows with the roles (sessions, tunnels and peers arrive with
-//! the drivers that own them); today it reports what this process is.
+//! `/api/v1/status` reports what this process is; with the LAC running,
+//! `/api/v1/sessions`, `/api/v1/tunnels` and `/api/v1/lac/denylist` show its
+//! state and `DELETE /api/v1/sessions/{acct_session_id}` ends a session the
+//! way a Disconnect-Request does. The handlers ask the LAC task over a
+//! channel; nothing is shared with the forwarding path.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::header;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Role};
+use crate::lac::driver::LacApi;
 use crate::metrics::{Metrics, VERSION};
 
 /// What the management endpoints read.
@@ -25,6 +29,7 @@ pub struct MgmtState {
     role: Role,
     nas_identifier: String,
     started: Instant,
+    lac: Option<LacApi>,
 }
 
 impl MgmtState {
@@ -35,7 +40,15 @@ impl MgmtState {
             role,
             nas_identifier: config.node.nas_identifier.clone(),
             started: Instant::now(),
+            lac: None,
         }
+    }
+
+    /// Serves the LAC's sessions, tunnels and denylist through `api`.
+    #[must_use]
+    pub fn with_lac(mut self, api: LacApi) -> Self {
+        self.lac = Some(api);
+        self
     }
 }
 
@@ -51,6 +64,10 @@ pub fn api_router(state: Arc<MgmtState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/sessions", get(sessions))
+        .route("/api/v1/sessions/{acct_session_id}", delete(disconnect))
+        .route("/api/v1/tunnels", get(tunnels))
+        .route("/api/v1/lac/denylist", get(denylist))
         .with_state(state)
 }
 
@@ -84,6 +101,63 @@ async fn status(State(state): State<Arc<MgmtState>>) -> Json<Status> {
         nas_identifier: state.nas_identifier.clone(),
         uptime_seconds: state.started.elapsed().as_secs(),
     })
+}
+
+/// 503 when no LAC runs (or it stopped answering).
+fn unavailable() -> axum::response::Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no LAC is running in this process\n",
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/sessions`.
+async fn sessions(State(state): State<Arc<MgmtState>>) -> axum::response::Response {
+    match &state.lac {
+        Some(lac) => lac
+            .sessions()
+            .await
+            .map_or_else(unavailable, |s| Json(s).into_response()),
+        None => unavailable(),
+    }
+}
+
+/// `GET /api/v1/tunnels`.
+async fn tunnels(State(state): State<Arc<MgmtState>>) -> axum::response::Response {
+    match &state.lac {
+        Some(lac) => lac
+            .tunnels()
+            .await
+            .map_or_else(unavailable, |t| Json(t).into_response()),
+        None => unavailable(),
+    }
+}
+
+/// `GET /api/v1/lac/denylist`.
+async fn denylist(State(state): State<Arc<MgmtState>>) -> axum::response::Response {
+    match &state.lac {
+        Some(lac) => lac
+            .denylist()
+            .await
+            .map_or_else(unavailable, |d| Json(d).into_response()),
+        None => unavailable(),
+    }
+}
+
+/// `DELETE /api/v1/sessions/{acct_session_id}`: 204, or 404 when unknown.
+async fn disconnect(
+    State(state): State<Arc<MgmtState>>,
+    Path(acct_session_id): Path<String>,
+) -> axum::response::Response {
+    match &state.lac {
+        Some(lac) => match lac.disconnect(acct_session_id).await {
+            Some(true) => StatusCode::NO_CONTENT.into_response(),
+            Some(false) => (StatusCode::NOT_FOUND, "no such session\n").into_response(),
+            None => unavailable(),
+        },
+        None => unavailable(),
+    }
 }
 
 /// Binds the metrics and API addresses (one server when they are equal and
