@@ -1326,3 +1326,426 @@ fn a_hundred_subscribers_come_up_and_exchange_traffic() -> Result<()> {
     eprintln!("{N} subscribers up in {setup:?}");
     Ok(())
 }
+
+// ---------------------------------------------------------------------------
+// The harness itself, without the LAC: the subscriber emulator against our
+// PPPoE + PPP server cores, the test LNS against our L2TP LAC endpoint core.
+// When these pass and a LAC test fails, the LAC is the suspect.
+// ---------------------------------------------------------------------------
+
+/// A minimal BRAS in `ns` on `interface`: PPPoE discovery + PPP server
+/// links offering `method`, accepting [`PASSWORD`], answering pings to
+/// [`LNS_PPP_ADDR`]; terminates session `padt_for` (when some) with a PADT
+/// once it has answered a ping on it. Returns (sessions, authenticated,
+/// pings answered, PADTs received).
+fn mini_bras(
+    socket: &tunnelnas::dataplane::packet::PacketSocket,
+    method: AuthMethod,
+    stop: &std::sync::atomic::AtomicBool,
+) -> (u32, u32, u32, u32) {
+    use std::collections::HashMap;
+    use std::sync::atomic::Ordering;
+    use tunnelnas::dataplane::packet::RecvBatch;
+    use tunnelnas::ppp::auth::crypto::{verify_chap_md5, verify_mschapv2};
+    use tunnelnas::ppp::auth::{AuthDecision, AuthRequest};
+    use tunnelnas::ppp::link::{Link, LinkConfig, LinkEvent, Role};
+    use tunnelnas::pppoe::{Discovery, DiscoveryConfig, Event as DiscoveryEvent};
+    use tunnelnas::wire::ethernet::{EtherType, EthernetRepr, Frame, MacAddress};
+    use tunnelnas::wire::ppp::{Frame as PppFrame, FrameHeader};
+    use tunnelnas::wire::pppoe::{SessionHeader, SessionPacket};
+
+    const ROOM: usize = 64;
+    let send =
+        |buf: &mut [u8], dst: MacAddress, session_id: u16, protocol: Protocol, len: usize| {
+            let ppp_start = FrameHeader::new(protocol)
+                .emit_in_headroom(buf, ROOM)
+                .unwrap();
+            let ppp_len = ROOM + len - ppp_start;
+            let pppoe_start = SessionHeader::new(session_id, ppp_len)
+                .unwrap()
+                .emit_in_headroom(buf, ppp_start)
+                .unwrap();
+            let start = EthernetRepr::new(dst, socket.mac(), EtherType::PppoeSession)
+                .emit_in_headroom(buf, pppoe_start)
+                .unwrap();
+            let _ = socket.send(&buf[start..ROOM + len]);
+        };
+    let decide = |request: &AuthRequest| -> AuthDecision {
+        let accept = |authenticator| AuthDecision::Accept {
+            message: None,
+            mschapv2_authenticator_response: authenticator,
+        };
+        let reject = AuthDecision::Reject { message: None };
+        match request {
+            AuthRequest::Pap { password, .. } if password.expose() == PASSWORD.as_bytes() => {
+                accept(None)
+            }
+            AuthRequest::Chap {
+                id,
+                challenge,
+                response,
+                ..
+            } if verify_chap_md5(*id, PASSWORD.as_bytes(), challenge, response) => accept(None),
+            AuthRequest::MsChapV2 {
+                user,
+                authenticator_challenge,
+                peer_challenge,
+                nt_response,
+                ..
+            } => match verify_mschapv2(
+                user,
+                PASSWORD.as_bytes(),
+                authenticator_challenge,
+                peer_challenge,
+                nt_response,
+            ) {
+                Some(response) => accept(Some(response)),
+                None => reject,
+            },
+            _ => reject,
+        }
+    };
+    let mut discovery = Discovery::new(
+        DiscoveryConfig {
+            ac_name: b"mini-bras".to_vec(),
+            ..DiscoveryConfig::default()
+        },
+        socket.mac(),
+        [3; 32],
+        Instant::now(),
+    );
+    let mut links: HashMap<u16, (MacAddress, Link)> = HashMap::new();
+    let (mut sessions, mut authenticated, mut pings, mut padts) = (0, 0, 0, 0);
+    let mut batch = RecvBatch::new(16);
+    let mut buf = vec![0u8; 4096];
+    let mut frame_buf = vec![0u8; 2048];
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if socket.recv_batch(&mut batch).is_ok() {
+            for received in batch.iter() {
+                let Ok(frame) = Frame::new_checked(received.data) else {
+                    continue;
+                };
+                match frame.ethertype() {
+                    EtherType::PppoeDiscovery => discovery.handle_frame(now, received.data),
+                    EtherType::PppoeSession => {
+                        let Ok(session) = SessionPacket::new_checked(frame.payload()) else {
+                            continue;
+                        };
+                        let session_id = session.session_id();
+                        let Some((mac, link)) = links.get_mut(&session_id) else {
+                            continue;
+                        };
+                        let Ok(ppp) = PppFrame::new_checked(session.payload()) else {
+                            continue;
+                        };
+                        if ppp.protocol() == Protocol::Ipv4 {
+                            let data = ppp.payload();
+                            buf[ROOM..ROOM + data.len()].copy_from_slice(data);
+                            if icmp::answer_echo(&mut buf[ROOM..ROOM + data.len()], LNS_PPP_ADDR) {
+                                pings += 1;
+                                let (dst, len) = (*mac, data.len());
+                                send(&mut buf, dst, session_id, Protocol::Ipv4, len);
+                            }
+                        } else {
+                            link.handle_frame(now, ppp.protocol(), ppp.payload());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if discovery.poll_timeout().is_some_and(|t| t <= now) {
+            discovery.handle_timeout(now);
+        }
+        while let Some(event) = discovery.poll_event() {
+            match event {
+                DiscoveryEvent::SessionEstablished {
+                    session_id, mac, ..
+                } => {
+                    sessions += 1;
+                    let config = LinkConfig {
+                        role: Role::Server,
+                        auth_methods: vec![method],
+                        echo_interval: None,
+                        ipv4: false,
+                        ipv6: false,
+                        ..LinkConfig::default()
+                    };
+                    let mut link = Link::new(config, [session_id as u8; 32]);
+                    link.open(now);
+                    links.insert(session_id, (mac, link));
+                }
+                DiscoveryEvent::SessionTerminated { by_peer: true, .. } => padts += 1,
+                _ => {}
+            }
+        }
+        while let Some(tx) = discovery.poll_transmit(&mut frame_buf) {
+            let _ = socket.send(&frame_buf[..tx.len]);
+        }
+        for (&session_id, (mac, link)) in &mut links {
+            if link.poll_timeout().is_some_and(|t| t <= now) {
+                link.handle_timeout(now);
+            }
+            while let Some(event) = link.poll_event() {
+                match event {
+                    LinkEvent::AuthRequested(request) => link.auth_complete(now, decide(&request)),
+                    LinkEvent::Authenticated => authenticated += 1,
+                    _ => {}
+                }
+            }
+            let dst = *mac;
+            while let Some((protocol, len)) = link.poll_transmit(&mut buf[ROOM..]) {
+                send(&mut buf, dst, session_id, protocol, len);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (sessions, authenticated, pings, padts)
+}
+
+#[test]
+fn harness_subscriber_emulator_against_our_pppoe_and_ppp_server_cores() -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    common::require_root()?;
+    for method in [AuthMethod::Pap, AuthMethod::ChapMd5, AuthMethod::MsChapV2] {
+        let subs_ns = Netns::new("hsubs")?;
+        let bras_ns = Netns::new("hbras")?;
+        let access = VethPair::builder(&subs_ns, &bras_ns).create()?;
+        let name = access.b().to_owned();
+        let socket = Arc::new(
+            bras_ns.run(move || tunnelnas::dataplane::packet::PacketSocket::open(&name))??,
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let bras = {
+            let (socket, stop) = (Arc::clone(&socket), Arc::clone(&stop));
+            std::thread::spawn(move || mini_bras(&socket, method, &stop))
+        };
+        let subs = Subscribers::start(
+            &subs_ns,
+            access.a(),
+            vec![
+                SubscriberSpec::new(0, "h-user-0", PASSWORD),
+                SubscriberSpec::new(1, "h-user-1", PASSWORD),
+            ],
+        )?;
+        subs.dial_all(Duration::from_millis(10))?;
+        let outcome = subs.wait_all_authenticated(Duration::from_secs(15), &String::new);
+        let mut pinged = Ok(());
+        if outcome.is_ok() {
+            for index in 0..2 {
+                let request = icmp::echo_request(subscriber_addr(index), LNS_PPP_ADDR, 7);
+                let mut reply = request.clone();
+                icmp::answer_echo(&mut reply, LNS_PPP_ADDR);
+                subs.send_ppp(index as usize, Protocol::Ipv4, &request)?;
+                pinged = pinged.and(subs.wait_for(
+                    index as usize,
+                    Duration::from_secs(5),
+                    &String::new,
+                    |s| {
+                        s.payloads(Protocol::Ipv4)
+                            .contains(&reply.as_slice())
+                            .then_some(())
+                    },
+                ));
+            }
+            subs.send_padt(0)?;
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (sessions, authenticated, pings, padts) = bras.join().expect("mini BRAS");
+        outcome?;
+        pinged?;
+        let statuses = subs.statuses();
+        ensure!(
+            statuses
+                .iter()
+                .all(|s| s.auth_method == Some(method) && s.session_id.is_some()),
+            "{method:?}: {}",
+            subs.summary()
+        );
+        ensure!(
+            (sessions, authenticated, pings, padts) == (2, 2, 2, 1),
+            "{method:?}: BRAS saw sessions {sessions}, authenticated {authenticated}, pings {pings}, PADTs {padts}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn harness_test_lns_against_our_l2tp_lac_endpoint_core() -> Result<()> {
+    use std::net::UdpSocket;
+    use tunnelnas::l2tp::{CallInfo, Endpoint, EndpointConfig, Event, OpenSession, ProxyInfo};
+    use tunnelnas::wire::l2tp::{Bearer, Framing, HeaderRepr, Packet};
+    use tunnelnas::wire::ppp::{Frame as PppFrame, FrameHeader};
+
+    common::require_root()?;
+    let lac_ns = Netns::new("hlac")?;
+    let lns_ns = Netns::new("hlns")?;
+    let _core = VethPair::builder(&lac_ns, &lns_ns)
+        .addr_a(&format!("{LAC_CORE}/24"))
+        .addr_b(&format!("{LNS_A}/24"))
+        .addr_b(&format!("{LNS_B}/24"))
+        .create()?;
+    let config = LnsConfig::new(SocketAddr::from((LNS_A, 1701)), TUNNEL_SECRET.as_bytes())
+        .answer_echo(LNS_PPP_ADDR);
+    let lns = lns_ns.run(move || LnsPeer::start(config))??;
+    let config = LnsConfig::new(SocketAddr::from((LNS_B, 1701)), TUNNEL_SECRET.as_bytes());
+    let dead = lns_ns.run(move || LnsPeer::start(config))??;
+    dead.set_mode(LnsMode::Silent);
+    let socket = lac_ns.run(|| UdpSocket::bind(SocketAddr::from((LAC_CORE, 1701))))??;
+    socket.set_read_timeout(Some(Duration::from_millis(2)))?;
+
+    let mut lac = Endpoint::new(
+        EndpointConfig {
+            accept_calls: false,
+            hide_avps: true,
+            ..EndpointConfig::default()
+        },
+        [11; 32],
+    );
+    let proxy = ProxyInfo {
+        initial_received_lcp_confreq: Some(vec![1, 4, 5, 0xd4]),
+        last_sent_lcp_confreq: Some(vec![3, 4, 0xc0, 0x23]),
+        last_received_lcp_confreq: Some(vec![1, 4, 5, 0xd4]),
+        authen_type: Some(ProxyAuthenType::Pap),
+        authen_name: Some(b"h-user".to_vec()),
+        authen_response: Some(PASSWORD.as_bytes().to_vec()),
+        authen_id: Some(1),
+        ..ProxyInfo::default()
+    };
+    let call = CallInfo {
+        call_serial_number: 1,
+        bearer_type: Some(Bearer::DIGITAL),
+        calling_number: Some(b"02:5e:10:00:00:09".to_vec()),
+        tx_connect_speed: 1_000_000_000,
+        framing_type: Framing::SYNC,
+        proxy: proxy.clone(),
+        ..CallInfo::default()
+    };
+    let now = Instant::now();
+    for (peer, request_id) in [(LNS_A, 1), (LNS_B, 2)] {
+        lac.open_session(
+            now,
+            OpenSession {
+                peer: SocketAddr::from((peer, 1701)),
+                secret: TUNNEL_SECRET.as_bytes().to_vec(),
+                assignment_id: None,
+                client_auth_id: None,
+                call: call.clone(),
+                request_id,
+            },
+        )
+        .map_err(|e| common::anyhow!("open_session: {e:?}"))?;
+    }
+    let request = icmp::echo_request(subscriber_addr(9), LNS_PPP_ADDR, 3);
+    let mut reply = request.clone();
+    icmp::answer_echo(&mut reply, LNS_PPP_ADDR);
+    let mut up: Option<(SocketAddr, u16, u16, u16)> = None;
+    let (mut got_reply, mut got_down, mut sent, mut closed) = (false, None, false, false);
+    let mut recv = vec![0u8; 4096];
+    let mut control = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && got_down.is_none() {
+        let now = Instant::now();
+        if let Ok((len, from)) = socket.recv_from(&mut recv) {
+            let datagram = &recv[..len];
+            if tunnelnas::l2tp::is_control(datagram) {
+                lac.handle_datagram(now, from, datagram);
+            } else if let Ok(packet) = Packet::new_checked(datagram)
+                && let Ok(ppp) = PppFrame::new_checked(packet.payload())
+            {
+                got_reply |= ppp.has_address_control()
+                    && ppp.protocol() == Protocol::Ipv4
+                    && ppp.payload() == reply.as_slice();
+            }
+        }
+        if lac.poll_timeout().is_some_and(|t| t <= now) {
+            lac.handle_timeout(now);
+        }
+        while let Some(event) = lac.poll_event() {
+            match event {
+                Event::SessionUp {
+                    handle,
+                    peer,
+                    peer_tunnel_id,
+                    peer_session_id,
+                    request_id: 1,
+                    ..
+                } => up = Some((peer, peer_tunnel_id, peer_session_id, handle.session_id)),
+                Event::SessionDown {
+                    cause,
+                    request_id: 1,
+                    ..
+                } => got_down = Some(cause),
+                _ => {}
+            }
+        }
+        while let Some((to, len)) = lac.poll_transmit(now, &mut control) {
+            socket.send_to(&control[..len], to)?;
+        }
+        if let (Some((peer, tunnel, session, _)), false) = (up, sent) {
+            let mut buf = vec![0u8; 2048];
+            buf[64..64 + request.len()].copy_from_slice(&request);
+            let header = FrameHeader {
+                address_control: true,
+                protocol: Protocol::Ipv4,
+            };
+            let ppp_start = header.emit_in_headroom(&mut buf, 64)?;
+            let end = 64 + request.len();
+            let start = HeaderRepr::data(tunnel, session).emit_before(
+                &mut buf,
+                ppp_start,
+                end - ppp_start,
+            )?;
+            socket.send_to(&buf[start..end], peer)?;
+            sent = true;
+        }
+        if got_reply && !closed {
+            // Downstream checked: now let the LNS clear the call.
+            if let Some(s) = lns.state().live_sessions().first() {
+                lns.close_session(s.handle, ResultCode::cdn(CdnResult::Administrative))?;
+                closed = true;
+            }
+        }
+    }
+    let state = lns.state();
+    let session = state
+        .session_by_calling_number("02:5e:10:00:00:09")
+        .with_context(|| format!("the test LNS saw no call: {}", state.summary()))?;
+    ensure!(
+        session.up,
+        "call not up at the test LNS: {}",
+        state.summary()
+    );
+    ensure!(
+        session.call.as_ref().is_some_and(|c| c.proxy == proxy),
+        "proxy AVPs (hidden) arrive intact: {:?}",
+        session.call
+    );
+    ensure!(
+        session
+            .frames
+            .iter()
+            .any(|f| f.address_control && f.protocol == Protocol::Ipv4 && f.payload == request),
+        "the echo request arrives byte-exact with FF 03: {:?}",
+        session.frames
+    );
+    ensure!(
+        session.echo_replies == 1,
+        "one echo answered: {}",
+        state.summary()
+    );
+    ensure!(
+        got_down == Some(SessionDownCause::PeerCdn),
+        "the LAC endpoint saw the LNS's CDN: {got_down:?}"
+    );
+    let silent = dead.state();
+    ensure!(
+        silent.sccrqs >= 1 && silent.tunnels.is_empty() && silent.ignored_while_silent >= 1,
+        "a silent LNS ignores (and counts) the SCCRQ: {}",
+        silent.summary()
+    );
+    Ok(())
+}

@@ -463,6 +463,9 @@ impl Emulator {
                 if let Some(sub) = self.subscribers.get_mut(index) {
                     sub.discovery.handle_frame(now, data);
                 }
+                // A PADS creates the link now, so an LCP Configure-Request
+                // right behind it (same batch) is not lost.
+                self.drive(now, index);
             }
             EtherType::PppoeSession => {
                 let Ok(session) = SessionPacket::new_checked(frame.payload()) else {
