@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 use tunnelnas::aaa::dictionary::Dictionary;
-use std::time::Duration;
 
 use tunnelnas::aaa::SessionIdAllocator;
 use tunnelnas::aaa::dynauth::{DynAuthListener, DynAuthPolicy};
@@ -163,9 +163,12 @@ async fn serve(
     let mut state = MgmtState::new(metrics.clone(), &config, role);
     let mut tasks = tokio::task::JoinSet::new();
 
-    let aaa = AaaHandle::start(aaa_config)
-        .await
-        .with_context(|| format!("config file {}: cannot start the RADIUS client", path.display()))?;
+    let aaa = AaaHandle::start(aaa_config).await.with_context(|| {
+        format!(
+            "config file {}: cannot start the RADIUS client",
+            path.display()
+        )
+    })?;
     {
         let mut events = aaa.events();
         let metrics = metrics.clone();
@@ -189,15 +192,16 @@ async fn serve(
                 dynauth,
                 NasIdentity::from_config(&config.node, &config.radius),
             );
-            let listener = DynAuthListener::start(dynauth.listen, policy, tx, Duration::from_secs(5))
-                .await
-                .with_context(|| {
-                    format!(
-                        "config file {}: key `radius.dynauth.listen`: cannot bind {}",
-                        path.display(),
-                        dynauth.listen
-                    )
-                })?;
+            let listener =
+                DynAuthListener::start(dynauth.listen, policy, tx, Duration::from_secs(5))
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "config file {}: key `radius.dynauth.listen`: cannot bind {}",
+                            path.display(),
+                            dynauth.listen
+                        )
+                    })?;
             tracing::info!(addr = %listener.local_addr(), "RFC 5176 dynamic authorization listening");
             let mut events = listener.events();
             let metrics = metrics.clone();

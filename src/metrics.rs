@@ -22,11 +22,11 @@ use crate::aaa::client::{ClientEvent as RadiusClientEvent, Outcome as RadiusOutc
 use crate::aaa::dynauth::{DynAuthEvent, DynAuthResult};
 use crate::aaa::service::AaaEvent;
 use crate::l2tp::Event as L2tpEvent;
+use crate::lac::core::{ForwardingTotals, LacEvent, LacPhase, SessionState};
+use crate::lac::select::SelectEvent;
 use crate::ppp::LinkEvent;
 use crate::pppoe::Event as PppoeEvent;
 use crate::wire::l2tp::ResultCode;
-use crate::lac::core::{ForwardingTotals, LacEvent, LacPhase, SessionState};
-use crate::lac::select::SelectEvent;
 
 /// Version of this build, as reported by `tunnelnas_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -545,10 +545,9 @@ impl Metrics {
                 };
                 self.observe_setup_phase(phase, *took);
             }
-            LacEvent::Selection(outcome) => lac
-                .selection
-                .with_label_values(&[outcome.as_str()])
-                .inc(),
+            LacEvent::Selection(outcome) => {
+                lac.selection.with_label_values(&[outcome.as_str()]).inc()
+            }
             LacEvent::SetupFailed(reason) => lac
                 .setup_failures
                 .with_label_values(&[reason.as_str()])

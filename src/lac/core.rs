@@ -65,7 +65,9 @@ use crate::l2tp::{
 use crate::ppp::auth::{AuthDecision, AuthMethod, AuthRequest as PppAuthRequest};
 use crate::ppp::link::{DownReason, Link, LinkConfig, LinkEvent, NegotiationRecord};
 use crate::pppoe::server::{Discovery, DiscoveryConfig, Event as PppoeEvent};
-use crate::wire::ethernet::{EtherType, EthernetRepr, Frame as EthernetFrame, MacAddress, VlanStack};
+use crate::wire::ethernet::{
+    EtherType, EthernetRepr, Frame as EthernetFrame, MacAddress, VlanStack,
+};
 use crate::wire::l2tp::{
     Bearer, CdnResult, Framing, HeaderRepr, Packet as L2tpPacket, ProxyAuthenType, ResultCode,
     Sequence, StopCcnResult,
@@ -755,9 +757,7 @@ impl LacCore {
                 self.drain_discovery(now, interface);
                 Forward::Control
             }
-            EtherType::PppoeSession => {
-                self.handle_session_frame(now, interface, frame, header_len)
-            }
+            EtherType::PppoeSession => self.handle_session_frame(now, interface, frame, header_len),
             _ => self.drop_frame(FastPathDrop::Malformed),
         }
     }
@@ -904,7 +904,10 @@ impl LacCore {
             }
         }
         if self.config.tcp_mss != 0 {
-            clamp_in_ppp(buf.get_mut(ppp_start..ppp_start + ppp_len), self.config.tcp_mss);
+            clamp_in_ppp(
+                buf.get_mut(ppp_start..ppp_start + ppp_len),
+                self.config.tcp_mss,
+            );
         }
         let Some(&local_mac) = self.interface_macs.get(session.interface) else {
             return self.drop_frame(FastPathDrop::UnknownSession);
@@ -1113,7 +1116,11 @@ impl LacCore {
     /// When [`Self::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let timers = self.timers.peek().map(|Reverse((at, _, _))| *at);
-        let discovery = self.discovery.iter().filter_map(Discovery::poll_timeout).min();
+        let discovery = self
+            .discovery
+            .iter()
+            .filter_map(Discovery::poll_timeout)
+            .min();
         [timers, discovery, self.endpoint.poll_timeout()]
             .into_iter()
             .flatten()
@@ -1142,10 +1149,9 @@ impl LacCore {
             self.run_timer(now, token, kind);
         }
         // Denylist expiry shows up as selector events.
-        let _ = self.selector.is_denylisted(
-            SocketAddr::from(([0, 0, 0, 0], 0)),
-            now,
-        );
+        let _ = self
+            .selector
+            .is_denylisted(SocketAddr::from(([0, 0, 0, 0], 0)), now);
         self.drain_selector();
     }
 
@@ -1159,13 +1165,16 @@ impl LacCore {
     pub fn poll_frame(&mut self, buf: &mut [u8]) -> Option<(usize, usize)> {
         let frame = self.frames.pop_front()?;
         let len = frame.bytes.len().min(buf.len());
-        buf.get_mut(..len)?
-            .copy_from_slice(frame.bytes.get(..len)?);
+        buf.get_mut(..len)?.copy_from_slice(frame.bytes.get(..len)?);
         Some((frame.interface, len))
     }
 
     /// The next L2TP control datagram (written into `buf`).
-    pub fn poll_datagram(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<(SocketAddr, usize)> {
+    pub fn poll_datagram(
+        &mut self,
+        now: Instant,
+        buf: &mut Vec<u8>,
+    ) -> Option<(SocketAddr, usize)> {
         let out = self.endpoint.poll_transmit(now, buf);
         // Transmitting may have produced events (e.g. a retransmission
         // count).
@@ -1615,14 +1624,15 @@ impl LacCore {
                         }
                         session.lns = Some(attempt.clone());
                     }
-                    let record = self.tunnels.entry(handle.tunnel_id).or_insert_with(|| {
-                        TunnelRecord {
-                            peer: attempt.endpoint,
-                            connection_id: String::new(),
-                            assignment_id: attempt.assignment_id.clone(),
-                            opened_at: None,
-                        }
-                    });
+                    let record =
+                        self.tunnels
+                            .entry(handle.tunnel_id)
+                            .or_insert_with(|| TunnelRecord {
+                                peer: attempt.endpoint,
+                                connection_id: String::new(),
+                                assignment_id: attempt.assignment_id.clone(),
+                                opened_at: None,
+                            });
                     record.peer = attempt.endpoint;
                     self.drain_endpoint(now);
                     return;
@@ -1663,7 +1673,7 @@ impl LacCore {
         let proxy = session
             .link
             .as_ref()
-            .and_then(|l| l.negotiation_record())
+            .and_then(|l| l.pending_negotiation_record())
             .map(proxy_info)
             .unwrap_or_default();
         CallInfo {
@@ -1707,7 +1717,8 @@ impl LacCore {
                     record.opened_at = Some(*at);
                     tracing::info!(tunnel_id, peer_tunnel_id, lns = %peer, "tunnel up");
                     if self.config.tunnel_accounting {
-                        let record = self.tunnel_record(*tunnel_id, AcctStatusType::TunnelStart, None);
+                        let record =
+                            self.tunnel_record(*tunnel_id, AcctStatusType::TunnelStart, None);
                         self.account(record);
                     }
                 }
@@ -1865,8 +1876,11 @@ impl LacCore {
             self.account(record);
         }
         if self.config.tunnel_accounting {
-            let record =
-                self.tunnel_record(handle.tunnel_id, AcctStatusType::TunnelLinkStart, Some(token));
+            let record = self.tunnel_record(
+                handle.tunnel_id,
+                AcctStatusType::TunnelLinkStart,
+                Some(token),
+            );
             self.account(record);
         }
     }
@@ -2196,8 +2210,11 @@ impl LacCore {
             self.account(record);
         }
         if self.config.tunnel_accounting && handle.tunnel_id != 0 {
-            let record =
-                self.tunnel_record(handle.tunnel_id, AcctStatusType::TunnelLinkStop, Some(token));
+            let record = self.tunnel_record(
+                handle.tunnel_id,
+                AcctStatusType::TunnelLinkStop,
+                Some(token),
+            );
             self.account(record);
         }
         self.selector.session_ended(peer);
@@ -2236,8 +2253,11 @@ impl LacCore {
         status: AcctStatusType,
     ) -> Option<AccountingRecord> {
         let session = self.sessions.get(&token)?;
-        let mut record =
-            AccountingRecord::new(status, session.user_name.clone(), self.aaa_session_info(token));
+        let mut record = AccountingRecord::new(
+            status,
+            session.user_name.clone(),
+            self.aaa_session_info(token),
+        );
         if let Some(accept) = &session.accept {
             record.class.clone_from(&accept.class);
         }
@@ -2264,10 +2284,7 @@ impl LacCore {
             client_endpoint: self.config.local_address,
             server_endpoint: Some(f.peer.ip()),
             assignment_id: attempt.and_then(|a| text(&a.assignment_id)),
-            connection_id: Some(format!(
-                "{}/{}",
-                f.handle.tunnel_id, f.handle.session_id
-            )),
+            connection_id: Some(format!("{}/{}", f.handle.tunnel_id, f.handle.session_id)),
             client_auth_id: attempt.and_then(|a| text(&a.client_auth_id)),
             server_auth_id: None,
             packets_lost: None,
@@ -2324,7 +2341,11 @@ fn apply_rate_limit(session: &mut Session, now: Instant, rate: &RateLimit) {
     };
     if rate.is_set() {
         set(&mut session.police_up, rate.up_bps, rate.burst_up_bytes);
-        set(&mut session.police_down, rate.down_bps, rate.burst_down_bytes);
+        set(
+            &mut session.police_down,
+            rate.down_bps,
+            rate.burst_down_bytes,
+        );
     }
 }
 
@@ -2399,3 +2420,5 @@ fn parse_ms_chap2_success(value: &[u8]) -> Option<[u8; 20]> {
     Some(out)
 }
 
+#[cfg(test)]
+mod tests;

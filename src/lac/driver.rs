@@ -151,7 +151,10 @@ impl Lac {
         let mut macs = Vec::new();
         for iface in &config.interfaces {
             let socket = PacketSocket::open(&iface.name).with_context(|| {
-                format!("cannot open PPPoE interface `{}` (pppoe.interface)", iface.name)
+                format!(
+                    "cannot open PPPoE interface `{}` (pppoe.interface)",
+                    iface.name
+                )
             })?;
             macs.push(socket.mac());
             interfaces.push(
@@ -159,9 +162,9 @@ impl Lac {
                     .with_context(|| format!("cannot register interface `{}`", iface.name))?,
             );
         }
-        let udp = UdpSocket::bind(l2tp_listen)
-            .await
-            .with_context(|| format!("cannot bind the L2TP socket to {l2tp_listen} (l2tp.listen)"))?;
+        let udp = UdpSocket::bind(l2tp_listen).await.with_context(|| {
+            format!("cannot bind the L2TP socket to {l2tp_listen} (l2tp.listen)")
+        })?;
         let mut seed = [0u8; 32];
         rand::fill(&mut seed);
         let core = LacCore::new(config, macs, acct_session_prefix, seed, Instant::now());
@@ -256,10 +259,7 @@ impl Lac {
         let grace = Instant::now() + SHUTDOWN_GRACE;
         while !self.core.is_idle() && Instant::now() < grace {
             self.flush(&mut frame_buf, &mut control_buf);
-            let wake = self
-                .core
-                .poll_timeout()
-                .map_or(grace, |t| t.min(grace));
+            let wake = self.core.poll_timeout().map_or(grace, |t| t.min(grace));
             tokio::select! {
                 ready = self.udp.readable() => {
                     if ready.is_ok() {
@@ -326,7 +326,10 @@ impl Lac {
                     if let Some(flag) = self.interface_down.get_mut(index) {
                         *flag = false;
                     }
-                    tracing::info!(interface = self.interface_name(index), "access interface up again");
+                    tracing::info!(
+                        interface = self.interface_name(index),
+                        "access interface up again"
+                    );
                 }
                 let Some(batch) = batches.get_mut(index) else {
                     return;

@@ -577,6 +577,14 @@ impl Link {
         (lcp_done && auth_done).then_some(&self.record)
     }
 
+    /// The negotiation record as it stands once LCP is Opened, with the
+    /// peer's credentials recorded even though the decision is still out:
+    /// a LAC hands them to the LNS (RFC 2661 §4.4.5) before it answers the
+    /// subscriber, so that the answer can wait for the LNS.
+    pub fn pending_negotiation_record(&self) -> Option<&NegotiationRecord> {
+        self.lcp.is_opened().then_some(&self.record)
+    }
+
     /// The lower layer is up: start LCP (RFC 1661 §3.2 Dead → Establish).
     pub fn open(&mut self, now: Instant) {
         if self.phase != Phase::Dead || self.down_reported {

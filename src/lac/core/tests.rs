@@ -1,0 +1,743 @@
+//! Virtual-time tests of the LAC core between our subscriber cores (PPPoE
+//! client + PPP client link) and our LNS endpoint core. RADIUS decisions
+//! are given directly (the FreeRADIUS path is covered by the namespace
+//! suite); every byte between the three parties goes through the same
+//! `handle_*` / `poll_*` calls the driver makes.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use super::*;
+use crate::aaa::attributes::{
+    RejectCause, Rejection, TunnelCandidate, TunnelEndpoint, TunnelMediumKind,
+};
+use crate::aaa::dynauth::ErrorCause;
+use crate::aaa::request::TerminateCause;
+use crate::l2tp::PeerPolicy;
+use crate::ppp::link::Credentials as LinkCredentials;
+use crate::pppoe::{Client, ClientConfig, ClientEvent};
+use crate::wire::l2tp::HeaderRepr as L2tpHeader;
+
+const LAC_MAC: MacAddress = MacAddress::new([0x02, 0, 0, 0, 0, 0xac]);
+const SUB_MAC: MacAddress = MacAddress::new([0x02, 0, 0, 0, 0, 0x01]);
+const LAC_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 1701);
+const LNS_A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)), 1701);
+const LNS_B: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11)), 1701);
+const SECRET: &[u8] = b"tunnel-secret";
+const STEP: Duration = Duration::from_millis(10);
+
+fn candidate(tag: u8, lns: SocketAddr, preference: u32) -> TunnelCandidate {
+    TunnelCandidate {
+        tag,
+        medium: TunnelMediumKind::Ipv4,
+        server_endpoint: TunnelEndpoint::Ip(lns.ip()),
+        client_endpoint: None,
+        password: Some(SECRET.to_vec()),
+        preference: Some(preference),
+        assignment_id: Some(format!("group{tag}").into_bytes()),
+        client_auth_id: None,
+        server_auth_id: None,
+        private_group_id: None,
+    }
+}
+
+fn accept(tunnels: Vec<TunnelCandidate>) -> Decision {
+    Decision::Accept(Box::new(AcceptAttributes {
+        tunnels,
+        class: vec![b"class-1".to_vec()],
+        ..AcceptAttributes::default()
+    }))
+}
+
+fn lac_config() -> LacConfig {
+    let mut link = LinkConfig::server_from_config(&config::Ppp::default());
+    link.auth_methods = vec![AuthMethod::Pap];
+    link.echo_interval = None;
+    LacConfig {
+        interfaces: vec![InterfaceConfig {
+            name: "access0".into(),
+            discovery: DiscoveryConfig::default(),
+        }],
+        link,
+        endpoint: EndpointConfig {
+            accept_calls: false,
+            setup_timeout: Duration::from_secs(8),
+            ..EndpointConfig::default()
+        },
+        select: SelectConfig {
+            denylist_time: Duration::from_secs(60),
+            ..SelectConfig::from_config(&config::Lac::default())
+        },
+        realms: Vec::new(),
+        auth_group: "auth".into(),
+        acct_group: "acct".into(),
+        setup_deadline: Duration::from_secs(30),
+        calling_number: CallingNumber::Mac,
+        interim_interval: Duration::ZERO,
+        tunnel_accounting: true,
+        tcp_mss: 0,
+        connect_speed: 1_000_000_000,
+        local_address: Some(LAC_ADDR.ip()),
+    }
+}
+
+/// One subscriber: discovery client + PPP client link.
+struct Subscriber {
+    pppoe: Client,
+    link: Option<Link>,
+    session_id: Option<u16>,
+    authenticated: bool,
+    terminated_by_peer: bool,
+    received: Vec<(Protocol, Vec<u8>)>,
+    outbox: VecDeque<Vec<u8>>,
+}
+
+/// The LNS: our endpoint core in the LNS role, accepting every call.
+struct Lns {
+    addr: SocketAddr,
+    endpoint: Endpoint,
+    black_hole: bool,
+    calls: Vec<(SessionHandle, CallInfo)>,
+    sessions_down: Vec<(SessionHandle, SessionDownCause)>,
+    data: Vec<(u16, Vec<u8>)>,
+    peer_ids: HashMap<u16, (u16, u16)>,
+}
+
+struct World {
+    now: Instant,
+    lac: LacCore,
+    subscriber: Subscriber,
+    lnss: Vec<Lns>,
+    decision: Box<dyn FnMut() -> Decision>,
+    accounting: Vec<AccountingRecord>,
+    events: Vec<LacEvent>,
+}
+
+impl World {
+    fn new(lnss: &[SocketAddr], decision: impl FnMut() -> Decision + 'static) -> Self {
+        let now = Instant::now();
+        let lac = LacCore::new(
+            lac_config(),
+            vec![LAC_MAC],
+            "0000000A-".into(),
+            [1; 32],
+            now,
+        );
+        let mut pppoe = Client::new(ClientConfig::default(), SUB_MAC, VlanStack::new(), [2; 32]);
+        pppoe.start(now);
+        let lnss = lnss
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| Lns {
+                addr: *addr,
+                endpoint: Endpoint::new(
+                    EndpointConfig {
+                        accept_calls: true,
+                        host_name: format!("lns{i}").into_bytes(),
+                        peers: vec![PeerPolicy {
+                            network: "192.0.2.0/24".parse().expect("network"),
+                            secret: SECRET.to_vec(),
+                            host_name: None,
+                        }],
+                        ..EndpointConfig::default()
+                    },
+                    [10 + i as u8; 32],
+                ),
+                black_hole: false,
+                calls: Vec::new(),
+                sessions_down: Vec::new(),
+                data: Vec::new(),
+                peer_ids: HashMap::new(),
+            })
+            .collect();
+        Self {
+            now,
+            lac,
+            subscriber: Subscriber {
+                pppoe,
+                link: None,
+                session_id: None,
+                authenticated: false,
+                terminated_by_peer: false,
+                received: Vec::new(),
+                outbox: VecDeque::new(),
+            },
+            lnss,
+            decision: Box::new(decision),
+            accounting: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Moves everything that is ready, then advances the clock by `STEP`.
+    fn step(&mut self) {
+        let now = self.now;
+        let mut buf = vec![0u8; 2048];
+        // Subscriber → LAC.
+        let mut frames = Vec::new();
+        while let Some(tx) = self.subscriber.pppoe.poll_transmit(&mut buf) {
+            frames.push(buf[..tx.len].to_vec());
+        }
+        if let (Some(link), Some(session_id)) =
+            (self.subscriber.link.as_mut(), self.subscriber.session_id)
+        {
+            if link.poll_timeout().is_some_and(|t| t <= now) {
+                link.handle_timeout(now);
+            }
+            while let Some(event) = link.poll_event() {
+                if event == LinkEvent::Authenticated {
+                    self.subscriber.authenticated = true;
+                }
+            }
+            while let Some((protocol, len)) = link.poll_transmit(&mut buf[CONTROL_HEADROOM..]) {
+                let frame = encapsulate_control(
+                    &mut buf,
+                    protocol,
+                    len,
+                    &EthernetRepr {
+                        dst: LAC_MAC,
+                        src: SUB_MAC,
+                        vlans: VlanStack::new(),
+                        ethertype: EtherType::PppoeSession,
+                    },
+                    session_id,
+                );
+                frames.extend(frame);
+            }
+        }
+        frames.extend(self.subscriber.outbox.drain(..));
+        for mut frame in frames {
+            if let Forward::Datagram { to, range } = self.lac.handle_frame(now, 0, &mut frame, None)
+            {
+                self.deliver_to_lns(to, &frame[range]);
+            }
+        }
+        // LAC → subscriber.
+        while let Some((interface, len)) = self.lac.poll_frame(&mut buf) {
+            assert_eq!(interface, 0);
+            let frame = buf[..len].to_vec();
+            self.subscriber_receives(&frame);
+        }
+        // LAC control → LNSs.
+        let mut control = Vec::new();
+        while let Some((to, len)) = self.lac.poll_datagram(now, &mut control) {
+            let datagram = control[..len].to_vec();
+            self.deliver_to_lns(to, &datagram);
+        }
+        // LNSs → LAC.
+        let mut replies = Vec::new();
+        for lns in &mut self.lnss {
+            if lns.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+                lns.endpoint.handle_timeout(now);
+            }
+            while let Some(event) = lns.endpoint.poll_event() {
+                match event {
+                    L2tpEvent::SessionRequest { handle, .. } => {
+                        lns.endpoint.accept_session(now, handle);
+                    }
+                    L2tpEvent::SessionUp {
+                        handle,
+                        call,
+                        peer_tunnel_id,
+                        peer_session_id,
+                        ..
+                    } => {
+                        lns.peer_ids
+                            .insert(handle.session_id, (peer_tunnel_id, peer_session_id));
+                        lns.calls.push((handle, *call));
+                    }
+                    L2tpEvent::SessionDown { handle, cause, .. } => {
+                        lns.sessions_down.push((handle, cause));
+                    }
+                    _ => {}
+                }
+            }
+            while let Some((to, len)) = lns.endpoint.poll_transmit(now, &mut control) {
+                assert_eq!(to.ip(), LAC_ADDR.ip());
+                replies.push((lns.addr, control[..len].to_vec()));
+            }
+        }
+        for (from, datagram) in replies {
+            self.lac_receives(from, &datagram);
+        }
+        // RADIUS and accounting.
+        while let Some(command) = self.lac.poll_command() {
+            match command {
+                Command::Authenticate { token, .. } => {
+                    let decision = (self.decision)();
+                    self.lac.auth_result(now, token, decision);
+                }
+                Command::Account { record, .. } => self.accounting.push(*record),
+            }
+        }
+        while let Some(event) = self.lac.poll_event() {
+            self.events.push(event);
+        }
+        if self.lac.poll_timeout().is_some_and(|t| t <= now) {
+            self.lac.handle_timeout(now);
+        }
+        if self
+            .subscriber
+            .pppoe
+            .poll_timeout()
+            .is_some_and(|t| t <= now)
+        {
+            self.subscriber.pppoe.handle_timeout(now);
+        }
+        self.now += STEP;
+    }
+
+    fn deliver_to_lns(&mut self, to: SocketAddr, datagram: &[u8]) {
+        let now = self.now;
+        let Some(lns) = self.lnss.iter_mut().find(|l| l.addr == to) else {
+            return;
+        };
+        if lns.black_hole {
+            return;
+        }
+        if crate::l2tp::is_control(datagram) {
+            lns.endpoint.handle_datagram(now, LAC_ADDR, datagram);
+        } else {
+            let packet = L2tpPacket::new_checked(datagram).expect("data message");
+            lns.data
+                .push((packet.session_id(), packet.payload().to_vec()));
+        }
+    }
+
+    fn lac_receives(&mut self, from: SocketAddr, datagram: &[u8]) {
+        let mut buf = vec![0u8; DOWNSTREAM_HEADROOM + 64 + datagram.len()];
+        let start = DOWNSTREAM_HEADROOM + 64;
+        buf[start..].copy_from_slice(datagram);
+        let now = self.now;
+        if let Forward::Frame { interface, range } =
+            self.lac
+                .handle_datagram(now, from, &mut buf, start, datagram.len())
+        {
+            assert_eq!(interface, 0);
+            let frame = buf[range].to_vec();
+            self.subscriber_receives(&frame);
+        }
+    }
+
+    fn subscriber_receives(&mut self, frame: &[u8]) {
+        let now = self.now;
+        let eth = EthernetFrame::new_checked(frame).expect("ethernet");
+        assert_eq!(eth.dst(), SUB_MAC);
+        assert_eq!(eth.src(), LAC_MAC);
+        match eth.ethertype() {
+            EtherType::PppoeDiscovery => {
+                self.subscriber.pppoe.handle_frame(now, frame);
+                while let Some(event) = self.subscriber.pppoe.poll_event() {
+                    match event {
+                        ClientEvent::Established {
+                            session_id,
+                            max_payload,
+                            ..
+                        } => {
+                            self.subscriber.session_id = Some(session_id);
+                            let mut config = LinkConfig::client(LinkCredentials {
+                                user: b"alice@isp.example".to_vec(),
+                                password: b"pw".to_vec(),
+                            });
+                            config.echo_interval = None;
+                            config.lower_max_payload = max_payload;
+                            let mut link = Link::new(config, [3; 32]);
+                            link.open(now);
+                            self.subscriber.link = Some(link);
+                        }
+                        ClientEvent::Terminated { by_peer, .. } => {
+                            self.subscriber.terminated_by_peer |= by_peer;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            EtherType::PppoeSession => {
+                let session = SessionPacket::new_checked(eth.payload()).expect("pppoe");
+                let ppp = crate::wire::ppp::Frame::new_checked(session.payload()).expect("ppp");
+                self.subscriber
+                    .received
+                    .push((ppp.protocol(), ppp.payload().to_vec()));
+                if let Some(link) = self.subscriber.link.as_mut() {
+                    if matches!(
+                        ppp.protocol(),
+                        Protocol::Lcp | Protocol::Pap | Protocol::Chap
+                    ) {
+                        link.handle_frame(now, ppp.protocol(), ppp.payload());
+                    }
+                }
+            }
+            other => panic!("unexpected EtherType {other:?}"),
+        }
+    }
+
+    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            self.step();
+            if done(self) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn up(&self) -> bool {
+        self.lac
+            .state_counts()
+            .iter()
+            .any(|(s, n)| *s == SessionState::Up && *n == 1)
+    }
+
+    /// A PPPoE session frame from the subscriber with `ppp` (protocol
+    /// field first).
+    fn subscriber_sends(&mut self, ppp: &[u8]) {
+        let session_id = self.subscriber.session_id.expect("session");
+        let mut buf = vec![0u8; 64 + ppp.len()];
+        buf[64..].copy_from_slice(ppp);
+        let start = encapsulate_session_in_place(
+            &mut buf,
+            64,
+            ppp.len(),
+            &EthernetRepr {
+                dst: LAC_MAC,
+                src: SUB_MAC,
+                vlans: VlanStack::new(),
+                ethertype: EtherType::PppoeSession,
+            },
+            session_id,
+        )
+        .expect("encapsulate");
+        self.subscriber.outbox.push_back(buf[start..].to_vec());
+    }
+
+    /// A data message from LNS `index` down its first session.
+    fn lns_sends(&mut self, index: usize, payload: &[u8]) {
+        let lns = &self.lnss[index];
+        let (handle, _) = lns.calls[0];
+        let (peer_tunnel, peer_session) = lns.peer_ids[&handle.session_id];
+        let mut datagram = vec![0u8; 6 + payload.len()];
+        datagram[6..].copy_from_slice(payload);
+        let start = L2tpHeader::data(peer_tunnel, peer_session)
+            .emit_before(&mut datagram, 6, payload.len())
+            .expect("header");
+        assert_eq!(start, 0);
+        let from = lns.addr;
+        self.lac_receives(from, &datagram);
+    }
+
+    fn stop_record(&self) -> Option<&AccountingRecord> {
+        self.accounting
+            .iter()
+            .find(|r| r.status == u32::from(AcctStatusType::Stop))
+    }
+}
+
+fn bring_up(world: &mut World) {
+    assert!(
+        world.run_until(Duration::from_secs(20), |w| w.up()
+            && w.subscriber.authenticated),
+        "session up: {:?}",
+        world.events
+    );
+}
+
+#[test]
+fn session_comes_up_with_proxy_avps_and_forwards_both_ways() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+
+    // ICCN carried the proxy LCP and PAP proxy authentication.
+    let (_, call) = &world.lnss[0].calls[0];
+    assert_eq!(
+        call.calling_number.as_deref(),
+        Some(&b"02:00:00:00:00:01"[..])
+    );
+    assert!(call.proxy.last_sent_lcp_confreq.is_some(), "{call:?}");
+    assert!(call.proxy.last_received_lcp_confreq.is_some(), "{call:?}");
+    assert_eq!(call.proxy.authen_type, Some(ProxyAuthenType::Pap));
+    assert_eq!(
+        call.proxy.authen_name.as_deref(),
+        Some(&b"alice@isp.example"[..])
+    );
+    assert_eq!(call.proxy.authen_response.as_deref(), Some(&b"pw"[..]));
+
+    // The LAC answered the PAP request only after the call was up, and ran
+    // no NCP of its own.
+    assert!(
+        !world
+            .subscriber
+            .received
+            .iter()
+            .any(|(p, _)| matches!(p, Protocol::Ipcp | Protocol::Ipv6cp)),
+        "the LAC must not negotiate NCPs"
+    );
+
+    // Upstream: byte-exact with FF 03 in front.
+    let ip = [0x00, 0x21, 0x45, 0, 0, 20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    // (The subscriber's own IPCP requests are forwarded too: the LNS
+    // answers them.)
+    assert!(
+        world.lnss[0]
+            .data
+            .iter()
+            .all(|(_, p)| p.starts_with(&[0xff, 0x03, 0x80])),
+        "only NCP frames so far"
+    );
+    let before = world.lac.totals().upstream.packets;
+    world.subscriber_sends(&ip);
+    world.step();
+    let mut with_ac = vec![0xff, 0x03];
+    with_ac.extend_from_slice(&ip);
+    assert!(
+        world.lnss[0].data.iter().any(|(_, p)| *p == with_ac),
+        "the frame arrived byte-exact with FF 03"
+    );
+    assert_eq!(world.lac.totals().upstream.packets, before + 1);
+
+    // Downstream: with and without FF 03.
+    let down = [0x00, 0x21, 0x45, 0, 0, 20, 9, 9, 9, 9];
+    let mut with_ac = vec![0xff, 0x03];
+    with_ac.extend_from_slice(&down);
+    world.lns_sends(0, &with_ac);
+    world.lns_sends(0, &down);
+    let ipv4: Vec<_> = world
+        .subscriber
+        .received
+        .iter()
+        .filter(|(p, _)| *p == Protocol::Ipv4)
+        .collect();
+    assert_eq!(ipv4.len(), 2);
+    assert!(ipv4.iter().all(|(_, payload)| payload[..] == down[2..]));
+
+    assert_eq!(world.lac.totals().downstream.packets, 2);
+    let start = world
+        .accounting
+        .iter()
+        .find(|r| r.status == u32::from(AcctStatusType::Start))
+        .expect("Accounting-Start");
+    assert_eq!(start.user_name.as_deref(), Some("alice@isp.example"));
+    assert_eq!(start.class, vec![b"class-1".to_vec()]);
+    let tunnel = start.tunnel.as_ref().expect("RFC 2867 attributes");
+    assert_eq!(tunnel.server_endpoint, Some(LNS_A.ip()));
+    assert_eq!(tunnel.assignment_id.as_deref(), Some("group1"));
+    assert!(
+        world
+            .accounting
+            .iter()
+            .any(|r| r.status == u32::from(AcctStatusType::TunnelStart))
+    );
+    assert!(
+        world
+            .events
+            .contains(&LacEvent::Selection(SelectionOutcome::FirstChoice))
+    );
+}
+
+#[test]
+fn padt_from_subscriber_sends_cdn_and_stop_user_request() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+    world.subscriber.pppoe.terminate(None);
+    assert!(world.run_until(Duration::from_secs(5), |w| {
+        !w.lnss[0].sessions_down.is_empty()
+    }));
+    assert_eq!(world.lnss[0].sessions_down[0].1, SessionDownCause::PeerCdn);
+    let stop = world.stop_record().expect("Stop");
+    assert_eq!(
+        stop.terminate_cause,
+        Some(TerminateCause::UserRequest.into())
+    );
+    assert_eq!(world.lac.session_count(), 0);
+}
+
+#[test]
+fn cdn_from_lns_sends_padt_and_stop_host_request() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+    let (handle, _) = world.lnss[0].calls[0];
+    let now = world.now;
+    world.lnss[0].endpoint.close_session(
+        now,
+        handle,
+        ResultCode::cdn(CdnResult::Administrative),
+        None,
+    );
+    assert!(world.run_until(Duration::from_secs(5), |w| w.subscriber.terminated_by_peer));
+    let stop = world.stop_record().expect("Stop");
+    assert_eq!(
+        stop.terminate_cause,
+        Some(TerminateCause::HostRequest.into())
+    );
+}
+
+#[test]
+fn stopccn_from_lns_ends_sessions_with_lost_service() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+    let (handle, _) = world.lnss[0].calls[0];
+    let now = world.now;
+    world.lnss[0].endpoint.close_tunnel(
+        now,
+        handle.tunnel_id,
+        ResultCode::stop_ccn(StopCcnResult::GeneralRequestToClear),
+    );
+    assert!(world.run_until(Duration::from_secs(5), |w| w.subscriber.terminated_by_peer));
+    let stop = world.stop_record().expect("Stop");
+    assert_eq!(
+        stop.terminate_cause,
+        Some(TerminateCause::LostService.into())
+    );
+}
+
+#[test]
+fn session_timeout_sends_cdn_padt_and_stop() {
+    let mut world = World::new(&[LNS_A], || {
+        Decision::Accept(Box::new(AcceptAttributes {
+            tunnels: vec![candidate(1, LNS_A, 1)],
+            session_timeout: Some(5),
+            ..AcceptAttributes::default()
+        }))
+    });
+    bring_up(&mut world);
+    assert!(world.run_until(Duration::from_secs(8), |w| w.subscriber.terminated_by_peer));
+    assert_eq!(world.lnss[0].sessions_down[0].1, SessionDownCause::PeerCdn);
+    let stop = world.stop_record().expect("Stop");
+    assert_eq!(
+        stop.terminate_cause,
+        Some(TerminateCause::SessionTimeout.into())
+    );
+    assert!(stop.session_time.is_some_and(|t| (4..=6).contains(&t)));
+}
+
+#[test]
+fn unreachable_preferred_lns_fails_over_and_is_denylisted() {
+    let mut world = World::new(&[LNS_A, LNS_B], || {
+        accept(vec![candidate(1, LNS_A, 1), candidate(2, LNS_B, 2)])
+    });
+    world.lnss[0].black_hole = true;
+    assert!(
+        world.run_until(Duration::from_secs(30), |w| w.up()
+            && w.subscriber.authenticated),
+        "{:?}",
+        world.events
+    );
+    assert!(
+        world.lnss[1].calls.len() == 1,
+        "the second preference took the call"
+    );
+    let denylisted = world.lac.denylist(world.now);
+    assert_eq!(denylisted.len(), 1);
+    assert_eq!(denylisted[0].0, LNS_A);
+    assert!(
+        world
+            .events
+            .contains(&LacEvent::Selection(SelectionOutcome::Failover))
+    );
+    let view = &world.lac.sessions(world.now)[0];
+    assert_eq!(view.lns.as_deref(), Some("192.0.2.11:1701"));
+    assert_eq!(view.state, "up");
+}
+
+#[test]
+fn reject_fails_authentication_and_sends_padt() {
+    let mut world = World::new(&[LNS_A], || {
+        Decision::Reject(Rejection {
+            cause: RejectCause::AccessReject,
+            reply_message: Some("no".into()),
+            ms_chap_error: None,
+        })
+    });
+    assert!(world.run_until(Duration::from_secs(10), |w| w.subscriber.terminated_by_peer));
+    assert!(
+        world
+            .events
+            .contains(&LacEvent::SetupFailed(SetupFailure::RadiusReject))
+    );
+    assert!(world.lnss[0].calls.is_empty());
+    assert!(
+        world
+            .accounting
+            .iter()
+            .all(|r| r.status != u32::from(AcctStatusType::Start))
+    );
+    assert_eq!(world.lac.session_count(), 0);
+}
+
+#[test]
+fn no_tunnel_and_no_realm_refuses_the_subscriber() {
+    let mut world = World::new(&[LNS_A], || accept(Vec::new()));
+    assert!(world.run_until(Duration::from_secs(10), |w| w.subscriber.terminated_by_peer));
+    assert!(
+        world
+            .events
+            .contains(&LacEvent::Selection(SelectionOutcome::NoCandidate))
+    );
+    assert!(!world.subscriber.authenticated);
+}
+
+#[test]
+fn disconnect_request_ends_the_session_with_admin_reset() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+    let request = DynAuthRequest {
+        kind: DynAuthKind::Disconnect,
+        selector: crate::aaa::dynauth::SessionSelector {
+            user_name: Some("alice@isp.example".into()),
+            ..Default::default()
+        },
+        changes: AcceptAttributes::default(),
+    };
+    let now = world.now;
+    assert_eq!(world.lac.dynauth(now, &request), DynAuthResult::Ack);
+    assert!(
+        world.run_until(Duration::from_secs(5), |w| w.subscriber.terminated_by_peer
+            && !w.lnss[0].sessions_down.is_empty())
+    );
+    let stop = world.stop_record().expect("Stop");
+    assert_eq!(
+        stop.terminate_cause,
+        Some(TerminateCause::AdminReset.into())
+    );
+    assert_eq!(
+        world.lac.dynauth(now, &request),
+        DynAuthResult::Nak(ErrorCause::SessionContextNotFound)
+    );
+}
+
+#[test]
+fn malformed_frames_and_datagrams_are_counted_drops() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+    let now = world.now;
+    for len in 0..40 {
+        let mut frame = vec![0x88u8; len];
+        let _ = world.lac.handle_frame(now, 0, &mut frame, None);
+        let mut buf = vec![0u8; DOWNSTREAM_HEADROOM + len];
+        let _ = world
+            .lac
+            .handle_datagram(now, LNS_A, &mut buf, DOWNSTREAM_HEADROOM, len);
+    }
+    // A data message for an unknown session.
+    let mut buf = vec![0u8; DOWNSTREAM_HEADROOM + 10];
+    let start = L2tpHeader::data(999, 999)
+        .emit_before(&mut buf, DOWNSTREAM_HEADROOM + 6, 4)
+        .expect("header");
+    assert_eq!(
+        world.lac.handle_datagram(now, LNS_A, &mut buf, start, 10),
+        Forward::Dropped(FastPathDrop::UnknownSession)
+    );
+    assert!(world.lac.totals().dropped > 0);
+    assert!(world.up(), "the session survived");
+}
+
+#[test]
+fn ms_chap2_success_is_parsed() {
+    let mut value = vec![7u8];
+    value.extend_from_slice(b"S=");
+    value.extend_from_slice(b"407A5589115FD0D6209F510FE9C04566932CDA56");
+    let parsed = parse_ms_chap2_success(&value).expect("parsed");
+    assert_eq!(parsed[0], 0x40);
+    assert_eq!(parsed[19], 0x56);
+    assert!(parse_ms_chap2_success(b"\x07S=12").is_none());
+    assert!(parse_ms_chap2_success(b"").is_none());
+}
