@@ -546,7 +546,7 @@ impl Metrics {
                 self.observe_setup_phase(phase, *took);
             }
             LacEvent::Selection(outcome) => {
-                lac.selection.with_label_values(&[outcome.as_str()]).inc()
+                lac.selection.with_label_values(&[outcome.as_str()]).inc();
             }
             LacEvent::SetupFailed(reason) => lac
                 .setup_failures

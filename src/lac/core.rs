@@ -311,7 +311,7 @@ pub enum Command {
         /// RADIUS group.
         group: String,
         /// The request.
-        request: AuthRequest,
+        request: Box<AuthRequest>,
     },
     /// Send an accounting record (the driver spools it durably).
     Account {
@@ -957,7 +957,7 @@ impl LacCore {
                     cause = %rejection.cause,
                     "access rejected"
                 );
-                let message = rejection.reply_message.clone();
+                let message = rejection.reply_message;
                 self.fail_setup(now, token, SetupFailure::RadiusReject, message);
             }
             Decision::Accept(attributes) => {
@@ -1516,11 +1516,11 @@ impl LacCore {
         self.commands.push_back(Command::Authenticate {
             token,
             group: self.config.auth_group.clone(),
-            request: AuthRequest {
+            request: Box::new(AuthRequest {
                 user_name,
                 credentials,
                 session: info,
-            },
+            }),
         });
     }
 

@@ -437,7 +437,7 @@ impl Lac {
                 let aaa = self.aaa.clone();
                 let done = self.auth_tx.clone();
                 tokio::spawn(async move {
-                    let decision = aaa.authenticate(&group, request).await;
+                    let decision = aaa.authenticate(&group, *request).await;
                     let _ = done.send(AuthDone { token, decision }).await;
                 });
             }
