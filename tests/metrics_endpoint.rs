@@ -189,6 +189,32 @@ fn alert_rules_pass_promtool() {
     );
 }
 
+#[test]
+fn alert_rule_unit_tests_pass_promtool() {
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("grafana/alerts/tests");
+    let promtool = which("promtool")
+        .expect("promtool not found: install the Debian package `prometheus` (bash .ci/run does)");
+    let mut files: Vec<_> = std::fs::read_dir(&tests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no alert unit tests in {}", tests.display());
+    let out = Command::new(promtool)
+        .args(["test", "rules"])
+        .args(&files)
+        .current_dir(&tests)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn which(name: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
