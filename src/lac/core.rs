@@ -1090,6 +1090,27 @@ impl LacCore {
         self.frames.retain(|f| f.interface != interface);
     }
 
+    /// Queues Accounting-On (`on`, at start) or Accounting-Off (after
+    /// [`Self::shutdown`]), RFC 2866 §5.1: they tell the accounting server
+    /// that every session this NAS had open has ended — the Stop records a
+    /// crash could not send.
+    pub fn account_nas(&mut self, on: bool) {
+        let status = if on {
+            AcctStatusType::AccountingOn
+        } else {
+            AcctStatusType::AccountingOff
+        };
+        let record = AccountingRecord::new(
+            status,
+            None,
+            AaaSessionInfo {
+                acct_session_id: format!("{}00000000", self.acct_session_prefix),
+                ..AaaSessionInfo::default()
+            },
+        );
+        self.account(record);
+    }
+
     /// Ends every session (NAS-Reboot) and closes every tunnel.
     pub fn shutdown(&mut self, now: Instant) {
         self.shutting_down = true;

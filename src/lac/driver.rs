@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::core::{Command, Forward, LacConfig, LacCore, SessionView};
 use crate::aaa::attributes::Decision;
 use crate::aaa::dynauth::DynAuthCommand;
+use crate::aaa::request::AccountingRecord;
 use crate::aaa::service::AaaHandle;
 use crate::dataplane::packet::{AsyncPacketSocket, PacketSocket, RecvBatch};
 use crate::metrics::{LacSnapshot, Metrics};
@@ -129,6 +130,8 @@ pub struct Lac {
     dynauth_rx: Option<mpsc::Receiver<DynAuthCommand>>,
     auth_tx: mpsc::Sender<AuthDone>,
     auth_rx: mpsc::Receiver<AuthDone>,
+    acct_tx: mpsc::UnboundedSender<(String, Box<AccountingRecord>)>,
+    acct_task: tokio::task::JoinHandle<()>,
     interface_down: Vec<bool>,
 }
 
@@ -171,6 +174,18 @@ impl Lac {
         let (api_tx, api_rx) = mpsc::channel(64);
         let (auth_tx, auth_rx) = mpsc::channel(4096);
         let interface_down = vec![false; interfaces.len()];
+        // Records are spooled in the order the core produced them (a Stop
+        // never overtakes its Start, Accounting-Off comes last); the spool
+        // bounds what waits on disk, this queue only what waits for fsync.
+        let (acct_tx, mut acct_rx) = mpsc::unbounded_channel::<(String, Box<AccountingRecord>)>();
+        let acct_aaa = aaa.clone();
+        let acct_task = tokio::spawn(async move {
+            while let Some((group, record)) = acct_rx.recv().await {
+                if let Err(error) = acct_aaa.account(&group, *record).await {
+                    tracing::error!(%error, group, "accounting record not spooled");
+                }
+            }
+        });
         Ok((
             Self {
                 core,
@@ -182,6 +197,8 @@ impl Lac {
                 dynauth_rx: dynauth,
                 auth_tx,
                 auth_rx,
+                acct_tx,
+                acct_task,
                 interface_down,
             },
             LacApi { requests: api_tx },
@@ -214,6 +231,7 @@ impl Lac {
         gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut next_interface = 0usize;
         tokio::pin!(shutdown);
+        self.core.account_nas(true);
         tracing::info!(
             interfaces = ?self.core.config().interfaces.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
             l2tp = %self.l2tp_addr().map_or_else(|e| e.to_string(), |a| a.to_string()),
@@ -269,9 +287,21 @@ impl Lac {
                 () = tokio::time::sleep_until(wake.into()) => self.core.handle_timeout(Instant::now()),
             }
         }
+        self.core.account_nas(false);
         self.flush(&mut frame_buf, &mut control_buf);
         self.update_metrics();
-        let pending = self.aaa.flush(Duration::from_secs(5)).await;
+        // Every record into the spool, then give delivery a moment.
+        let Self {
+            acct_tx,
+            acct_task,
+            aaa,
+            ..
+        } = self;
+        drop(acct_tx);
+        if let Err(error) = acct_task.await {
+            tracing::error!(%error, "accounting queue task failed");
+        }
+        let pending = aaa.flush(Duration::from_secs(5)).await;
         if pending > 0 {
             tracing::warn!(
                 pending,
@@ -448,12 +478,9 @@ impl Lac {
                         .ok()
                         .and_then(|d| u32::try_from(d.as_secs()).ok());
                 }
-                let aaa = self.aaa.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = aaa.account(&group, *record).await {
-                        tracing::error!(%error, group, "accounting record not spooled");
-                    }
-                });
+                if self.acct_tx.send((group, record)).is_err() {
+                    tracing::error!("accounting queue closed; record not spooled");
+                }
             }
         }
     }
