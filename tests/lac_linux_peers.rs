@@ -74,6 +74,10 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(120);
 /// (5 s apart) and xl2tpd sends a CDN.
 const STOP_TIMEOUT: Duration = Duration::from_secs(75);
 
+/// Proxy Authen Type values (RFC 2661 §4.4.5).
+const PROXY_AUTHEN_CHAP: u16 = 2;
+const PROXY_AUTHEN_PAP: u16 = 3;
+
 /// One authentication method under test: a subscriber guest, an LNS guest
 /// and the RADIUS user that ties them together.
 #[derive(Debug, Clone, Copy)]
@@ -112,7 +116,7 @@ const METHODS: [Method; 3] = [
         password: "Pap-Pass-1",
         tunnel_secret: "lns-pap-s3cret",
         subnet: 1,
-        proxy_authen_type: Some(3),
+        proxy_authen_type: Some(PROXY_AUTHEN_PAP),
     },
     Method {
         auth: "chap",
@@ -120,7 +124,7 @@ const METHODS: [Method; 3] = [
         password: "Chap-Pass-2",
         tunnel_secret: "lns-chap-s3cret",
         subnet: 2,
-        proxy_authen_type: Some(2),
+        proxy_authen_type: Some(PROXY_AUTHEN_CHAP),
     },
     Method {
         auth: "mschapv2",
@@ -739,7 +743,11 @@ fn linux_pppd_subscribers_reach_xl2tpd_lns_through_our_lac() -> Result<()> {
         let iccn_avps = tshark.fields(
             &pcap,
             Some(&format!("{to_lns} && l2tp.avp.message_type == 12")),
-            &["l2tp.avp.type", "l2tp.avp.proxy_authen_type"],
+            &[
+                "l2tp.avp.type",
+                "l2tp.avp.proxy_authen_type",
+                "l2tp.avp.proxy_authen_name",
+            ],
         )?;
         let Some(iccn) = iccn_avps.first() else {
             pair.fail(format!(
@@ -753,13 +761,27 @@ fn linux_pppd_subscribers_reach_xl2tpd_lns_through_our_lac() -> Result<()> {
             .map(|list| list.split(',').filter_map(|t| t.parse().ok()).collect())
             .unwrap_or_default();
         eprintln!("[{}] ICCN AVP types {types:?}", method.auth);
+        // Proxy LCP always; proxy authentication where RFC 2661 §4.4.5
+        // defines the method (PAP: name and password in the response;
+        // CHAP: name, challenge, id and response).
         let mut wanted = vec![26, 27, 28];
+        match method.proxy_authen_type {
+            Some(PROXY_AUTHEN_PAP) => wanted.extend([29, 30, 33]),
+            Some(_) => wanted.extend([29, 30, 31, 32, 33]),
+            None => {}
+        }
         if let Some(authen_type) = method.proxy_authen_type {
-            wanted.extend([29, 30]);
             let found = iccn.get(1).and_then(|value| value.parse::<u16>().ok());
             if found != Some(authen_type) {
                 pair.fail(format!(
                     "ICCN Proxy Authen Type {found:?}, expected {authen_type}"
+                ));
+            }
+            let name = iccn.get(2).map(String::as_str).unwrap_or_default();
+            if name != method.user {
+                pair.fail(format!(
+                    "ICCN Proxy Authen Name {name:?}, expected {:?}",
+                    method.user
                 ));
             }
         }
