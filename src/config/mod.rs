@@ -152,6 +152,193 @@ pub struct PppoeInterface {
     /// Session limit for this interface; absent = the `[pppoe]` default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_sessions: Option<u32>,
+    /// Per-VLAN rules (`[[pppoe.interface.vlan]]`), tried in file order;
+    /// the first that matches a frame's VLAN tags applies (see
+    /// [`PppoeVlan`]). Frames no rule matches get the interface's settings.
+    #[serde(default, rename = "vlan", skip_serializing_if = "Vec::is_empty")]
+    pub vlans: Vec<PppoeVlan>,
+}
+
+/// `[[pppoe.interface.vlan]]`: settings for the subscribers on some VLANs
+/// of an interface.
+///
+/// # Matching
+///
+/// A frame's tags are read the way the NAS-Port-Id placeholders read them:
+/// with two tags the outer one is the S-VLAN and the inner one the C-VLAN;
+/// a single tag is the **C-VLAN** (there is no S-VLAN); an untagged frame
+/// has neither. A rule matches when each of `svlan` and `cvlan` that it
+/// sets is present in the frame and within the id or range given; a key
+/// left out matches anything, including no tag at all. So:
+///
+/// * `cvlan = 100` matches single-tagged frames on VLAN 100 and QinQ
+///   frames whose inner tag is 100, whatever their outer tag;
+/// * `svlan = 10` matches only QinQ frames whose outer tag is 10;
+/// * a rule with neither key matches every frame, and is the only kind of
+///   rule an untagged frame (or a priority-tagged one, VLAN id 0) matches.
+///
+/// Rules are tried in file order and **the first match wins**; a rule that
+/// an earlier one entirely covers would never apply and is refused at load.
+/// A frame that no rule matches gets the interface's own Service-Names and
+/// limits: to serve only the VLANs listed, end with a catch-all rule with
+/// `refuse = true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PppoeVlan {
+    /// Outer (S-)VLAN id or range, e.g. `10` or `"10-19"`; absent = any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub svlan: Option<VlanRange>,
+    /// Inner (C-)VLAN id or range, or the only tag of a single-tagged
+    /// frame; absent = any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvlan: Option<VlanRange>,
+    /// Service-Names offered on these VLANs; absent = the interface's (or
+    /// `[pppoe] service_names`); empty accepts any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_names: Option<Vec<String>>,
+    /// Most sessions on the VLANs of this rule together (the interface's
+    /// and the per-MAC limits still apply); absent = no limit of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sessions: Option<u32>,
+    /// NAS-Port-Id template for sessions on these VLANs, overriding
+    /// `[radius] nas_port_id` (same placeholders).
+    #[serde(
+        default,
+        deserialize_with = "optional_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub nas_port_id: Option<String>,
+    /// Ignore discovery on these VLANs entirely: no PADO and no PADS is
+    /// sent (RFC 2516 §5.2), each PADI or PADR is only counted as refused.
+    /// Takes no other setting than `svlan` and `cvlan`. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refuse: bool,
+}
+
+impl PppoeVlan {
+    /// Whether every frame `self` matches is also matched by `earlier`
+    /// (so `self` would never apply after it).
+    fn covered_by(&self, earlier: &Self) -> bool {
+        let covers = |earlier: Option<VlanRange>, later: Option<VlanRange>| match (earlier, later) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(e), Some(l)) => e.low <= l.low && l.high <= e.high,
+        };
+        covers(earlier.svlan, self.svlan) && covers(earlier.cvlan, self.cvlan)
+    }
+}
+
+/// Deserialises an optional string field that may arrive as a number (an
+/// environment override), as [`types::string`] does for required ones.
+fn optional_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    types::string(deserializer).map(Some)
+}
+
+/// A VLAN id or an inclusive range of ids, written `100`, `"100"` or
+/// `"100-199"` (serialised back as a number when it is one id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VlanRange {
+    /// First id of the range.
+    pub low: u16,
+    /// Last id of the range (equal to `low` for a single id).
+    pub high: u16,
+}
+
+impl VlanRange {
+    /// The usable VLAN ids (IEEE 802.1Q: 0 means priority-tagged only,
+    /// 4095 is reserved).
+    pub const IDS: std::ops::RangeInclusive<u16> = 1..=4094;
+
+    /// One id.
+    pub const fn single(id: u16) -> Self {
+        Self { low: id, high: id }
+    }
+
+    /// Whether `vid` is within the range.
+    pub const fn contains(self, vid: u16) -> bool {
+        self.low <= vid && vid <= self.high
+    }
+
+    /// Parses `"100"` or `"100-199"` (numbers only; see [`Self::check`]
+    /// for the ranges allowed).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let number = |part: &str| {
+            part.trim().parse::<u16>().map_err(|_| {
+                format!("a VLAN id (1 to 4094) or a range such as \"100-199\", found `{text}`")
+            })
+        };
+        match text.split_once('-') {
+            Some((low, high)) => Ok(Self {
+                low: number(low)?,
+                high: number(high)?,
+            }),
+            None => number(text).map(Self::single),
+        }
+    }
+
+    /// Checks the ids are usable VLAN ids and the range is not reversed.
+    pub fn check(self) -> Result<(), String> {
+        for id in [self.low, self.high] {
+            if !Self::IDS.contains(&id) {
+                return Err(format!("a VLAN id from 1 to 4094 (found {id})"));
+            }
+        }
+        if self.low > self.high {
+            return Err(format!(
+                "a range \"low-high\" with low <= high (found \"{self}\")"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for VlanRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}
+
+impl Serialize for VlanRange {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.low == self.high {
+            serializer.serialize_u16(self.low)
+        } else {
+            serializer.collect_str(self)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VlanRange {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, Visitor};
+        struct RangeVisitor;
+        impl Visitor<'_> for RangeVisitor {
+            type Value = VlanRange;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a VLAN id (1 to 4094) or a range such as \"100-199\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<VlanRange, E> {
+                VlanRange::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<VlanRange, E> {
+                u16::try_from(v)
+                    .map(VlanRange::single)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<VlanRange, E> {
+                u16::try_from(v)
+                    .map(VlanRange::single)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+        }
+        deserializer.deserialize_any(RangeVisitor)
+    }
 }
 
 /// An authentication protocol the PPP server side may ask for.
@@ -773,14 +960,19 @@ impl Config {
             .map_err(|err| ConfigError::from_figment(path, err))?
             .remove(&Profile::Default)
             .unwrap_or_default();
-        let figment = Figment::new()
-            .merge(file)
-            .merge(EnvOverrides::collect(env, base));
+        let overrides = EnvOverrides::collect(env, base);
+        let env_names: Vec<String> = overrides.vars.iter().map(|(n, _)| n.clone()).collect();
+        let figment = Figment::new().merge(file).merge(overrides);
         let config: Self = figment
             .extract()
-            .map_err(|err| ConfigError::from_figment(path, err))?;
+            .map_err(|err| ConfigError::from_figment_with(path, err, &env_names))?;
         config.validate().map_err(|invalid| {
-            let source = describe_source(path, figment.find_metadata(&invalid.key), &invalid.key);
+            let source = describe_source(
+                path,
+                find_metadata(&figment, &invalid.key),
+                &invalid.key,
+                &env_names,
+            );
             ConfigError::Invalid {
                 origin: source,
                 key: invalid.key,
@@ -991,6 +1183,7 @@ impl Config {
                     "each interface at most once",
                 ));
             }
+            Self::validate_vlan_rules(i, &interface.vlans)?;
         }
         if !(1492..=9000).contains(&pppoe.max_payload) {
             return Err(Invalid::new(
@@ -1030,6 +1223,56 @@ impl Config {
                 return Err(Invalid::new(
                     format!("lac.realm.{i}.lns"),
                     "at least one [[lac.realm.lns]] endpoint",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `[[pppoe.interface.vlan]]` rules of interface `i`.
+    fn validate_vlan_rules(i: usize, rules: &[PppoeVlan]) -> Result<(), Invalid> {
+        for (j, rule) in rules.iter().enumerate() {
+            let key = format!("pppoe.interface.{i}.vlan.{j}");
+            for (name, range) in [("svlan", rule.svlan), ("cvlan", rule.cvlan)] {
+                if let Some(range) = range {
+                    range
+                        .check()
+                        .map_err(|expected| Invalid::new(format!("{key}.{name}"), expected))?;
+                }
+            }
+            if rule.refuse
+                && (rule.service_names.is_some()
+                    || rule.max_sessions.is_some()
+                    || rule.nas_port_id.is_some())
+            {
+                return Err(Invalid::new(
+                    format!("{key}.refuse"),
+                    "no service_names, max_sessions or nas_port_id beside `refuse = true` \
+                     (a refused VLAN gets no PADO, so they would never apply)",
+                ));
+            }
+            if rule.max_sessions == Some(0) {
+                return Err(Invalid::new(
+                    format!("{key}.max_sessions"),
+                    "at least 1 (to turn these VLANs away, use `refuse = true`)",
+                ));
+            }
+            if rule.nas_port_id.as_deref() == Some("") {
+                return Err(Invalid::new(
+                    format!("{key}.nas_port_id"),
+                    "a template such as \"{interface}:{svlan}.{cvlan}\"",
+                ));
+            }
+            if let Some(k) = rules[..j]
+                .iter()
+                .position(|earlier| rule.covered_by(earlier))
+            {
+                return Err(Invalid::new(
+                    key,
+                    format!(
+                        "a rule that can apply (pppoe.interface.{i}.vlan.{k} before it matches \
+                         every frame this one matches, and the first match wins)"
+                    ),
                 ));
             }
         }
@@ -1127,7 +1370,15 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn from_figment(path: &Path, err: figment::Error) -> Self {
-        let mut all: Vec<Self> = err.into_iter().map(|e| Self::from_one(path, e)).collect();
+        Self::from_figment_with(path, err, &[])
+    }
+
+    /// `env_names`: the `TUNNELNAS_` variables in use, without the prefix.
+    fn from_figment_with(path: &Path, err: figment::Error, env_names: &[String]) -> Self {
+        let mut all: Vec<Self> = err
+            .into_iter()
+            .map(|e| Self::from_one(path, e, env_names))
+            .collect();
         if all.len() == 1 {
             all.remove(0)
         } else {
@@ -1135,7 +1386,7 @@ impl ConfigError {
         }
     }
 
-    fn from_one(path: &Path, err: figment::Error) -> Self {
+    fn from_one(path: &Path, err: figment::Error, env_names: &[String]) -> Self {
         use figment::error::Kind;
         let mut key_path = err.path.clone();
         let problem = match &err.kind {
@@ -1174,7 +1425,7 @@ impl ConfigError {
             other => format!("{other}"),
         };
         let key = key_path.join(".");
-        let source = describe_source(path, err.metadata.as_ref(), &key);
+        let source = describe_source(path, err.metadata.as_ref(), &key, env_names);
         Self::Value {
             origin: source,
             key,
@@ -1202,17 +1453,57 @@ fn quote_list(items: &[&str]) -> String {
 }
 
 /// `config file PATH` or `environment variable NAME` for an error at `key`.
-fn describe_source(path: &Path, metadata: Option<&Metadata>, key: &str) -> String {
-    match metadata {
-        Some(meta) if meta.name == EnvOverrides::NAME => {
-            let keys: Vec<&str> = key.split('.').collect();
-            format!(
-                "environment variable {}",
-                meta.interpolate(&Profile::Default, &keys)
-            )
-        }
-        _ => format!("config file {}", path.display()),
+///
+/// figment tags a value with the provider that gave it; an array the
+/// environment patches (`…__SERVER__0__SECRET`) is copied from the file
+/// whole, so its other elements carry the environment's tag too. The
+/// environment is named only when one of the variables in use (`env_names`,
+/// without the prefix) is for `key` itself; figment's own errors name keys
+/// without array indices, so a variable also matches with its indices left
+/// out.
+fn describe_source(
+    path: &Path,
+    metadata: Option<&Metadata>,
+    key: &str,
+    env_names: &[String],
+) -> String {
+    let from_env = metadata.is_some_and(|meta| meta.name == EnvOverrides::NAME);
+    let key_parts: Vec<&str> = key.split('.').filter(|k| !k.is_empty()).collect();
+    let matching: Vec<String> = env_names
+        .iter()
+        .filter(|name| {
+            let parts: Vec<String> = name.split("__").map(str::to_ascii_lowercase).collect();
+            let same = |parts: &mut dyn Iterator<Item = &String>| {
+                parts.map(String::as_str).eq(key_parts.iter().copied())
+            };
+            same(&mut parts.iter())
+                || same(&mut parts.iter().filter(|p| p.parse::<usize>().is_err()))
+        })
+        .map(|name| format!("{ENV_PREFIX}{name}"))
+        .collect();
+    if from_env && !matching.is_empty() {
+        format!("environment variable {}", matching.join(" or "))
+    } else {
+        format!("config file {}", path.display())
     }
+}
+
+/// Like [`Figment::find_metadata`], but `key` may index into arrays
+/// (`pppoe.interface.0.vlan.1.cvlan`), as validation names keys.
+fn find_metadata<'a>(figment: &'a Figment, key: &str) -> Option<&'a Metadata> {
+    let mut keys = key.split('.');
+    let mut value = figment.find_value(keys.next()?).ok()?;
+    for k in keys {
+        value = match value {
+            Value::Dict(_, mut dict) => dict.remove(k)?,
+            Value::Array(_, mut items) => {
+                let index = k.parse::<usize>().ok().filter(|&i| i < items.len())?;
+                items.swap_remove(index)
+            }
+            _ => return None,
+        };
+    }
+    figment.get_metadata(value.tag())
 }
 
 /// The `TUNNELNAS_` environment as a figment provider.

@@ -317,3 +317,354 @@ fn local_users_group_and_fallback_rules() {
         .to_string();
     assert!(err.contains("`radius.local_fallback`"), "{err}");
 }
+
+const MINIMAL_LAC: &str = r#"
+[lac]
+[pppoe]
+[[pppoe.interface]]
+name = "eth1"
+"#;
+
+/// A LAC config whose first interface has `rules` (TOML text) after it.
+fn lac_with_vlans(rules: &str) -> String {
+    format!("{MINIMAL_LAC}{rules}\n{}", MINIMAL_LNS.replace("[lns]", ""))
+}
+
+fn lac_error(rules: &str) -> (String, PathBuf) {
+    let (file, path) = write(&lac_with_vlans(rules));
+    let err = Config::load_with_env(&path, env(&[]))
+        .unwrap_err()
+        .to_string();
+    drop(file);
+    (err, path)
+}
+
+#[test]
+fn vlan_rules_parse_in_file_order() {
+    let (_f, path) = write(&lac_with_vlans(
+        r#"
+[[pppoe.interface.vlan]]
+svlan = 10
+cvlan = "100-199"
+service_names = ["business"]
+max_sessions = 50
+nas_port_id = "{interface}:{svlan}:{cvlan}:{circuit_id}"
+
+[[pppoe.interface.vlan]]
+cvlan = "300"
+max_sessions = 7
+
+[[pppoe.interface.vlan]]
+cvlan = " 400 - 499 "
+service_names = []
+
+[[pppoe.interface.vlan]]
+refuse = true
+"#,
+    ));
+    let config = Config::load_with_env(&path, env(&[])).unwrap();
+    let rules = &config.pppoe.unwrap().interfaces[0].vlans;
+    assert_eq!(rules.len(), 4);
+    assert_eq!(rules[0].svlan, Some(VlanRange::single(10)));
+    assert_eq!(
+        rules[0].cvlan,
+        Some(VlanRange {
+            low: 100,
+            high: 199
+        })
+    );
+    assert_eq!(rules[0].service_names, Some(vec!["business".to_owned()]));
+    assert_eq!(rules[0].max_sessions, Some(50));
+    assert_eq!(
+        rules[0].nas_port_id.as_deref(),
+        Some("{interface}:{svlan}:{cvlan}:{circuit_id}")
+    );
+    assert!(!rules[0].refuse);
+    assert_eq!(rules[1].svlan, None);
+    assert_eq!(rules[1].cvlan, Some(VlanRange::single(300)));
+    assert_eq!(
+        rules[2].cvlan,
+        Some(VlanRange {
+            low: 400,
+            high: 499
+        })
+    );
+    assert_eq!(rules[2].service_names, Some(Vec::new()));
+    assert_eq!(rules[2].max_sessions, None);
+    assert_eq!(
+        rules[3],
+        PppoeVlan {
+            refuse: true,
+            ..PppoeVlan::default()
+        }
+    );
+}
+
+#[test]
+fn vlan_rules_render_for_check_config_and_reload() {
+    let (_f, path) = write(&lac_with_vlans(
+        r#"
+[[pppoe.interface.vlan]]
+svlan = 10
+cvlan = "100-199"
+nas_port_id = "{interface}/{svlan}/{cvlan}"
+
+[[pppoe.interface.vlan]]
+refuse = true
+"#,
+    ));
+    let config = Config::load_with_env(&path, env(&[])).unwrap();
+    let text = config.to_redacted_toml();
+    assert!(text.contains("[[pppoe.interface.vlan]]"), "{text}");
+    assert!(text.contains("svlan = 10\n"), "{text}");
+    assert!(text.contains("cvlan = \"100-199\""), "{text}");
+    assert!(text.contains("refuse = true"), "{text}");
+    // `refuse = false` and absent keys are not rendered.
+    assert_eq!(text.matches("refuse").count(), 1, "{text}");
+    let (_f, path) = write(&text);
+    let again = Config::load_with_env(&path, env(&[])).unwrap();
+    assert_eq!(
+        again.pppoe.as_ref().unwrap().interfaces[0].vlans,
+        config.pppoe.as_ref().unwrap().interfaces[0].vlans
+    );
+    assert_eq!(again.to_redacted_toml(), text);
+}
+
+#[test]
+fn interface_without_vlan_rules_renders_no_vlan_key() {
+    let (_f, path) = write(&lac_with_vlans(""));
+    let config = Config::load_with_env(&path, env(&[])).unwrap();
+    assert!(
+        config.pppoe.as_ref().unwrap().interfaces[0]
+            .vlans
+            .is_empty()
+    );
+    let text = config.to_redacted_toml();
+    assert!(!text.contains("[[pppoe.interface.vlan]]"), "{text}");
+    assert!(!text.contains("vlan ="), "{text}");
+}
+
+#[test]
+fn vlan_ids_outside_1_to_4094_are_refused_naming_the_key() {
+    for (value, found) in [
+        ("0", "found 0"),
+        ("4095", "found 4095"),
+        ("\"4000-4095\"", "found 4095"),
+        ("\"0-10\"", "found 0"),
+    ] {
+        let (err, path) = lac_error(&format!(
+            "[[pppoe.interface.vlan]]\ncvlan = 5\n[[pppoe.interface.vlan]]\nsvlan = {value}\n"
+        ));
+        assert!(
+            err.contains(&format!("config file {}", path.display())),
+            "{err}"
+        );
+        assert!(err.contains("`pppoe.interface.0.vlan.1.svlan`"), "{err}");
+        assert!(err.contains("a VLAN id from 1 to 4094"), "{err}");
+        assert!(err.contains(found), "{value}: {err}");
+    }
+}
+
+#[test]
+fn reversed_vlan_range_is_refused() {
+    let (err, _) = lac_error("[[pppoe.interface.vlan]]\ncvlan = \"300-200\"\n");
+    assert!(err.contains("`pppoe.interface.0.vlan.0.cvlan`"), "{err}");
+    assert!(err.contains("low <= high"), "{err}");
+    assert!(err.contains("\"300-200\""), "{err}");
+}
+
+#[test]
+fn vlan_values_that_are_no_id_or_range_name_the_key_and_form() {
+    for value in [
+        "\"ten\"",
+        "\"100-\"",
+        "\"-5\"",
+        "\"1-2-3\"",
+        "70000",
+        "-3",
+        "true",
+    ] {
+        let (err, path) = lac_error(&format!("[[pppoe.interface.vlan]]\ncvlan = {value}\n"));
+        assert!(
+            err.contains(&format!("config file {}", path.display())),
+            "{err}"
+        );
+        // figment names the key without array indices here.
+        assert!(
+            err.contains("`pppoe.interface.0.vlan.0.cvlan`")
+                || err.contains("`pppoe.interface.vlan.cvlan`"),
+            "{value}: {err}"
+        );
+        assert!(
+            err.contains("a VLAN id (1 to 4094) or a range such as \"100-199\""),
+            "{value}: {err}"
+        );
+    }
+}
+
+#[test]
+fn unknown_key_in_a_vlan_rule_lists_the_allowed_keys() {
+    let (err, _) = lac_error("[[pppoe.interface.vlan]]\nvlan = 5\n");
+    assert!(err.contains("unknown key"), "{err}");
+    for key in [
+        "svlan",
+        "cvlan",
+        "service_names",
+        "max_sessions",
+        "nas_port_id",
+        "refuse",
+    ] {
+        assert!(err.contains(&format!("`{key}`")), "{key}: {err}");
+    }
+}
+
+#[test]
+fn refuse_takes_no_other_setting() {
+    for extra in [
+        "service_names = [\"x\"]",
+        "max_sessions = 3",
+        "nas_port_id = \"{interface}\"",
+    ] {
+        let (err, _) = lac_error(&format!(
+            "[[pppoe.interface.vlan]]\ncvlan = 7\nrefuse = true\n{extra}\n"
+        ));
+        assert!(err.contains("`pppoe.interface.0.vlan.0.refuse`"), "{err}");
+        assert!(err.contains("beside `refuse = true`"), "{err}");
+    }
+}
+
+#[test]
+fn vlan_rule_limits_and_templates_must_be_usable() {
+    let (err, _) = lac_error("[[pppoe.interface.vlan]]\ncvlan = 7\nmax_sessions = 0\n");
+    assert!(
+        err.contains("`pppoe.interface.0.vlan.0.max_sessions`"),
+        "{err}"
+    );
+    assert!(err.contains("refuse = true"), "{err}");
+    let (err, _) = lac_error("[[pppoe.interface.vlan]]\ncvlan = 7\nnas_port_id = \"\"\n");
+    assert!(
+        err.contains("`pppoe.interface.0.vlan.0.nas_port_id`"),
+        "{err}"
+    );
+    assert!(err.contains("a template"), "{err}");
+}
+
+#[test]
+fn a_rule_an_earlier_one_covers_is_refused() {
+    for (first, second) in [
+        ("cvlan = \"100-199\"", "cvlan = 150"),
+        ("cvlan = \"100-199\"", "svlan = 5\ncvlan = \"100-199\""),
+        ("svlan = 5", "svlan = 5\ncvlan = 7"),
+        ("refuse = true", "cvlan = 7"),
+        ("cvlan = 7", "cvlan = 7"),
+    ] {
+        let (err, _) = lac_error(&format!(
+            "[[pppoe.interface.vlan]]\n{first}\n[[pppoe.interface.vlan]]\n{second}\n"
+        ));
+        assert!(err.contains("`pppoe.interface.0.vlan.1`"), "{err}");
+        assert!(err.contains("pppoe.interface.0.vlan.0 before it"), "{err}");
+    }
+    // Overlapping but not covering: both can apply.
+    for (first, second) in [
+        ("cvlan = 150", "cvlan = \"100-199\""),
+        ("svlan = 5\ncvlan = 7", "cvlan = 7"),
+        ("cvlan = 7", "svlan = 5"),
+        ("cvlan = \"100-150\"", "cvlan = \"120-199\""),
+        ("cvlan = 7", "refuse = true"),
+    ] {
+        let (_f, path) = write(&lac_with_vlans(&format!(
+            "[[pppoe.interface.vlan]]\n{first}\n[[pppoe.interface.vlan]]\n{second}\n"
+        )));
+        Config::load_with_env(&path, env(&[]))
+            .unwrap_or_else(|e| panic!("{first} / {second}: {e}"));
+    }
+}
+
+#[test]
+fn vlan_rule_keys_can_be_overridden_from_the_environment() {
+    let (_f, path) = write(&lac_with_vlans(
+        "[[pppoe.interface.vlan]]\ncvlan = 7\nmax_sessions = 3\n",
+    ));
+    let config = Config::load_with_env(
+        &path,
+        env(&[
+            ("TUNNELNAS_PPPOE__INTERFACE__0__VLAN__0__CVLAN", "200-209"),
+            (
+                "TUNNELNAS_PPPOE__INTERFACE__0__VLAN__0__NAS_PORT_ID",
+                "4711",
+            ),
+        ]),
+    )
+    .unwrap();
+    let rule = &config.pppoe.unwrap().interfaces[0].vlans[0];
+    assert_eq!(
+        rule.cvlan,
+        Some(VlanRange {
+            low: 200,
+            high: 209
+        })
+    );
+    assert_eq!(rule.max_sessions, Some(3));
+    assert_eq!(rule.nas_port_id.as_deref(), Some("4711"));
+
+    let err = Config::load_with_env(
+        &path,
+        env(&[("TUNNELNAS_PPPOE__INTERFACE__0__VLAN__0__CVLAN", "5000")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("environment variable TUNNELNAS_PPPOE__INTERFACE__0__VLAN__0__CVLAN"),
+        "{err}"
+    );
+    assert!(err.contains("`pppoe.interface.0.vlan.0.cvlan`"), "{err}");
+}
+
+#[test]
+fn vlan_range_parse_and_display() {
+    assert_eq!(VlanRange::parse("7"), Ok(VlanRange::single(7)));
+    assert_eq!(
+        VlanRange::parse("1-4094"),
+        Ok(VlanRange { low: 1, high: 4094 })
+    );
+    assert!(VlanRange::parse("").is_err());
+    assert!(VlanRange::parse("a-b").is_err());
+    assert!(VlanRange::parse("99999").is_err());
+    assert_eq!(VlanRange::single(7).to_string(), "7");
+    assert_eq!(VlanRange { low: 5, high: 9 }.to_string(), "5-9");
+    assert!(VlanRange { low: 5, high: 9 }.contains(5));
+    assert!(VlanRange { low: 5, high: 9 }.contains(9));
+    assert!(!VlanRange { low: 5, high: 9 }.contains(10));
+    assert!(VlanRange::single(0).check().is_err());
+    assert!(VlanRange::single(4094).check().is_ok());
+}
+
+#[test]
+fn errors_in_file_elements_of_an_env_patched_array_blame_the_file() {
+    let (_f, path) = write(&lac_with_vlans(
+        "[[pppoe.interface.vlan]]\ncvlan = 7\n[[pppoe.interface.vlan]]\nsvlan = 0\n",
+    ));
+    let err = Config::load_with_env(
+        &path,
+        env(&[("TUNNELNAS_PPPOE__INTERFACE__0__VLAN__0__CVLAN", "8")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with(&format!("config file {}", path.display())),
+        "{err}"
+    );
+    assert!(err.contains("`pppoe.interface.0.vlan.1.svlan`"), "{err}");
+
+    // A form error in an overridden element names the variable.
+    let err = Config::load_with_env(
+        &path,
+        env(&[("TUNNELNAS_PPPOE__INTERFACE__0__VLAN__0__CVLAN", "seven")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("environment variable TUNNELNAS_PPPOE__INTERFACE__0__VLAN__0__CVLAN"),
+        "{err}"
+    );
+}
