@@ -841,7 +841,12 @@ impl LacCore {
         };
         session.up.packets += 1;
         session.up.bytes += ppp_len as u64;
-        session.last_activity = now;
+        // Idle-Timeout (RFC 2865 §5.28) counts the subscriber's data, not
+        // LCP echoes or NCP retransmissions: network-layer protocols are
+        // 0x0001-0x3fff (RFC 1661 §2), so the first octet is below 0x40.
+        if frame.get(ppp_start).is_some_and(|first| *first < 0x40) {
+            session.last_activity = now;
+        }
         self.totals.upstream.packets += 1;
         self.totals.upstream.bytes += ppp_len as u64;
         Forward::Datagram {

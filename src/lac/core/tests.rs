@@ -741,3 +741,127 @@ fn ms_chap2_success_is_parsed() {
     assert!(parse_ms_chap2_success(b"\x07S=12").is_none());
     assert!(parse_ms_chap2_success(b"").is_none());
 }
+
+#[test]
+fn interim_updates_follow_acct_interim_interval() {
+    let mut world = World::new(&[LNS_A], || {
+        Decision::Accept(Box::new(AcceptAttributes {
+            tunnels: vec![candidate(1, LNS_A, 1)],
+            acct_interim_interval: Some(60),
+            ..AcceptAttributes::default()
+        }))
+    });
+    bring_up(&mut world);
+    let interims = |w: &World| {
+        w.accounting
+            .iter()
+            .filter(|r| r.status == u32::from(AcctStatusType::InterimUpdate))
+            .count()
+    };
+    assert!(world.run_until(Duration::from_secs(125), |w| interims(w) == 2));
+    let interim = world
+        .accounting
+        .iter()
+        .find(|r| r.status == u32::from(AcctStatusType::InterimUpdate))
+        .expect("interim");
+    assert!(interim.counters.is_some());
+    assert!(interim.session_time.is_some_and(|t| (59..=61).contains(&t)));
+}
+
+#[test]
+fn idle_timeout_counts_subscriber_traffic() {
+    let mut world = World::new(&[LNS_A], || {
+        Decision::Accept(Box::new(AcceptAttributes {
+            tunnels: vec![candidate(1, LNS_A, 1)],
+            idle_timeout: Some(10),
+            ..AcceptAttributes::default()
+        }))
+    });
+    bring_up(&mut world);
+    // Traffic every 4 s keeps it alive for 20 s.
+    for _ in 0..5 {
+        world.subscriber_sends(&[0x00, 0x21, 0x45, 0, 0, 20]);
+        world.run_until(Duration::from_secs(4), |_| false);
+        assert!(world.up(), "still up while the subscriber sends");
+    }
+    assert!(world.run_until(Duration::from_secs(12), |w| w.subscriber.terminated_by_peer));
+    let stop = world.stop_record().expect("Stop");
+    assert_eq!(
+        stop.terminate_cause,
+        Some(TerminateCause::IdleTimeout.into())
+    );
+}
+
+#[test]
+fn coa_rate_limit_polices_the_session() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+    let request = DynAuthRequest {
+        kind: DynAuthKind::Coa,
+        selector: crate::aaa::dynauth::SessionSelector {
+            user_name: Some("alice@isp.example".into()),
+            ..Default::default()
+        },
+        changes: AcceptAttributes {
+            rate_limit: RateLimit {
+                up_bps: Some(8_000),
+                down_bps: Some(8_000),
+                burst_up_bytes: Some(1_000),
+                burst_down_bytes: Some(1_000),
+            },
+            ..AcceptAttributes::default()
+        },
+    };
+    let now = world.now;
+    assert_eq!(world.lac.dynauth(now, &request), DynAuthResult::Ack);
+    // 10 frames of 502 octets at once: the 1000-octet burst admits 1-2.
+    let frame = vec![0u8; 502];
+    let mut ppp = vec![0x00, 0x21];
+    ppp.extend_from_slice(&frame[2..]);
+    let before = world.lac.totals().upstream.packets;
+    for _ in 0..10 {
+        world.subscriber_sends(&ppp);
+    }
+    world.step();
+    let passed = world.lac.totals().upstream.packets - before;
+    assert!((1..=2).contains(&passed), "passed {passed}");
+    assert!(world.lac.totals().policed >= 8);
+    assert!(world.up(), "policing drops frames, not the session");
+}
+
+#[test]
+fn interface_down_ends_sessions_with_lost_carrier_and_cdn() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+    let now = world.now;
+    world.lac.interface_down(now, 0);
+    assert!(world.run_until(Duration::from_secs(5), |w| {
+        !w.lnss[0].sessions_down.is_empty()
+    }));
+    assert!(
+        !world.subscriber.terminated_by_peer,
+        "no PADT on a dead port"
+    );
+    let stop = world.stop_record().expect("Stop");
+    assert_eq!(
+        stop.terminate_cause,
+        Some(TerminateCause::LostCarrier.into())
+    );
+}
+
+#[test]
+fn shutdown_ends_sessions_with_nas_reboot_and_clears_tunnels() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+    let now = world.now;
+    world.lac.shutdown(now);
+    world.lac.account_nas(false);
+    assert!(world.run_until(Duration::from_secs(5), |w| w.subscriber.terminated_by_peer));
+    let stop = world.stop_record().expect("Stop");
+    assert_eq!(stop.terminate_cause, Some(TerminateCause::NasReboot.into()));
+    assert_eq!(
+        world.accounting.last().map(|r| r.status),
+        Some(u32::from(AcctStatusType::AccountingOff))
+    );
+    assert!(world.run_until(Duration::from_secs(40), |w| w.lac.is_idle()));
+}
