@@ -1467,6 +1467,7 @@ fn config_from_the_pppoe_section() {
         name: "eth1".into(),
         service_names: Some(vec!["wholesale".into(), "iptv".into()]),
         max_sessions: Some(7),
+        vlans: Vec::new(),
     };
     let c = DiscoveryConfig::from_config(&section, Some(&iface));
     assert_eq!(c.ac_name, b"bras-1");
