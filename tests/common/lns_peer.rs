@@ -280,6 +280,7 @@ impl LnsPeer {
         socket
             .set_read_timeout(Some(Duration::from_millis(2)))
             .context("test LNS: read timeout")?;
+        super::subscribers::grow_socket_buffers(&socket)?;
         let shared = Arc::new(Mutex::new(Shared {
             state: LnsState::default(),
             mode: LnsMode::Answer,

@@ -179,6 +179,9 @@ impl Subscribers {
         let socket = ns
             .run(move || PacketSocket::open(&name))?
             .with_context(|| format!("AF_PACKET socket on {interface}"))?;
+        // A hundred sessions answered at once must not overflow the
+        // default receive buffer (the emulator polls every millisecond).
+        grow_socket_buffers(&socket)?;
         let shared = Arc::new(Mutex::new(
             specs.iter().map(SubscriberStatus::new).collect::<Vec<_>>(),
         ));
@@ -269,7 +272,10 @@ impl Subscribers {
     pub fn summary(&self) -> String {
         let statuses = self.statuses();
         let mut out = String::new();
-        for (i, s) in statuses.iter().enumerate().take(40) {
+        // The ones that did not make it first: they are the interesting ones.
+        let mut order: Vec<usize> = (0..statuses.len()).collect();
+        order.sort_by_key(|&i| statuses[i].authenticated);
+        for (i, s) in order.iter().take(40).map(|&i| (i, &statuses[i])) {
             out.push_str(&format!(
                 "  sub {i} {} {}: session {:?} lcp {} auth {:?}/{} padt rx {} ({:?}) tx {} down {:?} disc-fail {:?} frames {}\n",
                 s.mac,
@@ -657,6 +663,32 @@ impl Emulator {
             }
         }
     }
+}
+
+/// Raises a socket's send and receive buffers to 4 MiB (the `FORCE`
+/// variants, as root, pass over `net.core.rmem_max`), so bursts in tests
+/// are not dropped by the kernel before the test's thread reads them.
+pub fn grow_socket_buffers(socket: &impl std::os::fd::AsRawFd) -> Result<()> {
+    let size: libc::c_int = 4 << 20;
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
+        // SAFETY: the descriptor is open for the call; `size` is a live
+        // c_int of the length passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                std::ptr::from_ref(&size).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        ensure!(
+            rc == 0,
+            "setsockopt buffer size: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
 }
 
 fn lock(shared: &Mutex<Vec<SubscriberStatus>>) -> MutexGuard<'_, Vec<SubscriberStatus>> {
