@@ -38,6 +38,7 @@ fn config() -> DiscoveryConfig {
         max_payload: 1492,
         max_pending_pados: 4096,
         max_tracked_macs: 65_536,
+        vlan_rules: Vec::new(),
     }
 }
 

@@ -19,8 +19,15 @@
 //!   that grows linearly with load so a less loaded concentrator answers
 //!   first, and a bounded queue of delayed PADOs. Every refusal is an
 //!   [`Event::Refused`] with a [`RefusalReason`].
+//! * Per-VLAN rules ([`VlanRule`], `[[pppoe.interface.vlan]]`): the first
+//!   rule matching a PADI's or PADR's VLAN tags may offer its own
+//!   Service-Names, cap the sessions on its VLANs, or refuse them (no PADO,
+//!   RFC 2516 §5.2); the LAC reads its NAS-Port-Id template through
+//!   [`Discovery::vlan_rule`]. With no rules the server behaves exactly as
+//!   without this feature.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -71,6 +78,77 @@ pub struct DiscoveryConfig {
     pub max_pending_pados: usize,
     /// Most subscribers with a per-MAC PADI bucket at once.
     pub max_tracked_macs: usize,
+    /// Per-VLAN rules, tried in order; the first that
+    /// [matches](VlanRule::matches) a packet's VLAN tags applies. Packets
+    /// no rule matches (and every packet when this is empty) get the
+    /// settings above.
+    pub vlan_rules: Vec<VlanRule>,
+}
+
+/// Settings for the subscribers on some VLANs of an interface (one
+/// `[[pppoe.interface.vlan]]`, see [`config::PppoeVlan`]).
+///
+/// # Matching
+///
+/// The tags are read as NAS-Port-Id reads them: of two tags the outer is
+/// the S-VLAN and the inner the C-VLAN; a single tag is the C-VLAN (no
+/// S-VLAN); an untagged frame has neither. Each of `svlan` and `cvlan` that
+/// is set must be present and within its range; one that is `None` matches
+/// anything, absence included. So an untagged (or priority-tagged, VLAN id
+/// 0) frame matches only a rule with neither set, and `svlan` rules match
+/// only QinQ frames.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VlanRule {
+    /// Outer tag (S-VLAN) ids; `None` = any, or no outer tag.
+    pub svlan: Option<RangeInclusive<u16>>,
+    /// Inner tag (C-VLAN) ids, or those of the only tag; `None` = any, or
+    /// untagged.
+    pub cvlan: Option<RangeInclusive<u16>>,
+    /// Service-Names offered on these VLANs instead of
+    /// [`DiscoveryConfig::service_names`]; `Some(empty)` accepts any.
+    pub service_names: Option<Vec<Vec<u8>>>,
+    /// Most sessions on the VLANs of this rule together; `None` = no limit
+    /// of its own (the interface and per-MAC limits still apply).
+    pub max_sessions: Option<u32>,
+    /// NAS-Port-Id template for sessions on these VLANs (the placeholders
+    /// of `[radius] nas_port_id`, which it overrides). Not used by the
+    /// discovery server: the LAC reads it through [`Discovery::vlan_rule`].
+    pub nas_port_id: Option<String>,
+    /// Ignore discovery on these VLANs: no PADO, no PADS, only an
+    /// [`Event::Refused`] with [`RefusalReason::VlanRefused`].
+    pub refuse: bool,
+}
+
+impl VlanRule {
+    /// The rule of one `[[pppoe.interface.vlan]]` table.
+    pub fn from_config(rule: &config::PppoeVlan) -> Self {
+        let range = |r: Option<config::VlanRange>| r.map(|r| r.low..=r.high);
+        Self {
+            svlan: range(rule.svlan),
+            cvlan: range(rule.cvlan),
+            service_names: rule
+                .service_names
+                .as_ref()
+                .map(|names| names.iter().map(|s| s.as_bytes().to_vec()).collect()),
+            max_sessions: rule.max_sessions,
+            nas_port_id: rule.nas_port_id.clone(),
+            refuse: rule.refuse,
+        }
+    }
+
+    /// Whether a packet with the tags `vlans` falls under this rule.
+    pub fn matches(&self, vlans: &VlanStack) -> bool {
+        let (svlan, cvlan) = match vlans.as_slice() {
+            [outer, inner] => (Some(outer.vid), Some(inner.vid)),
+            [only] => (None, Some(only.vid)),
+            _ => (None, None),
+        };
+        let within = |range: &Option<RangeInclusive<u16>>, vid: Option<u16>| match range {
+            None => true,
+            Some(range) => vid.is_some_and(|vid| range.contains(&vid)),
+        };
+        within(&self.svlan, svlan) && within(&self.cvlan, cvlan)
+    }
 }
 
 impl Default for DiscoveryConfig {
@@ -83,8 +161,9 @@ impl Default for DiscoveryConfig {
 impl DiscoveryConfig {
     /// The configuration for one `[[pppoe.interface]]` of `[pppoe]`
     /// (`None`: the section's defaults). The interface's own Service-Names
-    /// and session limit override the section's. `padi_rate` is applied
-    /// per interface.
+    /// and session limit override the section's, and its
+    /// `[[pppoe.interface.vlan]]` tables become [`Self::vlan_rules`], in
+    /// file order. `padi_rate` is applied per interface.
     pub fn from_config(pppoe: &config::Pppoe, interface: Option<&config::PppoeInterface>) -> Self {
         let services = interface
             .and_then(|i| i.service_names.as_ref())
@@ -107,6 +186,9 @@ impl DiscoveryConfig {
             max_payload: pppoe.max_payload,
             max_pending_pados: 4096,
             max_tracked_macs: 65_536,
+            vlan_rules: interface
+                .map(|i| i.vlans.iter().map(VlanRule::from_config).collect())
+                .unwrap_or_default(),
         }
     }
 }
@@ -141,6 +223,12 @@ pub enum RefusalReason {
     /// The answer would not fit in a 1500-byte Ethernet payload (huge
     /// Host-Uniq or Relay-Session-Id).
     ResponseTooLarge,
+    /// The packet's VLAN tags match a [`VlanRule`] with `refuse`: nothing
+    /// is answered.
+    VlanRefused,
+    /// The [`VlanRule`] the packet's VLAN tags match has `max_sessions`
+    /// sessions.
+    VlanLimit,
 }
 
 /// What the discovery server tells its driver.
@@ -227,6 +315,8 @@ pub struct SessionInfo {
     pub relay_session_id: Option<Vec<u8>>,
     /// AC-Cookie of the PADR (recognises retransmissions).
     cookie: Vec<u8>,
+    /// Index of the [`VlanRule`] the session counts against.
+    vlan_rule: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -244,6 +334,8 @@ pub struct Discovery {
     cookies: CookieJar,
     sessions: HashMap<u16, SessionInfo>,
     by_subscriber: HashMap<Subscriber, Vec<u16>>,
+    /// Sessions per [`DiscoveryConfig::vlan_rules`] index.
+    vlan_sessions: Vec<usize>,
     padi_bucket: TokenBucket,
     padi_buckets: HashMap<Subscriber, TokenBucket>,
     /// Delayed PADOs and when they go out.
@@ -265,8 +357,10 @@ impl Discovery {
         let mut rng = StdRng::from_seed(seed);
         let cookies = CookieJar::new(config.cookie_lifetime, now, &mut rng);
         let padi_bucket = TokenBucket::new(config.padi_rate, config.padi_burst, now);
+        let vlan_sessions = vec![0; config.vlan_rules.len()];
         Self {
             config,
+            vlan_sessions,
             local_mac,
             rng,
             cookies,
@@ -304,6 +398,24 @@ impl Discovery {
     /// Every session.
     pub fn sessions(&self) -> impl Iterator<Item = &SessionInfo> {
         self.sessions.values()
+    }
+
+    /// The [`VlanRule`] that applies to subscribers with the tags `vlans`
+    /// (the first that matches), if any. The LAC takes the session's
+    /// NAS-Port-Id template from it.
+    pub fn vlan_rule(&self, vlans: &VlanStack) -> Option<&VlanRule> {
+        self.vlan_rule_index(vlans)
+            .and_then(|i| self.config.vlan_rules.get(i))
+    }
+
+    /// Sessions in use under the rule `config().vlan_rules[index]` (0 for
+    /// an index without a rule).
+    pub fn vlan_rule_sessions(&self, index: usize) -> usize {
+        self.vlan_sessions.get(index).copied().unwrap_or(0)
+    }
+
+    fn vlan_rule_index(&self, vlans: &VlanStack) -> Option<usize> {
+        self.config.vlan_rules.iter().position(|r| r.matches(vlans))
     }
 
     /// Events dropped because the driver did not drain [`Self::poll_event`].
@@ -411,23 +523,47 @@ impl Discovery {
         }
     }
 
-    fn offers(&self, service: &[u8]) -> bool {
+    /// The Service-Names offered under the rule `rule` (an index into
+    /// [`DiscoveryConfig::vlan_rules`]): its own, or the interface's.
+    fn service_names(&self, rule: Option<usize>) -> &[Vec<u8>] {
+        rule.and_then(|i| self.config.vlan_rules.get(i))
+            .and_then(|r| r.service_names.as_deref())
+            .unwrap_or(&self.config.service_names)
+    }
+
+    fn offers(&self, service: &[u8], rule: Option<usize>) -> bool {
         // RFC 2516 Appendix A: "A Service-Name TAG with a zero length
         // indicates that any service is acceptable."
-        service.is_empty()
-            || self.config.service_names.is_empty()
-            || self.config.service_names.iter().any(|s| s == service)
+        let offered = self.service_names(rule);
+        service.is_empty() || offered.is_empty() || offered.iter().any(|s| s == service)
+    }
+
+    /// Whether the rule `rule` refuses discovery.
+    fn refused(&self, rule: Option<usize>) -> bool {
+        rule.and_then(|i| self.config.vlan_rules.get(i))
+            .is_some_and(|r| r.refuse)
     }
 
     fn subscriber_sessions(&self, who: &Subscriber) -> usize {
         self.by_subscriber.get(who).map_or(0, Vec::len)
     }
 
-    /// Whether a new session would break a limit.
-    fn limit_reached(&self, who: &Subscriber) -> Option<RefusalReason> {
+    /// Whether a new session under the rule `rule` would break a limit.
+    fn limit_reached(&self, who: &Subscriber, rule: Option<usize>) -> Option<RefusalReason> {
         let max = usize::try_from(self.config.max_sessions.min(0xfffe)).unwrap_or(0xfffe);
+        let vlan_full = rule.is_some_and(|i| {
+            self.config
+                .vlan_rules
+                .get(i)
+                .and_then(|r| r.max_sessions)
+                .is_some_and(|max| {
+                    self.vlan_rule_sessions(i) >= usize::try_from(max).unwrap_or(usize::MAX)
+                })
+        });
         if self.sessions.len() >= max {
             Some(RefusalReason::InterfaceFull)
+        } else if vlan_full {
+            Some(RefusalReason::VlanLimit)
         } else if self.subscriber_sessions(who)
             >= usize::try_from(self.config.max_sessions_per_mac).unwrap_or(usize::MAX)
         {
@@ -508,17 +644,26 @@ impl Discovery {
             self.refuse(Code::Padi, who.mac, RefusalReason::Malformed);
             return;
         };
+        let rule = self.vlan_rule_index(&who.vlans);
+        // RFC 2516 §5.2: "If the Access Concentrator can not serve the PADI
+        // it MUST NOT respond with a PADO." A refused VLAN is checked
+        // before the rate limits, so a PADI storm on it takes no token
+        // from the subscribers on the VLANs that are served.
+        if self.refused(rule) {
+            self.refuse(Code::Padi, who.mac, RefusalReason::VlanRefused);
+            return;
+        }
         if !self.padi_allowed(now, who) {
             self.refuse(Code::Padi, who.mac, RefusalReason::RateLimited);
             return;
         }
         // RFC 2516 §5.2: "If the Access Concentrator can not serve the PADI
         // it MUST NOT respond with a PADO."
-        if !self.offers(service) {
+        if !self.offers(service, rule) {
             self.refuse(Code::Padi, who.mac, RefusalReason::ServiceUnavailable);
             return;
         }
-        if let Some(reason) = self.limit_reached(&who) {
+        if let Some(reason) = self.limit_reached(&who, rule) {
             self.refuse(Code::Padi, who.mac, reason);
             return;
         }
@@ -534,7 +679,7 @@ impl Discovery {
         let mut pado = DiscoveryRepr::new(Code::Pado, 0);
         pado.tags.push(Tag::AcName(self.config.ac_name.clone()));
         pado.tags.push(Tag::ServiceName(service.to_vec()));
-        for other in &self.config.service_names {
+        for other in self.service_names(rule) {
             if other.as_slice() != service {
                 pado.tags.push(Tag::ServiceName(other.clone()));
             }
@@ -646,6 +791,14 @@ impl Discovery {
             self.refuse(Code::Padr, who.mac, RefusalReason::Malformed);
             return;
         };
+        let rule = self.vlan_rule_index(&who.vlans);
+        // A refused VLAN gets no answer at all, not even a PADS with an
+        // error: for its hosts this concentrator does not exist (no PADO
+        // was sent, so a PADR here is forged or misdirected).
+        if self.refused(rule) {
+            self.refuse(Code::Padr, who.mac, RefusalReason::VlanRefused);
+            return;
+        }
         if let Some(id) = self.retransmitted(&who, padr) {
             // The PADS was lost: the same answer again.
             if let Some(session) = self.sessions.get(&id) {
@@ -677,7 +830,7 @@ impl Discovery {
         // containing a TAG of TAG_TYPE Service-Name-Error (and any number
         // of other TAG types). In this case the SESSION_ID MUST be set to
         // 0x0000."
-        if !self.offers(service) {
+        if !self.offers(service, rule) {
             self.refuse_padr(
                 who,
                 padr,
@@ -689,9 +842,10 @@ impl Discovery {
         // AC-System-Error: "the AC experienced some error in performing the
         // Host request. (For example insufficient resources to create a
         // virtual circuit.)"
-        if let Some(reason) = self.limit_reached(&who) {
+        if let Some(reason) = self.limit_reached(&who, rule) {
             let text: &[u8] = match reason {
                 RefusalReason::MacLimit => b"too many sessions for this subscriber",
+                RefusalReason::VlanLimit => b"session limit reached on this VLAN",
                 _ => b"session limit reached",
             };
             self.refuse_padr(who, padr, reason, Tag::AcSystemError(text.to_vec()));
@@ -719,6 +873,7 @@ impl Discovery {
             host_uniq: padr.host_uniq().map(<[u8]>::to_vec),
             relay_session_id: padr.relay_session_id().map(<[u8]>::to_vec),
             cookie: padr.ac_cookie().map(<[u8]>::to_vec).unwrap_or_default(),
+            vlan_rule: rule,
         };
         let pads = self.pads_for(&session);
         if pads.buffer_len() > MAX_DISCOVERY_LEN {
@@ -743,11 +898,20 @@ impl Discovery {
             host_uniq: session.host_uniq.clone(),
         });
         self.by_subscriber.entry(who).or_default().push(session_id);
+        if let Some(count) = rule.and_then(|i| self.vlan_sessions.get_mut(i)) {
+            *count += 1;
+        }
         self.sessions.insert(session_id, session);
     }
 
     fn remove(&mut self, session_id: u16) -> Option<SessionInfo> {
         let session = self.sessions.remove(&session_id)?;
+        if let Some(count) = session
+            .vlan_rule
+            .and_then(|i| self.vlan_sessions.get_mut(i))
+        {
+            *count = count.saturating_sub(1);
+        }
         let who = Subscriber {
             vlans: session.vlans,
             mac: session.mac,
@@ -908,6 +1072,7 @@ mod tests {
                     host_uniq: None,
                     relay_session_id: None,
                     cookie: Vec::new(),
+                    vlan_rule: None,
                 },
             );
         }
@@ -915,6 +1080,131 @@ mod tests {
         // max_sessions 0 does not divide by zero.
         config.max_sessions = 0;
         assert_eq!(core(config).pado_delay(), Duration::from_millis(200));
+    }
+
+    fn c_tag(vid: u16) -> VlanStack {
+        VlanStack::single(crate::wire::ethernet::VlanTag::customer(vid).unwrap())
+    }
+
+    fn qinq(svid: u16, cvid: u16) -> VlanStack {
+        use crate::wire::ethernet::VlanTag;
+        VlanStack::double(
+            VlanTag::service(svid).unwrap(),
+            VlanTag::customer(cvid).unwrap(),
+        )
+    }
+
+    #[test]
+    fn vlan_rule_matching_table() {
+        let untagged = VlanStack::new();
+        let any = VlanRule::default();
+        let c100 = VlanRule {
+            cvlan: Some(100..=100),
+            ..VlanRule::default()
+        };
+        let s10 = VlanRule {
+            svlan: Some(10..=19),
+            ..VlanRule::default()
+        };
+        let s10_c100 = VlanRule {
+            svlan: Some(10..=10),
+            cvlan: Some(100..=199),
+            ..VlanRule::default()
+        };
+        // (rule, frame, matches)
+        let table: [(&VlanRule, VlanStack, bool); 17] = [
+            // A rule with neither key matches everything.
+            (&any, untagged, true),
+            (&any, c_tag(0), true),
+            (&any, c_tag(100), true),
+            (&any, qinq(10, 100), true),
+            // cvlan: the only tag, or the inner one of two.
+            (&c100, untagged, false),
+            (&c100, c_tag(100), true),
+            (&c100, c_tag(101), false),
+            (&c100, qinq(7, 100), true),
+            (&c100, qinq(100, 7), false),
+            // svlan: only the outer of two tags; a single tag is a C-tag.
+            (&s10, c_tag(10), false),
+            (&s10, qinq(10, 5), true),
+            (&s10, qinq(19, 5), true),
+            (&s10, qinq(20, 5), false),
+            // Both keys: both must hold.
+            (&s10_c100, qinq(10, 150), true),
+            (&s10_c100, qinq(11, 150), false),
+            (&s10_c100, qinq(10, 200), false),
+            (&s10_c100, c_tag(150), false),
+        ];
+        for (i, (rule, frame, expected)) in table.iter().enumerate() {
+            assert_eq!(
+                rule.matches(frame),
+                *expected,
+                "row {i}: {rule:?} {frame:?}"
+            );
+        }
+        // A priority-tagged frame (VLAN id 0) matches no id range.
+        let all_ids = VlanRule {
+            cvlan: Some(1..=4094),
+            ..VlanRule::default()
+        };
+        assert!(!all_ids.matches(&c_tag(0)));
+        assert!(!all_ids.matches(&untagged));
+        assert!(all_ids.matches(&c_tag(4094)));
+    }
+
+    #[test]
+    fn vlan_rules_come_from_the_interface_in_file_order() {
+        let rules = vec![
+            config::PppoeVlan {
+                svlan: Some(config::VlanRange::single(10)),
+                cvlan: Some(config::VlanRange {
+                    low: 100,
+                    high: 199,
+                }),
+                service_names: Some(vec!["biz".into()]),
+                max_sessions: Some(5),
+                nas_port_id: Some("{interface}/{cvlan}".into()),
+                refuse: false,
+            },
+            config::PppoeVlan {
+                refuse: true,
+                ..config::PppoeVlan::default()
+            },
+        ];
+        let iface = config::PppoeInterface {
+            name: "eth1".into(),
+            service_names: None,
+            max_sessions: None,
+            vlans: rules,
+        };
+        let c = DiscoveryConfig::from_config(&config::Pppoe::default(), Some(&iface));
+        assert_eq!(
+            c.vlan_rules,
+            vec![
+                VlanRule {
+                    svlan: Some(10..=10),
+                    cvlan: Some(100..=199),
+                    service_names: Some(vec![b"biz".to_vec()]),
+                    max_sessions: Some(5),
+                    nas_port_id: Some("{interface}/{cvlan}".into()),
+                    refuse: false,
+                },
+                VlanRule {
+                    refuse: true,
+                    ..VlanRule::default()
+                },
+            ]
+        );
+        // No interface, no rules: the defaults have none.
+        assert!(DiscoveryConfig::default().vlan_rules.is_empty());
+        let d = core(c);
+        assert_eq!(
+            d.vlan_rule(&qinq(10, 150)).and_then(|r| r.max_sessions),
+            Some(5)
+        );
+        assert!(d.vlan_rule(&c_tag(150)).is_some_and(|r| r.refuse));
+        assert_eq!(d.vlan_rule_sessions(0), 0);
+        assert_eq!(d.vlan_rule_sessions(99), 0);
     }
 
     #[test]
