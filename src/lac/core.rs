@@ -86,6 +86,9 @@ const ADDRESS_CONTROL: [u8; 2] = [0xff, 0x03];
 /// Size of a scratch buffer for one control frame to a subscriber.
 const CONTROL_FRAME_LEN: usize = crate::pppoe::MAX_FRAME_LEN;
 
+/// PADTs per second, at most, for session frames of unknown sessions.
+const STALE_PADT_PER_SECOND: u32 = 100;
+
 /// Headroom in front of PPP control frames the link writes.
 const CONTROL_HEADROOM: usize = 32;
 
@@ -568,6 +571,8 @@ pub struct LacCore {
     totals: ForwardingTotals,
     scratch: Vec<u8>,
     shutting_down: bool,
+    /// Rate limit of PADTs for unknown sessions: window start, count.
+    stale_padts: (Instant, u32),
 }
 
 impl LacCore {
@@ -614,6 +619,7 @@ impl LacCore {
             totals: ForwardingTotals::default(),
             scratch: vec![0; CONTROL_FRAME_LEN],
             shutting_down: false,
+            stale_padts: (now, 0),
         }
     }
 
@@ -757,8 +763,63 @@ impl LacCore {
                 self.drain_discovery(now, interface);
                 Forward::Control
             }
-            EtherType::PppoeSession => self.handle_session_frame(now, interface, frame, header_len),
+            EtherType::PppoeSession => {
+                self.handle_session_frame(now, interface, frame, header_len, stripped)
+            }
             _ => self.drop_frame(FastPathDrop::Malformed),
+        }
+    }
+
+    /// A session frame addressed to us for a session we do not know (the
+    /// LAC restarted, or the PADT was lost): answer with a PADT so the host
+    /// redials at once instead of waiting for its LCP echoes to fail
+    /// (RFC 2516 §5.5: "a PADT MAY be sent anytime after a session is
+    /// established"). At most [`STALE_PADT_PER_SECOND`] per second.
+    fn padt_for_stale_session(
+        &mut self,
+        now: Instant,
+        interface: usize,
+        frame: &[u8],
+        stripped: Option<crate::wire::ethernet::VlanTag>,
+        session_id: u16,
+    ) {
+        let Some(&local) = self.interface_macs.get(interface) else {
+            return;
+        };
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return;
+        };
+        if eth.dst() != local || !eth.src().is_unicast() {
+            return;
+        }
+        let (window, sent) = &mut self.stale_padts;
+        if now.saturating_duration_since(*window) >= Duration::from_secs(1) {
+            *window = now;
+            *sent = 0;
+        }
+        if *sent >= STALE_PADT_PER_SECOND {
+            return;
+        }
+        *sent += 1;
+        let vlans = eth
+            .vlans_with_stripped(stripped)
+            .unwrap_or_else(|_| eth.vlans());
+        let mut padt =
+            crate::wire::pppoe::DiscoveryRepr::new(crate::wire::pppoe::Code::Padt, session_id);
+        padt.tags.push(crate::wire::pppoe::Tag::GenericError(
+            b"session unknown".to_vec(),
+        ));
+        let mut header = EthernetRepr::new(eth.src(), local, EtherType::PppoeDiscovery);
+        header.vlans = vlans;
+        let mut bytes = vec![0u8; header.buffer_len() + padt.buffer_len()];
+        let Ok(len) = header.emit(&mut bytes) else {
+            return;
+        };
+        let Some(body) = bytes.get_mut(len..) else {
+            return;
+        };
+        if padt.emit(body).is_ok() {
+            self.frames.push_back(OutFrame { interface, bytes });
         }
     }
 
@@ -778,6 +839,7 @@ impl LacCore {
         interface: usize,
         frame: &mut [u8],
         header_len: usize,
+        stripped: Option<crate::wire::ethernet::VlanTag>,
     ) -> Forward {
         let Some(pppoe) = frame.get(header_len..) else {
             return self.drop_frame(FastPathDrop::Malformed);
@@ -792,6 +854,7 @@ impl LacCore {
             .and_then(|b| MacAddress::from_bytes(b).ok())
             .unwrap_or(MacAddress::ZERO);
         let Some(&token) = self.by_pppoe.get(&pppoe_key(interface, session_id)) else {
+            self.padt_for_stale_session(now, interface, frame, stripped, session_id);
             return self.drop_frame(FastPathDrop::UnknownSession);
         };
         let Some(session) = self.sessions.get_mut(&token) else {

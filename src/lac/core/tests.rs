@@ -865,3 +865,43 @@ fn shutdown_ends_sessions_with_nas_reboot_and_clears_tunnels() {
     );
     assert!(world.run_until(Duration::from_secs(40), |w| w.lac.is_idle()));
 }
+
+#[test]
+fn frames_of_unknown_sessions_get_a_rate_limited_padt() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    let now = world.now;
+    let mut sent = 0;
+    for _ in 0..150 {
+        let mut buf = vec![0u8; 64 + 4];
+        buf[64..].copy_from_slice(&[0xc0, 0x21, 0x09, 0x01]);
+        let start = encapsulate_session_in_place(
+            &mut buf,
+            64,
+            4,
+            &EthernetRepr {
+                dst: LAC_MAC,
+                src: SUB_MAC,
+                vlans: VlanStack::new(),
+                ethertype: EtherType::PppoeSession,
+            },
+            0x1234,
+        )
+        .expect("frame");
+        let mut frame = buf[start..].to_vec();
+        assert_eq!(
+            world.lac.handle_frame(now, 0, &mut frame, None),
+            Forward::Dropped(FastPathDrop::UnknownSession)
+        );
+        let mut out = vec![0u8; 2048];
+        while let Some((_, len)) = world.lac.poll_frame(&mut out) {
+            let eth = EthernetFrame::new_checked(&out[..len]).expect("ethernet");
+            assert_eq!(eth.dst(), SUB_MAC);
+            assert_eq!(eth.ethertype(), EtherType::PppoeDiscovery);
+            let padt = crate::wire::pppoe::DiscoveryRepr::parse_bytes(eth.payload()).expect("PADT");
+            assert_eq!(padt.code, crate::wire::pppoe::Code::Padt);
+            assert_eq!(padt.session_id, 0x1234);
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, STALE_PADT_PER_SECOND);
+}
