@@ -31,6 +31,7 @@ pub mod config;
 pub mod dataplane;
 pub mod l2tp;
 pub mod lac;
+pub mod loadgen;
 pub mod lns;
 pub mod metrics;
 pub mod mgmt;

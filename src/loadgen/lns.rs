@@ -1,0 +1,839 @@
+//! The LNS emulator: an L2TPv2 LNS (RFC 2661) that terminates PPP, for the
+//! demo and the benchmark, sans-IO.
+//!
+//! * Tunnels and calls: our [`Endpoint`] in the LNS role, admitting the
+//!   configured networks with their secrets ([`PeerPolicy`], §5.1.1 tunnel
+//!   authentication) and accepting every incoming call (ICRQ → ICRP,
+//!   §7.5) up to a session limit.
+//! * PPP: per session a [`Link`] in the server role. Like xl2tpd's pppd, it
+//!   ignores the proxy LCP and authentication AVPs (§4.4.5 lets an LNS
+//!   renegotiate) and runs LCP and authentication again, verifying PAP
+//!   (RFC 1334 §2.2.1), CHAP-MD5 (RFC 1994 §4.1) and MS-CHAPv2 (RFC 2759
+//!   §8) against its own user list with [`crate::ppp::auth::crypto`]; then
+//!   IPCP (RFC 1332) gives the subscriber an address from the pool.
+//! * Data: L2TP data messages carry PPP in HDLC-like framing without
+//!   flags and FCS (§5.4, RFC 1662 §3): received frames may or may not
+//!   start with Address/Control `FF 03` and may compress the Protocol field
+//!   ("The receiver MUST accept ... with or without" — RFC 1661 §6.5/§6.6
+//!   when negotiated; we accept both always); frames we send start with
+//!   `FF 03` and a two-octet Protocol field. ICMP Echo Requests to the
+//!   LNS's own address are answered (RFC 792); every other IPv4 packet is
+//!   counted and dropped.
+//!
+//! Inputs [`LnsEmulator::handle_datagram`] and
+//! [`LnsEmulator::handle_timeout`]; outputs [`LnsEmulator::poll_transmit`]
+//! (control and data datagrams), [`LnsEmulator::poll_timeout`],
+//! [`LnsEmulator::stats`]. Echo replies reuse a pool of buffers, so the
+//! data path allocates nothing once warm. [`run_lns`] is a blocking driver
+//! over a UDP socket.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ipnet::{IpNet, Ipv4Net};
+use rand::rngs::StdRng;
+use rand::{RngExt as _, SeedableRng};
+
+use super::LatencyHistogram;
+use super::icmp;
+use crate::l2tp::{Endpoint, EndpointConfig, Event as L2tpEvent, PeerPolicy, SessionHandle};
+use crate::ppp::auth::crypto::{mschap_user_name, verify_chap_md5, verify_mschapv2};
+use crate::ppp::auth::{AuthConfig, AuthDecision, AuthMethod, AuthRequest};
+use crate::ppp::fsm::FsmConfig;
+use crate::ppp::link::{Credentials, DownReason, Link, LinkConfig, LinkEvent, Role};
+use crate::ppp::ncp::IpcpConfig;
+use crate::wire::l2tp::{CdnResult, GeneralError, HeaderRepr, Packet as L2tpPacket, ResultCode};
+use crate::wire::ppp::{Frame as PppFrame, FrameHeader, Protocol};
+
+/// Room in front of a PPP information field in a data message we send:
+/// the smallest data header (6 octets), `FF 03` and the Protocol field.
+const DATA_HEADROOM: usize = HeaderRepr::data(0, 0).header_len() + 4;
+
+/// Buffer the emulator needs for one datagram it writes.
+const MIN_BUFFER: usize = DATA_HEADROOM + 1600;
+
+/// Echo replies waiting for `poll_transmit` at most (more are dropped and
+/// counted).
+const MAX_QUEUED_REPLIES: usize = 1024;
+
+/// How often [`run_lns`] publishes its statistics.
+const REPORT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Settings of the emulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LnsConfig {
+    /// The L2TP endpoint: Host Name, control channel timers, who may open
+    /// tunnels (`peers`) with which secret. `accept_calls` is forced on.
+    pub endpoint: EndpointConfig,
+    /// Users PPP authentication checks against.
+    pub users: Vec<Credentials>,
+    /// Authentication methods offered, in order.
+    pub auth_methods: Vec<AuthMethod>,
+    /// The LNS's own address (IPCP IP-Address; answers pings).
+    pub local_address: Ipv4Addr,
+    /// Subscriber addresses (the network and broadcast addresses and the
+    /// LNS's own are never given out).
+    pub pool: Ipv4Net,
+    /// DNS servers handed out in IPCP (RFC 1877).
+    pub dns: Vec<Ipv4Addr>,
+    /// RFC 1661 timers and counters of LCP and IPCP.
+    pub fsm: FsmConfig,
+    /// Authentication timers.
+    pub auth: AuthConfig,
+    /// The MRU the LNS asks for.
+    pub mru: u16,
+    /// LCP Echo-Request keepalive; `None`: off.
+    pub lcp_echo_interval: Option<Duration>,
+    /// Calls accepted at once; more are refused with CDN result 4.
+    pub max_sessions: usize,
+}
+
+impl LnsConfig {
+    /// An LNS admitting tunnels from `network` with `secret`, checking
+    /// PPP credentials against `users`, calling itself `local_address` and
+    /// handing out addresses from `pool`.
+    pub fn new(
+        network: IpNet,
+        secret: &[u8],
+        users: Vec<Credentials>,
+        local_address: Ipv4Addr,
+        pool: Ipv4Net,
+    ) -> Self {
+        Self {
+            endpoint: EndpointConfig {
+                host_name: b"tunnelnas-lns-emulator".to_vec(),
+                accept_calls: true,
+                peers: vec![PeerPolicy {
+                    network,
+                    secret: secret.to_vec(),
+                    host_name: None,
+                }],
+                ..EndpointConfig::default()
+            },
+            users,
+            auth_methods: vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5, AuthMethod::Pap],
+            local_address,
+            pool,
+            dns: Vec::new(),
+            fsm: FsmConfig::default(),
+            auth: AuthConfig::default(),
+            mru: 1492,
+            lcp_echo_interval: None,
+            max_sessions: 100_000,
+        }
+    }
+
+    /// The server link of every session, as `LinkConfig::lns_from_config`
+    /// builds it: PFC and ACFC accepted (RFC 2516 §7 forbids them only over
+    /// PPPoE), IPCP with our address and DNS, no IPv6CP.
+    fn link(&self) -> LinkConfig {
+        LinkConfig {
+            role: Role::Server,
+            fsm: self.fsm,
+            mru: self.mru,
+            lower_max_payload: self.mru,
+            auth_methods: self.auth_methods.clone(),
+            credentials: None,
+            auth: self.auth.clone(),
+            accept_compression: true,
+            echo_interval: self.lcp_echo_interval,
+            ipv4: true,
+            ipv6: false,
+            ipcp: IpcpConfig {
+                local: Some(self.local_address),
+                primary_dns: self.dns.first().copied(),
+                secondary_dns: self.dns.get(1).copied(),
+                ..IpcpConfig::default()
+            },
+            ..LinkConfig::default()
+        }
+    }
+}
+
+/// A snapshot of the emulator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LnsStats {
+    /// Tunnels established now.
+    pub tunnels: u32,
+    /// Tunnels established so far.
+    pub tunnels_total: u64,
+    /// Calls established now.
+    pub sessions: u32,
+    /// Calls established so far.
+    pub sessions_total: u64,
+    /// Calls refused (session limit, no address left).
+    pub sessions_refused: u64,
+    /// Sessions with IPCP Opened now.
+    pub sessions_network_up: u32,
+    /// Authentications accepted.
+    pub auth_accepted: u64,
+    /// Authentications rejected.
+    pub auth_rejected: u64,
+    /// Pool addresses in use.
+    pub addresses_in_use: u32,
+    /// Data messages received on a session.
+    pub rx_packets: u64,
+    /// Their PPP octets (Address/Control, Protocol, information).
+    pub rx_bytes: u64,
+    /// Data messages sent.
+    pub tx_packets: u64,
+    /// Their PPP octets.
+    pub tx_bytes: u64,
+    /// ICMP Echo Requests answered.
+    pub pings_answered: u64,
+    /// IPv4 packets that were not an Echo Request to us.
+    pub ipv4_ignored: u64,
+    /// Data messages dropped: malformed, unknown session, wrong source.
+    pub data_dropped: u64,
+    /// Echo replies dropped because too many were queued.
+    pub replies_dropped: u64,
+    /// Call established → IPCP Opened.
+    pub ppp_setup: LatencyHistogram,
+}
+
+/// Subscriber addresses: never-used ones in order, then released ones.
+#[derive(Debug)]
+struct Pool {
+    next: u32,
+    last: u32,
+    excluded: u32,
+    released: Vec<u32>,
+}
+
+impl Pool {
+    fn new(net: Ipv4Net, excluded: Ipv4Addr) -> Self {
+        let (first, last) = if net.prefix_len() >= 31 {
+            (u32::from(net.network()), u32::from(net.broadcast()))
+        } else {
+            (
+                u32::from(net.network()).saturating_add(1),
+                u32::from(net.broadcast()).saturating_sub(1),
+            )
+        };
+        Self {
+            next: first,
+            last,
+            excluded: u32::from(excluded),
+            released: Vec::new(),
+        }
+    }
+
+    fn allocate(&mut self) -> Option<Ipv4Addr> {
+        if let Some(addr) = self.released.pop() {
+            return Some(Ipv4Addr::from(addr));
+        }
+        while self.next <= self.last {
+            let addr = self.next;
+            // `last` may be u32::MAX: stop instead of wrapping.
+            match self.next.checked_add(1) {
+                Some(next) => self.next = next,
+                None => self.last = 0,
+            }
+            if addr != self.excluded {
+                return Some(Ipv4Addr::from(addr));
+            }
+        }
+        None
+    }
+
+    fn release(&mut self, addr: Ipv4Addr) {
+        self.released.push(u32::from(addr));
+    }
+}
+
+#[derive(Debug)]
+struct Session {
+    peer: SocketAddr,
+    peer_ids: (u16, u16),
+    link: Link,
+    address: Option<Ipv4Addr>,
+    up_at: Instant,
+    network_up: bool,
+    /// The link is down (and why): clear the call once its last frames
+    /// are out.
+    down: Option<DownReason>,
+    armed: Option<Instant>,
+    queued: bool,
+}
+
+/// The emulator (see the module documentation).
+#[derive(Debug)]
+pub struct LnsEmulator {
+    config: LnsConfig,
+    link: LinkConfig,
+    endpoint: Endpoint,
+    rng: StdRng,
+    sessions: HashMap<SessionHandle, Session>,
+    pool: Pool,
+    timers: BinaryHeap<Reverse<(Instant, SessionHandle)>>,
+    ready: VecDeque<SessionHandle>,
+    replies: VecDeque<(SessionHandle, Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
+    stats: LnsStats,
+}
+
+impl LnsEmulator {
+    /// An emulator for `config`; `seed` seeds tunnel and session ids,
+    /// Magic-Numbers and challenges.
+    pub fn new(mut config: LnsConfig, seed: [u8; 32]) -> Self {
+        config.endpoint.accept_calls = true;
+        let mut rng = StdRng::from_seed(seed);
+        let endpoint = Endpoint::new(config.endpoint.clone(), rng.random());
+        Self {
+            link: config.link(),
+            pool: Pool::new(config.pool, config.local_address),
+            config,
+            endpoint,
+            rng,
+            sessions: HashMap::new(),
+            timers: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            replies: VecDeque::new(),
+            spare: Vec::new(),
+            stats: LnsStats::default(),
+        }
+    }
+
+    /// The configuration in use.
+    pub const fn config(&self) -> &LnsConfig {
+        &self.config
+    }
+
+    /// The L2TP endpoint (tunnels and sessions, for reports).
+    pub const fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> LnsStats {
+        let mut stats = self.stats.clone();
+        stats.sessions = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
+        stats.sessions_network_up =
+            u32::try_from(self.sessions.values().filter(|s| s.network_up).count())
+                .unwrap_or(u32::MAX);
+        stats.addresses_in_use = u32::try_from(
+            self.sessions
+                .values()
+                .filter(|s| s.address.is_some())
+                .count(),
+        )
+        .unwrap_or(u32::MAX);
+        stats
+    }
+
+    /// The address given to the subscriber of `handle`, once assigned.
+    pub fn session_address(&self, handle: SessionHandle) -> Option<Ipv4Addr> {
+        self.sessions.get(&handle)?.address
+    }
+
+    // ------------------------------------------------------------------
+    // Inputs
+    // ------------------------------------------------------------------
+
+    /// A UDP datagram from `from`: control messages go to the endpoint,
+    /// data messages to their session's PPP link or pinger.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        if crate::l2tp::is_control(datagram) {
+            self.endpoint.handle_datagram(now, from, datagram);
+            self.endpoint_events(now);
+            return;
+        }
+        let Ok(packet) = L2tpPacket::new_checked(datagram) else {
+            return self.drop_data();
+        };
+        let handle = SessionHandle {
+            tunnel_id: packet.tunnel_id(),
+            session_id: packet.session_id(),
+        };
+        let Some(session) = self
+            .sessions
+            .get_mut(&handle)
+            .filter(|s| s.down.is_none() && s.peer.ip() == from.ip())
+        else {
+            return self.drop_data();
+        };
+        // RFC 2661 §5.4 / RFC 1662 §3.1: Address/Control optional on
+        // receipt; `PppFrame` also reads a compressed Protocol field.
+        let Ok(ppp) = PppFrame::new_checked(packet.payload()) else {
+            return self.drop_data();
+        };
+        self.stats.rx_packets += 1;
+        self.stats.rx_bytes += packet.payload().len() as u64;
+        if ppp.protocol() == Protocol::Ipv4 {
+            let answerable = session.network_up
+                && icmp::parse_echo(ppp.payload())
+                    .is_some_and(|e| !e.is_reply && e.dst == self.config.local_address);
+            if !answerable {
+                self.stats.ipv4_ignored += 1;
+                return;
+            }
+            if self.replies.len() >= MAX_QUEUED_REPLIES {
+                self.stats.replies_dropped += 1;
+                return;
+            }
+            let mut reply = self.spare.pop().unwrap_or_default();
+            reply.clear();
+            reply.extend_from_slice(ppp.payload());
+            match icmp::answer_echo(&mut reply, self.config.local_address) {
+                Some(len) => {
+                    reply.truncate(len);
+                    self.replies.push_back((handle, reply));
+                    self.stats.pings_answered += 1;
+                }
+                None => self.spare.push(reply),
+            }
+            return;
+        }
+        session
+            .link
+            .handle_frame(now, ppp.protocol(), ppp.payload());
+        self.drive(now, handle);
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.endpoint.poll_timeout().is_some_and(|at| at <= now) {
+            self.endpoint.handle_timeout(now);
+            self.endpoint_events(now);
+        }
+        while let Some(&Reverse((at, handle))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(session) = self.sessions.get_mut(&handle) else {
+                continue;
+            };
+            if session.armed != Some(at) {
+                continue; // superseded
+            }
+            session.armed = None;
+            if session.link.poll_timeout().is_some_and(|t| t <= now) {
+                session.link.handle_timeout(now);
+            }
+            self.drive(now, handle);
+        }
+    }
+
+    /// The earliest instant [`Self::handle_timeout`] has work (possibly a
+    /// little early: superseded timers are discarded lazily).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let session = self.timers.peek().map(|Reverse((at, _))| *at);
+        self.endpoint
+            .poll_timeout()
+            .into_iter()
+            .chain(session)
+            .min()
+    }
+
+    // ------------------------------------------------------------------
+    // Output
+    // ------------------------------------------------------------------
+
+    /// The next datagram to send: written at the start of `buf` (grown as
+    /// needed); returns its destination and length. Control messages
+    /// first, then echo replies, then the links' PPP control frames.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut Vec<u8>,
+    ) -> Option<(SocketAddr, usize)> {
+        if let Some(out) = self.endpoint.poll_transmit(now, buf) {
+            self.endpoint_events(now);
+            return Some(out);
+        }
+        if buf.len() < MIN_BUFFER {
+            buf.resize(MIN_BUFFER, 0);
+        }
+        while let Some((handle, reply)) = self.replies.pop_front() {
+            let out = self.sessions.get(&handle).and_then(|session| {
+                let end = DATA_HEADROOM.checked_add(reply.len())?;
+                if buf.len() < end {
+                    buf.resize(end, 0);
+                }
+                buf.get_mut(DATA_HEADROOM..end)?.copy_from_slice(&reply);
+                let len = frame_data(buf, session.peer_ids, Protocol::Ipv4, reply.len())?;
+                Some((session.peer, len))
+            });
+            self.spare.push(reply);
+            if let Some((to, len)) = out {
+                self.count_tx(len);
+                return Some((to, len));
+            }
+        }
+        while let Some(&handle) = self.ready.front() {
+            if let Some(out) = self.transmit_link(now, handle, buf) {
+                self.count_tx(out.1);
+                return Some(out);
+            }
+            self.ready.pop_front();
+            if let Some(session) = self.sessions.get_mut(&handle) {
+                session.queued = false;
+            }
+        }
+        // Clearing calls may have queued CDNs.
+        let out = self.endpoint.poll_transmit(now, buf);
+        self.endpoint_events(now);
+        out
+    }
+
+    fn count_tx(&mut self, datagram_len: usize) {
+        self.stats.tx_packets += 1;
+        self.stats.tx_bytes +=
+            datagram_len.saturating_sub(HeaderRepr::data(0, 0).header_len()) as u64;
+    }
+
+    /// The next PPP control frame of session `handle`, framed as a data
+    /// message; a closing session whose link has nothing left is cleared.
+    fn transmit_link(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        buf: &mut [u8],
+    ) -> Option<(SocketAddr, usize)> {
+        let session = self.sessions.get_mut(&handle)?;
+        let room = buf.get_mut(DATA_HEADROOM..)?;
+        if let Some((protocol, len)) = session.link.poll_transmit(room) {
+            let len = frame_data(buf, session.peer_ids, protocol, len)?;
+            return Some((session.peer, len));
+        }
+        if let Some(reason) = session.down {
+            // RFC 2661 §4.4.2: the CDN's Result Code says why the call
+            // was cleared.
+            let code = CdnResult::from(reason.l2tp_cdn_result_code());
+            let result = if code == CdnResult::ErrorCode {
+                ResultCode::cdn(code)
+                    .with_error(GeneralError::VendorSpecific, reason.pppoe_generic_error())
+            } else {
+                ResultCode::cdn(code)
+            };
+            self.remove(handle);
+            self.endpoint.close_session(now, handle, result, None);
+        }
+        None
+    }
+
+    // ------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------
+
+    fn drop_data(&mut self) {
+        self.stats.data_dropped += 1;
+    }
+
+    /// Forgets session `handle` and frees its address.
+    fn remove(&mut self, handle: SessionHandle) {
+        if let Some(session) = self.sessions.remove(&handle)
+            && let Some(addr) = session.address
+        {
+            self.pool.release(addr);
+        }
+    }
+
+    fn endpoint_events(&mut self, now: Instant) {
+        while let Some(event) = self.endpoint.poll_event() {
+            match event {
+                L2tpEvent::TunnelUp { .. } => {
+                    self.stats.tunnels += 1;
+                    self.stats.tunnels_total += 1;
+                }
+                L2tpEvent::TunnelDown {
+                    was_established: true,
+                    ..
+                } => self.stats.tunnels = self.stats.tunnels.saturating_sub(1),
+                L2tpEvent::SessionRequest { handle, .. } => {
+                    if self.sessions.len() >= self.config.max_sessions {
+                        self.stats.sessions_refused += 1;
+                        let result = ResultCode::cdn(CdnResult::FacilitiesTemporarilyUnavailable)
+                            .with_error(GeneralError::InsufficientResources, "session limit");
+                        self.endpoint.refuse_session(now, handle, result);
+                    } else {
+                        self.endpoint.accept_session(now, handle);
+                    }
+                }
+                L2tpEvent::SessionUp {
+                    handle,
+                    peer_tunnel_id,
+                    peer_session_id,
+                    peer,
+                    ..
+                } => self.session_up(now, handle, peer, (peer_tunnel_id, peer_session_id)),
+                L2tpEvent::SessionDown { handle, .. } => {
+                    if let Some(session) = self.sessions.get_mut(&handle) {
+                        session.link.lower_down(now);
+                    }
+                    self.remove(handle);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn session_up(
+        &mut self,
+        now: Instant,
+        handle: SessionHandle,
+        peer: SocketAddr,
+        peer_ids: (u16, u16),
+    ) {
+        let Some(address) = self.pool.allocate() else {
+            self.stats.sessions_refused += 1;
+            let result = ResultCode::cdn(CdnResult::FacilitiesTemporarilyUnavailable).with_error(
+                GeneralError::InsufficientResources,
+                "address pool exhausted",
+            );
+            self.endpoint.close_session(now, handle, result, None);
+            return;
+        };
+        self.stats.sessions_total += 1;
+        let mut link = Link::new(self.link.clone(), self.rng.random());
+        link.open(now);
+        let dns = self
+            .config
+            .dns
+            .first()
+            .map(|primary| (*primary, self.config.dns.get(1).copied()));
+        link.assign_ipv4(now, address, dns);
+        if let Some(old) = self.sessions.insert(
+            handle,
+            Session {
+                peer,
+                peer_ids,
+                link,
+                address: Some(address),
+                up_at: now,
+                network_up: false,
+                down: None,
+                armed: None,
+                queued: false,
+            },
+        ) && let Some(addr) = old.address
+        {
+            self.pool.release(addr);
+        }
+        self.drive(now, handle);
+    }
+
+    /// After any input to session `handle`: its link's events, then its
+    /// timer and its place in the ready queue.
+    fn drive(&mut self, now: Instant, handle: SessionHandle) {
+        while let Some(event) = self
+            .sessions
+            .get_mut(&handle)
+            .and_then(|s| s.link.poll_event())
+        {
+            let Some(session) = self.sessions.get_mut(&handle) else {
+                break;
+            };
+            match event {
+                LinkEvent::AuthRequested(request) => {
+                    let decision = verify(&self.config.users, &request);
+                    match decision {
+                        AuthDecision::Accept { .. } => self.stats.auth_accepted += 1,
+                        AuthDecision::Reject { .. } => self.stats.auth_rejected += 1,
+                    }
+                    session.link.auth_complete(now, decision);
+                }
+                LinkEvent::NetworkUp { ipv4: Some(_), .. } => {
+                    if !session.network_up {
+                        self.stats
+                            .ppp_setup
+                            .record(now.saturating_duration_since(session.up_at));
+                    }
+                    session.network_up = true;
+                }
+                LinkEvent::NetworkDown {
+                    protocol: Protocol::Ipcp,
+                }
+                | LinkEvent::Renegotiating => session.network_up = false,
+                LinkEvent::Down { reason } => {
+                    session.network_up = false;
+                    session.down = Some(reason);
+                }
+                _ => {}
+            }
+        }
+        let Some(session) = self.sessions.get_mut(&handle) else {
+            return;
+        };
+        let next = session
+            .link
+            .poll_timeout()
+            .filter(|_| session.down.is_none());
+        if next != session.armed {
+            session.armed = next;
+            if let Some(at) = next {
+                self.timers.push(Reverse((at, handle)));
+            }
+        }
+        if !session.queued {
+            session.queued = true;
+            self.ready.push_back(handle);
+        }
+        if self.timers.len() > 2 * self.sessions.len() + 64 {
+            self.timers = self
+                .sessions
+                .iter()
+                .filter_map(|(h, s)| Some(Reverse((s.armed?, *h))))
+                .collect();
+        }
+    }
+}
+
+/// Checks credentials against the user list the way an AAA server would:
+/// PAP compares the password, CHAP-MD5 checks MD5(Identifier ‖ secret ‖
+/// challenge) (RFC 1994 §4.1), MS-CHAPv2 checks the NT-Response and returns
+/// the authenticator response (RFC 2759 §8.7).
+fn verify(users: &[Credentials], request: &AuthRequest) -> AuthDecision {
+    let reject = AuthDecision::Reject {
+        message: Some("authentication failed".to_owned()),
+    };
+    let name = request.user();
+    let user = users.iter().find(|u| u.user == name).or_else(|| {
+        // MS-CHAPv2 names may carry a Windows domain (RFC 2759 §4).
+        let bare = mschap_user_name(name);
+        users.iter().find(|u| u.user == bare)
+    });
+    let Some(user) = user else {
+        return reject;
+    };
+    let accept = |mschapv2_authenticator_response| AuthDecision::Accept {
+        message: None,
+        mschapv2_authenticator_response,
+    };
+    match request {
+        AuthRequest::Pap { password, .. } => {
+            if constant_time_eq(password.expose(), &user.password) {
+                accept(None)
+            } else {
+                reject
+            }
+        }
+        AuthRequest::Chap {
+            id,
+            challenge,
+            response,
+            ..
+        } => {
+            if verify_chap_md5(*id, &user.password, challenge, response) {
+                accept(None)
+            } else {
+                reject
+            }
+        }
+        AuthRequest::MsChapV2 {
+            user: name,
+            authenticator_challenge,
+            peer_challenge,
+            nt_response,
+            ..
+        } => match verify_mschapv2(
+            mschap_user_name(name),
+            &user.password,
+            authenticator_challenge,
+            peer_challenge,
+            nt_response,
+        ) {
+            Some(response) => accept(Some(response)),
+            None => reject,
+        },
+    }
+}
+
+/// Equality whose time depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Frames the PPP information field at `buf[DATA_HEADROOM..DATA_HEADROOM +
+/// len]` as an L2TP data message to `(tunnel, session)`: `FF 03`, the
+/// Protocol field (RFC 2661 §5.4, RFC 1662 §3.1) and the smallest data
+/// header. Returns the datagram's length; it starts at `buf[0]`.
+fn frame_data(
+    buf: &mut [u8],
+    (tunnel, session): (u16, u16),
+    protocol: Protocol,
+    len: usize,
+) -> Option<usize> {
+    let header = FrameHeader {
+        address_control: true,
+        protocol,
+    };
+    let ppp_start = header.emit_in_headroom(buf, DATA_HEADROOM).ok()?;
+    let ppp_len = DATA_HEADROOM.checked_add(len)?.checked_sub(ppp_start)?;
+    let start = HeaderRepr::data(tunnel, session)
+        .emit_before(buf, ppp_start, ppp_len)
+        .ok()?;
+    let end = ppp_start + ppp_len;
+    if start != 0 {
+        buf.copy_within(start..end, 0);
+    }
+    Some(end - start)
+}
+
+/// Runs `lns` on `socket` until `stop` is set. `report` gets a fresh
+/// [`LnsStats`] every ~100 ms and at the end.
+pub fn run_lns(
+    socket: UdpSocket,
+    mut lns: LnsEmulator,
+    stop: &AtomicBool,
+    report: &Mutex<LnsStats>,
+) {
+    if let Err(err) = socket.set_nonblocking(true) {
+        tracing::error!(%err, "LNS emulator: cannot make its socket non-blocking");
+        return;
+    }
+    let mut recv = vec![0u8; 65_536];
+    let mut send = Vec::with_capacity(4096);
+    let mut last_report: Option<Instant> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let mut busy = false;
+        for _ in 0..64 {
+            match socket.recv_from(&mut recv) {
+                Ok((len, from)) => {
+                    busy = true;
+                    if let Some(datagram) = recv.get(..len) {
+                        lns.handle_datagram(Instant::now(), from, datagram);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let now = Instant::now();
+        if lns.poll_timeout().is_some_and(|at| at <= now) {
+            lns.handle_timeout(now);
+        }
+        while let Some((to, len)) = lns.poll_transmit(now, &mut send) {
+            busy = true;
+            if let Some(datagram) = send.get(..len) {
+                // A full socket buffer loses the datagram, like a network
+                // would; the control channel retransmits.
+                let _ = socket.send_to(datagram, to);
+            }
+        }
+        if last_report.is_none_or(|at| now.saturating_duration_since(at) >= REPORT_INTERVAL) {
+            *report
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = lns.stats();
+            last_report = Some(now);
+        }
+        if !busy {
+            let wait = lns
+                .poll_timeout()
+                .map_or(Duration::from_millis(1), |at| {
+                    at.saturating_duration_since(Instant::now())
+                })
+                .min(Duration::from_millis(1));
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    *report
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = lns.stats();
+}

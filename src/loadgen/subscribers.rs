@@ -1,0 +1,1202 @@
+//! The subscriber farm: N emulated PPPoE subscribers on one Ethernet
+//! segment, sans-IO, for the demo and the set-up / forwarding benchmark.
+//!
+//! Each subscriber has a locally administered MAC (`prefix:index`, see
+//! [`subscriber_mac`]), our discovery client ([`crate::pppoe::Client`],
+//! RFC 2516 §5) and, once the PADS came, a PPP [`Link`] in the client role
+//! that runs LCP (RFC 1661), authenticates with PAP, CHAP-MD5 or MS-CHAPv2
+//! (RFC 1334, RFC 1994, RFC 2759; credentials from the farm's list, round
+//! robin) and IPCP (RFC 1332) for an address. Once IPCP is Opened it sends
+//! an ICMP Echo Request (RFC 792) to the address the far end gave itself
+//! in IPCP every `ping_interval`, and counts the replies.
+//!
+//! RFC 2516 §7 on LCP over PPPoE: "An implementation MUST NOT request any
+//! of the following options, and MUST reject a request for such an option:
+//! Field Check Sequence (FCS) Alternatives, Address-and-Control-Field-
+//! Compression (ACFC), Asynchronous-Control-Character-Map (ACCM)", and the
+//! MRU "MUST NOT" exceed 1492 unless RFC 4638 raised it — so the links
+//! refuse compression and take the PADS's PPP-Max-Payload as their MRU.
+//!
+//! Subscribers start gradually, `start_rate` per second, so a benchmark
+//! measures the set-up rate the device under test sustains; each set-up is
+//! timed per phase (discovery: PADI → PADS; LCP: PADS → LCP Opened; auth:
+//! LCP Opened → authenticated; IPCP: authenticated → IPCP Opened; total)
+//! into [`LatencyHistogram`]s. A session that ends (PADT, LCP
+//! Terminate-Request, echo loss) is counted by cause, and redials after
+//! `redial` when that is set.
+//!
+//! Inputs: [`SubscriberFarm::handle_frame`] (every Ethernet frame of the
+//! segment, discovery and session) and [`SubscriberFarm::handle_timeout`];
+//! outputs: [`SubscriberFarm::poll_transmit`] (whole Ethernet frames),
+//! [`SubscriberFarm::poll_timeout`] and [`SubscriberFarm::stats`].
+//! Timers live in one heap and transmissions in one ready queue, so the
+//! work per input does not grow with the number of subscribers, and the
+//! ping path writes straight into the caller's buffer (no allocation per
+//! packet). [`run_farm`] is a blocking driver over an AF_PACKET socket.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{RngExt as _, SeedableRng};
+
+use super::LatencyHistogram;
+use super::icmp;
+use crate::dataplane::packet::{PacketSocket, RecvBatch};
+use crate::ppp::auth::{AuthConfig, AuthMethod};
+use crate::ppp::fsm::FsmConfig;
+use crate::ppp::link::{Credentials, DownReason, Link, LinkConfig, LinkEvent};
+use crate::pppoe::{Client, ClientConfig, ClientEvent};
+use crate::wire::ethernet::{
+    self, EtherType, EthernetRepr, Frame as EthernetFrame, MacAddress, VlanStack,
+};
+use crate::wire::ppp::{Frame as PppFrame, FrameHeader, Protocol};
+use crate::wire::pppoe::{SessionPacket, encapsulate_session_in_place};
+
+/// Room in front of a PPP information field: Ethernet (untagged), PPPoE
+/// header, PPP Protocol field.
+const HEADROOM: usize = ethernet::HEADER_LEN + crate::wire::pppoe::HEADER_LEN + 2;
+
+/// A buffer of this size holds every frame the farm writes.
+pub const MAX_FRAME_LEN: usize = crate::pppoe::MAX_FRAME_LEN;
+
+/// How often [`run_farm`] publishes its statistics.
+const REPORT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Frames [`run_farm`] sends with one `sendmmsg(2)`.
+const SEND_BATCH: usize = 32;
+
+/// Settings of a farm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FarmConfig {
+    /// Number of subscribers.
+    pub subscribers: u32,
+    /// First two octets of every subscriber MAC (forced to locally
+    /// administered unicast); the other four are the subscriber's index.
+    pub mac_prefix: [u8; 2],
+    /// Credentials, given to subscribers round robin (subscriber `i` gets
+    /// entry `i % len`).
+    pub credentials: Vec<Credentials>,
+    /// Authentication methods the subscribers accept, in order of
+    /// preference (they Configure-Nak any other with the first).
+    pub auth_methods: Vec<AuthMethod>,
+    /// Subscribers started per second; 0 starts them all at once.
+    pub start_rate: u32,
+    /// Interval of the ICMP Echo Requests of a subscriber that is up;
+    /// `None`: no pings.
+    pub ping_interval: Option<Duration>,
+    /// ICMP data octets per Echo Request (trimmed to the link's MTU).
+    pub ping_payload: usize,
+    /// Redial this long after a session ends or a set-up fails; `None`:
+    /// the subscriber stays down.
+    pub redial: Option<Duration>,
+    /// The discovery client (Service-Name, retransmissions, RFC 4638
+    /// PPP-Max-Payload).
+    pub discovery: ClientConfig,
+    /// RFC 1661 §4.6 timers and counters of LCP and IPCP.
+    pub fsm: FsmConfig,
+    /// Timers of the authentication exchange.
+    pub auth: AuthConfig,
+    /// LCP Echo-Request keepalive of the subscribers; `None`: off.
+    pub lcp_echo_interval: Option<Duration>,
+}
+
+impl Default for FarmConfig {
+    fn default() -> Self {
+        Self {
+            subscribers: 1,
+            mac_prefix: [0x02, 0x1f],
+            credentials: vec![Credentials {
+                user: b"subscriber".to_vec(),
+                password: b"password".to_vec(),
+            }],
+            auth_methods: vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5, AuthMethod::Pap],
+            start_rate: 100,
+            ping_interval: Some(Duration::from_secs(1)),
+            ping_payload: 56,
+            redial: Some(Duration::from_secs(5)),
+            discovery: ClientConfig {
+                max_timeout: Duration::from_secs(8),
+                max_padi_attempts: 8,
+                ..ClientConfig::default()
+            },
+            fsm: FsmConfig::default(),
+            auth: AuthConfig::default(),
+            lcp_echo_interval: None,
+        }
+    }
+}
+
+/// The MAC of subscriber `index`: `prefix` (made locally administered and
+/// unicast, IEEE 802 U/L and I/G bits) followed by the index, big endian.
+pub fn subscriber_mac(prefix: [u8; 2], index: u32) -> MacAddress {
+    let [a, b, c, d] = index.to_be_bytes();
+    MacAddress::new([(prefix[0] & 0xfc) | 0x02, prefix[1], a, b, c, d])
+}
+
+/// Where a subscriber stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Not started yet, or waiting to redial.
+    Idle,
+    /// PPPoE discovery (PADI … PADS).
+    Discovering,
+    /// LCP negotiating.
+    Lcp,
+    /// Authenticating.
+    Authenticating,
+    /// Network phase, IPCP not Opened.
+    Network,
+    /// IPCP Opened: pinging.
+    Up,
+    /// Down for good (no redial, or the farm shut down).
+    Ended,
+}
+
+impl Stage {
+    /// Every stage.
+    pub const ALL: [Self; 7] = [
+        Self::Idle,
+        Self::Discovering,
+        Self::Lcp,
+        Self::Authenticating,
+        Self::Network,
+        Self::Up,
+        Self::Ended,
+    ];
+
+    /// Label for reports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Discovering => "discovering",
+            Self::Lcp => "lcp",
+            Self::Authenticating => "authenticating",
+            Self::Network => "network",
+            Self::Up => "up",
+            Self::Ended => "ended",
+        }
+    }
+}
+
+/// Set-ups that failed, by the stage they failed in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetupFailures {
+    /// No PADO or PADS, or the PADS refused.
+    pub discovery: u64,
+    /// LCP did not converge, or the session ended during LCP.
+    pub lcp: u64,
+    /// Authentication failed or the session ended during it.
+    pub auth: u64,
+    /// IPCP did not open.
+    pub ipcp: u64,
+}
+
+/// Sessions that were up and ended, by cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionEnds {
+    /// The access concentrator sent a PADT.
+    pub padt: u64,
+    /// The peer sent an LCP Terminate-Request.
+    pub lcp_terminate: u64,
+    /// LCP Echo-Requests went unanswered.
+    pub echo_timeout: u64,
+    /// Anything else (renegotiation failed, …).
+    pub other: u64,
+}
+
+/// Set-up latency per phase.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhaseLatencies {
+    /// PADI sent → PADS received.
+    pub discovery: LatencyHistogram,
+    /// PADS → LCP Opened.
+    pub lcp: LatencyHistogram,
+    /// LCP Opened → authentication succeeded (at a LAC this includes
+    /// RADIUS and the L2TP tunnel and call).
+    pub auth: LatencyHistogram,
+    /// Authenticated → IPCP Opened (at a LAC this includes the LNS's LCP
+    /// and authentication renegotiation).
+    pub ipcp: LatencyHistogram,
+    /// First PADI → IPCP Opened.
+    pub total: LatencyHistogram,
+}
+
+/// A snapshot of the farm.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FarmStats {
+    /// Subscribers in the farm.
+    pub subscribers: u32,
+    /// Not started yet, or waiting to redial.
+    pub idle: u32,
+    /// In PPPoE discovery.
+    pub discovering: u32,
+    /// Negotiating LCP.
+    pub lcp: u32,
+    /// Authenticating.
+    pub authenticating: u32,
+    /// In the Network phase, IPCP not yet Opened.
+    pub network: u32,
+    /// Up (IPCP Opened).
+    pub up: u32,
+    /// Down for good.
+    pub ended: u32,
+    /// Dial attempts started (first dials and redials).
+    pub dials: u64,
+    /// Set-ups that reached IPCP Opened.
+    pub sessions_up: u64,
+    /// Set-ups that failed, by stage.
+    pub setup_failures: SetupFailures,
+    /// Sessions that ended after coming up, by cause.
+    pub session_ends: SessionEnds,
+    /// ICMP Echo Requests sent.
+    pub pings_sent: u64,
+    /// Echo Replies matching the last request of their subscriber.
+    pub pings_answered: u64,
+    /// Echo Replies matching nothing outstanding (late, duplicated,
+    /// misaddressed).
+    pub pings_unmatched: u64,
+    /// Frames received (for one of our subscribers).
+    pub frames_received: u64,
+    /// Frames received and ignored (not ours, malformed, stale session).
+    pub frames_ignored: u64,
+    /// Frames handed to the driver.
+    pub frames_sent: u64,
+    /// Frames the driver reported it could not send.
+    pub frames_send_failed: u64,
+    /// Set-up latency per phase (first completion of each phase per dial).
+    pub setup: PhaseLatencies,
+    /// Echo round-trip times.
+    pub ping_rtt: LatencyHistogram,
+}
+
+impl FarmStats {
+    /// Subscribers in `stage`.
+    pub const fn in_stage(&self, stage: Stage) -> u32 {
+        match stage {
+            Stage::Idle => self.idle,
+            Stage::Discovering => self.discovering,
+            Stage::Lcp => self.lcp,
+            Stage::Authenticating => self.authenticating,
+            Stage::Network => self.network,
+            Stage::Up => self.up,
+            Stage::Ended => self.ended,
+        }
+    }
+
+    const fn stage_mut(&mut self, stage: Stage) -> &mut u32 {
+        match stage {
+            Stage::Idle => &mut self.idle,
+            Stage::Discovering => &mut self.discovering,
+            Stage::Lcp => &mut self.lcp,
+            Stage::Authenticating => &mut self.authenticating,
+            Stage::Network => &mut self.network,
+            Stage::Up => &mut self.up,
+            Stage::Ended => &mut self.ended,
+        }
+    }
+}
+
+/// One subscriber as the farm reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriberView {
+    /// Its MAC.
+    pub mac: MacAddress,
+    /// Its stage.
+    pub stage: Stage,
+    /// PPPoE SESSION_ID, while a session exists.
+    pub session_id: Option<u16>,
+    /// Its IPCP address, while up.
+    pub address: Option<Ipv4Addr>,
+    /// The far end's IPCP address (the ping target), while up.
+    pub peer_address: Option<Ipv4Addr>,
+    /// Dial attempts so far.
+    pub dials: u32,
+}
+
+/// A PPPoE session and its PPP link.
+#[derive(Debug)]
+struct Session {
+    id: u16,
+    ac: MacAddress,
+    link: Link,
+    /// Our and the far end's IPCP addresses, while IPCP is Opened.
+    addresses: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// The largest PPP information field we may send (peer's MRU).
+    peer_mru: u16,
+    /// The link is down: drop the session once its last frames are out.
+    closing: bool,
+}
+
+/// Timestamps of one dial attempt.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    started: Instant,
+    established: Option<Instant>,
+    lcp_up: Option<Instant>,
+    authenticated: Option<Instant>,
+    up: bool,
+    active: bool,
+}
+
+impl Attempt {
+    const fn new(now: Instant) -> Self {
+        Self {
+            started: now,
+            established: None,
+            lcp_up: None,
+            authenticated: None,
+            up: false,
+            active: true,
+        }
+    }
+}
+
+/// The pinger of a subscriber.
+#[derive(Debug, Clone, Copy)]
+struct Pinger {
+    next: Instant,
+    seq: u16,
+    outstanding: Option<(u16, Instant)>,
+    /// A request is due (since then): the next transmission sends it.
+    due: Option<Instant>,
+}
+
+/// Why an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndCause {
+    Padt,
+    LcpTerminate,
+    EchoTimeout,
+    Other,
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    discovery: Client,
+    session: Option<Session>,
+    stage: Stage,
+    attempt: Option<Attempt>,
+    dial_at: Option<Instant>,
+    pinger: Option<Pinger>,
+    dials: u32,
+    /// The deadline this subscriber has in the timer heap.
+    armed: Option<Instant>,
+    /// In the ready queue.
+    queued: bool,
+}
+
+/// The farm (see the module documentation).
+#[derive(Debug)]
+pub struct SubscriberFarm {
+    config: FarmConfig,
+    rng: StdRng,
+    subscribers: Vec<Subscriber>,
+    /// When the farm was made: subscriber `i` starts at
+    /// `epoch + i / start_rate`.
+    epoch: Instant,
+    /// The next subscriber to start for the first time.
+    next_start: u32,
+    timers: BinaryHeap<Reverse<(Instant, u32)>>,
+    ready: VecDeque<u32>,
+    stats: FarmStats,
+    shutting_down: bool,
+}
+
+impl SubscriberFarm {
+    /// A farm of `config.subscribers` subscribers, none dialled yet: the
+    /// first starts at the first [`Self::handle_timeout`] at or after
+    /// `now`. `seed` seeds every random choice (Host-Uniq, Magic-Numbers,
+    /// challenges).
+    pub fn new(config: FarmConfig, seed: [u8; 32], now: Instant) -> Self {
+        let mut rng = StdRng::from_seed(seed);
+        let subscribers = (0..config.subscribers)
+            .map(|index| Subscriber {
+                discovery: Client::new(
+                    config.discovery.clone(),
+                    subscriber_mac(config.mac_prefix, index),
+                    VlanStack::new(),
+                    rng.random(),
+                ),
+                session: None,
+                stage: Stage::Idle,
+                attempt: None,
+                dial_at: None,
+                pinger: None,
+                dials: 0,
+                armed: None,
+                queued: false,
+            })
+            .collect();
+        let stats = FarmStats {
+            subscribers: config.subscribers,
+            idle: config.subscribers,
+            ..FarmStats::default()
+        };
+        Self {
+            config,
+            rng,
+            subscribers,
+            epoch: now,
+            next_start: 0,
+            timers: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            stats,
+            shutting_down: false,
+        }
+    }
+
+    /// The configuration in use.
+    pub const fn config(&self) -> &FarmConfig {
+        &self.config
+    }
+
+    /// A snapshot of the counters and latency histograms.
+    pub fn stats(&self) -> FarmStats {
+        self.stats.clone()
+    }
+
+    /// Subscriber `index`, if it exists.
+    pub fn subscriber(&self, index: u32) -> Option<SubscriberView> {
+        let sub = self.subscribers.get(index as usize)?;
+        let session = sub.session.as_ref().filter(|s| !s.closing);
+        let addresses = session.and_then(|s| s.addresses);
+        Some(SubscriberView {
+            mac: subscriber_mac(self.config.mac_prefix, index),
+            stage: sub.stage,
+            session_id: session.map(|s| s.id),
+            address: addresses.map(|a| a.0),
+            peer_address: addresses.map(|a| a.1),
+            dials: sub.dials,
+        })
+    }
+
+    /// The driver could not send `frames` frames (socket buffer full):
+    /// counted in [`FarmStats::frames_send_failed`].
+    pub const fn note_send_failures(&mut self, frames: u64) {
+        self.stats.frames_send_failed = self.stats.frames_send_failed.saturating_add(frames);
+    }
+
+    /// Hangs every subscriber up: LCP Terminate-Request and PADT for every
+    /// session, no more dials or redials.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.shutting_down = true;
+        self.next_start = self.config.subscribers;
+        for index in 0..self.config.subscribers {
+            let Some(sub) = self.subscribers.get_mut(index as usize) else {
+                continue;
+            };
+            sub.dial_at = None;
+            if let Some(session) = sub.session.as_mut().filter(|s| !s.closing) {
+                session.link.close(now, DownReason::AdminClose);
+                session.closing = true;
+            }
+            sub.discovery.terminate(Some("subscriber farm shut down"));
+            if let Some(attempt) = sub.attempt.as_mut() {
+                attempt.active = false;
+            }
+            sub.pinger = None;
+            self.set_stage(index, Stage::Ended);
+            self.touch(index);
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Inputs
+    // ------------------------------------------------------------------
+
+    /// An Ethernet frame from the segment (discovery or session). Frames
+    /// for other stations, tagged frames and malformed ones are counted and
+    /// ignored.
+    pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return self.ignore();
+        };
+        let Some(index) = self.index_of(eth.dst()) else {
+            return self.ignore();
+        };
+        if eth.vlan_count() != 0 {
+            return self.ignore();
+        }
+        self.stats.frames_received += 1;
+        match eth.ethertype() {
+            EtherType::PppoeDiscovery => {
+                if let Some(sub) = self.subscribers.get_mut(index as usize) {
+                    sub.discovery.handle_frame(now, frame);
+                }
+                self.drive(now, index);
+            }
+            EtherType::PppoeSession => self.session_frame(now, index, eth.src(), eth.payload()),
+            _ => self.ignore(),
+        }
+    }
+
+    fn session_frame(&mut self, now: Instant, index: u32, src: MacAddress, pppoe: &[u8]) {
+        let Ok(packet) = SessionPacket::new_checked(pppoe) else {
+            return self.ignore();
+        };
+        let Some(sub) = self.subscribers.get_mut(index as usize) else {
+            return self.ignore();
+        };
+        let Some(session) = sub
+            .session
+            .as_mut()
+            .filter(|s| !s.closing && s.id == packet.session_id() && s.ac == src)
+        else {
+            return self.ignore();
+        };
+        let Ok(ppp) = PppFrame::new_checked(packet.payload()) else {
+            return self.ignore();
+        };
+        if ppp.protocol() == Protocol::Ipv4 {
+            // Data: the farm's own pinger, never the link.
+            let ours = session.addresses;
+            let Some(echo) = icmp::parse_echo(ppp.payload()).filter(|e| e.is_reply) else {
+                return self.ignore();
+            };
+            let expected = ours.is_some_and(|(local, peer)| echo.dst == local && echo.src == peer)
+                && echo.ident == ping_ident(index);
+            match sub.pinger.as_mut() {
+                Some(pinger)
+                    if expected && pinger.outstanding.is_some_and(|(seq, _)| seq == echo.seq) =>
+                {
+                    if let Some((_, sent)) = pinger.outstanding.take() {
+                        self.stats
+                            .ping_rtt
+                            .record(now.saturating_duration_since(sent));
+                    }
+                    self.stats.pings_answered += 1;
+                }
+                _ => self.stats.pings_unmatched += 1,
+            }
+            return;
+        }
+        session
+            .link
+            .handle_frame(now, ppp.protocol(), ppp.payload());
+        self.drive(now, index);
+    }
+
+    /// Runs every timer due at `now`: starts subscribers on schedule,
+    /// retransmissions, redials, pings.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.shutting_down {
+            while self.next_start < self.config.subscribers
+                && self.start_time(self.next_start) <= now
+            {
+                let index = self.next_start;
+                self.next_start += 1;
+                self.dial(now, index);
+            }
+        }
+        while let Some(&Reverse((at, index))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(sub) = self.subscribers.get_mut(index as usize) else {
+                continue;
+            };
+            if sub.armed != Some(at) {
+                continue; // superseded
+            }
+            sub.armed = None;
+            self.service(now, index);
+        }
+    }
+
+    /// The earliest instant [`Self::handle_timeout`] has work (possibly a
+    /// little early: superseded timers are discarded lazily).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let start = (!self.shutting_down && self.next_start < self.config.subscribers)
+            .then(|| self.start_time(self.next_start));
+        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        start.into_iter().chain(timer).min()
+    }
+
+    // ------------------------------------------------------------------
+    // Output
+    // ------------------------------------------------------------------
+
+    /// The next frame to send: writes a complete Ethernet frame into `buf`
+    /// (at least [`MAX_FRAME_LEN`] bytes) and returns its length.
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<usize> {
+        while let Some(&index) = self.ready.front() {
+            if let Some(len) = self.transmit_one(index, buf) {
+                self.stats.frames_sent += 1;
+                return Some(len);
+            }
+            self.ready.pop_front();
+            if let Some(sub) = self.subscribers.get_mut(index as usize) {
+                sub.queued = false;
+            }
+        }
+        None
+    }
+
+    /// The next frame of subscriber `index`: its link's control frames
+    /// first, then discovery (a PADT goes after the link's last words),
+    /// then a due ping.
+    fn transmit_one(&mut self, index: u32, buf: &mut [u8]) -> Option<usize> {
+        let mac = subscriber_mac(self.config.mac_prefix, index);
+        let ping_payload = self.config.ping_payload;
+        let sub = self.subscribers.get_mut(index as usize)?;
+        if let Some(session) = sub.session.as_mut() {
+            let room = buf.get_mut(HEADROOM..)?;
+            if let Some((protocol, len)) = session.link.poll_transmit(room) {
+                if let Some(len) = encapsulate(buf, (mac, session.ac), session.id, protocol, len) {
+                    return Some(len);
+                }
+            } else if session.closing {
+                sub.session = None;
+            }
+        }
+        if let Some(tx) = sub.discovery.poll_transmit(buf) {
+            return Some(tx.len);
+        }
+        let session = sub.session.as_ref().filter(|s| !s.closing)?;
+        let pinger = sub.pinger.as_mut()?;
+        let due = pinger.due.take()?;
+        let (local, peer) = session.addresses?;
+        let max_payload = usize::from(session.peer_mru)
+            .saturating_sub(icmp::IPV4_HEADER_LEN + icmp::ECHO_HEADER_LEN);
+        let room = buf.get_mut(HEADROOM..)?;
+        let seq = pinger.seq;
+        let len = icmp::write_echo_request(
+            room,
+            (local, peer),
+            ping_ident(index),
+            seq,
+            ping_payload.min(max_payload),
+        )?;
+        let frame = encapsulate(buf, (mac, session.ac), session.id, Protocol::Ipv4, len)?;
+        pinger.seq = seq.wrapping_add(1);
+        pinger.outstanding = Some((seq, due));
+        self.stats.pings_sent += 1;
+        Some(frame)
+    }
+
+    // ------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------
+
+    fn ignore(&mut self) {
+        self.stats.frames_ignored += 1;
+    }
+
+    /// The subscriber a unicast MAC belongs to.
+    fn index_of(&self, mac: MacAddress) -> Option<u32> {
+        let [a, b, c, d, e, f] = mac.octets();
+        let first = subscriber_mac(self.config.mac_prefix, 0).octets();
+        if [a, b] != [first[0], first[1]] {
+            return None;
+        }
+        let index = u32::from_be_bytes([c, d, e, f]);
+        (index < self.config.subscribers).then_some(index)
+    }
+
+    /// When subscriber `index` first dials.
+    fn start_time(&self, index: u32) -> Instant {
+        match self.config.start_rate {
+            0 => self.epoch,
+            rate => {
+                let nanos = u128::from(index) * 1_000_000_000 / u128::from(rate);
+                self.epoch + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+            }
+        }
+    }
+
+    fn set_stage(&mut self, index: u32, stage: Stage) {
+        let Some(sub) = self.subscribers.get_mut(index as usize) else {
+            return;
+        };
+        let old = std::mem::replace(&mut sub.stage, stage);
+        if old != stage {
+            let from = self.stats.stage_mut(old);
+            *from = from.saturating_sub(1);
+            *self.stats.stage_mut(stage) += 1;
+        }
+    }
+
+    /// Starts (or restarts) discovery for subscriber `index`.
+    fn dial(&mut self, now: Instant, index: u32) {
+        let mac = subscriber_mac(self.config.mac_prefix, index);
+        let seed = self.rng.random();
+        let Some(sub) = self.subscribers.get_mut(index as usize) else {
+            return;
+        };
+        sub.discovery = Client::new(self.config.discovery.clone(), mac, VlanStack::new(), seed);
+        sub.discovery.start(now);
+        sub.session = None;
+        sub.pinger = None;
+        sub.dial_at = None;
+        sub.attempt = Some(Attempt::new(now));
+        sub.dials = sub.dials.saturating_add(1);
+        self.stats.dials += 1;
+        self.set_stage(index, Stage::Discovering);
+        self.touch(index);
+    }
+
+    /// Timers of subscriber `index` (its heap entry fired).
+    fn service(&mut self, now: Instant, index: u32) {
+        let interval = self.config.ping_interval;
+        let Some(sub) = self.subscribers.get_mut(index as usize) else {
+            return;
+        };
+        if sub.dial_at.is_some_and(|at| at <= now) {
+            self.dial(now, index);
+            return;
+        }
+        if sub.discovery.poll_timeout().is_some_and(|at| at <= now) {
+            sub.discovery.handle_timeout(now);
+        }
+        if let Some(session) = sub.session.as_mut()
+            && session.link.poll_timeout().is_some_and(|at| at <= now)
+        {
+            session.link.handle_timeout(now);
+        }
+        if sub.stage == Stage::Up
+            && let (Some(pinger), Some(interval)) = (sub.pinger.as_mut(), interval)
+            && pinger.next <= now
+        {
+            pinger.due = Some(now);
+            // Keep the cadence, but never send a burst to catch up.
+            pinger.next += interval;
+            if pinger.next <= now {
+                pinger.next = now + interval;
+            }
+        }
+        self.drive(now, index);
+    }
+
+    /// After any input to subscriber `index`: its events, then its timer
+    /// and its place in the ready queue.
+    fn drive(&mut self, now: Instant, index: u32) {
+        while let Some(event) = self
+            .subscribers
+            .get_mut(index as usize)
+            .and_then(|s| s.discovery.poll_event())
+        {
+            self.discovery_event(now, index, event);
+        }
+        while let Some(event) = self
+            .subscribers
+            .get_mut(index as usize)
+            .and_then(|s| s.session.as_mut())
+            .and_then(|s| s.link.poll_event())
+        {
+            self.link_event(now, index, event);
+        }
+        self.touch(index);
+    }
+
+    fn discovery_event(&mut self, now: Instant, index: u32, event: ClientEvent) {
+        match event {
+            ClientEvent::Established {
+                session_id,
+                ac_mac,
+                max_payload,
+                ..
+            } => {
+                let seed = self.rng.random();
+                let credentials = self
+                    .config
+                    .credentials
+                    .get(index as usize % self.config.credentials.len().max(1))
+                    .cloned();
+                let Some(sub) = self.subscribers.get_mut(index as usize) else {
+                    return;
+                };
+                let Some(attempt) = sub.attempt.as_mut().filter(|a| a.active) else {
+                    return;
+                };
+                attempt.established = Some(now);
+                self.stats
+                    .setup
+                    .discovery
+                    .record(now.saturating_duration_since(attempt.started));
+                let mut config = match credentials {
+                    Some(credentials) => LinkConfig::client(credentials),
+                    None => LinkConfig {
+                        role: crate::ppp::link::Role::Client,
+                        ..LinkConfig::default()
+                    },
+                };
+                config.auth_methods.clone_from(&self.config.auth_methods);
+                config.fsm = self.config.fsm;
+                config.auth = self.config.auth.clone();
+                config.echo_interval = self.config.lcp_echo_interval;
+                config.accept_compression = false;
+                config.ipv4 = true;
+                config.ipv6 = false;
+                config.mru = max_payload;
+                config.lower_max_payload = max_payload;
+                let mut link = Link::new(config, seed);
+                link.open(now);
+                sub.session = Some(Session {
+                    id: session_id,
+                    ac: ac_mac,
+                    link,
+                    addresses: None,
+                    peer_mru: max_payload,
+                    closing: false,
+                });
+                self.set_stage(index, Stage::Lcp);
+            }
+            ClientEvent::Failed(_) => self.end_attempt(now, index, EndCause::Other),
+            ClientEvent::Terminated { by_peer: true, .. } => {
+                self.end_attempt(now, index, EndCause::Padt);
+                if let Some(session) = self
+                    .subscribers
+                    .get_mut(index as usize)
+                    .and_then(|s| s.session.as_mut())
+                {
+                    // The session is gone: nothing more to say on it.
+                    session.link.lower_down(now);
+                    while session.link.poll_event().is_some() {}
+                    while session.link.poll_transmit(&mut [0u8; 0]).is_some() {}
+                    session.closing = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn link_event(&mut self, now: Instant, index: u32, event: LinkEvent) {
+        let Some(sub) = self.subscribers.get_mut(index as usize) else {
+            return;
+        };
+        let active = sub.attempt.is_some_and(|a| a.active);
+        match event {
+            LinkEvent::LcpUp(negotiated) if active => {
+                if let Some(session) = sub.session.as_mut() {
+                    session.peer_mru = negotiated.peer_mru;
+                }
+                if let Some(attempt) = sub.attempt.as_mut()
+                    && attempt.lcp_up.is_none()
+                {
+                    attempt.lcp_up = Some(now);
+                    let since = attempt.established.unwrap_or(attempt.started);
+                    self.stats
+                        .setup
+                        .lcp
+                        .record(now.saturating_duration_since(since));
+                }
+                let next = if negotiated.auth_to_peer.is_some() {
+                    Stage::Authenticating
+                } else {
+                    Stage::Network
+                };
+                self.set_stage(index, next);
+            }
+            LinkEvent::Authenticated if active => {
+                if let Some(attempt) = sub.attempt.as_mut()
+                    && attempt.authenticated.is_none()
+                {
+                    attempt.authenticated = Some(now);
+                    let since = attempt.lcp_up.unwrap_or(attempt.started);
+                    self.stats
+                        .setup
+                        .auth
+                        .record(now.saturating_duration_since(since));
+                }
+                self.set_stage(index, Stage::Network);
+            }
+            LinkEvent::NetworkUp {
+                ipv4: Some(ipv4), ..
+            } if active => {
+                if let Some(session) = sub.session.as_mut() {
+                    session.addresses = Some((ipv4.local, ipv4.peer));
+                }
+                if let Some(attempt) = sub.attempt.as_mut()
+                    && !attempt.up
+                {
+                    attempt.up = true;
+                    let since = attempt
+                        .authenticated
+                        .or(attempt.lcp_up)
+                        .unwrap_or(attempt.started);
+                    self.stats
+                        .setup
+                        .ipcp
+                        .record(now.saturating_duration_since(since));
+                    self.stats
+                        .setup
+                        .total
+                        .record(now.saturating_duration_since(attempt.started));
+                    self.stats.sessions_up += 1;
+                }
+                if sub.pinger.is_none()
+                    && let Some(interval) = self.config.ping_interval
+                {
+                    // Spread the first pings over one interval, so a
+                    // thousand sessions that came up together do not ping
+                    // in lockstep.
+                    let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+                    let offset = Duration::from_nanos(self.rng.random_range(0..nanos.max(1)));
+                    sub.pinger = Some(Pinger {
+                        next: now + offset,
+                        seq: 0,
+                        outstanding: None,
+                        due: None,
+                    });
+                }
+                self.set_stage(index, Stage::Up);
+            }
+            LinkEvent::NetworkDown {
+                protocol: Protocol::Ipcp,
+            } if active => {
+                if let Some(session) = sub.session.as_mut() {
+                    session.addresses = None;
+                }
+                self.set_stage(index, Stage::Network);
+            }
+            LinkEvent::Renegotiating if active => {
+                if let Some(session) = sub.session.as_mut() {
+                    session.addresses = None;
+                }
+                self.set_stage(index, Stage::Lcp);
+            }
+            LinkEvent::Down { reason } => {
+                if let Some(session) = sub.session.as_mut() {
+                    session.closing = true;
+                    session.addresses = None;
+                }
+                if reason != DownReason::LowerDown {
+                    // RFC 2516 §5.5: a PADT ends the session.
+                    sub.discovery.terminate(Some(reason.pppoe_generic_error()));
+                }
+                let cause = match reason {
+                    DownReason::PeerTerminated => EndCause::LcpTerminate,
+                    DownReason::EchoTimeout => EndCause::EchoTimeout,
+                    DownReason::LowerDown => EndCause::Padt,
+                    _ => EndCause::Other,
+                };
+                self.end_attempt(now, index, cause);
+            }
+            _ => {}
+        }
+    }
+
+    /// The current attempt of subscriber `index` is over: count it, and
+    /// schedule the redial.
+    fn end_attempt(&mut self, now: Instant, index: u32, cause: EndCause) {
+        let redial = self.config.redial.filter(|_| !self.shutting_down);
+        let Some(sub) = self.subscribers.get_mut(index as usize) else {
+            return;
+        };
+        let Some(attempt) = sub.attempt.as_mut().filter(|a| a.active) else {
+            return;
+        };
+        attempt.active = false;
+        if attempt.up {
+            let ends = &mut self.stats.session_ends;
+            match cause {
+                EndCause::Padt => ends.padt += 1,
+                EndCause::LcpTerminate => ends.lcp_terminate += 1,
+                EndCause::EchoTimeout => ends.echo_timeout += 1,
+                EndCause::Other => ends.other += 1,
+            }
+        } else {
+            let failures = &mut self.stats.setup_failures;
+            match sub.stage {
+                Stage::Discovering | Stage::Idle | Stage::Ended => failures.discovery += 1,
+                Stage::Lcp => failures.lcp += 1,
+                Stage::Authenticating => failures.auth += 1,
+                Stage::Network | Stage::Up => failures.ipcp += 1,
+            }
+        }
+        sub.pinger = None;
+        sub.dial_at = redial.map(|delay| now + delay);
+        let stage = if redial.is_some() {
+            Stage::Idle
+        } else {
+            Stage::Ended
+        };
+        self.set_stage(index, stage);
+    }
+
+    /// Re-arms subscriber `index`'s timer and queues it for transmission.
+    fn touch(&mut self, index: u32) {
+        let Some(sub) = self.subscribers.get_mut(index as usize) else {
+            return;
+        };
+        let link = sub
+            .session
+            .as_ref()
+            .filter(|s| !s.closing)
+            .and_then(|s| s.link.poll_timeout());
+        let ping = sub
+            .pinger
+            .as_ref()
+            .filter(|_| sub.stage == Stage::Up)
+            .map(|p| p.next);
+        let next = [sub.dial_at, sub.discovery.poll_timeout(), link, ping]
+            .into_iter()
+            .flatten()
+            .min();
+        if next != sub.armed {
+            sub.armed = next;
+            if let Some(at) = next {
+                self.timers.push(Reverse((at, index)));
+            }
+        }
+        if !sub.queued {
+            sub.queued = true;
+            self.ready.push_back(index);
+        }
+        // Superseded entries are dropped lazily; rebuild the heap before
+        // they could outnumber the live ones.
+        if self.timers.len() > 2 * self.subscribers.len() + 64 {
+            self.timers = self
+                .subscribers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| Some(Reverse((s.armed?, u32::try_from(i).ok()?))))
+                .collect();
+        }
+    }
+}
+
+/// The ICMP Identifier of subscriber `index`'s pings.
+const fn ping_ident(index: u32) -> u16 {
+    index as u16
+}
+
+/// Writes the PPP Protocol field, PPPoE session header and Ethernet header
+/// in front of the information field at `buf[HEADROOM..HEADROOM + len]`;
+/// moves the frame to the start of `buf` and returns its length.
+fn encapsulate(
+    buf: &mut [u8],
+    (src, dst): (MacAddress, MacAddress),
+    session_id: u16,
+    protocol: Protocol,
+    len: usize,
+) -> Option<usize> {
+    let ppp_start = FrameHeader::new(protocol)
+        .emit_in_headroom(buf, HEADROOM)
+        .ok()?;
+    let ppp_len = HEADROOM.checked_add(len)?.checked_sub(ppp_start)?;
+    let eth = EthernetRepr::new(dst, src, EtherType::PppoeSession);
+    let start = encapsulate_session_in_place(buf, ppp_start, ppp_len, &eth, session_id).ok()?;
+    let end = ppp_start + ppp_len;
+    // The untagged headers fill the headroom exactly.
+    if start != 0 {
+        buf.copy_within(start..end, 0);
+    }
+    Some(end - start)
+}
+
+/// Runs `farm` over `socket` until `stop` is set, then hangs every
+/// subscriber up (Terminate-Request and PADT) and returns. `report` gets
+/// a fresh [`FarmStats`] every ~100 ms and at the end.
+///
+/// The loop: a batch of received frames (`recvmmsg(2)`), due timers,
+/// transmissions in batches (`sendmmsg(2)`), and a short sleep when there
+/// was nothing to do.
+pub fn run_farm(
+    socket: PacketSocket,
+    mut farm: SubscriberFarm,
+    stop: &AtomicBool,
+    report: &Mutex<FarmStats>,
+) {
+    let mut batch = RecvBatch::new(64);
+    let mut arena = vec![0u8; SEND_BATCH * MAX_FRAME_LEN];
+    let mut last_report: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if stop.load(Ordering::Relaxed) {
+            farm.shutdown(now);
+            flush(&socket, &mut farm, &mut arena);
+            publish(report, &farm);
+            return;
+        }
+        let mut busy = false;
+        if socket.recv_batch(&mut batch).is_ok() {
+            for frame in batch.iter() {
+                busy = true;
+                if frame.stripped_vlan.is_some() {
+                    // The farm's segment is untagged.
+                    continue;
+                }
+                farm.handle_frame(now, frame.data);
+            }
+        }
+        let now = Instant::now();
+        if farm.poll_timeout().is_some_and(|at| at <= now) {
+            farm.handle_timeout(now);
+        }
+        busy |= flush(&socket, &mut farm, &mut arena) > 0;
+        if last_report.is_none_or(|at| now.saturating_duration_since(at) >= REPORT_INTERVAL) {
+            publish(report, &farm);
+            last_report = Some(now);
+        }
+        if !busy {
+            let wait = farm
+                .poll_timeout()
+                .map_or(Duration::from_millis(1), |at| {
+                    at.saturating_duration_since(Instant::now())
+                })
+                .min(Duration::from_millis(1));
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+}
+
+/// Sends everything the farm has, in batches; returns the frames sent.
+fn flush(socket: &PacketSocket, farm: &mut SubscriberFarm, arena: &mut [u8]) -> usize {
+    let mut total = 0;
+    loop {
+        let mut lens = [0usize; SEND_BATCH];
+        let mut count = 0;
+        for (slot, len) in arena.chunks_exact_mut(MAX_FRAME_LEN).zip(lens.iter_mut()) {
+            let Some(n) = farm.poll_transmit(slot) else {
+                break;
+            };
+            *len = n;
+            count += 1;
+        }
+        if count == 0 {
+            return total;
+        }
+        let mut frames: [&[u8]; SEND_BATCH] = [&[]; SEND_BATCH];
+        for ((frame, slot), len) in frames
+            .iter_mut()
+            .zip(arena.chunks_exact(MAX_FRAME_LEN))
+            .zip(lens)
+            .take(count)
+        {
+            *frame = slot.get(..len).unwrap_or_default();
+        }
+        let mut sent = 0;
+        // One retry after a short pause when the socket buffer is full.
+        for attempt in 0..2 {
+            match socket.send_batch(frames.get(sent..count).unwrap_or_default()) {
+                Ok(n) => sent += n,
+                Err(_) if attempt == 0 => std::thread::sleep(Duration::from_micros(200)),
+                Err(_) => break,
+            }
+            if sent >= count {
+                break;
+            }
+        }
+        farm.note_send_failures((count - sent.min(count)) as u64);
+        total += count;
+        if count < SEND_BATCH {
+            return total;
+        }
+    }
+}
+
+fn publish(report: &Mutex<FarmStats>, farm: &SubscriberFarm) {
+    let stats = farm.stats();
+    *report
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = stats;
+}
