@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
+use tunnelnas::pppoe::server::VlanRule;
 use tunnelnas::pppoe::{
     Client, ClientConfig, ClientEvent, ClientFailure, ClientState, Direction, Discovery,
     DiscoveryConfig, Event, MAX_FRAME_LEN, RefusalReason, TerminateError,
@@ -1533,4 +1534,653 @@ proptest::proptest! {
             proptest::prop_assert!(ok, "orphan session {:?}", session);
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Per-VLAN rules ([[pppoe.interface.vlan]])
+// ---------------------------------------------------------------------------
+
+fn c_tag(vid: u16) -> VlanStack {
+    VlanStack::single(VlanTag::customer(vid).unwrap())
+}
+
+fn qinq(svid: u16, cvid: u16) -> VlanStack {
+    VlanStack::double(
+        VlanTag::service(svid).unwrap(),
+        VlanTag::customer(cvid).unwrap(),
+    )
+}
+
+fn rule(svlan: Option<(u16, u16)>, cvlan: Option<(u16, u16)>) -> VlanRule {
+    VlanRule {
+        svlan: svlan.map(|(l, h)| l..=h),
+        cvlan: cvlan.map(|(l, h)| l..=h),
+        ..VlanRule::default()
+    }
+}
+
+fn names(names: &[&str]) -> Option<Vec<Vec<u8>>> {
+    Some(names.iter().map(|n| n.as_bytes().to_vec()).collect())
+}
+
+fn padi_on(vlans: VlanStack, src: MacAddress, service: &[u8]) -> Vec<u8> {
+    let mut repr = DiscoveryRepr::new(Code::Padi, 0);
+    repr.tags.push(Tag::ServiceName(service.to_vec()));
+    build(MacAddress::BROADCAST, src, vlans, &repr)
+}
+
+/// The server's answer to a PADI on `vlans`, if any; checks it goes back
+/// on the same tags.
+fn pado_on(
+    s: &mut Discovery,
+    now: Instant,
+    vlans: VlanStack,
+    src: MacAddress,
+    service: &[u8],
+) -> Option<DiscoveryRepr> {
+    s.handle_frame(now, &padi_on(vlans, src, service));
+    let frames = drain_server(s);
+    assert!(frames.len() <= 1, "{} answers to one PADI", frames.len());
+    frames.first().map(|f| {
+        let (eth, pado) = dissect(f);
+        assert_eq!(eth.vlans, vlans, "PADO on the PADI's tags");
+        assert_eq!(eth.dst, src);
+        assert_eq!(pado.code, Code::Pado);
+        pado
+    })
+}
+
+/// The server's answer to a PADR on `vlans` answering `pado`, if any.
+fn pads_on(
+    s: &mut Discovery,
+    now: Instant,
+    vlans: VlanStack,
+    src: MacAddress,
+    pado: &DiscoveryRepr,
+    service: &[u8],
+) -> Option<DiscoveryRepr> {
+    let mut repr = DiscoveryRepr::new(Code::Padr, 0);
+    repr.tags.push(Tag::ServiceName(service.to_vec()));
+    if let Some(c) = pado.ac_cookie() {
+        repr.tags.push(Tag::AcCookie(c.to_vec()));
+    }
+    s.handle_frame(now, &build(AC_MAC, src, vlans, &repr));
+    let frames = drain_server(s);
+    assert!(frames.len() <= 1, "{} answers to one PADR", frames.len());
+    frames.first().map(|f| {
+        let (eth, pads) = dissect(f);
+        assert_eq!(eth.vlans, vlans, "PADS on the PADR's tags");
+        assert_eq!(pads.code, Code::Pads);
+        pads
+    })
+}
+
+/// A session for `src` on `vlans` (any service), or the refusals.
+fn session_on(
+    s: &mut Discovery,
+    now: Instant,
+    vlans: VlanStack,
+    src: MacAddress,
+) -> Result<u16, Vec<RefusalReason>> {
+    let Some(pado) = pado_on(s, now, vlans, src, b"") else {
+        return Err(refusals(&events(s)));
+    };
+    match pads_on(s, now, vlans, src, &pado, b"") {
+        Some(pads) if pads.session_id != 0 => {
+            events(s);
+            Ok(pads.session_id)
+        }
+        _ => Err(refusals(&events(s))),
+    }
+}
+
+fn offered(pado: &DiscoveryRepr) -> Vec<String> {
+    pado.service_names()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect()
+}
+
+#[test]
+fn without_vlan_rules_every_vlan_gets_the_interface_settings() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.service_names = vec![b"internet".to_vec()];
+    let mut s = server(cfg, t0);
+    for (i, vlans) in [VlanStack::new(), c_tag(100), qinq(10, 100)]
+        .into_iter()
+        .enumerate()
+    {
+        assert!(s.vlan_rule(&vlans).is_none());
+        let pado = pado_on(&mut s, t0, vlans, host(i as u32), b"internet").unwrap();
+        assert_eq!(offered(&pado), ["internet"]);
+        assert!(session_on(&mut s, t0, vlans, host(i as u32)).is_ok());
+    }
+    assert_eq!(s.session_count(), 3);
+}
+
+#[test]
+fn vlan_rules_give_each_vlan_its_service_names() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.service_names = vec![b"internet".to_vec()];
+    cfg.vlan_rules = vec![
+        VlanRule {
+            service_names: names(&["business", "voip"]),
+            ..rule(None, Some((100, 199)))
+        },
+        // An empty list accepts any Service-Name.
+        VlanRule {
+            service_names: names(&[]),
+            ..rule(None, Some((300, 300)))
+        },
+    ];
+    let mut s = server(cfg, t0);
+    let biz = c_tag(150);
+    // RFC 2516 §5.2: the PADO echoes the PADI's Service-Name and lists the
+    // other services offered — the rule's, not the interface's.
+    let pado = pado_on(&mut s, t0, biz, host(1), b"business").unwrap();
+    assert_eq!(offered(&pado), ["business", "voip"]);
+    let pado_any = pado_on(&mut s, t0, biz, host(1), b"").unwrap();
+    assert_eq!(offered(&pado_any), ["", "business", "voip"]);
+    events(&mut s);
+    // The interface's service is not offered on the rule's VLANs …
+    assert!(pado_on(&mut s, t0, biz, host(1), b"internet").is_none());
+    assert_eq!(
+        refusals(&events(&mut s)),
+        [RefusalReason::ServiceUnavailable]
+    );
+    // … and a PADR for it gets Service-Name-Error (RFC 2516 §5.4).
+    let pads = pads_on(&mut s, t0, biz, host(1), &pado_any, b"internet").unwrap();
+    assert_eq!(pads.session_id, 0);
+    assert_eq!(
+        pads.error().map(|(t, _)| t),
+        Some(TagType::ServiceNameError)
+    );
+    assert_eq!(
+        refusals(&events(&mut s)),
+        [RefusalReason::ServiceUnavailable]
+    );
+    // A PADR for the rule's service gets a session.
+    let pads = pads_on(&mut s, t0, biz, host(1), &pado_any, b"voip").unwrap();
+    assert_ne!(pads.session_id, 0);
+    assert_eq!(pads.service_names().collect::<Vec<_>>(), [&b"voip"[..]]);
+    events(&mut s);
+    // VLANs outside the rule keep the interface's list.
+    let other = c_tag(200);
+    assert_eq!(
+        offered(&pado_on(&mut s, t0, other, host(2), b"internet").unwrap()),
+        ["internet"]
+    );
+    assert!(pado_on(&mut s, t0, other, host(2), b"business").is_none());
+    // The rule with an empty list accepts anything.
+    assert_eq!(
+        offered(&pado_on(&mut s, t0, c_tag(300), host(3), b"whatever").unwrap()),
+        ["whatever"]
+    );
+}
+
+#[test]
+fn vlan_rule_session_limit_refuses_padi_and_padr_and_frees_on_padt() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.vlan_rules = vec![VlanRule {
+        max_sessions: Some(2),
+        ..rule(None, Some((100, 101)))
+    }];
+    let mut s = server(cfg, t0);
+    // A PADO handed out before the rule is full.
+    let late_pado = pado_on(&mut s, t0, c_tag(100), host(3), b"").unwrap();
+    // The rule counts its VLANs together.
+    let first = session_on(&mut s, t0, c_tag(100), host(1)).unwrap();
+    session_on(&mut s, t0, c_tag(101), host(2)).unwrap();
+    assert_eq!(s.vlan_rule_sessions(0), 2);
+    // Full: a PADI gets no PADO (RFC 2516 §5.2) …
+    assert_eq!(
+        session_on(&mut s, t0, c_tag(100), host(3)),
+        Err(vec![RefusalReason::VlanLimit])
+    );
+    // … and a PADR answering an earlier PADO gets a PADS with SESSION_ID 0
+    // and AC-System-Error (RFC 2516 §5.4).
+    let pads = pads_on(&mut s, t0, c_tag(100), host(3), &late_pado, b"").unwrap();
+    assert_eq!(pads.session_id, 0);
+    assert_eq!(
+        pads.error(),
+        Some((
+            TagType::AcSystemError,
+            &b"session limit reached on this VLAN"[..]
+        ))
+    );
+    assert_eq!(refusals(&events(&mut s)), [RefusalReason::VlanLimit]);
+    // Other VLANs of the interface are not affected.
+    session_on(&mut s, t0, c_tag(102), host(4)).unwrap();
+    session_on(&mut s, t0, VlanStack::new(), host(5)).unwrap();
+    assert_eq!(s.vlan_rule_sessions(0), 2);
+    // A PADT from the subscriber frees a slot of the rule.
+    let mut padt = DiscoveryRepr::new(Code::Padt, first);
+    padt.tags.clear();
+    s.handle_frame(t0, &build(AC_MAC, host(1), c_tag(100), &padt));
+    assert_eq!(s.vlan_rule_sessions(0), 1);
+    events(&mut s);
+    let third = session_on(&mut s, t0, c_tag(100), host(3)).unwrap();
+    assert_eq!(s.vlan_rule_sessions(0), 2);
+    // So does ending a session from our side.
+    s.terminate(third, Some("admin")).unwrap();
+    drain_server(&mut s);
+    assert_eq!(s.vlan_rule_sessions(0), 1);
+    // Host 2 on VLAN 101 and hosts 4 and 5 outside the rule.
+    assert_eq!(s.session_count(), 3);
+}
+
+#[test]
+fn interface_and_mac_limits_still_apply_under_a_vlan_rule() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.max_sessions = 2;
+    cfg.max_sessions_per_mac = 1;
+    cfg.vlan_rules = vec![VlanRule {
+        max_sessions: Some(100),
+        ..rule(None, Some((100, 100)))
+    }];
+    let mut s = server(cfg, t0);
+    session_on(&mut s, t0, c_tag(100), host(1)).unwrap();
+    assert_eq!(
+        session_on(&mut s, t0, c_tag(100), host(1)),
+        Err(vec![RefusalReason::MacLimit])
+    );
+    session_on(&mut s, t0, c_tag(100), host(2)).unwrap();
+    assert_eq!(
+        session_on(&mut s, t0, c_tag(100), host(3)),
+        Err(vec![RefusalReason::InterfaceFull])
+    );
+}
+
+#[test]
+fn refused_vlan_gets_no_pado_no_pads_and_takes_no_padi_token() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    // One PADI per second on the whole interface.
+    cfg.padi_rate = 1;
+    cfg.padi_burst = 1;
+    cfg.vlan_rules = vec![VlanRule {
+        refuse: true,
+        ..rule(Some((666, 666)), None)
+    }];
+    let mut s = server(cfg, t0);
+    let refused = qinq(666, 5);
+    // RFC 2516 §5.2: "If the Access Concentrator can not serve the PADI it
+    // MUST NOT respond with a PADO." Only an event tells.
+    for i in 0..20 {
+        assert!(pado_on(&mut s, t0, refused, host(i), b"").is_none());
+    }
+    let evs = events(&mut s);
+    assert_eq!(refusals(&evs), vec![RefusalReason::VlanRefused; 20]);
+    assert!(evs.iter().all(|e| match e {
+        Event::Refused { code, .. } => *code == Code::Padi,
+        Event::PacketCounted { direction, .. } => *direction == Direction::Rx,
+        _ => false,
+    }));
+    // The storm took no token: the interface's one PADI is still there.
+    let pado = pado_on(&mut s, t0, qinq(667, 5), host(100), b"").unwrap();
+    assert!(pado_on(&mut s, t0, qinq(667, 5), host(101), b"").is_none());
+    assert_eq!(refusals(&events(&mut s)), [RefusalReason::RateLimited]);
+    // A PADR on the refused VLAN (with a cookie issued elsewhere) gets no
+    // answer either, not even a PADS with an error.
+    assert!(pads_on(&mut s, t0, refused, host(100), &pado, b"").is_none());
+    assert_eq!(refusals(&events(&mut s)), [RefusalReason::VlanRefused]);
+    assert_eq!(s.session_count(), 0);
+    assert!(s.vlan_rule(&refused).is_some_and(|r| r.refuse));
+}
+
+#[test]
+fn vlan_rules_match_qinq_single_tagged_and_untagged_frames_first_match_wins() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.service_names = vec![b"interface".to_vec()];
+    cfg.vlan_rules = vec![
+        // 0: S-VLAN 10 and C-VLAN 100 (QinQ only).
+        VlanRule {
+            service_names: names(&["s10-c100"]),
+            ..rule(Some((10, 10)), Some((100, 100)))
+        },
+        // 1: C-VLAN 100 under any S-VLAN, or the single tag 100.
+        VlanRule {
+            service_names: names(&["c100"]),
+            ..rule(None, Some((100, 100)))
+        },
+        // 2: every C-VLAN under S-VLAN 20, refused.
+        VlanRule {
+            refuse: true,
+            ..rule(Some((20, 20)), None)
+        },
+        // 3: the rest of S-VLANs 1-30.
+        VlanRule {
+            service_names: names(&["s1-30"]),
+            ..rule(Some((1, 30)), None)
+        },
+        // 4: everything else, untagged frames included.
+        VlanRule {
+            service_names: names(&["rest"]),
+            ..VlanRule::default()
+        },
+    ];
+    let mut s = server(cfg.clone(), t0);
+    // (tags, rule index that applies, the service it offers or None when
+    // refused)
+    let table = [
+        (qinq(10, 100), 0, Some("s10-c100")),
+        (qinq(11, 100), 1, Some("c100")),
+        (qinq(20, 100), 1, Some("c100")), // first match wins over rule 2
+        (c_tag(100), 1, Some("c100")),
+        (qinq(20, 5), 2, None),
+        (c_tag(20), 4, Some("rest")), // a single tag is a C-tag
+        (qinq(10, 5), 3, Some("s1-30")),
+        (qinq(31, 5), 4, Some("rest")),
+        (c_tag(7), 4, Some("rest")),
+        (c_tag(0), 4, Some("rest")), // priority-tagged
+        (VlanStack::new(), 4, Some("rest")),
+    ];
+    for (i, (vlans, index, service)) in table.iter().enumerate() {
+        assert_eq!(
+            s.vlan_rule(vlans),
+            cfg.vlan_rules.get(*index),
+            "row {i}: {vlans:?}"
+        );
+        let mac = host(i as u32);
+        match service {
+            Some(name) => {
+                let pado = pado_on(&mut s, t0, *vlans, mac, name.as_bytes())
+                    .unwrap_or_else(|| panic!("row {i}: {:?}", events(&mut s)));
+                assert_eq!(offered(&pado), [*name], "row {i}");
+                // The interface's own list does not apply where a rule has one.
+                assert!(pado_on(&mut s, t0, *vlans, mac, b"interface").is_none());
+                assert_eq!(
+                    refusals(&events(&mut s)),
+                    [RefusalReason::ServiceUnavailable],
+                    "row {i}"
+                );
+                let id = session_on(&mut s, t0, *vlans, mac).unwrap();
+                assert_eq!(s.session(id).unwrap().vlans, *vlans);
+            }
+            None => {
+                assert!(pado_on(&mut s, t0, *vlans, mac, b"").is_none());
+                assert_eq!(
+                    refusals(&events(&mut s)),
+                    [RefusalReason::VlanRefused],
+                    "row {i}"
+                );
+            }
+        }
+    }
+    // Sessions were counted against the rule that applied.
+    let counts: Vec<usize> = (0..5).map(|i| s.vlan_rule_sessions(i)).collect();
+    assert_eq!(counts, [1, 3, 0, 1, 5]);
+}
+
+#[test]
+fn clients_on_a_limited_vlan_over_a_lossy_link() {
+    // Six hosts on C-VLAN 100 (limit 4) and two on C-VLAN 200 (no rule),
+    // through loss, duplication and reordering: the limit holds, the
+    // other VLAN is served, and the server's count matches its sessions.
+    for seed in 0..8 {
+        let t0 = Instant::now();
+        let mut cfg = config();
+        cfg.vlan_rules = vec![VlanRule {
+            max_sessions: Some(4),
+            ..rule(None, Some((100, 100)))
+        }];
+        let clients = (0..8)
+            .map(|n: u32| {
+                let vlans = if n < 6 { c_tag(100) } else { c_tag(200) };
+                let mut s = [0; 32];
+                s[..4].copy_from_slice(&n.to_be_bytes());
+                Client::new(
+                    ClientConfig {
+                        max_padi_attempts: 6,
+                        max_padr_attempts: 6,
+                        ..ClientConfig::default()
+                    },
+                    host(n),
+                    vlans,
+                    s,
+                )
+            })
+            .collect();
+        let link = LinkModel {
+            loss_percent: 15,
+            duplicate_percent: 15,
+            max_jitter_ms: 50,
+        };
+        let mut sim = Sim::new(server(cfg, t0), clients, link, seed, t0);
+        sim.start_all();
+        sim.run_for(Duration::from_secs(300));
+        let on_100 = sim
+            .server
+            .sessions()
+            .filter(|s| s.vlans == c_tag(100))
+            .count();
+        assert!(on_100 <= 4, "seed {seed}: {on_100} sessions on VLAN 100");
+        assert_eq!(sim.server.vlan_rule_sessions(0), on_100, "seed {seed}");
+        let up_100 = (0..6)
+            .filter(|&i| matches!(sim.clients[i].state(), ClientState::Established { .. }))
+            .count();
+        assert!(up_100 <= 4, "seed {seed}: {up_100} clients up on VLAN 100");
+        let refused_limit = refusals(&sim.server_events)
+            .into_iter()
+            .filter(|r| *r == RefusalReason::VlanLimit)
+            .count();
+        assert!(refused_limit > 0, "seed {seed}: the limit was never hit");
+        for session in sim.server.sessions() {
+            assert!(
+                session.vlans == c_tag(100) || session.vlans == c_tag(200),
+                "{session:?}"
+            );
+        }
+    }
+    // Over a perfect link exactly four get up on VLAN 100 and both on 200.
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.vlan_rules = vec![VlanRule {
+        max_sessions: Some(4),
+        ..rule(None, Some((100, 100)))
+    }];
+    let clients = (0..8)
+        .map(|n: u32| {
+            let vlans = if n < 6 { c_tag(100) } else { c_tag(200) };
+            let mut s = [0; 32];
+            s[..4].copy_from_slice(&n.to_be_bytes());
+            Client::new(ClientConfig::default(), host(n), vlans, s)
+        })
+        .collect();
+    let mut sim = Sim::new(server(cfg, t0), clients, PERFECT, 1, t0);
+    sim.start_all();
+    sim.run_for(Duration::from_secs(120));
+    let up: Vec<bool> = sim
+        .clients
+        .iter()
+        .map(|c| matches!(c.state(), ClientState::Established { .. }))
+        .collect();
+    assert_eq!(up.iter().take(6).filter(|u| **u).count(), 4, "{up:?}");
+    assert!(up[6] && up[7], "{up:?}");
+    assert_eq!(sim.server.vlan_rule_sessions(0), 4);
+}
+
+#[test]
+fn vlan_rules_from_a_config_file_drive_the_server() {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(
+        br#"
+[lac]
+[pppoe]
+service_names = ["internet"]
+[[pppoe.interface]]
+name = "eth1"
+[[pppoe.interface.vlan]]
+svlan = 10
+cvlan = "100-199"
+service_names = ["business"]
+max_sessions = 1
+nas_port_id = "{interface}:{svlan}:{cvlan}"
+[[pppoe.interface.vlan]]
+svlan = "20-29"
+refuse = true
+[radius.group.default]
+[[radius.group.default.server]]
+address = "127.0.0.1"
+secret = "s"
+"#,
+    )
+    .unwrap();
+    let config = tunnelnas::config::Config::load_with_env(file.path(), Vec::new()).unwrap();
+    let pppoe = config.pppoe.as_ref().unwrap();
+    let cfg = DiscoveryConfig::from_config(pppoe, Some(&pppoe.interfaces[0]));
+    let t0 = Instant::now();
+    let mut s = server(cfg, t0);
+    let biz = qinq(10, 150);
+    assert_eq!(
+        s.vlan_rule(&biz).and_then(|r| r.nas_port_id.as_deref()),
+        Some("{interface}:{svlan}:{cvlan}")
+    );
+    assert_eq!(
+        offered(&pado_on(&mut s, t0, biz, host(1), b"business").unwrap()),
+        ["business"]
+    );
+    session_on(&mut s, t0, biz, host(1)).unwrap();
+    assert_eq!(
+        session_on(&mut s, t0, qinq(10, 199), host(2)),
+        Err(vec![RefusalReason::VlanLimit])
+    );
+    assert_eq!(
+        session_on(&mut s, t0, qinq(25, 150), host(3)),
+        Err(vec![RefusalReason::VlanRefused])
+    );
+    // Outside the rules: the section's Service-Names, no template.
+    assert!(s.vlan_rule(&c_tag(150)).is_none());
+    assert_eq!(
+        offered(&pado_on(&mut s, t0, c_tag(150), host(4), b"").unwrap()),
+        ["", "internet"]
+    );
+}
+
+#[test]
+fn random_discovery_on_random_vlans_keeps_the_vlan_rules() {
+    // Twenty thousand PADIs, PADRs (most answering a PADO, some moved to
+    // another VLAN), PADTs and terminations on random tags: after every
+    // step each rule's count is the number of sessions it applies to and
+    // within its limit, and nothing is ever sent on a refused VLAN.
+    let t0 = Instant::now();
+    let mut rng = StdRng::seed_from_u64(0x71a);
+    let mut cfg = config();
+    cfg.max_sessions_per_mac = 3;
+    cfg.max_sessions = 40;
+    cfg.vlan_rules = vec![
+        VlanRule {
+            service_names: names(&["a"]),
+            max_sessions: Some(3),
+            ..rule(Some((2, 2)), Some((1, 3)))
+        },
+        VlanRule {
+            refuse: true,
+            ..rule(None, Some((4, 4)))
+        },
+        VlanRule {
+            refuse: true,
+            ..rule(Some((3, 3)), None)
+        },
+        VlanRule {
+            max_sessions: Some(5),
+            ..rule(None, Some((1, 5)))
+        },
+        VlanRule {
+            service_names: names(&["b", "c"]),
+            max_sessions: Some(4),
+            ..VlanRule::default()
+        },
+    ];
+    let rules = cfg.vlan_rules.clone();
+    let mut s = server(cfg, t0);
+    let stacks: Vec<VlanStack> = [VlanStack::new(), c_tag(0)]
+        .into_iter()
+        .chain((1..=7).map(c_tag))
+        .chain((1..=4).flat_map(|sv| (1..=5).map(move |cv| qinq(sv, cv))))
+        .collect();
+    let first_rule = |v: &VlanStack| rules.iter().position(|r| r.matches(v));
+    let mut pados: Vec<(MacAddress, VlanStack, DiscoveryRepr)> = Vec::new();
+    let mut now = t0;
+    let mut buf = vec![0; MAX_FRAME_LEN];
+    let mut established = 0;
+    let mut peak = vec![0; rules.len()];
+    for step in 0..20_000u32 {
+        now += Duration::from_millis(rng.random_range(0..5));
+        let mac = host(rng.random_range(0..20));
+        let vlans = stacks[rng.random_range(0..stacks.len())];
+        match rng.random_range(0..10) {
+            0..=3 => {
+                let service = [&b""[..], b"a", b"b", b"c", b"x"][rng.random_range(0..5)];
+                s.handle_frame(now, &padi_on(vlans, mac, service));
+            }
+            4..=7 if !pados.is_empty() => {
+                let (mac, mut vlans, pado) = pados.swap_remove(rng.random_range(0..pados.len()));
+                if rng.random_range(0..10) == 0 {
+                    vlans = stacks[rng.random_range(0..stacks.len())];
+                }
+                let mut padr = DiscoveryRepr::new(Code::Padr, 0);
+                let service = pado.service_name().unwrap_or_default().to_vec();
+                padr.tags.push(Tag::ServiceName(service));
+                if let Some(c) = pado.ac_cookie() {
+                    padr.tags.push(Tag::AcCookie(c.to_vec()));
+                }
+                padr.tags.push(Tag::HostUniq(step.to_be_bytes().to_vec()));
+                s.handle_frame(now, &build(AC_MAC, mac, vlans, &padr));
+            }
+            8 => {
+                let owned = s
+                    .sessions()
+                    .map(|x| (x.session_id, x.mac, x.vlans))
+                    .nth(rng.random_range(0..4));
+                if let Some((id, mac, vlans)) = owned {
+                    let padt = DiscoveryRepr::new(Code::Padt, id);
+                    s.handle_frame(now, &build(AC_MAC, mac, vlans, &padt));
+                }
+            }
+            _ => {
+                let id = s.sessions().map(|x| x.session_id).next();
+                if let Some(id) = id {
+                    s.terminate(id, None).unwrap();
+                }
+            }
+        }
+        s.handle_timeout(now);
+        while let Some(t) = s.poll_transmit(&mut buf) {
+            let (eth, repr) = dissect(&buf[..t.len]);
+            assert!(
+                !first_rule(&eth.vlans).is_some_and(|i| rules[i].refuse),
+                "step {step}: {:?} sent on refused {:?}",
+                repr.code,
+                eth.vlans
+            );
+            if repr.code == Code::Pado && pados.len() < 64 {
+                pados.push((eth.dst, eth.vlans, repr));
+            }
+        }
+        while let Some(e) = s.poll_event() {
+            if let Event::SessionEstablished { vlans, .. } = e {
+                established += 1;
+                assert!(!first_rule(&vlans).is_some_and(|i| rules[i].refuse));
+            }
+        }
+        for (i, r) in rules.iter().enumerate() {
+            let under = s
+                .sessions()
+                .filter(|x| first_rule(&x.vlans) == Some(i))
+                .count();
+            assert_eq!(s.vlan_rule_sessions(i), under, "step {step} rule {i}");
+            let max = r.max_sessions.map_or(usize::MAX, |m| m as usize);
+            assert!(under <= max, "step {step} rule {i}: {under} > {max}");
+            peak[i] = peak[i].max(under);
+        }
+    }
+    assert!(established > 100, "only {established} sessions");
+    // Every limit was reached at some point; refused VLANs never had one.
+    assert_eq!(peak, [3, 0, 0, 5, 4]);
 }
