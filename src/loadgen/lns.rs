@@ -688,7 +688,7 @@ impl LnsEmulator {
 /// PAP compares the password, CHAP-MD5 checks MD5(Identifier ‖ secret ‖
 /// challenge) (RFC 1994 §4.1), MS-CHAPv2 checks the NT-Response and returns
 /// the authenticator response (RFC 2759 §8.7).
-fn verify(users: &[Credentials], request: &AuthRequest) -> AuthDecision {
+pub(super) fn verify(users: &[Credentials], request: &AuthRequest) -> AuthDecision {
     let reject = AuthDecision::Reject {
         message: Some("authentication failed".to_owned()),
     };

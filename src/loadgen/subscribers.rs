@@ -341,6 +341,9 @@ struct Attempt {
     authenticated: Option<Instant>,
     up: bool,
     active: bool,
+    /// The peer sent an LCP Terminate-Request (a PADT may follow before
+    /// the link reports Down; the session still ended by LCP).
+    peer_terminated: bool,
 }
 
 impl Attempt {
@@ -352,6 +355,7 @@ impl Attempt {
             authenticated: None,
             up: false,
             active: true,
+            peer_terminated: false,
         }
     }
 }
@@ -575,6 +579,15 @@ impl SubscriberFarm {
             }
             return;
         }
+        // RFC 1661 §5.5 Terminate-Request (code 5): remembered so that the
+        // session's end is put down to LCP even if a PADT overtakes the
+        // link's Down.
+        if ppp.protocol() == Protocol::Lcp
+            && ppp.payload().first() == Some(&5)
+            && let Some(attempt) = sub.attempt.as_mut()
+        {
+            attempt.peer_terminated = true;
+        }
         session
             .link
             .handle_frame(now, ppp.protocol(), ppp.payload());
@@ -607,10 +620,25 @@ impl SubscriberFarm {
             sub.armed = None;
             self.service(now, index);
         }
+        self.prune_timers();
     }
 
-    /// The earliest instant [`Self::handle_timeout`] has work (possibly a
-    /// little early: superseded timers are discarded lazily).
+    /// Drops superseded entries from the top of the timer heap, so that
+    /// [`Self::poll_timeout`] names a live timer.
+    fn prune_timers(&mut self) {
+        while let Some(&Reverse((at, index))) = self.timers.peek() {
+            if self
+                .subscribers
+                .get(index as usize)
+                .is_some_and(|s| s.armed == Some(at))
+            {
+                return;
+            }
+            self.timers.pop();
+        }
+    }
+
+    /// The earliest instant [`Self::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let start = (!self.shutting_down && self.next_start < self.config.subscribers)
             .then(|| self.start_time(self.next_start));
@@ -993,6 +1021,11 @@ impl SubscriberFarm {
             return;
         };
         attempt.active = false;
+        let cause = if attempt.peer_terminated && cause == EndCause::Padt {
+            EndCause::LcpTerminate
+        } else {
+            cause
+        };
         if attempt.up {
             let ends = &mut self.stats.session_ends;
             match cause {
@@ -1059,6 +1092,7 @@ impl SubscriberFarm {
                 .filter_map(|(i, s)| Some(Reverse((s.armed?, u32::try_from(i).ok()?))))
                 .collect();
         }
+        self.prune_timers();
     }
 }
 
@@ -1199,4 +1233,575 @@ fn publish(report: &Mutex<FarmStats>, farm: &SubscriberFarm) {
     *report
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = stats;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ppp::auth::AuthDecision;
+    use crate::ppp::link::Role;
+    use crate::ppp::ncp::IpcpConfig;
+    use crate::pppoe::{Discovery, DiscoveryConfig, Event as DiscoveryEvent};
+
+    const BRAS_MAC: MacAddress = MacAddress::new([0x02, 0, 0, 0, 0, 0xb5]);
+    const BRAS_ADDR: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
+    const STEP: Duration = Duration::from_millis(5);
+
+    fn user(name: &str, password: &str) -> Credentials {
+        Credentials {
+            user: name.as_bytes().to_vec(),
+            password: password.as_bytes().to_vec(),
+        }
+    }
+
+    /// A BRAS stand-in: our discovery server and one server link per
+    /// session, checking credentials like the LNS emulator, addresses
+    /// from 100.64.0.2 up, answering pings to its own address.
+    struct Bras {
+        discovery: Discovery,
+        links: HashMap<u16, (MacAddress, Link)>,
+        users: Vec<Credentials>,
+        methods: Vec<AuthMethod>,
+        next_host: u8,
+        out: VecDeque<Vec<u8>>,
+        pings_answered: u64,
+        /// Drop everything (the BRAS is down).
+        dead: bool,
+        /// Stop answering pings.
+        mute: bool,
+    }
+
+    impl Bras {
+        fn new(now: Instant, users: Vec<Credentials>) -> Self {
+            Self {
+                discovery: Discovery::new(DiscoveryConfig::default(), BRAS_MAC, [9; 32], now),
+                links: HashMap::new(),
+                users,
+                methods: vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5, AuthMethod::Pap],
+                next_host: 2,
+                out: VecDeque::new(),
+                pings_answered: 0,
+                dead: false,
+                mute: false,
+            }
+        }
+
+        fn handle(&mut self, now: Instant, frame: &[u8]) {
+            if self.dead {
+                return;
+            }
+            let eth = EthernetFrame::new_checked(frame).expect("farm frames are well formed");
+            assert!(eth.src().is_locally_administered(), "farm MACs are local");
+            match eth.ethertype() {
+                EtherType::PppoeDiscovery => self.discovery.handle_frame(now, frame),
+                EtherType::PppoeSession => {
+                    let session = SessionPacket::new_checked(eth.payload()).expect("session");
+                    let ppp = PppFrame::new_checked(session.payload()).expect("ppp");
+                    assert!(!ppp.has_address_control(), "no FF 03 over PPPoE");
+                    let Some((mac, link)) = self.links.get_mut(&session.session_id()) else {
+                        return;
+                    };
+                    assert_eq!(*mac, eth.src());
+                    if ppp.protocol() == Protocol::Ipv4 {
+                        let mut packet = ppp.payload().to_vec();
+                        let len = icmp::answer_echo(&mut packet, BRAS_ADDR)
+                            .expect("the farm sends only well-formed echo requests");
+                        if !self.mute {
+                            self.pings_answered += 1;
+                            let mac = *mac;
+                            self.send(mac, session.session_id(), Protocol::Ipv4, &packet[..len]);
+                        }
+                    } else {
+                        link.handle_frame(now, ppp.protocol(), ppp.payload());
+                    }
+                }
+                other => panic!("unexpected EtherType {other:?}"),
+            }
+        }
+
+        fn send(&mut self, mac: MacAddress, session_id: u16, protocol: Protocol, payload: &[u8]) {
+            let mut buf = vec![0u8; HEADROOM + payload.len()];
+            buf[HEADROOM..].copy_from_slice(payload);
+            let len = encapsulate(
+                &mut buf,
+                (BRAS_MAC, mac),
+                session_id,
+                protocol,
+                payload.len(),
+            )
+            .expect("frame");
+            buf.truncate(len);
+            self.out.push_back(buf);
+        }
+
+        fn pump(&mut self, now: Instant) {
+            if self.discovery.poll_timeout().is_some_and(|t| t <= now) {
+                self.discovery.handle_timeout(now);
+            }
+            while let Some(event) = self.discovery.poll_event() {
+                match event {
+                    DiscoveryEvent::SessionEstablished {
+                        session_id,
+                        mac,
+                        max_payload,
+                        ..
+                    } => {
+                        let mut config = LinkConfig {
+                            role: Role::Server,
+                            auth_methods: self.methods.clone(),
+                            echo_interval: None,
+                            ipv6: false,
+                            mru: max_payload,
+                            lower_max_payload: max_payload,
+                            ipcp: IpcpConfig {
+                                local: Some(BRAS_ADDR),
+                                ..IpcpConfig::default()
+                            },
+                            ..LinkConfig::default()
+                        };
+                        config.fsm.restart_timer = Duration::from_secs(1);
+                        let mut link = Link::new(config, [session_id as u8; 32]);
+                        link.open(now);
+                        link.assign_ipv4(now, Ipv4Addr::new(100, 64, 0, self.next_host), None);
+                        self.next_host += 1;
+                        self.links.insert(session_id, (mac, link));
+                    }
+                    DiscoveryEvent::SessionTerminated { session_id, .. } => {
+                        self.links.remove(&session_id);
+                    }
+                    _ => {}
+                }
+            }
+            let mut buf = vec![0u8; MAX_FRAME_LEN];
+            while let Some(tx) = self.discovery.poll_transmit(&mut buf) {
+                self.out.push_back(buf[..tx.len].to_vec());
+            }
+            let ids: Vec<u16> = self.links.keys().copied().collect();
+            for id in ids {
+                let mut frames = Vec::new();
+                let mut down = false;
+                {
+                    let (mac, link) = self.links.get_mut(&id).expect("link");
+                    if link.poll_timeout().is_some_and(|t| t <= now) {
+                        link.handle_timeout(now);
+                    }
+                    while let Some(event) = link.poll_event() {
+                        match event {
+                            LinkEvent::AuthRequested(request) => {
+                                let decision = super::super::lns::verify(&self.users, &request);
+                                link.auth_complete(now, decision);
+                            }
+                            LinkEvent::Down { .. } => down = true,
+                            _ => {}
+                        }
+                    }
+                    while let Some((protocol, len)) = link.poll_transmit(&mut buf) {
+                        frames.push((*mac, protocol, buf[..len].to_vec()));
+                    }
+                }
+                for (mac, protocol, payload) in frames {
+                    self.send(mac, id, protocol, &payload);
+                }
+                if down {
+                    let _ = self.discovery.terminate(id, Some("PPP down"));
+                    self.links.remove(&id);
+                }
+            }
+            while let Some(tx) = self.discovery.poll_transmit(&mut buf) {
+                self.out.push_back(buf[..tx.len].to_vec());
+            }
+        }
+    }
+
+    struct World {
+        now: Instant,
+        farm: SubscriberFarm,
+        bras: Bras,
+        /// Every frame the farm sent, for inspection.
+        sent: Vec<Vec<u8>>,
+    }
+
+    impl World {
+        fn new(config: FarmConfig, users: Vec<Credentials>) -> Self {
+            let now = Instant::now();
+            Self {
+                now,
+                farm: SubscriberFarm::new(config, [7; 32], now),
+                bras: Bras::new(now, users),
+                sent: Vec::new(),
+            }
+        }
+
+        fn step(&mut self) {
+            let now = self.now;
+            if self.farm.poll_timeout().is_some_and(|t| t <= now) {
+                self.farm.handle_timeout(now);
+            }
+            let mut buf = vec![0u8; MAX_FRAME_LEN];
+            while let Some(len) = self.farm.poll_transmit(&mut buf) {
+                let frame = buf[..len].to_vec();
+                self.bras.handle(now, &frame);
+                self.sent.push(frame);
+            }
+            self.bras.pump(now);
+            while let Some(frame) = self.bras.out.pop_front() {
+                self.farm.handle_frame(now, &frame);
+            }
+            self.now += STEP;
+        }
+
+        fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&FarmStats) -> bool) -> bool {
+            let end = self.now + limit;
+            while self.now < end {
+                self.step();
+                if done(&self.farm.stats()) {
+                    return true;
+                }
+            }
+            false
+        }
+
+        fn run_for(&mut self, time: Duration) {
+            let end = self.now + time;
+            while self.now < end {
+                self.step();
+            }
+        }
+    }
+
+    fn config(subscribers: u32) -> FarmConfig {
+        FarmConfig {
+            subscribers,
+            credentials: vec![user("alice", "alice-pw"), user("bob", "bob-pw")],
+            start_rate: 50,
+            ping_interval: Some(Duration::from_millis(500)),
+            redial: Some(Duration::from_secs(1)),
+            discovery: ClientConfig {
+                max_padi_attempts: 3,
+                ..ClientConfig::default()
+            },
+            ..FarmConfig::default()
+        }
+    }
+
+    fn users() -> Vec<Credentials> {
+        vec![user("alice", "alice-pw"), user("bob", "bob-pw")]
+    }
+
+    fn stage_sum(stats: &FarmStats) -> u32 {
+        Stage::ALL.iter().map(|s| stats.in_stage(*s)).sum()
+    }
+
+    #[test]
+    fn subscribers_come_up_and_their_pings_are_answered() {
+        for methods in [
+            vec![AuthMethod::MsChapV2],
+            vec![AuthMethod::ChapMd5],
+            vec![AuthMethod::Pap],
+        ] {
+            let mut world = World::new(
+                FarmConfig {
+                    auth_methods: methods.clone(),
+                    ..config(5)
+                },
+                users(),
+            );
+            assert!(
+                world.run_until(Duration::from_secs(10), |s| s.up == 5),
+                "{methods:?}: {:?}",
+                world.farm.stats()
+            );
+            world.run_for(Duration::from_secs(3));
+            let stats = world.farm.stats();
+            assert_eq!(stats.up, 5);
+            assert_eq!(stage_sum(&stats), 5);
+            assert_eq!(stats.dials, 5);
+            assert_eq!(stats.sessions_up, 5);
+            assert_eq!(stats.setup_failures, SetupFailures::default());
+            // Every phase timed once per subscriber, in order of size.
+            for h in [
+                &stats.setup.discovery,
+                &stats.setup.lcp,
+                &stats.setup.auth,
+                &stats.setup.ipcp,
+                &stats.setup.total,
+            ] {
+                assert_eq!(h.count(), 5);
+            }
+            assert!(stats.setup.total.min() >= stats.setup.discovery.max());
+            // 3 s at 500 ms: at least 5 pings each, all answered but the
+            // ones still in flight.
+            assert!(stats.pings_sent >= 25, "{stats:?}");
+            assert!(stats.pings_answered + 5 >= stats.pings_sent);
+            assert_eq!(stats.pings_answered, world.bras.pings_answered);
+            assert_eq!(stats.pings_unmatched, 0);
+            assert_eq!(stats.ping_rtt.count(), stats.pings_answered);
+            let mut addresses: Vec<Ipv4Addr> = (0..5)
+                .map(|i| {
+                    let view = world.farm.subscriber(i).unwrap();
+                    assert_eq!(view.stage, Stage::Up);
+                    assert_eq!(view.peer_address, Some(BRAS_ADDR));
+                    assert_eq!(view.mac, subscriber_mac([0x02, 0x1f], i));
+                    view.address.unwrap()
+                })
+                .collect();
+            addresses.sort_unstable();
+            addresses.dedup();
+            assert_eq!(addresses.len(), 5, "every subscriber its own address");
+        }
+    }
+
+    #[test]
+    fn subscribers_start_at_the_configured_rate() {
+        let mut world = World::new(
+            FarmConfig {
+                start_rate: 10,
+                ..config(20)
+            },
+            users(),
+        );
+        // Subscriber i dials at i × 100 ms.
+        world.run_for(Duration::from_millis(1001));
+        assert_eq!(world.farm.stats().dials, 11);
+        world.run_for(Duration::from_millis(500));
+        assert_eq!(world.farm.stats().dials, 16);
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 20));
+        // All at once.
+        let mut world = World::new(
+            FarmConfig {
+                start_rate: 0,
+                ..config(20)
+            },
+            users(),
+        );
+        world.step();
+        assert_eq!(world.farm.stats().dials, 20);
+    }
+
+    #[test]
+    fn padt_ends_the_session_and_the_subscriber_redials() {
+        let mut world = World::new(config(2), users());
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 2));
+        let id = world.farm.subscriber(0).unwrap().session_id.unwrap();
+        world.bras.discovery.terminate(id, Some("admin")).unwrap();
+        world.bras.links.remove(&id);
+        world.step();
+        world.step();
+        let stats = world.farm.stats();
+        assert_eq!(stats.session_ends.padt, 1);
+        assert_eq!(stats.up, 1);
+        assert_eq!(stats.idle, 1);
+        assert_eq!(world.farm.subscriber(0).unwrap().session_id, None);
+        // Redial after 1 s.
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 2));
+        assert_eq!(world.farm.subscriber(0).unwrap().dials, 2);
+        assert_eq!(world.farm.stats().sessions_up, 3);
+        assert_eq!(world.farm.stats().setup.total.count(), 3);
+    }
+
+    #[test]
+    fn lcp_terminate_ends_the_session_with_a_padt_and_a_redial() {
+        let mut world = World::new(config(1), users());
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 1));
+        let id = world.farm.subscriber(0).unwrap().session_id.unwrap();
+        let (_, link) = world.bras.links.get_mut(&id).unwrap();
+        link.close(world.now, DownReason::AdminClose);
+        let sent_before = world.sent.len();
+        assert!(
+            world.run_until(Duration::from_secs(5), |s| s.session_ends.lcp_terminate
+                == 1)
+        );
+        // The farm acknowledged the Terminate-Request (the BRAS then
+        // cleared the session with its PADT, which ended it here).
+        let acked = world.sent[sent_before..].iter().any(|f| {
+            let eth = EthernetFrame::new_checked(&f[..]).unwrap();
+            eth.ethertype() == EtherType::PppoeSession && {
+                let session = SessionPacket::new_checked(eth.payload()).unwrap();
+                let ppp = PppFrame::new_checked(session.payload()).unwrap();
+                ppp.protocol() == Protocol::Lcp && ppp.payload()[0] == 6
+            }
+        });
+        assert!(acked, "Terminate-Ack sent");
+        assert_eq!(world.farm.stats().session_ends.padt, 0);
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 1 && s.dials == 2));
+    }
+
+    #[test]
+    fn a_wrong_password_is_an_auth_failure_and_without_redial_the_subscriber_ends() {
+        let mut world = World::new(
+            FarmConfig {
+                credentials: vec![user("alice", "wrong")],
+                redial: None,
+                ..config(1)
+            },
+            users(),
+        );
+        assert!(
+            world.run_until(Duration::from_secs(30), |s| s.ended == 1),
+            "{:?}",
+            world.farm.stats()
+        );
+        let stats = world.farm.stats();
+        assert_eq!(stats.setup_failures.auth, 1);
+        assert_eq!(stats.sessions_up, 0);
+        assert_eq!(stats.setup.auth.count(), 0);
+        assert_eq!(stats.setup.lcp.count(), 1);
+        // Nothing more happens.
+        world.run_for(Duration::from_secs(5));
+        assert_eq!(world.farm.stats().dials, 1);
+        assert_eq!(world.farm.poll_timeout(), None);
+    }
+
+    #[test]
+    fn no_access_concentrator_is_a_discovery_failure_then_a_redial() {
+        let mut world = World::new(config(1), users());
+        world.bras.dead = true;
+        // PADIs at 0, 1, 3 s; given up at 7 s; redial 1 s later.
+        assert!(world.run_until(Duration::from_secs(10), |s| s.setup_failures.discovery == 1));
+        assert_eq!(world.farm.stats().idle, 1);
+        assert!(world.run_until(Duration::from_secs(2), |s| s.dials == 2));
+        world.bras.dead = false;
+        assert!(world.run_until(Duration::from_secs(10), |s| s.up == 1));
+    }
+
+    #[test]
+    fn lost_replies_are_counted_as_unanswered() {
+        let mut world = World::new(config(1), users());
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 1));
+        world.run_for(Duration::from_secs(2));
+        let before = world.farm.stats();
+        world.bras.mute = true;
+        world.run_for(Duration::from_secs(2));
+        let after = world.farm.stats();
+        assert!(after.pings_sent >= before.pings_sent + 3);
+        assert_eq!(after.pings_answered, before.pings_answered);
+    }
+
+    #[test]
+    fn shutdown_terminates_every_session_and_stops() {
+        let mut world = World::new(config(3), users());
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 3));
+        let sent_before = world.sent.len();
+        world.farm.shutdown(world.now);
+        world.step();
+        let stats = world.farm.stats();
+        assert_eq!(stats.ended, 3);
+        assert_eq!(stage_sum(&stats), 3);
+        let (mut terminates, mut padts) = (0, 0);
+        for frame in &world.sent[sent_before..] {
+            let eth = EthernetFrame::new_checked(&frame[..]).unwrap();
+            match eth.ethertype() {
+                EtherType::PppoeDiscovery if eth.payload()[1] == 0xa7 => padts += 1,
+                EtherType::PppoeSession => {
+                    let session = SessionPacket::new_checked(eth.payload()).unwrap();
+                    let ppp = PppFrame::new_checked(session.payload()).unwrap();
+                    if ppp.protocol() == Protocol::Lcp && ppp.payload()[0] == 5 {
+                        terminates += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!((terminates, padts), (3, 3));
+        world.run_for(Duration::from_secs(5));
+        assert_eq!(world.farm.stats().dials, 3);
+        assert!(world.bras.links.is_empty());
+    }
+
+    #[test]
+    fn timers_stay_bounded_over_a_long_run() {
+        let mut world = World::new(config(10), users());
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 10));
+        world.run_for(Duration::from_secs(60));
+        assert!(world.farm.timers.len() <= 2 * 10 + 64);
+        assert!(world.farm.ready.len() <= 10);
+        let stats = world.farm.stats();
+        assert!(stats.pings_answered >= 10 * 100);
+    }
+
+    #[test]
+    fn frames_for_others_or_malformed_are_ignored() {
+        let mut world = World::new(config(2), users());
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 2));
+        let view = world.farm.subscriber(1).unwrap();
+        // A well-formed session frame to subscriber 1, then damaged forms.
+        let mut buf = vec![0u8; HEADROOM + 8];
+        let len = encapsulate(
+            &mut buf,
+            (BRAS_MAC, view.mac),
+            view.session_id.unwrap(),
+            Protocol::Lcp,
+            8,
+        )
+        .unwrap();
+        let good = buf[..len].to_vec();
+        let before = world.farm.stats().frames_ignored;
+        let now = world.now;
+        for cut in 0..good.len() {
+            world.farm.handle_frame(now, &good[..cut]);
+        }
+        // Wrong session id, wrong source, other MAC, broadcast.
+        let mut wrong = good.clone();
+        wrong[17] ^= 1;
+        world.farm.handle_frame(now, &wrong);
+        let mut wrong = good.clone();
+        wrong[11] ^= 1;
+        world.farm.handle_frame(now, &wrong);
+        let mut wrong = good.clone();
+        wrong[5] = 0xee;
+        world.farm.handle_frame(now, &wrong);
+        wrong[..6].copy_from_slice(&[0xff; 6]);
+        world.farm.handle_frame(now, &wrong);
+        assert!(world.farm.stats().frames_ignored >= before + 4);
+        // The sessions survive it.
+        assert!(world.run_until(Duration::from_secs(2), |s| s.pings_answered > 0));
+        assert_eq!(world.farm.stats().up, 2);
+    }
+
+    #[test]
+    fn subscriber_macs_are_local_unicast_and_map_back() {
+        let farm = SubscriberFarm::new(
+            FarmConfig {
+                mac_prefix: [0xff, 0x12],
+                subscribers: 300,
+                ..FarmConfig::default()
+            },
+            [0; 32],
+            Instant::now(),
+        );
+        for index in [0, 1, 255, 256, 299] {
+            let mac = subscriber_mac([0xff, 0x12], index);
+            assert!(mac.is_unicast() && mac.is_locally_administered());
+            assert_eq!(farm.index_of(mac), Some(index));
+        }
+        assert_eq!(farm.index_of(subscriber_mac([0xff, 0x12], 300)), None);
+        assert_eq!(farm.index_of(MacAddress::BROADCAST), None);
+        let _ = AuthDecision::Reject { message: None };
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_frames_never_panic(
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            ethertype in prop_oneof![Just(0x8863u16), Just(0x8864u16), any::<u16>()],
+            index in 0u32..3,
+        ) {
+            let now = Instant::now();
+            let mut farm = SubscriberFarm::new(config(2), [1; 32], now);
+            farm.handle_timeout(now);
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&subscriber_mac([0x02, 0x1f], index).octets());
+            frame.extend_from_slice(&BRAS_MAC.octets());
+            frame.extend_from_slice(&ethertype.to_be_bytes());
+            frame.extend_from_slice(&body);
+            farm.handle_frame(now, &frame);
+            let mut buf = vec![0u8; MAX_FRAME_LEN];
+            while farm.poll_transmit(&mut buf).is_some() {}
+            prop_assert_eq!(stage_sum(&farm.stats()), 2);
+        }
+    }
 }
