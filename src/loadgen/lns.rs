@@ -417,10 +417,25 @@ impl LnsEmulator {
             }
             self.drive(now, handle);
         }
+        self.prune_timers();
     }
 
-    /// The earliest instant [`Self::handle_timeout`] has work (possibly a
-    /// little early: superseded timers are discarded lazily).
+    /// Drops superseded entries from the top of the timer heap, so that
+    /// [`Self::poll_timeout`] names a live timer.
+    fn prune_timers(&mut self) {
+        while let Some(&Reverse((at, handle))) = self.timers.peek() {
+            if self
+                .sessions
+                .get(&handle)
+                .is_some_and(|s| s.armed == Some(at))
+            {
+                return;
+            }
+            self.timers.pop();
+        }
+    }
+
+    /// The earliest instant [`Self::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let session = self.timers.peek().map(|Reverse((at, _))| *at);
         self.endpoint
@@ -532,6 +547,7 @@ impl LnsEmulator {
         {
             self.pool.release(addr);
         }
+        self.prune_timers();
     }
 
     fn endpoint_events(&mut self, now: Instant) {
@@ -681,6 +697,7 @@ impl LnsEmulator {
                 .filter_map(|(h, s)| Some(Reverse((s.armed?, *h))))
                 .collect();
         }
+        self.prune_timers();
     }
 }
 
@@ -836,4 +853,536 @@ pub fn run_lns(
     *report
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = lns.stats();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::l2tp::{CallInfo, OpenSession};
+    use crate::ppp::ncp::Ipv4Negotiated;
+
+    const LAC_ADDR: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 1701);
+    const LNS_ADDR: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), 1701);
+    const LNS_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const SECRET: &[u8] = b"tunnel-secret";
+    const STEP: Duration = Duration::from_millis(5);
+
+    fn user(name: &str, password: &str) -> Credentials {
+        Credentials {
+            user: name.as_bytes().to_vec(),
+            password: password.as_bytes().to_vec(),
+        }
+    }
+
+    fn lns_config(pool: &str) -> LnsConfig {
+        let mut config = LnsConfig::new(
+            "192.0.2.0/24".parse().unwrap(),
+            SECRET,
+            vec![user("alice", "alice-pw"), user("bob", "bob-pw")],
+            LNS_IP,
+            pool.parse().unwrap(),
+        );
+        config.dns = vec![Ipv4Addr::new(10, 0, 0, 53)];
+        config
+    }
+
+    /// One call of the LAC side: a client link inside the tunnel.
+    #[derive(Debug, Default)]
+    struct Call {
+        ids: Option<(u16, u16)>,
+        link: Option<Link>,
+        ipv4: Option<Ipv4Negotiated>,
+        down: bool,
+        link_down: bool,
+        ipv4_received: Vec<Vec<u8>>,
+    }
+
+    /// Our L2TP endpoint as a LAC, with a PPP client link per call.
+    struct World {
+        now: Instant,
+        lns: LnsEmulator,
+        lac: Endpoint,
+        calls: HashMap<u64, Call>,
+        credentials: HashMap<u64, (Credentials, Vec<AuthMethod>)>,
+        /// Every data message the LNS sent.
+        lns_data: Vec<Vec<u8>>,
+    }
+
+    impl World {
+        fn new(config: LnsConfig) -> Self {
+            Self {
+                now: Instant::now(),
+                lns: LnsEmulator::new(config, [4; 32]),
+                lac: Endpoint::new(
+                    EndpointConfig {
+                        accept_calls: false,
+                        ..EndpointConfig::default()
+                    },
+                    [5; 32],
+                ),
+                calls: HashMap::new(),
+                credentials: HashMap::new(),
+                lns_data: Vec::new(),
+            }
+        }
+
+        fn dial(&mut self, request_id: u64, credentials: Credentials, methods: &[AuthMethod]) {
+            self.lac
+                .open_session(
+                    self.now,
+                    OpenSession {
+                        peer: LNS_ADDR,
+                        secret: SECRET.to_vec(),
+                        assignment_id: None,
+                        client_auth_id: None,
+                        call: CallInfo::default(),
+                        request_id,
+                    },
+                )
+                .unwrap();
+            self.credentials
+                .insert(request_id, (credentials, methods.to_vec()));
+            self.calls.insert(request_id, Call::default());
+        }
+
+        /// A data message from the LAC on call `request_id` with `ppp`
+        /// (whatever framing the test chose).
+        fn lac_sends(&mut self, request_id: u64, ppp: &[u8]) {
+            let (tunnel, session) = self.calls[&request_id].ids.unwrap();
+            let mut datagram = vec![0u8; 6 + ppp.len()];
+            datagram[6..].copy_from_slice(ppp);
+            let start = HeaderRepr::data(tunnel, session)
+                .emit_before(&mut datagram, 6, ppp.len())
+                .unwrap();
+            assert_eq!(start, 0);
+            self.lns.handle_datagram(self.now, LAC_ADDR, &datagram);
+        }
+
+        fn step(&mut self) {
+            let now = self.now;
+            if self.lac.poll_timeout().is_some_and(|t| t <= now) {
+                self.lac.handle_timeout(now);
+            }
+            if self.lns.poll_timeout().is_some_and(|t| t <= now) {
+                self.lns.handle_timeout(now);
+            }
+            let mut buf = Vec::new();
+            while let Some((to, len)) = self.lac.poll_transmit(now, &mut buf) {
+                assert_eq!(to, LNS_ADDR);
+                self.lns.handle_datagram(now, LAC_ADDR, &buf[..len]);
+            }
+            while let Some(event) = self.lac.poll_event() {
+                match event {
+                    L2tpEvent::SessionUp {
+                        request_id,
+                        peer_tunnel_id,
+                        peer_session_id,
+                        ..
+                    } => {
+                        let (credentials, methods) = self.credentials[&request_id].clone();
+                        let mut config = LinkConfig::client(credentials);
+                        config.auth_methods = methods;
+                        config.echo_interval = None;
+                        config.ipv6 = false;
+                        config.accept_compression = true;
+                        let mut link = Link::new(config, [request_id as u8; 32]);
+                        link.open(now);
+                        let call = self.calls.get_mut(&request_id).unwrap();
+                        call.ids = Some((peer_tunnel_id, peer_session_id));
+                        call.link = Some(link);
+                    }
+                    L2tpEvent::SessionDown { request_id, .. } => {
+                        let call = self.calls.get_mut(&request_id).unwrap();
+                        call.down = true;
+                        if let Some(link) = call.link.as_mut() {
+                            link.lower_down(now);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let ids: Vec<u64> = self.calls.keys().copied().collect();
+            for id in ids {
+                let mut frames = Vec::new();
+                let call = self.calls.get_mut(&id).unwrap();
+                let Some(link) = call.link.as_mut() else {
+                    continue;
+                };
+                if link.poll_timeout().is_some_and(|t| t <= now) {
+                    link.handle_timeout(now);
+                }
+                while let Some(event) = link.poll_event() {
+                    match event {
+                        LinkEvent::NetworkUp { ipv4, .. } => call.ipv4 = ipv4,
+                        LinkEvent::Down { .. } => call.link_down = true,
+                        _ => {}
+                    }
+                }
+                let mut out = [0u8; 1600];
+                while let Some((protocol, len)) = link.poll_transmit(&mut out[4..]) {
+                    FrameHeader {
+                        address_control: true,
+                        protocol,
+                    }
+                    .emit(&mut out)
+                    .unwrap();
+                    frames.push(out[..4 + len].to_vec());
+                }
+                if call.down {
+                    continue;
+                }
+                for frame in frames {
+                    self.lac_sends(id, &frame);
+                }
+            }
+            let mut buf = Vec::new();
+            while let Some((to, len)) = self.lns.poll_transmit(now, &mut buf) {
+                assert_eq!(to, LAC_ADDR);
+                let datagram = buf[..len].to_vec();
+                if crate::l2tp::is_control(&datagram) {
+                    self.lac.handle_datagram(now, LNS_ADDR, &datagram);
+                    continue;
+                }
+                let packet = L2tpPacket::new_checked(&datagram[..]).unwrap();
+                let ppp = PppFrame::new_checked(packet.payload()).unwrap();
+                assert!(ppp.has_address_control(), "the LNS sends FF 03");
+                assert!(!ppp.is_protocol_compressed());
+                let session = packet.session_id();
+                let Some(call) = self
+                    .calls
+                    .values_mut()
+                    .find(|c| c.ids.is_some() && !c.down && self_session(&self.lac, c, session))
+                else {
+                    continue;
+                };
+                if ppp.protocol() == Protocol::Ipv4 {
+                    call.ipv4_received.push(ppp.payload().to_vec());
+                } else if let Some(link) = call.link.as_mut() {
+                    link.handle_frame(now, ppp.protocol(), ppp.payload());
+                }
+                self.lns_data.push(datagram);
+            }
+            self.now += STEP;
+        }
+
+        fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+            let end = self.now + limit;
+            while self.now < end {
+                self.step();
+                if done(self) {
+                    return true;
+                }
+            }
+            false
+        }
+
+        fn ping(&mut self, request_id: u64, seq: u16, pfc: bool) {
+            let ipv4 = self.calls[&request_id].ipv4.unwrap();
+            let mut packet = [0u8; 128];
+            let len =
+                icmp::write_echo_request(&mut packet, (ipv4.local, ipv4.peer), 9, seq, 32).unwrap();
+            let mut ppp = if pfc {
+                vec![0x21]
+            } else {
+                vec![0xff, 0x03, 0x00, 0x21]
+            };
+            ppp.extend_from_slice(&packet[..len]);
+            self.lac_sends(request_id, &ppp);
+        }
+    }
+
+    /// Whether data for our Session ID `session` belongs to `call` (the LAC
+    /// endpoint knows which of its sessions has those peer ids).
+    fn self_session(lac: &Endpoint, call: &Call, session: u16) -> bool {
+        let Some((peer_tunnel, peer_session)) = call.ids else {
+            return false;
+        };
+        lac.tunnels().iter().any(|t| {
+            lac.session(t.tunnel_id, session).is_some_and(|s| {
+                s.peer_tunnel_id == peer_tunnel && s.peer_session_id == peer_session
+            })
+        })
+    }
+
+    #[test]
+    fn a_call_gets_an_address_and_its_pings_are_answered_for_each_method() {
+        for method in [AuthMethod::MsChapV2, AuthMethod::ChapMd5, AuthMethod::Pap] {
+            let mut world = World::new(lns_config("10.0.0.0/29"));
+            world.dial(1, user("alice", "alice-pw"), &[method]);
+            assert!(
+                world.run_until(Duration::from_secs(10), |w| w.calls[&1].ipv4.is_some()),
+                "{method:?}: {:?}",
+                world.lns.stats()
+            );
+            let ipv4 = world.calls[&1].ipv4.unwrap();
+            assert_eq!(ipv4.local, Ipv4Addr::new(10, 0, 0, 2), "first pool address");
+            assert_eq!(ipv4.peer, LNS_IP);
+            assert_eq!(ipv4.primary_dns, Some(Ipv4Addr::new(10, 0, 0, 53)));
+            world.ping(1, 1, false);
+            world.ping(1, 2, true);
+            world.step();
+            let replies = &world.calls[&1].ipv4_received;
+            assert_eq!(replies.len(), 2, "{method:?}");
+            for (reply, seq) in replies.iter().zip([1, 2]) {
+                let echo = icmp::parse_echo(reply).expect("valid checksums");
+                assert!(echo.is_reply);
+                assert_eq!(
+                    (echo.src, echo.dst, echo.ident, echo.seq),
+                    (LNS_IP, ipv4.local, 9, seq)
+                );
+            }
+            let stats = world.lns.stats();
+            assert_eq!(stats.auth_accepted, 1);
+            assert_eq!(stats.auth_rejected, 0);
+            assert_eq!(stats.pings_answered, 2);
+            assert_eq!((stats.tunnels, stats.tunnels_total), (1, 1));
+            assert_eq!((stats.sessions, stats.sessions_total), (1, 1));
+            assert_eq!(stats.sessions_network_up, 1);
+            assert_eq!(stats.addresses_in_use, 1);
+            assert_eq!(stats.ppp_setup.count(), 1);
+            assert_eq!(stats.tx_packets as usize, world.lns_data.len());
+            assert!(stats.rx_bytes > 0 && stats.tx_bytes > 0);
+            assert_eq!(stats.data_dropped, 0);
+            assert_eq!(
+                world
+                    .lns
+                    .session_address(world.lns.sessions.keys().copied().next().unwrap()),
+                Some(ipv4.local)
+            );
+        }
+    }
+
+    #[test]
+    fn other_ipv4_is_counted_and_not_answered() {
+        let mut world = World::new(lns_config("10.0.0.0/29"));
+        world.dial(1, user("bob", "bob-pw"), &[AuthMethod::ChapMd5]);
+        assert!(world.run_until(Duration::from_secs(10), |w| w.calls[&1].ipv4.is_some()));
+        let ipv4 = world.calls[&1].ipv4.unwrap();
+        // An echo to another host, and a reply (not a request).
+        let mut packet = [0u8; 64];
+        let len = icmp::write_echo_request(
+            &mut packet,
+            (ipv4.local, Ipv4Addr::new(8, 8, 8, 8)),
+            1,
+            1,
+            8,
+        )
+        .unwrap();
+        let mut ppp = vec![0xff, 0x03, 0x00, 0x21];
+        ppp.extend_from_slice(&packet[..len]);
+        world.lac_sends(1, &ppp);
+        let len = icmp::write_echo_request(&mut packet, (ipv4.local, LNS_IP), 1, 1, 8).unwrap();
+        icmp::answer_echo(&mut packet[..len], LNS_IP).unwrap();
+        let mut ppp = vec![0xff, 0x03, 0x00, 0x21];
+        ppp.extend_from_slice(&packet[..len]);
+        world.lac_sends(1, &ppp);
+        world.step();
+        assert!(world.calls[&1].ipv4_received.is_empty());
+        let stats = world.lns.stats();
+        assert_eq!(stats.ipv4_ignored, 2);
+        assert_eq!(stats.pings_answered, 0);
+    }
+
+    #[test]
+    fn a_wrong_password_is_rejected_and_the_call_cleared() {
+        let mut world = World::new(lns_config("10.0.0.0/29"));
+        world.dial(1, user("alice", "wrong"), &[AuthMethod::Pap]);
+        assert!(
+            world.run_until(Duration::from_secs(30), |w| w.calls[&1].down),
+            "{:?}",
+            world.lns.stats()
+        );
+        let stats = world.lns.stats();
+        assert!(stats.auth_rejected >= 1);
+        assert_eq!(stats.auth_accepted, 0);
+        assert_eq!(stats.sessions, 0);
+        assert_eq!(stats.addresses_in_use, 0);
+        assert!(world.calls[&1].ipv4.is_none());
+        // An unknown user too.
+        world.dial(2, user("mallory", "x"), &[AuthMethod::MsChapV2]);
+        assert!(world.run_until(Duration::from_secs(30), |w| w.calls[&2].down));
+        assert_eq!(world.lns.stats().auth_accepted, 0);
+    }
+
+    #[test]
+    fn a_call_cleared_by_the_lac_frees_its_address() {
+        let mut world = World::new(lns_config("10.0.0.0/29"));
+        world.dial(1, user("alice", "alice-pw"), &[AuthMethod::Pap]);
+        world.dial(2, user("bob", "bob-pw"), &[AuthMethod::Pap]);
+        assert!(world.run_until(Duration::from_secs(10), |w| {
+            w.calls.values().all(|c| c.ipv4.is_some())
+        }));
+        assert_eq!(world.lns.stats().addresses_in_use, 2);
+        let first = world.calls[&1].ipv4.unwrap().local;
+        let handle = world
+            .lac
+            .tunnels()
+            .iter()
+            .find_map(|t| {
+                (1..=u16::MAX).find_map(|s| {
+                    let info = world.lac.session(t.tunnel_id, s)?;
+                    (Some((info.peer_tunnel_id, info.peer_session_id)) == world.calls[&1].ids)
+                        .then_some(SessionHandle {
+                            tunnel_id: t.tunnel_id,
+                            session_id: s,
+                        })
+                })
+            })
+            .unwrap();
+        world.lac.close_session(
+            world.now,
+            handle,
+            ResultCode::cdn(CdnResult::Administrative),
+            None,
+        );
+        world.calls.get_mut(&1).unwrap().down = true;
+        assert!(world.run_until(Duration::from_secs(5), |w| w.lns.stats().sessions == 1));
+        assert_eq!(world.lns.stats().addresses_in_use, 1);
+        // The next call gets the freed address.
+        world.dial(3, user("alice", "alice-pw"), &[AuthMethod::Pap]);
+        assert!(world.run_until(Duration::from_secs(10), |w| w.calls[&3].ipv4.is_some()));
+        assert_eq!(world.calls[&3].ipv4.unwrap().local, first);
+    }
+
+    #[test]
+    fn an_exhausted_pool_or_session_limit_refuses_the_call() {
+        // 10.0.0.0/30: .1 is the LNS, .2 the only subscriber address.
+        let mut world = World::new(lns_config("10.0.0.0/30"));
+        world.dial(1, user("alice", "alice-pw"), &[AuthMethod::Pap]);
+        assert!(world.run_until(Duration::from_secs(10), |w| w.calls[&1].ipv4.is_some()));
+        world.dial(2, user("bob", "bob-pw"), &[AuthMethod::Pap]);
+        assert!(world.run_until(Duration::from_secs(10), |w| w.calls[&2].down));
+        assert_eq!(world.lns.stats().sessions_refused, 1);
+        assert_eq!(world.lns.stats().sessions, 1);
+        // A session limit of one.
+        let mut world = World::new(LnsConfig {
+            max_sessions: 1,
+            ..lns_config("10.0.0.0/24")
+        });
+        world.dial(1, user("alice", "alice-pw"), &[AuthMethod::Pap]);
+        assert!(world.run_until(Duration::from_secs(10), |w| w.calls[&1].ipv4.is_some()));
+        world.dial(2, user("bob", "bob-pw"), &[AuthMethod::Pap]);
+        assert!(world.run_until(Duration::from_secs(10), |w| w.calls[&2].down));
+        assert_eq!(world.lns.stats().sessions_refused, 1);
+    }
+
+    #[test]
+    fn data_for_unknown_sessions_or_from_elsewhere_is_dropped() {
+        let mut world = World::new(lns_config("10.0.0.0/29"));
+        world.dial(1, user("alice", "alice-pw"), &[AuthMethod::Pap]);
+        assert!(world.run_until(Duration::from_secs(10), |w| w.calls[&1].ipv4.is_some()));
+        let now = world.now;
+        let (tunnel, session) = world
+            .lns
+            .sessions
+            .keys()
+            .map(|h| (h.tunnel_id, h.session_id))
+            .next()
+            .unwrap();
+        let mut datagram = vec![0u8; 6 + 4];
+        datagram[6..].copy_from_slice(&[0xff, 0x03, 0xc0, 0x21]);
+        HeaderRepr::data(tunnel, session.wrapping_add(1))
+            .emit_before(&mut datagram, 6, 4)
+            .unwrap();
+        world.lns.handle_datagram(now, LAC_ADDR, &datagram);
+        HeaderRepr::data(tunnel, session)
+            .emit_before(&mut datagram, 6, 4)
+            .unwrap();
+        world
+            .lns
+            .handle_datagram(now, "198.51.100.1:1701".parse().unwrap(), &datagram);
+        // Empty PPP frame.
+        world.lns.handle_datagram(now, LAC_ADDR, &datagram[..6]);
+        assert_eq!(world.lns.stats().data_dropped, 3);
+        assert_eq!(world.lns.stats().sessions, 1);
+    }
+
+    #[test]
+    fn the_pool_skips_network_broadcast_and_our_own_address() {
+        let mut pool = Pool::new("10.0.0.0/29".parse().unwrap(), Ipv4Addr::new(10, 0, 0, 3));
+        let got: Vec<Ipv4Addr> = std::iter::from_fn(|| pool.allocate()).collect();
+        let want: Vec<Ipv4Addr> = [1, 2, 4, 5, 6].map(|h| Ipv4Addr::new(10, 0, 0, h)).to_vec();
+        assert_eq!(got, want);
+        pool.release(Ipv4Addr::new(10, 0, 0, 4));
+        assert_eq!(pool.allocate(), Some(Ipv4Addr::new(10, 0, 0, 4)));
+        assert_eq!(pool.allocate(), None);
+        // /31 and /32 have no network or broadcast address to skip.
+        let mut pool = Pool::new("10.0.0.8/31".parse().unwrap(), LNS_IP);
+        assert_eq!(pool.allocate(), Some(Ipv4Addr::new(10, 0, 0, 8)));
+        assert_eq!(pool.allocate(), Some(Ipv4Addr::new(10, 0, 0, 9)));
+        assert_eq!(pool.allocate(), None);
+        let mut pool = Pool::new("255.255.255.255/32".parse().unwrap(), LNS_IP);
+        assert_eq!(pool.allocate(), Some(Ipv4Addr::BROADCAST));
+        assert_eq!(pool.allocate(), None);
+    }
+
+    #[test]
+    fn verify_checks_each_method_against_the_user_list() {
+        use crate::ppp::auth::Secret;
+        use crate::ppp::auth::crypto::{chap_md5_response, generate_nt_response};
+        let users = vec![user("alice", "alice-pw")];
+        let accepted = |d: &AuthDecision| matches!(d, AuthDecision::Accept { .. });
+        let pap = |password: &str| AuthRequest::Pap {
+            user: b"alice".to_vec(),
+            password: Secret::new(password.as_bytes().to_vec()),
+        };
+        assert!(accepted(&verify(&users, &pap("alice-pw"))));
+        assert!(!accepted(&verify(&users, &pap("alice-pw "))));
+        let challenge = vec![7u8; 16];
+        let chap = |password: &[u8]| AuthRequest::Chap {
+            user: b"alice".to_vec(),
+            id: 3,
+            challenge: challenge.clone(),
+            response: chap_md5_response(3, password, &challenge).to_vec(),
+        };
+        assert!(accepted(&verify(&users, &chap(b"alice-pw"))));
+        assert!(!accepted(&verify(&users, &chap(b"nope"))));
+        let (auth, peer) = ([1u8; 16], [2u8; 16]);
+        let mschap = |name: &[u8], password: &[u8]| AuthRequest::MsChapV2 {
+            user: name.to_vec(),
+            id: 1,
+            authenticator_challenge: auth,
+            peer_challenge: peer,
+            nt_response: generate_nt_response(&auth, &peer, mschap_user_name(name), password),
+            flags: 0,
+        };
+        let AuthDecision::Accept {
+            mschapv2_authenticator_response: Some(_),
+            ..
+        } = verify(&users, &mschap(b"DOMAIN\\alice", b"alice-pw"))
+        else {
+            panic!("MS-CHAPv2 with a domain accepted, with an authenticator response");
+        };
+        assert!(!accepted(&verify(&users, &mschap(b"alice", b"bad"))));
+        assert!(!accepted(&verify(&users, &mschap(b"bob", b"alice-pw"))));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic(
+            datagram in proptest::collection::vec(any::<u8>(), 0..128),
+            control in any::<bool>(),
+        ) {
+            let mut world = World::new(lns_config("10.0.0.0/29"));
+            world.dial(1, user("alice", "alice-pw"), &[AuthMethod::Pap]);
+            for _ in 0..400 {
+                world.step();
+            }
+            let mut datagram = datagram;
+            if control && datagram.len() >= 2 {
+                datagram[0] = 0xc8;
+                datagram[1] = 0x02;
+            }
+            world.lns.handle_datagram(world.now, LAC_ADDR, &datagram);
+            let mut buf = Vec::new();
+            while world.lns.poll_transmit(world.now, &mut buf).is_some() {}
+            prop_assert!(world.lns.stats().sessions <= 1);
+        }
+    }
 }
