@@ -335,7 +335,7 @@ impl World {
                 last = self.metric(name, labels)?;
                 Ok(accept(last).then_some(last))
             },
-            || String::new(),
+            String::new,
         );
         found.map_err(|_| {
             common::anyhow!(
@@ -1411,15 +1411,55 @@ fn a_hundred_subscribers_come_up_and_exchange_traffic() -> Result<()> {
                     got.iter().map(|p| hex(p)).collect::<Vec<_>>()
                 )
             });
+            // Where did each one get lost: upstream (the LNS never saw the
+            // request) or downstream?
+            let lns = world.lns(LNS_A).state();
+            let api = world.api_sessions().unwrap_or_default();
+            let mut detail = String::new();
+            for (i, _) in missing.iter().take(10) {
+                let mac = common::subscribers::subscriber_mac(*i as u32).to_string();
+                let at_lns = lns
+                    .session_by_calling_number(&mac)
+                    .map(|s| (s.frames.len(), s.echo_replies));
+                let counters = api
+                    .iter()
+                    .find(|s| s["mac"] == mac.as_str())
+                    .map(|s| (s["packets_up"].clone(), s["packets_down"].clone()));
+                let _ = writeln!(
+                    detail,
+                    "  {i} {mac}: at the LNS (frames, replies) {at_lns:?}; API (packets_up, packets_down) {counters:?}"
+                );
+            }
+            let udp = world
+                .lac_ns
+                .exec(&["cat", "/proc/net/snmp"])
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let udp: Vec<&str> = udp.lines().filter(|l| l.starts_with("Udp:")).collect();
+            let drops = metric_lines(&world.get("/metrics").unwrap_or_default(), "tunnelnas_")
+                .lines()
+                .filter(|l| l.contains("drop") || l.contains("forwarded"))
+                .collect::<Vec<_>>()
+                .join("\n");
             format!(
-                "{} subscribers got no echo reply back: {:?}\n{first:?}{}",
+                "{} subscribers got no echo reply back: {:?}\n{first:?}\n{detail}UDP in the lac namespace:\n{}\nLAC drop counters:\n{drops}{}",
                 missing.len(),
                 missing.iter().map(|(i, _)| i).collect::<Vec<_>>(),
+                udp.join("\n"),
                 world.diag()
             )
         },
     )?;
     let lns = world.lns(LNS_A).state();
+    // Contract: the subscriber hears its authentication succeed only once
+    // the L2TP session is up, so no PPP frame may reach the LNS ahead of
+    // the ICCN (an LNS is free to drop data for a call still connecting).
+    ensure!(
+        lns.data_before_iccn == 0,
+        "{} data messages reached the LNS before their call's ICCN{}",
+        lns.data_before_iccn,
+        world.diag()
+    );
     ensure!(
         lns.live_sessions().len() == N as usize,
         "{} live sessions at the LNS{}",

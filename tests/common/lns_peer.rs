@@ -176,6 +176,9 @@ pub struct LnsState {
     pub unknown_data: u64,
     /// Calls refused in [`LnsMode::RefuseCalls`].
     pub refused_calls: u64,
+    /// Data messages for a call whose ICCN had not arrived yet (recorded
+    /// and answered all the same; a strict LNS would drop them).
+    pub data_before_iccn: u64,
 }
 
 impl LnsState {
@@ -206,7 +209,7 @@ impl LnsState {
     /// A short summary for failure messages.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "tunnels: {} (live {}), sessions: {} (live {}), sccrqs {}, ignored-while-silent {}, refused {}, unknown data {}\n",
+            "tunnels: {} (live {}), sessions: {} (live {}), sccrqs {}, ignored-while-silent {}, refused {}, unknown data {}, data before ICCN {}\n",
             self.tunnels.len(),
             self.live_tunnels().len(),
             self.sessions.len(),
@@ -214,7 +217,8 @@ impl LnsState {
             self.sccrqs,
             self.ignored_while_silent,
             self.refused_calls,
-            self.unknown_data
+            self.unknown_data,
+            self.data_before_iccn
         );
         for t in &self.tunnels {
             out.push_str(&format!(
@@ -530,6 +534,7 @@ impl Driver {
                 shared.state.unknown_data += 1;
                 return;
             };
+            let early = !session.up;
             if frame.protocol == Protocol::Ipv4
                 && let Some(ours) = self.config.answer_echo
             {
@@ -545,6 +550,9 @@ impl Driver {
             }
             if session.frames.len() < MAX_FRAMES_PER_SESSION {
                 session.frames.push(frame);
+            }
+            if early {
+                shared.state.data_before_iccn += 1;
             }
         }
         if let Some((peer, ids, payload)) = reply {
@@ -640,17 +648,16 @@ impl Driver {
                     handle, peer, call, ..
                 } => {
                     let refuse = self.lock().mode == LnsMode::RefuseCalls;
-                    let peer_tunnel_id = self
+                    // The LAC's ids are known from the ICRQ on.
+                    let (peer_tunnel_id, peer_session_id) = self
                         .endpoint
-                        .tunnels()
-                        .iter()
-                        .find(|t| t.tunnel_id == handle.tunnel_id)
-                        .map_or(0, |t| t.peer_tunnel_id);
+                        .session(handle.tunnel_id, handle.session_id)
+                        .map_or((0, 0), |s| (s.peer_tunnel_id, s.peer_session_id));
                     self.lock().state.sessions.push(LnsSession {
                         handle,
                         peer,
                         peer_tunnel_id,
-                        peer_session_id: 0,
+                        peer_session_id,
                         request: *call,
                         call: None,
                         up: false,
