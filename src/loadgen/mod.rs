@@ -514,6 +514,302 @@ mod tests {
         );
     }
 
+    /// End to end in virtual time: the farm's subscribers dial through our
+    /// LAC core (RADIUS answered in place with a tunnel to the emulator),
+    /// the LNS emulator renegotiates LCP and authentication, assigns
+    /// addresses, and answers the pings the LAC forwards both ways.
+    mod end_to_end {
+        use std::net::{IpAddr, SocketAddr};
+        use std::time::Instant;
+
+        use super::super::lns::{LnsConfig, LnsEmulator, LnsStats};
+        use super::super::subscribers::{FarmConfig, FarmStats, MAX_FRAME_LEN, SubscriberFarm};
+        use super::*;
+        use crate::aaa::attributes::{
+            AcceptAttributes, Decision, TunnelCandidate, TunnelEndpoint, TunnelMediumKind,
+        };
+        use crate::config::{self, CallingNumber};
+        use crate::l2tp::EndpointConfig;
+        use crate::lac::core::{
+            Command, DOWNSTREAM_HEADROOM, Forward, InterfaceConfig, LacConfig, LacCore,
+            SessionState,
+        };
+        use crate::lac::select::SelectConfig;
+        use crate::ppp::auth::AuthMethod;
+        use crate::ppp::link::{Credentials, LinkConfig};
+        use crate::pppoe::DiscoveryConfig;
+        use crate::wire::ethernet::MacAddress;
+
+        const LAC_MAC: MacAddress = MacAddress::new([0x02, 0, 0, 0, 0, 0xac]);
+        const LAC_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 1701);
+        const LNS_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 1701);
+        const LNS_IP: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
+        const SECRET: &[u8] = b"demo-secret";
+        const STEP: Duration = Duration::from_millis(5);
+        const SUBSCRIBERS: u32 = 20;
+
+        fn users() -> Vec<Credentials> {
+            (0..4)
+                .map(|i| Credentials {
+                    user: format!("user{i}@demo.example").into_bytes(),
+                    password: format!("password-{i}").into_bytes(),
+                })
+                .collect()
+        }
+
+        fn lac_config() -> LacConfig {
+            let mut link = LinkConfig::server_from_config(&config::Ppp::default());
+            // MS-CHAPv2 at the LAC needs RADIUS's MS-CHAP2-Success; the
+            // LNS emulator checks MS-CHAPv2 itself.
+            link.auth_methods = vec![AuthMethod::ChapMd5, AuthMethod::Pap];
+            link.echo_interval = None;
+            LacConfig {
+                interfaces: vec![InterfaceConfig {
+                    name: "demo0".into(),
+                    discovery: DiscoveryConfig::default(),
+                }],
+                link,
+                endpoint: EndpointConfig {
+                    accept_calls: false,
+                    ..EndpointConfig::default()
+                },
+                select: SelectConfig::from_config(&config::Lac::default()),
+                realms: Vec::new(),
+                auth_group: "auth".into(),
+                acct_group: "acct".into(),
+                setup_deadline: Duration::from_secs(30),
+                calling_number: CallingNumber::Mac,
+                interim_interval: Duration::ZERO,
+                tunnel_accounting: false,
+                tcp_mss: 0,
+                connect_speed: 1_000_000_000,
+                local_address: Some(LAC_ADDR.ip()),
+            }
+        }
+
+        fn accept() -> Decision {
+            Decision::Accept(Box::new(AcceptAttributes {
+                tunnels: vec![TunnelCandidate {
+                    tag: 1,
+                    medium: TunnelMediumKind::Ipv4,
+                    server_endpoint: TunnelEndpoint::Ip(LNS_ADDR.ip()),
+                    client_endpoint: None,
+                    password: Some(SECRET.to_vec()),
+                    preference: Some(1),
+                    assignment_id: None,
+                    client_auth_id: None,
+                    server_auth_id: None,
+                    private_group_id: None,
+                }],
+                ..AcceptAttributes::default()
+            }))
+        }
+
+        struct World {
+            now: Instant,
+            farm: SubscriberFarm,
+            lac: LacCore,
+            lns: LnsEmulator,
+            authentications: usize,
+        }
+
+        impl World {
+            fn new() -> Self {
+                let now = Instant::now();
+                let farm = SubscriberFarm::new(
+                    FarmConfig {
+                        subscribers: SUBSCRIBERS,
+                        credentials: users(),
+                        start_rate: 50,
+                        ping_interval: Some(Duration::from_millis(500)),
+                        redial: Some(Duration::from_secs(2)),
+                        ..FarmConfig::default()
+                    },
+                    [1; 32],
+                    now,
+                );
+                let lac = LacCore::new(
+                    lac_config(),
+                    vec![LAC_MAC],
+                    "0000000A-".into(),
+                    [2; 32],
+                    now,
+                );
+                let lns = LnsEmulator::new(
+                    LnsConfig::new(
+                        "127.0.0.0/8".parse().expect("network"),
+                        SECRET,
+                        users(),
+                        LNS_IP,
+                        "100.64.0.0/16".parse().expect("pool"),
+                    ),
+                    [3; 32],
+                );
+                Self {
+                    now,
+                    farm,
+                    lac,
+                    lns,
+                    authentications: 0,
+                }
+            }
+
+            fn step(&mut self) {
+                let now = self.now;
+                if self.farm.poll_timeout().is_some_and(|t| t <= now) {
+                    self.farm.handle_timeout(now);
+                }
+                if self.lac.poll_timeout().is_some_and(|t| t <= now) {
+                    self.lac.handle_timeout(now);
+                }
+                if self.lns.poll_timeout().is_some_and(|t| t <= now) {
+                    self.lns.handle_timeout(now);
+                }
+                // Subscribers → LAC (→ LNS for forwarded data).
+                let mut buf = vec![0u8; MAX_FRAME_LEN];
+                while let Some(len) = self.farm.poll_transmit(&mut buf) {
+                    let mut frame = buf[..len].to_vec();
+                    if let Forward::Datagram { to, range } =
+                        self.lac.handle_frame(now, 0, &mut frame, None)
+                    {
+                        assert_eq!(to, LNS_ADDR);
+                        self.lns.handle_datagram(now, LAC_ADDR, &frame[range]);
+                    }
+                }
+                // RADIUS, answered at once.
+                while let Some(command) = self.lac.poll_command() {
+                    if let Command::Authenticate { token, .. } = command {
+                        self.authentications += 1;
+                        self.lac.auth_result(now, token, accept());
+                    }
+                }
+                while self.lac.poll_event().is_some() {}
+                // LAC control → subscribers and LNS.
+                while let Some((interface, len)) = self.lac.poll_frame(&mut buf) {
+                    assert_eq!(interface, 0);
+                    let frame = buf[..len].to_vec();
+                    self.farm.handle_frame(now, &frame);
+                }
+                let mut control = Vec::new();
+                while let Some((to, len)) = self.lac.poll_datagram(now, &mut control) {
+                    assert_eq!(to, LNS_ADDR);
+                    let datagram = control[..len].to_vec();
+                    self.lns.handle_datagram(now, LAC_ADDR, &datagram);
+                }
+                // LNS → LAC (→ subscribers for forwarded data).
+                let mut out = Vec::new();
+                while let Some((to, len)) = self.lns.poll_transmit(now, &mut out) {
+                    assert_eq!(to, LAC_ADDR);
+                    let start = DOWNSTREAM_HEADROOM + 64;
+                    let mut datagram = vec![0u8; start + len];
+                    datagram[start..].copy_from_slice(&out[..len]);
+                    if let Forward::Frame { interface, range } =
+                        self.lac
+                            .handle_datagram(now, LNS_ADDR, &mut datagram, start, len)
+                    {
+                        assert_eq!(interface, 0);
+                        self.farm.handle_frame(now, &datagram[range]);
+                    }
+                }
+                self.now += STEP;
+            }
+
+            fn run_until(
+                &mut self,
+                limit: Duration,
+                mut done: impl FnMut(&FarmStats, &LnsStats) -> bool,
+            ) -> bool {
+                let end = self.now + limit;
+                while self.now < end {
+                    self.step();
+                    if done(&self.farm.stats(), &self.lns.stats()) {
+                        return true;
+                    }
+                }
+                false
+            }
+        }
+
+        #[test]
+        fn twenty_subscribers_come_up_through_the_lac_and_ping_the_lns() {
+            let mut world = World::new();
+            let start = world.now;
+            assert!(
+                world.run_until(Duration::from_secs(30), |farm, _| farm.up == SUBSCRIBERS),
+                "farm {:?}\nlns {:?}\nlac {:?}",
+                world.farm.stats(),
+                world.lns.stats(),
+                world.lac.state_counts()
+            );
+            let up_at = world.now;
+            world.run_until(Duration::from_secs(5), |_, _| false);
+            let farm = world.farm.stats();
+            let lns = world.lns.stats();
+            // Every subscriber up once, through one tunnel, at the LAC and
+            // at the LNS.
+            assert_eq!(farm.dials, u64::from(SUBSCRIBERS), "{farm:?}");
+            assert_eq!(farm.sessions_up, u64::from(SUBSCRIBERS));
+            assert_eq!(farm.setup_failures, Default::default());
+            assert_eq!(world.authentications, SUBSCRIBERS as usize);
+            let counts = world.lac.state_counts();
+            assert!(
+                counts.contains(&(SessionState::Up, SUBSCRIBERS as usize)),
+                "{counts:?}"
+            );
+            assert_eq!(lns.tunnels, 1);
+            assert_eq!(lns.sessions, SUBSCRIBERS);
+            assert_eq!(lns.sessions_network_up, SUBSCRIBERS);
+            assert_eq!(
+                lns.auth_accepted,
+                u64::from(SUBSCRIBERS),
+                "the LNS re-authenticated each"
+            );
+            assert_eq!(lns.addresses_in_use, SUBSCRIBERS);
+            // Set-up phases timed for every subscriber.
+            for h in [
+                &farm.setup.discovery,
+                &farm.setup.lcp,
+                &farm.setup.auth,
+                &farm.setup.ipcp,
+                &farm.setup.total,
+            ] {
+                assert_eq!(h.count(), u64::from(SUBSCRIBERS));
+                assert!(h.p50() <= h.p99());
+            }
+            assert!(farm.setup.total.max() <= Some(up_at.saturating_duration_since(start)));
+            // Pings through the LAC both ways: about ten per subscriber in
+            // five seconds, every one answered but those in flight.
+            assert!(farm.pings_sent >= u64::from(SUBSCRIBERS) * 9, "{farm:?}");
+            assert_eq!(
+                lns.pings_answered,
+                farm.pings_answered + farm.pings_unmatched
+            );
+            assert!(farm.pings_answered + u64::from(SUBSCRIBERS) >= farm.pings_sent);
+            assert_eq!(farm.pings_unmatched, 0);
+            // Both ways through the LAC's fast path: every ping and every
+            // reply (plus the LNS's PPP renegotiation).
+            let totals = world.lac.totals();
+            assert!(totals.upstream.packets >= farm.pings_sent, "{totals:?}");
+            assert!(
+                totals.downstream.packets >= lns.pings_answered,
+                "{totals:?}"
+            );
+            assert_eq!(totals.dropped, 0);
+            // Distinct addresses from the LNS pool, the LNS as ping target.
+            let mut addresses: Vec<Ipv4Addr> = (0..SUBSCRIBERS)
+                .map(|i| {
+                    let view = world.farm.subscriber(i).expect("subscriber");
+                    assert_eq!(view.peer_address, Some(LNS_IP));
+                    view.address.expect("address")
+                })
+                .collect();
+            addresses.sort_unstable();
+            addresses.dedup();
+            assert_eq!(addresses.len(), SUBSCRIBERS as usize);
+            assert!(addresses.iter().all(|a| a.octets()[..2] == [100, 64]));
+        }
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
