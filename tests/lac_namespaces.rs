@@ -79,6 +79,8 @@ struct WorldSpec {
     denylist_time: &'static str,
     hide_avps: bool,
     tunnel_accounting: bool,
+    /// `[radius.accounting] interim_interval`.
+    interim_interval: &'static str,
     threaded_radius: bool,
     /// Capture the LAC–LNS link with tshark (also with `TN_TEST_CAPTURE=1`).
     capture: bool,
@@ -97,6 +99,7 @@ impl WorldSpec {
             denylist_time: "60s",
             hide_avps: false,
             tunnel_accounting: false,
+            interim_interval: "0s",
             threaded_radius: false,
             capture: std::env::var_os("TN_TEST_CAPTURE").is_some(),
         }
@@ -516,7 +519,7 @@ acct_port = {acct_port}
 secret = "{radius_secret}"
 
 [radius.accounting]
-interim_interval = "0s"
+interim_interval = "{interim}"
 tunnel_accounting = {tunnel_accounting}
 
 [radius.dynauth]
@@ -545,6 +548,7 @@ listen = "{MGMT}"
         acct_port = radius.acct_addr().port(),
         radius_secret = radius.secret(),
         tunnel_accounting = spec.tunnel_accounting,
+        interim = spec.interim_interval,
     ))
 }
 
@@ -1901,5 +1905,93 @@ fn harness_test_lns_against_our_l2tp_lac_endpoint_core() -> Result<()> {
         "a silent LNS ignores (and counts) the SCCRQ: {}",
         silent.summary()
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// More of the contract: CDN "try another", interim accounting, carrier loss
+// ---------------------------------------------------------------------------
+
+#[test]
+fn cdn_try_another_moves_the_call_to_the_next_preference() -> Result<()> {
+    let spec = WorldSpec::new("tryanother")
+        .lns(&[LNS_A, LNS_B])
+        .user(
+            UserEntry::new("ta-user")
+                .password(PASSWORD)
+                .l2tp_tunnel(1, &LNS_A.to_string(), TUNNEL_SECRET, 1)
+                .l2tp_tunnel(2, &LNS_B.to_string(), TUNNEL_SECRET, 2),
+        )
+        .subscriber(SubscriberSpec::new(0, "ta-user", PASSWORD));
+    let world = World::start(spec)?;
+    world.lns(LNS_A).set_mode(LnsMode::RefuseCalls);
+    let status = world.bring_up(0)?;
+    world.lns_session(LNS_B, &status)?;
+    let refused = world.lns(LNS_A).state();
+    ensure!(
+        refused.refused_calls >= 1,
+        "the preferred LNS should have been asked first (and refused with CDN 2/7){}",
+        world.diag()
+    );
+    ping_through(&world, 0, LNS_B, 1)?;
+    world.wait_metric(
+        "tunnelnas_lac_selection_total",
+        &[("outcome", "failover")],
+        ">= 1",
+        |n| n >= 1.0,
+    )?;
+    Ok(())
+}
+
+/// RFC 2869 §5.16: Acct-Interim-Interval "MUST NOT be smaller than 60"
+/// — the LAC raises a smaller RADIUS value to 60 s, so the short interval
+/// here comes from the configuration (used when RADIUS sends none).
+#[test]
+fn interim_updates_follow_the_configured_interval() -> Result<()> {
+    let mut spec = WorldSpec::new("interim")
+        .user(tunnelled_user("int-user", LNS_A))
+        .subscriber(SubscriberSpec::new(0, "int-user", PASSWORD));
+    spec.interim_interval = "2s";
+    let world = World::start(spec)?;
+    let status = world.bring_up(0)?;
+    world.lns_session(LNS_A, &status)?;
+    ping_through(&world, 0, LNS_A, 1)?;
+    let interims = world.wait_records(2, "two Interim-Updates (interim_interval 2s)", |r| {
+        r.attrs.get("Acct-Status-Type") == Some("Interim-Update")
+            && r.attrs.get("User-Name") == Some("int-user")
+    })?;
+    // The counters include the ping (one packet each way at least).
+    let last = interims.last().context("an interim")?;
+    let packets = |name: &str| {
+        last.attrs
+            .get(name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    ensure!(
+        packets("Acct-Input-Packets") >= 1 && packets("Acct-Output-Packets") >= 1,
+        "interim counters: {:?}{}",
+        last.attrs,
+        world.diag()
+    );
+    Ok(())
+}
+
+#[test]
+fn access_interface_down_clears_the_call_with_lost_carrier() -> Result<()> {
+    let world = teardown_world("carrier", &["lc-user"], &[])?;
+    let status = world.bring_up(0)?;
+    world.lns_session(LNS_A, &status)?;
+    world
+        .lac_ns
+        .ip(["link", "set", "dev", world._access.b(), "down"])?;
+    let session = world.wait_lns_session_down(LNS_A, &status.mac_string())?;
+    ensure!(
+        matches!(session.down, Some((SessionDownCause::PeerCdn, _))),
+        "the LNS should get a CDN, got {:?}{}",
+        session.down,
+        world.diag()
+    );
+    world.expect_stop("lc-user", "Lost-Carrier")?;
     Ok(())
 }
