@@ -698,6 +698,24 @@ fn linux_pppd_subscribers_reach_xl2tpd_lns_through_our_lac() -> Result<()> {
             ));
             continue;
         };
+        // RFC 2867 §4.1: Acct-Tunnel-Connection identifies the L2TP
+        // session — ours, as the API shows it — in Start and Stop alike.
+        let connection = attr(start, "Acct-Tunnel-Connection").unwrap_or_default();
+        if let Some(api) = &pair.api_session {
+            let expected = format!("{}/{}", api["tunnel_id"], api["session_id"]);
+            if connection != expected {
+                pair.fail(format!(
+                    "the Start's Acct-Tunnel-Connection {connection:?} is not the API's \
+                     tunnel_id/session_id {expected:?}"
+                ));
+            }
+        }
+        if attr(stop, "Acct-Tunnel-Connection") != Some(connection) {
+            pair.fail(format!(
+                "the Stop's Acct-Tunnel-Connection {:?} differs from the Start's {connection:?}",
+                attr(stop, "Acct-Tunnel-Connection")
+            ));
+        }
         let cause = attr(stop, "Acct-Terminate-Cause").unwrap_or_default();
         eprintln!(
             "[{}] Accounting Stop, Acct-Terminate-Cause {cause:?}",
