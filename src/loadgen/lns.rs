@@ -1386,3 +1386,90 @@ mod tests {
         }
     }
 }
+
+/// The blocking driver on a real loopback socket, against our L2TP LAC
+/// endpoint over UDP.
+#[cfg(test)]
+mod driver_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::l2tp::{CallInfo, OpenSession};
+
+    #[test]
+    fn run_lns_answers_a_lac_over_udp_and_reports() {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let lns_addr = socket.local_addr().unwrap();
+        let lns = LnsEmulator::new(
+            LnsConfig::new(
+                "127.0.0.0/8".parse().unwrap(),
+                b"secret",
+                Vec::new(),
+                Ipv4Addr::new(10, 9, 0, 1),
+                "10.9.0.0/24".parse().unwrap(),
+            ),
+            [1; 32],
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let report = Arc::new(Mutex::new(LnsStats::default()));
+        let thread = {
+            let (stop, report) = (Arc::clone(&stop), Arc::clone(&report));
+            std::thread::spawn(move || run_lns(socket, lns, &stop, &report))
+        };
+        let lac_socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        lac_socket
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let mut lac = Endpoint::new(
+            EndpointConfig {
+                accept_calls: false,
+                ..EndpointConfig::default()
+            },
+            [2; 32],
+        );
+        lac.open_session(
+            Instant::now(),
+            OpenSession {
+                peer: lns_addr,
+                secret: b"secret".to_vec(),
+                assignment_id: None,
+                client_auth_id: None,
+                call: CallInfo::default(),
+                request_id: 7,
+            },
+        )
+        .unwrap();
+        // Drive the LAC until the LNS's report shows the call (the ICCN
+        // goes out after the LAC's SessionUp; the report follows within
+        // ~100 ms).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut up = false;
+        let (mut buf, mut recv) = (Vec::new(), vec![0u8; 4096]);
+        while Instant::now() < deadline {
+            let now = Instant::now();
+            while let Some((to, len)) = lac.poll_transmit(now, &mut buf) {
+                lac_socket.send_to(&buf[..len], to).unwrap();
+            }
+            if let Ok((len, from)) = lac_socket.recv_from(&mut recv) {
+                lac.handle_datagram(Instant::now(), from, &recv[..len]);
+            }
+            if lac.poll_timeout().is_some_and(|t| t <= Instant::now()) {
+                lac.handle_timeout(Instant::now());
+            }
+            while let Some(event) = lac.poll_event() {
+                up |= matches!(event, L2tpEvent::SessionUp { request_id: 7, .. });
+            }
+            if up && report.lock().unwrap().sessions == 1 {
+                break;
+            }
+        }
+        assert!(up, "the call came up through run_lns");
+        stop.store(true, Ordering::Relaxed);
+        thread.join().unwrap();
+        let stats = report.lock().unwrap().clone();
+        assert_eq!(
+            (stats.tunnels, stats.sessions, stats.sessions_total),
+            (1, 1, 1)
+        );
+    }
+}

@@ -777,6 +777,10 @@ mod tests {
                 assert!(h.p50() <= h.p99());
             }
             assert!(farm.setup.total.max() <= Some(up_at.saturating_duration_since(start)));
+            // Subscribers started at 50/s from the farm's creation.
+            assert_eq!(farm.first_dial_at, Some(Duration::ZERO));
+            assert!(farm.last_up_at >= Some(Duration::from_millis(380)));
+            assert!(farm.last_up_at <= Some(up_at.saturating_duration_since(start)));
             // Pings through the LAC both ways: about ten per subscriber in
             // five seconds, every one answered but those in flight.
             assert!(farm.pings_sent >= u64::from(SUBSCRIBERS) * 9, "{farm:?}");
@@ -829,7 +833,7 @@ mod tests {
             for &s in &samples {
                 h.record(Duration::from_micros(s));
             }
-            let mut sorted = samples.clone();
+            let mut sorted = samples;
             sorted.sort_unstable();
             let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
             let want = sorted[rank - 1] as f64;

@@ -79,7 +79,7 @@ pub struct FarmConfig {
     /// administered unicast); the other four are the subscriber's index.
     pub mac_prefix: [u8; 2],
     /// Credentials, given to subscribers round robin (subscriber `i` gets
-    /// entry `i % len`).
+    /// entry `i % len`); empty: the subscribers refuse to authenticate.
     pub credentials: Vec<Credentials>,
     /// Authentication methods the subscribers accept, in order of
     /// preference (they Configure-Nak any other with the first).
@@ -272,6 +272,12 @@ pub struct FarmStats {
     pub setup: PhaseLatencies,
     /// Echo round-trip times.
     pub ping_rtt: LatencyHistogram,
+    /// When the first dial started, from the farm's creation.
+    pub first_dial_at: Option<Duration>,
+    /// When the latest set-up reached IPCP Opened, from the farm's
+    /// creation: `sessions_up / (last_up_at - first_dial_at)` is the
+    /// set-up rate.
+    pub last_up_at: Option<Duration>,
 }
 
 impl FarmStats {
@@ -765,6 +771,9 @@ impl SubscriberFarm {
         sub.attempt = Some(Attempt::new(now));
         sub.dials = sub.dials.saturating_add(1);
         self.stats.dials += 1;
+        self.stats
+            .first_dial_at
+            .get_or_insert(now.saturating_duration_since(self.epoch));
         self.set_stage(index, Stage::Discovering);
         self.touch(index);
     }
@@ -957,6 +966,7 @@ impl SubscriberFarm {
                         .total
                         .record(now.saturating_duration_since(attempt.started));
                     self.stats.sessions_up += 1;
+                    self.stats.last_up_at = Some(now.saturating_duration_since(self.epoch));
                 }
                 if sub.pinger.is_none()
                     && let Some(interval) = self.config.ping_interval
