@@ -94,9 +94,9 @@ pub struct DiscoveryConfig {
 /// the S-VLAN and the inner the C-VLAN; a single tag is the C-VLAN (no
 /// S-VLAN); an untagged frame has neither. Each of `svlan` and `cvlan` that
 /// is set must be present and within its range; one that is `None` matches
-/// anything, absence included. So an untagged (or priority-tagged, VLAN id
-/// 0) frame matches only a rule with neither set, and `svlan` rules match
-/// only QinQ frames.
+/// anything, absence included. So an untagged frame, or a priority-tagged
+/// one (VLAN id 0, which no configurable range holds), matches only a rule
+/// with neither set, and `svlan` rules match only QinQ frames.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VlanRule {
     /// Outer tag (S-VLAN) ids; `None` = any, or no outer tag.
