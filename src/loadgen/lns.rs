@@ -12,13 +12,15 @@
 //!   §8) against its own user list with [`crate::ppp::auth::crypto`]; then
 //!   IPCP (RFC 1332) gives the subscriber an address from the pool.
 //! * Data: L2TP data messages carry PPP in HDLC-like framing without
-//!   flags and FCS (§5.4, RFC 1662 §3): received frames may or may not
-//!   start with Address/Control `FF 03` and may compress the Protocol field
-//!   ("The receiver MUST accept ... with or without" — RFC 1661 §6.5/§6.6
-//!   when negotiated; we accept both always); frames we send start with
-//!   `FF 03` and a two-octet Protocol field. ICMP Echo Requests to the
-//!   LNS's own address are answered (RFC 792); every other IPv4 packet is
-//!   counted and dropped.
+//!   flags and FCS (RFC 2661 §5.4, RFC 1662 §3). Frames we send start with
+//!   Address/Control `FF 03` and a two-octet Protocol field. On receipt
+//!   both forms are accepted, as RFC 1661 §6.6 reads them: "the Address
+//!   and Control fields are decompressed by examining the first two
+//!   octets"; a compressed Protocol field (§6.5) is read too, since the
+//!   links accept PFC and ACFC. ICMP Echo Requests to the LNS's own
+//!   address are answered (RFC 792: "The data received in the echo message
+//!   must be returned in the echo reply message"); every other IPv4
+//!   packet is counted and dropped.
 //!
 //! Inputs [`LnsEmulator::handle_datagram`] and
 //! [`LnsEmulator::handle_timeout`]; outputs [`LnsEmulator::poll_transmit`]

@@ -10,12 +10,12 @@
 //! an ICMP Echo Request (RFC 792) to the address the far end gave itself
 //! in IPCP every `ping_interval`, and counts the replies.
 //!
-//! RFC 2516 §7 on LCP over PPPoE: "An implementation MUST NOT request any
+//! LCP over PPPoE, RFC 2516 §7: "An implementation MUST NOT request any
 //! of the following options, and MUST reject a request for such an option:
-//! Field Check Sequence (FCS) Alternatives, Address-and-Control-Field-
-//! Compression (ACFC), Asynchronous-Control-Character-Map (ACCM)", and the
-//! MRU "MUST NOT" exceed 1492 unless RFC 4638 raised it — so the links
-//! refuse compression and take the PADS's PPP-Max-Payload as their MRU.
+//! ... (ACFC), ... (ACCM)" — the links run with compression refused and
+//! take the PADS's PPP-Max-Payload (1492 without RFC 4638) as their MRU
+//! and as the lower layer's limit. The segment is untagged: tagged frames
+//! are ignored.
 //!
 //! Subscribers start gradually, `start_rate` per second, so a benchmark
 //! measures the set-up rate the device under test sustains; each set-up is
