@@ -266,7 +266,9 @@ impl VlanRange {
     pub fn parse(text: &str) -> Result<Self, String> {
         let number = |part: &str| {
             part.trim().parse::<u16>().map_err(|_| {
-                format!("a VLAN id (1 to 4094) or a range such as \"100-199\", found `{text}`")
+                format!(
+                    "expected a VLAN id (1 to 4094) or a range such as \"100-199\", found `{text}`"
+                )
             })
         };
         match text.split_once('-') {
