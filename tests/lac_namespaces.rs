@@ -84,6 +84,8 @@ struct WorldSpec {
     threaded_radius: bool,
     /// Capture the LAC–LNS link with tshark (also with `TN_TEST_CAPTURE=1`).
     capture: bool,
+    /// Receive Window Size the test LNSs advertise.
+    lns_receive_window: u16,
 }
 
 impl WorldSpec {
@@ -102,6 +104,7 @@ impl WorldSpec {
             interim_interval: "0s",
             threaded_radius: false,
             capture: std::env::var_os("TN_TEST_CAPTURE").is_some(),
+            lns_receive_window: 4,
         }
     }
 
@@ -182,7 +185,8 @@ impl World {
         let mut lns = Vec::new();
         for addr in &spec.lns {
             let config = LnsConfig::new(SocketAddr::from((*addr, 1701)), TUNNEL_SECRET.as_bytes())
-                .answer_echo(LNS_PPP_ADDR);
+                .answer_echo(LNS_PPP_ADDR)
+                .receive_window(spec.lns_receive_window);
             lns.push(lns_ns.run(move || LnsPeer::start(config))??);
         }
 
@@ -1993,5 +1997,54 @@ fn access_interface_down_clears_the_call_with_lost_carrier() -> Result<()> {
         world.diag()
     );
     world.expect_stop("lc-user", "Lost-Carrier")?;
+    Ok(())
+}
+
+/// Contract: the subscriber hears "authenticated" only after the ICCN, so
+/// its first frame can never reach the LNS ahead of the ICCN. An LNS that
+/// advertises a Receive Window of 1 makes the LAC queue its ICRQs and
+/// ICCNs; each subscriber pings the moment it is authenticated.
+#[test]
+fn no_frame_overtakes_the_iccn_when_the_control_window_is_full() -> Result<()> {
+    const N: u32 = 8;
+    let mut spec = WorldSpec::new("window").user(tunnelled_user("win-user", LNS_A));
+    spec.lns_receive_window = 1;
+    for i in 0..N {
+        spec = spec.subscriber(SubscriberSpec::new(i, "win-user", PASSWORD));
+    }
+    let world = World::start(spec)?;
+    world.subs.dial_all(Duration::from_millis(5))?;
+    let mut pinged = vec![false; N as usize];
+    wait_until(
+        Duration::from_secs(40),
+        || {
+            for (i, status) in world.subs.statuses().iter().enumerate() {
+                if status.authenticated && !pinged[i] {
+                    let request = icmp::echo_request(subscriber_addr(i as u32), LNS_PPP_ADDR, 1);
+                    world.subs.send_ppp(i, Protocol::Ipv4, &request)?;
+                    pinged[i] = true;
+                }
+            }
+            Ok(pinged.iter().all(|p| *p).then_some(()))
+        },
+        || format!("not every subscriber authenticated{}", world.diag()),
+    )?;
+    // Every ping answered (a tolerant LNS answers even early data) …
+    world
+        .lns(LNS_A)
+        .wait_for(Duration::from_secs(20), &|| world.diag(), |state| {
+            (state.sessions.iter().filter(|s| s.echo_replies > 0).count() == N as usize)
+                .then_some(())
+        })?;
+    // … but none arrived before its call was connected.
+    let state = world.lns(LNS_A).state();
+    ensure!(
+        state.data_before_iccn == 0,
+        "{} of {N} first frames reached the LNS before their call's ICCN: the LAC told \
+         the subscriber it was authenticated while the ICCN still waited in its control \
+         channel's send queue (LNS Receive Window 1){}",
+        state.data_before_iccn,
+        world.diag()
+    );
     Ok(())
 }

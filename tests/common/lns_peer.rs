@@ -67,6 +67,9 @@ pub struct LnsConfig {
     pub answer_echo: Option<Ipv4Addr>,
     /// Seed of the endpoint's RNG (tunnel and session ids).
     pub seed: u8,
+    /// Receive Window Size we advertise (RFC 2661 §5.8; default 4): a
+    /// small window makes the LAC queue its control messages.
+    pub receive_window: u16,
 }
 
 impl LnsConfig {
@@ -79,7 +82,14 @@ impl LnsConfig {
             host_name: b"test-lns".to_vec(),
             answer_echo: None,
             seed: listen.ip().to_string().bytes().fold(7, u8::wrapping_add),
+            receive_window: 4,
         }
+    }
+
+    /// Advertises Receive Window Size `window`.
+    pub fn receive_window(mut self, window: u16) -> Self {
+        self.receive_window = window.max(1);
+        self
     }
 
     /// Also answers ICMP Echo Requests to `addr` carried in PPP.
@@ -427,6 +437,10 @@ impl Driver {
         let network = "0.0.0.0/0".parse().unwrap_or_else(|_| unreachable!());
         let endpoint = Endpoint::new(
             EndpointConfig {
+                channel: tunnelnas::l2tp::channel::ChannelConfig {
+                    receive_window: config.receive_window,
+                    ..Default::default()
+                },
                 host_name: config.host_name.clone(),
                 accept_calls: true,
                 peers: vec![PeerPolicy {
