@@ -1793,6 +1793,79 @@ mod tests {
         let _ = AuthDecision::Reject { message: None };
     }
 
+    /// The blocking driver on a real AF_PACKET socket: loopback (the only
+    /// interface a unit test may use), with the BRAS stand-in on a second
+    /// socket. Frames sent on `lo` come back to every socket bound to it,
+    /// so each side skips what is not from the other.
+    #[test]
+    fn run_farm_dials_over_af_packet_and_hangs_up_on_stop() {
+        use std::sync::Arc;
+
+        let Ok(farm_socket) = PacketSocket::open("lo") else {
+            eprintln!("skipped: AF_PACKET needs CAP_NET_RAW");
+            return;
+        };
+        let bras_socket = PacketSocket::open("lo").expect("second socket on lo");
+        let prefix = [0x02, 0x7d];
+        let farm = SubscriberFarm::new(
+            FarmConfig {
+                mac_prefix: prefix,
+                ping_interval: Some(Duration::from_millis(100)),
+                ..config(3)
+            },
+            [3; 32],
+            Instant::now(),
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let report = Arc::new(Mutex::new(FarmStats::default()));
+        let thread = {
+            let (stop, report) = (Arc::clone(&stop), Arc::clone(&report));
+            std::thread::spawn(move || run_farm(farm_socket, farm, &stop, &report))
+        };
+        let mut bras = Bras::new(Instant::now(), users());
+        let mut batch = RecvBatch::new(64);
+        let from_farm = |frame: &[u8]| {
+            EthernetFrame::new_checked(frame)
+                .is_ok_and(|eth| eth.src().octets()[..2] == subscriber_mac(prefix, 0).octets()[..2])
+        };
+        let mut pump = |bras: &mut Bras| {
+            let now = Instant::now();
+            if bras_socket.recv_batch(&mut batch).is_ok() {
+                for frame in batch.iter().filter(|f| from_farm(f.data)) {
+                    bras.handle(now, frame.data);
+                }
+            }
+            bras.pump(now);
+            while let Some(frame) = bras.out.pop_front() {
+                bras_socket.send(&frame).expect("send on lo");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let done = |r: &FarmStats| r.up == 3 && r.pings_answered >= 6;
+        while !done(&report.lock().unwrap()) && Instant::now() < deadline {
+            pump(&mut bras);
+        }
+        assert!(
+            done(&report.lock().unwrap()),
+            "{:?}",
+            report.lock().unwrap()
+        );
+        assert_eq!(bras.links.len(), 3);
+        stop.store(true, Ordering::Relaxed);
+        thread.join().expect("run_farm returns");
+        // Its last words: Terminate-Requests and PADTs.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !bras.links.is_empty() && Instant::now() < deadline {
+            pump(&mut bras);
+        }
+        assert!(bras.links.is_empty(), "every session ended by PADT");
+        let stats = report.lock().unwrap().clone();
+        assert_eq!(stats.ended, 3);
+        assert_eq!(stats.frames_send_failed, 0);
+        assert_eq!(stats.setup.total.count(), 3);
+    }
+
     proptest! {
         #[test]
         fn arbitrary_frames_never_panic(
