@@ -87,6 +87,7 @@ fn session(id: &str) -> SessionInfo {
             cvlan: Some(100),
             agent_circuit_id: Some(b"circuit-1".to_vec()),
             agent_remote_id: Some(b"remote-1".to_vec()),
+            nas_port_id: None,
         },
         calling_mac: Some([2, 0, 0, 0, 0, 1]),
         calling_station_id: None,

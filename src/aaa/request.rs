@@ -104,6 +104,13 @@ pub struct PortInfo {
     pub agent_circuit_id: Option<Vec<u8>>,
     /// Agent-Remote-Id (RFC 4679 §4).
     pub agent_remote_id: Option<Vec<u8>>,
+    /// NAS-Port-Id template for this session (e.g. from the
+    /// `[[pppoe.interface.vlan]]` rule its VLANs matched), rendered with
+    /// the placeholders of [`NasPortIdTemplate`] instead of
+    /// [`NasIdentity::nas_port_id`]. Absent in records spooled before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nas_port_id: Option<String>,
 }
 
 /// NAS-Port-Id template (RFC 2869 §5.17): `{interface}`, `{svlan}`,
@@ -120,45 +127,59 @@ impl Default for NasPortIdTemplate {
 
 impl NasPortIdTemplate {
     /// Renders the template for `port`; trailing `:`/`.` left by empty
-    /// fields are trimmed.
+    /// fields are trimmed. The port's own template
+    /// ([`PortInfo::nas_port_id`]) is not consulted: see
+    /// [`Self::render_for`].
     #[must_use]
     pub fn render(&self, port: &PortInfo) -> String {
-        let vlan = |v: Option<u16>| v.map(|v| v.to_string()).unwrap_or_default();
-        let vlans = match (port.svlan, port.cvlan) {
-            (Some(s), Some(c)) => format!("{s}.{c}"),
-            (None, Some(v)) | (Some(v), None) => v.to_string(),
-            (None, None) => String::new(),
-        };
-        let text = |b: &Option<Vec<u8>>| {
-            b.as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default()
-        };
-        let mut out = String::with_capacity(self.0.len() + 16);
-        let mut rest = self.0.as_str();
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open..];
-            let Some(close) = after.find('}') else {
-                out.push_str(after);
-                rest = "";
-                break;
-            };
-            let name = &after[1..close];
-            match name {
-                "interface" => out.push_str(&port.interface),
-                "svlan" => out.push_str(&vlan(port.svlan)),
-                "cvlan" => out.push_str(&vlan(port.cvlan)),
-                "vlans" => out.push_str(&vlans),
-                "circuit_id" => out.push_str(&text(&port.agent_circuit_id)),
-                "remote_id" => out.push_str(&text(&port.agent_remote_id)),
-                _ => out.push_str(&after[..=close]),
-            }
-            rest = &after[close + 1..];
-        }
-        out.push_str(rest);
-        out.trim_end_matches([':', '.', '/', ' ']).to_owned()
+        render_nas_port_id(&self.0, port)
     }
+
+    /// The NAS-Port-Id of `port`: its own template when it has one,
+    /// otherwise this one.
+    #[must_use]
+    pub fn render_for(&self, port: &PortInfo) -> String {
+        render_nas_port_id(port.nas_port_id.as_deref().unwrap_or(&self.0), port)
+    }
+}
+
+/// Renders the NAS-Port-Id `template` for `port`.
+fn render_nas_port_id(template: &str, port: &PortInfo) -> String {
+    let vlan = |v: Option<u16>| v.map(|v| v.to_string()).unwrap_or_default();
+    let vlans = match (port.svlan, port.cvlan) {
+        (Some(s), Some(c)) => format!("{s}.{c}"),
+        (None, Some(v)) | (Some(v), None) => v.to_string(),
+        (None, None) => String::new(),
+    };
+    let text = |b: &Option<Vec<u8>>| {
+        b.as_deref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    };
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let Some(close) = after.find('}') else {
+            out.push_str(after);
+            rest = "";
+            break;
+        };
+        let name = &after[1..close];
+        match name {
+            "interface" => out.push_str(&port.interface),
+            "svlan" => out.push_str(&vlan(port.svlan)),
+            "cvlan" => out.push_str(&vlan(port.cvlan)),
+            "vlans" => out.push_str(&vlans),
+            "circuit_id" => out.push_str(&text(&port.agent_circuit_id)),
+            "remote_id" => out.push_str(&text(&port.agent_remote_id)),
+            _ => out.push_str(&after[..=close]),
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out.trim_end_matches([':', '.', '/', ' ']).to_owned()
 }
 
 /// The NAS's own identity, the same for every request.
@@ -303,7 +324,10 @@ fn push_session(
     if let Some(port_type) = session.nas_port_type {
         b.push_u32(attr::NAS_PORT_TYPE, port_type)?;
     }
-    let port_id = nas.nas_port_id.render(&session.port);
+    // RFC 2869 §5.17: NAS-Port-Id "contains a text string which identifies
+    // the port of the NAS which is authenticating the user"; the session's
+    // own template (its VLAN rule's) takes precedence over the NAS's.
+    let port_id = nas.nas_port_id.render_for(&session.port);
     if !port_id.is_empty() {
         b.push(attr::NAS_PORT_ID, clip(port_id.as_bytes()))?;
     }
@@ -774,6 +798,7 @@ mod tests {
                 cvlan: Some(200),
                 agent_circuit_id: Some(b"dslam1 atm 1/1:0.35".to_vec()),
                 agent_remote_id: Some(b"cust-42".to_vec()),
+                nas_port_id: None,
             },
             calling_mac: Some([0x02, 0, 0, 0, 0xab, 0xcd]),
             calling_station_id: None,
@@ -1009,6 +1034,84 @@ mod tests {
         assert_eq!(
             NasPortIdTemplate("{interface}/{nope}/{svlan".into()).render(&port),
             "eth0/{nope}/{svlan"
+        );
+    }
+
+    #[test]
+    fn session_template_overrides_the_nas_template() {
+        let auth = [3u8; 16];
+        let mut buf = [0u8; 4096];
+        let mut session = session();
+        let encode = |session: &SessionInfo, buf: &mut [u8]| {
+            let req = AuthRequest {
+                user_name: "bob".into(),
+                credentials: Credentials::Pap {
+                    password: b"pw".to_vec(),
+                },
+                session: session.clone(),
+            };
+            let len = encode_access_request(buf, 1, &auth, SECRET, &nas(), &req).unwrap();
+            let p = Packet::new_checked(&buf[..len]).unwrap();
+            let ids: Vec<String> = p
+                .attributes()
+                .map(Result::unwrap)
+                .filter(|a| a.ty() == attr::NAS_PORT_ID)
+                .map(|a| String::from_utf8_lossy(a.value()).into_owned())
+                .collect();
+            ids
+        };
+        // Without its own template the NAS's applies.
+        assert_eq!(
+            encode(&session, &mut buf),
+            ["eth1:100.200 dslam1 atm 1/1:0.35"]
+        );
+        // With one, it replaces the NAS's, same placeholders, still once.
+        session.port.nas_port_id = Some("{interface}/{svlan}/{cvlan}/{remote_id}".into());
+        assert_eq!(encode(&session, &mut buf), ["eth1/100/200/cust-42"]);
+        // Accounting renders it the same way.
+        let record =
+            AccountingRecord::new(AcctStatusType::Start, Some("bob".into()), session.clone());
+        let len = encode_accounting_request(&mut buf, 2, SECRET, &nas(), &record, 0).unwrap();
+        let p = Packet::new_checked(&buf[..len]).unwrap();
+        assert_eq!(
+            string(&p, attr::NAS_PORT_ID).as_deref(),
+            Some("eth1/100/200/cust-42")
+        );
+        // A template that renders empty sends no NAS-Port-Id at all.
+        session.port.nas_port_id = Some("{svlan}".into());
+        session.port.svlan = None;
+        assert!(encode(&session, &mut buf).is_empty());
+        // render_for and render.
+        let template = NasPortIdTemplate("{interface}".into());
+        let port = PortInfo {
+            interface: "eth9".into(),
+            cvlan: Some(7),
+            nas_port_id: Some("{interface}.{cvlan}".into()),
+            ..PortInfo::default()
+        };
+        assert_eq!(template.render_for(&port), "eth9.7");
+        assert_eq!(template.render(&port), "eth9");
+    }
+
+    #[test]
+    fn records_spooled_before_the_port_template_still_load() {
+        let mut record = AccountingRecord::new(AcctStatusType::Stop, None, session());
+        let old = serde_json::to_value(&record).unwrap();
+        // What an older build wrote: no `nas_port_id` key at all.
+        assert!(old["session"]["port"].get("nas_port_id").is_none());
+        let back: AccountingRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(back, record);
+        assert_eq!(back.session.port.nas_port_id, None);
+        // A template round-trips.
+        record.session.port.nas_port_id = Some("{interface}:{cvlan}".into());
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(
+            text.contains("\"nas_port_id\":\"{interface}:{cvlan}\""),
+            "{text}"
+        );
+        assert_eq!(
+            serde_json::from_str::<AccountingRecord>(&text).unwrap(),
+            record
         );
     }
 

@@ -161,6 +161,9 @@ pub enum AccountError {
     /// The AAA task has stopped.
     #[error("AAA layer stopped")]
     Stopped,
+    /// The local accounting file could not be written.
+    #[error("local accounting file: {0}")]
+    Local(std::io::Error),
 }
 
 enum Command {
@@ -188,7 +191,44 @@ pub struct AaaHandle {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<AaaEvent>,
     local: Option<Arc<LocalUsers>>,
+    local_accounting: Arc<LocalAccounting>,
     cache: Arc<AuthCache>,
+}
+
+/// Accounting for the group [`LOCAL_GROUP`]: one JSON object per record,
+/// appended to `state_dir/local-accounting.jsonl` and synced before
+/// `account` returns (the local counterpart of a RADIUS server's detail
+/// file, for the demo and for boxes without an accounting server).
+#[derive(Debug)]
+struct LocalAccounting {
+    path: PathBuf,
+    file: tokio::sync::Mutex<Option<std::fs::File>>,
+}
+
+impl LocalAccounting {
+    /// File name under the state directory.
+    const FILE: &str = "local-accounting.jsonl";
+
+    async fn append(&self, record: &AccountingRecord) -> Result<(), AccountError> {
+        let mut line = serde_json::to_vec(record)
+            .map_err(|e| AccountError::Local(std::io::Error::other(e)))?;
+        line.push(b'\n');
+        let mut file = self.file.lock().await;
+        if file.is_none() {
+            *file = Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(AccountError::Local)?,
+            );
+        }
+        let Some(handle) = file.as_mut() else {
+            return Err(AccountError::Local(std::io::Error::other("no file")));
+        };
+        std::io::Write::write_all(handle, &line).map_err(AccountError::Local)?;
+        handle.sync_data().map_err(AccountError::Local)
+    }
 }
 
 impl core::fmt::Debug for Command {
@@ -267,10 +307,15 @@ impl AaaHandle {
         tokio::spawn(driver.run(commands_rx, datagrams));
         let mut cache_key = [0u8; 16];
         cache_key.copy_from_slice(&config.seed[16..]);
+        let local_accounting = Arc::new(LocalAccounting {
+            path: config.state_dir.join(LocalAccounting::FILE),
+            file: tokio::sync::Mutex::new(None),
+        });
         Ok(Self {
             commands,
             events,
             local,
+            local_accounting,
             cache: Arc::new(AuthCache::new(&config.auth_cache, cache_key)),
         })
     }
@@ -308,6 +353,9 @@ impl AaaHandle {
     /// # Errors
     /// [`AccountError`] when the record could not be spooled.
     pub async fn account(&self, group: &str, record: AccountingRecord) -> Result<(), AccountError> {
+        if group == LOCAL_GROUP {
+            return self.local_accounting.append(&record).await;
+        }
         let (reply, rx) = oneshot::channel();
         let command = Command::Account {
             group: group.to_owned(),

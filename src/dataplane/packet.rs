@@ -169,6 +169,32 @@ impl PacketSocket {
         &self.name
     }
 
+    /// Whether the interface is up with carrier (`IFF_UP` and
+    /// `IFF_RUNNING`, from `SIOCGIFFLAGS` in the socket's own network
+    /// namespace). An access port losing carrier (the cable, the DSLAM, a
+    /// VM's tap whose other end went away) shows up here, not as a socket
+    /// error.
+    ///
+    /// # Errors
+    /// The interface is gone.
+    pub fn is_running(&self) -> io::Result<bool> {
+        // SAFETY: an all-zero ifreq is a valid value of this plain C struct.
+        let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in request.ifr_name.iter_mut().zip(self.name.bytes()) {
+            *dst = src as libc::c_char;
+        }
+        // Keep the terminating NUL: names are at most IFNAMSIZ - 1 bytes.
+        if let Some(last) = request.ifr_name.last_mut() {
+            *last = 0;
+        }
+        // SAFETY: `request` is a valid ifreq for SIOCGIFFLAGS, which only
+        // writes `ifr_flags` inside it.
+        check(unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SIOCGIFFLAGS, &raw mut request) })?;
+        // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member of the union.
+        let flags = i32::from(unsafe { request.ifr_ifru.ifru_flags });
+        Ok(flags & libc::IFF_UP != 0 && flags & libc::IFF_RUNNING != 0)
+    }
+
     /// Receives up to `batch.capacity()` frames without blocking.
     ///
     /// # Errors

@@ -52,8 +52,8 @@ use super::select::{Attempt, SelectConfig, SelectError, SelectEvent, Selector};
 use crate::aaa::attributes::{AcceptAttributes, Decision, RateLimit};
 use crate::aaa::dynauth::{DynAuthKind, DynAuthRequest, DynAuthResult, ErrorCause};
 use crate::aaa::request::{
-    AccountingRecord, AcctStatusType, AuthRequest, Counters, Credentials, NasPortType, PortInfo,
-    SessionEnd, SessionInfo as AaaSessionInfo, TunnelAccounting,
+    AccountingRecord, AcctStatusType, AuthRequest, Counters, Credentials, NasPortIdTemplate,
+    NasPortType, PortInfo, SessionEnd, SessionInfo as AaaSessionInfo, TunnelAccounting,
 };
 use crate::config::{self, CallingNumber};
 use crate::dataplane::mss::clamp_mss;
@@ -134,6 +134,9 @@ pub struct LacConfig {
     pub connect_speed: u32,
     /// The LAC's L2TP address (Tunnel-Client-Endpoint in accounting).
     pub local_address: Option<IpAddr>,
+    /// `[radius] nas_port_id`: matches the NAS-Port-Id of RFC 5176
+    /// requests against the one the session was reported with.
+    pub nas_port_id: NasPortIdTemplate,
 }
 
 impl LacConfig {
@@ -167,6 +170,7 @@ impl LacConfig {
             tcp_mss: lac.tcp_mss,
             connect_speed: lac.connect_speed,
             local_address: (!local.is_unspecified()).then_some(local),
+            nas_port_id: NasPortIdTemplate(config.radius.nas_port_id.clone()),
         })
     }
 }
@@ -445,6 +449,9 @@ struct Forwarding {
     /// RFC 2661 §5.4: Ns of the next data message when the LNS asked for
     /// sequencing.
     next_ns: Option<u16>,
+    /// The L2TP session is already gone (CDN or StopCCN from the LNS): no
+    /// CDN to send, the ids stay for the Stop record.
+    l2tp_closed: bool,
 }
 
 /// A selected endpoint being tried.
@@ -1086,18 +1093,10 @@ impl LacCore {
         if selector.is_empty() {
             return DynAuthResult::Nak(ErrorCause::MissingAttribute);
         }
-        let port_id = |s: &Session| {
-            self.config
-                .interfaces
-                .get(s.interface)
-                .map(|i| i.name.as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
         let matching: Vec<u64> = self
             .sessions
             .iter()
-            .filter(|(_, s)| {
+            .filter(|(token, s)| {
                 selector
                     .acct_session_id
                     .as_ref()
@@ -1106,11 +1105,15 @@ impl LacCore {
                         .user_name
                         .as_ref()
                         .is_none_or(|u| Some(u) == s.user_name.as_ref())
+                    // The LAC assigns no addresses: a request naming one
+                    // selects nothing here.
                     && selector.framed_ip_address.is_none()
-                    && selector
-                        .nas_port_id
-                        .as_ref()
-                        .is_none_or(|p| p.starts_with(&port_id(s)))
+                    && selector.nas_port_id.as_ref().is_none_or(|p| {
+                        *p == self
+                            .config
+                            .nas_port_id
+                            .render_for(&self.aaa_session_info(**token).port)
+                    })
             })
             .map(|(t, _)| *t)
             .collect();
@@ -1642,6 +1645,11 @@ impl LacCore {
                 cvlan,
                 agent_circuit_id: session.circuit_id.clone(),
                 agent_remote_id: session.remote_id.clone(),
+                nas_port_id: self
+                    .discovery
+                    .get(session.interface)
+                    .and_then(|d| d.vlan_rule(&session.vlans))
+                    .and_then(|rule| rule.nas_port_id.clone()),
             },
             calling_mac: Some(session.mac.octets()),
             calling_station_id: None,
@@ -1855,6 +1863,7 @@ impl LacCore {
                             peer_tunnel_id: *peer_tunnel_id,
                             peer_session_id: *peer_session_id,
                             next_ns: call.sequencing_required.then_some(0),
+                            l2tp_closed: false,
                         },
                     );
                 }
@@ -2063,10 +2072,7 @@ impl LacCore {
                 // The L2TP side is gone already: no CDN, only the PADT.
                 self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
                 if let Stage::Up(f) = &mut session.stage {
-                    f.handle = SessionHandle {
-                        tunnel_id: 0,
-                        session_id: 0,
-                    };
+                    f.l2tp_closed = true;
                 }
                 self.end_session(now, token, end);
             }
@@ -2254,6 +2260,7 @@ impl LacCore {
         };
         let handle = forwarding.handle;
         let peer = forwarding.peer;
+        let l2tp_open = !forwarding.l2tp_closed;
         tracing::info!(
             acct_session_id = %session.acct_session_id,
             user = session.user_name.as_deref().unwrap_or(""),
@@ -2264,7 +2271,7 @@ impl LacCore {
             "session down"
         );
         // CDN towards the LNS unless the L2TP side ended it.
-        if handle.tunnel_id != 0 {
+        if l2tp_open {
             let result = match end {
                 SessionEnd::SubscriberRequest | SessionEnd::LinkLost => {
                     ResultCode::cdn(CdnResult::LossOfCarrier)
@@ -2298,7 +2305,7 @@ impl LacCore {
             record.terminate_cause = Some(end.terminate_cause().into());
             self.account(record);
         }
-        if self.config.tunnel_accounting && handle.tunnel_id != 0 {
+        if self.config.tunnel_accounting {
             let record = self.tunnel_record(
                 handle.tunnel_id,
                 AcctStatusType::TunnelLinkStop,

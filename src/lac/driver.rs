@@ -173,7 +173,19 @@ impl Lac {
         let core = LacCore::new(config, macs, acct_session_prefix, seed, Instant::now());
         let (api_tx, api_rx) = mpsc::channel(64);
         let (auth_tx, auth_rx) = mpsc::channel(4096);
-        let interface_down = vec![false; interfaces.len()];
+        let interface_down: Vec<bool> = interfaces
+            .iter()
+            .map(|socket| {
+                let running = socket.get_ref().is_running().unwrap_or(false);
+                if !running {
+                    tracing::warn!(
+                        interface = socket.get_ref().name(),
+                        "access interface has no carrier yet"
+                    );
+                }
+                !running
+            })
+            .collect();
         // Records are spooled in the order the core produced them (a Stop
         // never overtakes its Start, Accounting-Off comes last); the spool
         // bounds what waits on disk, this queue only what waits for fsync.
@@ -266,7 +278,10 @@ impl Lac {
                     self.read_interface(index, result, &mut batches);
                 }
                 () = sleep => self.core.handle_timeout(Instant::now()),
-                _ = gauges.tick() => self.update_metrics(),
+                _ = gauges.tick() => {
+                    self.check_links();
+                    self.update_metrics();
+                }
             }
         }
         tracing::info!(
@@ -406,6 +421,37 @@ impl Lac {
             }
         } else {
             tracing::warn!(interface = self.interface_name(index), %error, "PPPoE receive error");
+        }
+    }
+
+    /// Once a second: an access interface that lost carrier (or was set
+    /// down) ends its sessions with Lost-Carrier; one that came back is
+    /// logged.
+    fn check_links(&mut self) {
+        for index in 0..self.interfaces.len() {
+            let Some(socket) = self.interfaces.get(index) else {
+                continue;
+            };
+            let running = socket.get_ref().is_running().unwrap_or(false);
+            let was_down = self.interface_down.get(index).copied().unwrap_or(false);
+            if !running && !was_down {
+                tracing::warn!(
+                    interface = self.interface_name(index),
+                    "access interface lost carrier: ending its sessions (Lost-Carrier)"
+                );
+                if let Some(flag) = self.interface_down.get_mut(index) {
+                    *flag = true;
+                }
+                self.core.interface_down(Instant::now(), index);
+            } else if running && was_down {
+                tracing::info!(
+                    interface = self.interface_name(index),
+                    "access interface up again"
+                );
+                if let Some(flag) = self.interface_down.get_mut(index) {
+                    *flag = false;
+                }
+            }
         }
     }
 

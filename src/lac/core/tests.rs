@@ -77,6 +77,7 @@ fn lac_config() -> LacConfig {
         tcp_mss: 0,
         connect_speed: 1_000_000_000,
         local_address: Some(LAC_ADDR.ip()),
+        nas_port_id: NasPortIdTemplate::default(),
     }
 }
 
