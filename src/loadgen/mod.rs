@@ -528,16 +528,12 @@ mod tests {
         use crate::aaa::attributes::{
             AcceptAttributes, Decision, TunnelCandidate, TunnelEndpoint, TunnelMediumKind,
         };
-        use crate::config::{self, CallingNumber};
-        use crate::l2tp::EndpointConfig;
+        use crate::config;
         use crate::lac::core::{
-            Command, DOWNSTREAM_HEADROOM, Forward, InterfaceConfig, LacConfig, LacCore,
-            SessionState,
+            Command, DOWNSTREAM_HEADROOM, Forward, LacConfig, LacCore, SessionState,
         };
-        use crate::lac::select::SelectConfig;
         use crate::ppp::auth::AuthMethod;
-        use crate::ppp::link::{Credentials, LinkConfig};
-        use crate::pppoe::DiscoveryConfig;
+        use crate::ppp::link::Credentials;
         use crate::wire::ethernet::MacAddress;
 
         const LAC_MAC: MacAddress = MacAddress::new([0x02, 0, 0, 0, 0, 0xac]);
@@ -558,33 +554,20 @@ mod tests {
         }
 
         fn lac_config() -> LacConfig {
-            let mut link = LinkConfig::server_from_config(&config::Ppp::default());
+            // From the configuration file's shape, so the test follows
+            // whatever the LAC's configuration grows.
+            let file: config::Config =
+                toml::from_str("[pppoe]\n[[pppoe.interface]]\nname = \"demo0\"\n[lac]\n")
+                    .expect("config");
+            let mut lac = LacConfig::from_config(&file).expect("[lac] present");
             // MS-CHAPv2 at the LAC needs RADIUS's MS-CHAP2-Success; the
             // LNS emulator checks MS-CHAPv2 itself.
-            link.auth_methods = vec![AuthMethod::ChapMd5, AuthMethod::Pap];
-            link.echo_interval = None;
-            LacConfig {
-                interfaces: vec![InterfaceConfig {
-                    name: "demo0".into(),
-                    discovery: DiscoveryConfig::default(),
-                }],
-                link,
-                endpoint: EndpointConfig {
-                    accept_calls: false,
-                    ..EndpointConfig::default()
-                },
-                select: SelectConfig::from_config(&config::Lac::default()),
-                realms: Vec::new(),
-                auth_group: "auth".into(),
-                acct_group: "acct".into(),
-                setup_deadline: Duration::from_secs(30),
-                calling_number: CallingNumber::Mac,
-                interim_interval: Duration::ZERO,
-                tunnel_accounting: false,
-                tcp_mss: 0,
-                connect_speed: 1_000_000_000,
-                local_address: Some(LAC_ADDR.ip()),
-            }
+            lac.link.auth_methods = vec![AuthMethod::ChapMd5, AuthMethod::Pap];
+            lac.link.echo_interval = None;
+            lac.endpoint.accept_calls = false;
+            lac.tunnel_accounting = false;
+            lac.local_address = Some(LAC_ADDR.ip());
+            lac
         }
 
         fn accept() -> Decision {
