@@ -1,6 +1,8 @@
 //! The `tunnelnas` command: parse arguments, load configuration, start the
 //! roles. Everything else lives in the library.
 
+mod demo;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -53,6 +55,17 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// The built-in demo (as root): emulated PPPoE subscribers in a network
+    /// namespace dial into the LAC (config/demo.toml), which tunnels them
+    /// to an emulated LNS on 127.0.0.2; metrics on 127.0.0.1:9180.
+    Demo {
+        /// Emulated subscribers.
+        #[arg(long, default_value_t = 10)]
+        subscribers: u32,
+        /// Stop after this many seconds (default: at Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
     /// Validate a configuration and print the effective one, secrets redacted.
     CheckConfig {
         /// Configuration file (TOML).
@@ -70,6 +83,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::CheckConfig { config } => check_config(&config),
         Command::Run { config } => run(&config),
+        Command::Demo {
+            subscribers,
+            seconds,
+        } => demo::demo(demo::DemoOptions {
+            subscribers,
+            seconds,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,16 +168,23 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
         .thread_name("tunnelnas")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, path.to_path_buf(), aaa_config, role))
+    runtime.block_on(serve(
+        config,
+        path.to_path_buf(),
+        aaa_config,
+        role,
+        shutdown_signal(),
+    ))
 }
 
 /// Starts the management plane, RADIUS and the roles, and runs until a
 /// signal or a failure.
-async fn serve(
+pub(crate) async fn serve(
     config: Config,
     path: PathBuf,
     aaa_config: AaaConfig,
     role: Role,
+    shutdown: impl Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let mut state = MgmtState::new(metrics.clone(), &config, role);
@@ -261,7 +288,7 @@ async fn serve(
         "tunnelnas started"
     );
     let outcome = tokio::select! {
-        signal = shutdown_signal() => {
+        signal = shutdown => {
             signal?;
             tracing::info!("shutting down");
             Ok(())
@@ -294,7 +321,7 @@ async fn serve(
     outcome
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
+pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     tokio::select! {
