@@ -859,7 +859,7 @@ pub fn run_lns(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::collections::BTreeMap;
 
     use proptest::prelude::*;
 
@@ -910,10 +910,13 @@ mod tests {
         now: Instant,
         lns: LnsEmulator,
         lac: Endpoint,
-        calls: HashMap<u64, Call>,
-        credentials: HashMap<u64, (Credentials, Vec<AuthMethod>)>,
+        calls: BTreeMap<u64, Call>,
+        credentials: BTreeMap<u64, (Credentials, Vec<AuthMethod>)>,
         /// Every data message the LNS sent.
         lns_data: Vec<Vec<u8>>,
+        /// Impairment of the path, both ways: RNG, loss and duplication
+        /// probabilities.
+        impairment: Option<(StdRng, f64, f64)>,
     }
 
     impl World {
@@ -928,9 +931,10 @@ mod tests {
                     },
                     [5; 32],
                 ),
-                calls: HashMap::new(),
-                credentials: HashMap::new(),
+                calls: BTreeMap::new(),
+                credentials: BTreeMap::new(),
                 lns_data: Vec::new(),
+                impairment: None,
             }
         }
 
@@ -955,6 +959,22 @@ mod tests {
 
         /// A data message from the LAC on call `request_id` with `ppp`
         /// (whatever framing the test chose).
+        /// How many copies of a datagram the path delivers (0, 1 or 2).
+        fn copies(&mut self) -> usize {
+            match self.impairment.as_mut() {
+                None => 1,
+                Some((rng, loss, duplicate)) => {
+                    if rng.random_bool(*loss) {
+                        0
+                    } else if rng.random_bool(*duplicate) {
+                        2
+                    } else {
+                        1
+                    }
+                }
+            }
+        }
+
         fn lac_sends(&mut self, request_id: u64, ppp: &[u8]) {
             let (tunnel, session) = self.calls[&request_id].ids.unwrap();
             let mut datagram = vec![0u8; 6 + ppp.len()];
@@ -963,7 +983,9 @@ mod tests {
                 .emit_before(&mut datagram, 6, ppp.len())
                 .unwrap();
             assert_eq!(start, 0);
-            self.lns.handle_datagram(self.now, LAC_ADDR, &datagram);
+            for _ in 0..self.copies() {
+                self.lns.handle_datagram(self.now, LAC_ADDR, &datagram);
+            }
         }
 
         fn step(&mut self) {
@@ -977,7 +999,9 @@ mod tests {
             let mut buf = Vec::new();
             while let Some((to, len)) = self.lac.poll_transmit(now, &mut buf) {
                 assert_eq!(to, LNS_ADDR);
-                self.lns.handle_datagram(now, LAC_ADDR, &buf[..len]);
+                for _ in 0..self.copies() {
+                    self.lns.handle_datagram(now, LAC_ADDR, &buf[..len]);
+                }
             }
             while let Some(event) = self.lac.poll_event() {
                 match event {
@@ -1044,9 +1068,14 @@ mod tests {
                 }
             }
             let mut buf = Vec::new();
+            let mut downstream = Vec::new();
             while let Some((to, len)) = self.lns.poll_transmit(now, &mut buf) {
                 assert_eq!(to, LAC_ADDR);
-                let datagram = buf[..len].to_vec();
+                for _ in 0..self.copies() {
+                    downstream.push(buf[..len].to_vec());
+                }
+            }
+            for datagram in downstream {
                 if crate::l2tp::is_control(&datagram) {
                     self.lac.handle_datagram(now, LNS_ADDR, &datagram);
                     continue;
@@ -1157,6 +1186,48 @@ mod tests {
                     .session_address(world.lns.sessions.keys().copied().next().unwrap()),
                 Some(ipv4.local)
             );
+        }
+    }
+
+    #[test]
+    fn calls_come_up_over_a_lossy_duplicating_path() {
+        for seed in 0..4u8 {
+            let mut world = World::new(lns_config("10.0.0.0/24"));
+            // 10 % loss and 5 % duplicates both ways: the control channel
+            // (RFC 2661 §5.8) and PPP (RFC 1661 Restart timer) recover.
+            world.impairment = Some((StdRng::from_seed([seed; 32]), 0.10, 0.05));
+            for id in 1..=5 {
+                world.dial(id, user("alice", "alice-pw"), &[AuthMethod::MsChapV2]);
+            }
+            assert!(
+                world.run_until(Duration::from_secs(120), |w| w
+                    .calls
+                    .values()
+                    .all(|c| c.ipv4.is_some())),
+                "seed {seed}: {:?}",
+                world.lns.stats()
+            );
+            for seq in 0..40 {
+                for id in 1..=5 {
+                    world.ping(id, seq, false);
+                }
+                world.step();
+            }
+            // A duplicated Configure-Request makes PPP renegotiate (RFC 1661
+            // §4: Configure-Request in Opened); it settles again.
+            assert!(world.run_until(Duration::from_secs(60), |w| {
+                w.lns.stats().sessions_network_up == 5
+            }));
+            let stats = world.lns.stats();
+            assert_eq!(stats.sessions, 5, "seed {seed}");
+            assert_eq!(stats.addresses_in_use, 5);
+            // Every request that arrived was answered (duplicates too).
+            assert!(
+                stats.pings_answered > 100 && stats.pings_answered < 240,
+                "{stats:?}"
+            );
+            let received: usize = world.calls.values().map(|c| c.ipv4_received.len()).sum();
+            assert!(received > 80, "seed {seed}: {received}");
         }
     }
 

@@ -1247,7 +1247,7 @@ fn publish(report: &Mutex<FarmStats>, farm: &SubscriberFarm) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::collections::BTreeMap;
 
     use proptest::prelude::*;
 
@@ -1273,7 +1273,7 @@ mod tests {
     /// from 100.64.0.2 up, answering pings to its own address.
     struct Bras {
         discovery: Discovery,
-        links: HashMap<u16, (MacAddress, Link)>,
+        links: BTreeMap<u16, (MacAddress, Link)>,
         users: Vec<Credentials>,
         methods: Vec<AuthMethod>,
         next_host: u8,
@@ -1289,7 +1289,7 @@ mod tests {
         fn new(now: Instant, users: Vec<Credentials>) -> Self {
             Self {
                 discovery: Discovery::new(DiscoveryConfig::default(), BRAS_MAC, [9; 32], now),
-                links: HashMap::new(),
+                links: BTreeMap::new(),
                 users,
                 methods: vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5, AuthMethod::Pap],
                 next_host: 2,
