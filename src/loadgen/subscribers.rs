@@ -91,6 +91,9 @@ pub struct FarmConfig {
     pub ping_interval: Option<Duration>,
     /// ICMP data octets per Echo Request (trimmed to the link's MTU).
     pub ping_payload: usize,
+    /// Echo Requests per interval, sent back to back (at least 1): raise
+    /// it to load the forwarding path.
+    pub ping_burst: u16,
     /// Redial this long after a session ends or a set-up fails; `None`:
     /// the subscriber stays down.
     pub redial: Option<Duration>,
@@ -118,6 +121,7 @@ impl Default for FarmConfig {
             start_rate: 100,
             ping_interval: Some(Duration::from_secs(1)),
             ping_payload: 56,
+            ping_burst: 1,
             redial: Some(Duration::from_secs(5)),
             discovery: ClientConfig {
                 max_timeout: Duration::from_secs(8),
@@ -369,11 +373,44 @@ impl Attempt {
 /// The pinger of a subscriber.
 #[derive(Debug, Clone, Copy)]
 struct Pinger {
+    /// When the next burst falls due.
     next: Instant,
+    /// The next Sequence Number to send.
     seq: u16,
-    outstanding: Option<(u16, Instant)>,
-    /// A request is due (since then): the next transmission sends it.
-    due: Option<Instant>,
+    /// Requests of the current burst still to send.
+    due: u16,
+    /// The current burst: its first Sequence Number and when it fell due
+    /// (round-trip times are measured for its replies).
+    burst: Option<(u16, Instant)>,
+    /// Bit `i` set: the request `i + 1` before `seq` is unanswered (the
+    /// last 64 requests are tracked; older replies count as unmatched).
+    outstanding: u64,
+}
+
+impl Pinger {
+    /// A reply with Sequence Number `seq` arrived: whether it answers an
+    /// outstanding request (each is answered once), and the round-trip
+    /// time when it belongs to the current burst.
+    fn answer(&mut self, seq: u16, now: Instant) -> Option<Option<Duration>> {
+        let age = self.seq.wrapping_sub(1).wrapping_sub(seq);
+        let bit = 1u64.checked_shl(u32::from(age))?;
+        if self.outstanding & bit == 0 {
+            return None;
+        }
+        self.outstanding &= !bit;
+        let rtt = self.burst.and_then(|(first, at)| {
+            let sent_in_burst = self.seq.wrapping_sub(first);
+            (seq.wrapping_sub(first) < sent_in_burst).then(|| now.saturating_duration_since(at))
+        });
+        Some(rtt)
+    }
+
+    /// Request `self.seq` was sent.
+    const fn sent(&mut self) {
+        self.outstanding = (self.outstanding << 1) | 1;
+        self.seq = self.seq.wrapping_add(1);
+        self.due = self.due.saturating_sub(1);
+    }
 }
 
 /// Why an attempt ended.
@@ -570,18 +607,19 @@ impl SubscriberFarm {
             };
             let expected = ours.is_some_and(|(local, peer)| echo.dst == local && echo.src == peer)
                 && echo.ident == ping_ident(index);
-            match sub.pinger.as_mut() {
-                Some(pinger)
-                    if expected && pinger.outstanding.is_some_and(|(seq, _)| seq == echo.seq) =>
-                {
-                    if let Some((_, sent)) = pinger.outstanding.take() {
-                        self.stats
-                            .ping_rtt
-                            .record(now.saturating_duration_since(sent));
+            let answer = sub
+                .pinger
+                .as_mut()
+                .filter(|_| expected)
+                .and_then(|pinger| pinger.answer(echo.seq, now));
+            match answer {
+                Some(rtt) => {
+                    if let Some(rtt) = rtt {
+                        self.stats.ping_rtt.record(rtt);
                     }
                     self.stats.pings_answered += 1;
                 }
-                _ => self.stats.pings_unmatched += 1,
+                None => self.stats.pings_unmatched += 1,
             }
             return;
         }
@@ -693,8 +731,7 @@ impl SubscriberFarm {
             return Some(tx.len);
         }
         let session = sub.session.as_ref().filter(|s| !s.closing)?;
-        let pinger = sub.pinger.as_mut()?;
-        let due = pinger.due.take()?;
+        let pinger = sub.pinger.as_mut().filter(|p| p.due > 0)?;
         let (local, peer) = session.addresses?;
         let max_payload = usize::from(session.peer_mru)
             .saturating_sub(icmp::IPV4_HEADER_LEN + icmp::ECHO_HEADER_LEN);
@@ -708,8 +745,7 @@ impl SubscriberFarm {
             ping_payload.min(max_payload),
         )?;
         let frame = encapsulate(buf, (mac, session.ac), session.id, Protocol::Ipv4, len)?;
-        pinger.seq = seq.wrapping_add(1);
-        pinger.outstanding = Some((seq, due));
+        pinger.sent();
         self.stats.pings_sent += 1;
         Some(frame)
     }
@@ -781,6 +817,7 @@ impl SubscriberFarm {
     /// Timers of subscriber `index` (its heap entry fired).
     fn service(&mut self, now: Instant, index: u32) {
         let interval = self.config.ping_interval;
+        let burst = self.config.ping_burst.max(1);
         let Some(sub) = self.subscribers.get_mut(index as usize) else {
             return;
         };
@@ -800,7 +837,9 @@ impl SubscriberFarm {
             && let (Some(pinger), Some(interval)) = (sub.pinger.as_mut(), interval)
             && pinger.next <= now
         {
-            pinger.due = Some(now);
+            // A burst not sent yet is replaced, not added to.
+            pinger.due = burst;
+            pinger.burst = Some((pinger.seq, now));
             // Keep the cadence, but never send a burst to catch up.
             pinger.next += interval;
             if pinger.next <= now {
@@ -979,8 +1018,9 @@ impl SubscriberFarm {
                     sub.pinger = Some(Pinger {
                         next: now + offset,
                         seq: 0,
-                        outstanding: None,
-                        due: None,
+                        due: 0,
+                        burst: None,
+                        outstanding: 0,
                     });
                 }
                 self.set_stage(index, Stage::Up);
@@ -1593,6 +1633,68 @@ mod tests {
             addresses.dedup();
             assert_eq!(addresses.len(), 5, "every subscriber its own address");
         }
+    }
+
+    #[test]
+    fn ping_bursts_are_sent_back_to_back_and_each_reply_matched_once() {
+        let mut world = World::new(
+            FarmConfig {
+                ping_burst: 8,
+                ..config(3)
+            },
+            users(),
+        );
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 3));
+        world.run_for(Duration::from_secs(3));
+        let stats = world.farm.stats();
+        // 3 s at 500 ms, 8 a time: at least 5 bursts each.
+        assert!(stats.pings_sent >= 3 * 8 * 5, "{stats:?}");
+        assert_eq!(stats.pings_sent % 8, 0, "whole bursts");
+        assert!(stats.pings_answered + 3 * 8 >= stats.pings_sent);
+        assert_eq!(stats.pings_answered, world.bras.pings_answered);
+        assert_eq!(stats.pings_unmatched, 0);
+        assert_eq!(stats.ping_rtt.count(), stats.pings_answered);
+    }
+
+    #[test]
+    fn the_pinger_matches_late_replies_once_and_forgets_old_ones() {
+        let start = Instant::now();
+        let mut pinger = Pinger {
+            next: start,
+            seq: 65_530,
+            due: 0,
+            burst: None,
+            outstanding: 0,
+        };
+        // Nothing sent: nothing matches.
+        assert_eq!(pinger.answer(65_529, start), None);
+        // Two bursts of 4 across the Sequence Number wrap.
+        for burst in 0..2u16 {
+            pinger.due = 4;
+            pinger.burst = Some((pinger.seq, start + Duration::from_secs(u64::from(burst))));
+            for _ in 0..4 {
+                pinger.sent();
+            }
+        }
+        assert_eq!(pinger.due, 0);
+        assert_eq!(pinger.seq, 2);
+        let now = start + Duration::from_millis(1500);
+        // A reply of the current burst: with its round-trip time.
+        assert_eq!(
+            pinger.answer(0, now),
+            Some(Some(Duration::from_millis(500)))
+        );
+        assert_eq!(pinger.answer(0, now), None, "duplicate");
+        // A late reply of the previous burst: matched, no RTT.
+        assert_eq!(pinger.answer(65_531, now), Some(None));
+        // Never sent, or not yet.
+        assert_eq!(pinger.answer(65_529, now), None);
+        assert_eq!(pinger.answer(2, now), None);
+        // After 64 more requests the old ones are forgotten.
+        for _ in 0..64 {
+            pinger.sent();
+        }
+        assert_eq!(pinger.answer(65_532, now), None);
     }
 
     #[test]
