@@ -48,7 +48,9 @@ use crate::ppp::auth::{AuthConfig, AuthDecision, AuthMethod, AuthRequest};
 use crate::ppp::fsm::FsmConfig;
 use crate::ppp::link::{Credentials, DownReason, Link, LinkConfig, LinkEvent, Role};
 use crate::ppp::ncp::IpcpConfig;
-use crate::wire::l2tp::{CdnResult, GeneralError, HeaderRepr, Packet as L2tpPacket, ResultCode};
+use crate::wire::l2tp::{
+    CdnResult, GeneralError, HeaderRepr, Packet as L2tpPacket, ResultCode, StopCcnResult,
+};
 use crate::wire::ppp::{Frame as PppFrame, FrameHeader, Protocol};
 
 /// Room in front of a PPP information field in a data message we send:
@@ -325,6 +327,25 @@ impl LnsEmulator {
         )
         .unwrap_or(u32::MAX);
         stats
+    }
+
+    /// Clears every tunnel with StopCCN result 6, "requester is being
+    /// shut down" (RFC 2661 §4.4.2), which clears their calls (§5.7).
+    pub fn shutdown(&mut self, now: Instant) {
+        let tunnels: Vec<u16> = self
+            .endpoint
+            .tunnels()
+            .iter()
+            .map(|t| t.tunnel_id)
+            .collect();
+        for tunnel_id in tunnels {
+            self.endpoint.close_tunnel(
+                now,
+                tunnel_id,
+                ResultCode::stop_ccn(StopCcnResult::ShuttingDown),
+            );
+        }
+        self.endpoint_events(now);
     }
 
     /// The address given to the subscriber of `handle`, once assigned.
@@ -794,8 +815,9 @@ fn frame_data(
     Some(end - start)
 }
 
-/// Runs `lns` on `socket` until `stop` is set. `report` gets a fresh
-/// [`LnsStats`] every ~100 ms and at the end.
+/// Runs `lns` on `socket` until `stop` is set, then clears every tunnel
+/// (StopCCN) and returns. `report` gets a fresh [`LnsStats`] every
+/// ~100 ms and at the end.
 pub fn run_lns(
     socket: UdpSocket,
     mut lns: LnsEmulator,
@@ -850,6 +872,15 @@ pub fn run_lns(
             if !wait.is_zero() {
                 std::thread::sleep(wait);
             }
+        }
+    }
+    // StopCCN to every LAC, sent once (no one waits for the
+    // acknowledgements).
+    let now = Instant::now();
+    lns.shutdown(now);
+    while let Some((to, len)) = lns.poll_transmit(now, &mut send) {
+        if let Some(datagram) = send.get(..len) {
+            let _ = socket.send_to(datagram, to);
         }
     }
     *report
@@ -1084,6 +1115,10 @@ mod tests {
                 let ppp = PppFrame::new_checked(packet.payload()).unwrap();
                 assert!(ppp.has_address_control(), "the LNS sends FF 03");
                 assert!(!ppp.is_protocol_compressed());
+                self.lns_data.push(datagram.clone());
+                // The LNS's first LCP Configure-Request may beat the LAC's
+                // SessionUp (held until the ICCN is acknowledged): dropped
+                // here, PPP retransmits it.
                 let session = packet.session_id();
                 let Some(call) = self
                     .calls
@@ -1097,7 +1132,6 @@ mod tests {
                 } else if let Some(link) = call.link.as_mut() {
                     link.handle_frame(now, ppp.protocol(), ppp.payload());
                 }
-                self.lns_data.push(datagram);
             }
             self.now += STEP;
         }
@@ -1229,6 +1263,24 @@ mod tests {
             let received: usize = world.calls.values().map(|c| c.ipv4_received.len()).sum();
             assert!(received > 80, "seed {seed}: {received}");
         }
+    }
+
+    #[test]
+    fn shutdown_clears_every_tunnel_and_call() {
+        let mut world = World::new(lns_config("10.0.0.0/29"));
+        world.dial(1, user("alice", "alice-pw"), &[AuthMethod::Pap]);
+        world.dial(2, user("bob", "bob-pw"), &[AuthMethod::ChapMd5]);
+        assert!(world.run_until(Duration::from_secs(10), |w| {
+            w.calls.values().all(|c| c.ipv4.is_some())
+        }));
+        world.lns.shutdown(world.now);
+        assert!(world.run_until(Duration::from_secs(5), |w| w.calls.values().all(|c| c.down)));
+        let stats = world.lns.stats();
+        assert_eq!(
+            (stats.tunnels, stats.sessions, stats.addresses_in_use),
+            (0, 0, 0)
+        );
+        assert_eq!(stats.tunnels_total, 1);
     }
 
     #[test]
@@ -1537,12 +1589,30 @@ mod driver_tests {
             }
         }
         assert!(up, "the call came up through run_lns");
-        stop.store(true, Ordering::Relaxed);
-        thread.join().unwrap();
         let stats = report.lock().unwrap().clone();
         assert_eq!(
             (stats.tunnels, stats.sessions, stats.sessions_total),
             (1, 1, 1)
         );
+        stop.store(true, Ordering::Relaxed);
+        thread.join().unwrap();
+        // Its last word: StopCCN "being shut down".
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut stopped = false;
+        while !stopped && Instant::now() < deadline {
+            if let Ok((len, from)) = lac_socket.recv_from(&mut recv) {
+                lac.handle_datagram(Instant::now(), from, &recv[..len]);
+            }
+            while let Some(event) = lac.poll_event() {
+                stopped |= matches!(
+                    event,
+                    L2tpEvent::TunnelDown {
+                        cause: crate::l2tp::TunnelDownCause::PeerStopCcn,
+                        ..
+                    }
+                );
+            }
+        }
+        assert!(stopped, "StopCCN received");
     }
 }

@@ -781,7 +781,9 @@ mod tests {
                 totals.downstream.packets >= lns.pings_answered,
                 "{totals:?}"
             );
-            assert_eq!(totals.dropped, 0);
+            // At most the LNS's first LCP Configure-Request per call, which
+            // can arrive before the LAC forwards (PPP retransmits it).
+            assert!(totals.dropped <= u64::from(SUBSCRIBERS), "{totals:?}");
             // Distinct addresses from the LNS pool, the LNS as ping target.
             let mut addresses: Vec<Ipv4Addr> = (0..SUBSCRIBERS)
                 .map(|i| {
