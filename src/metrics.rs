@@ -619,7 +619,10 @@ impl Metrics {
                 .pppoe_refusals
                 .with_label_values(&[&variant_label(reason)])
                 .inc(),
-            PppoeEvent::SessionEstablished { .. } => self.pppoe_sessions.inc(),
+            PppoeEvent::SessionEstablished { discovery_took, .. } => {
+                self.pppoe_sessions.inc();
+                self.observe_setup_phase(SetupPhase::Discovery, *discovery_took);
+            }
             PppoeEvent::SessionTerminated { by_peer, .. } => {
                 self.pppoe_sessions.dec();
                 self.pppoe_terminations

@@ -575,6 +575,19 @@ impl Endpoint {
         })
     }
 
+    /// LAC: a data message of this call arrived from the LNS, which proves
+    /// it has the ICCN even though its acknowledgement has not come yet:
+    /// releases the call's [`Event::SessionUp`] now. Returns whether one
+    /// was waiting.
+    pub fn confirm_session(&mut self, now: Instant, handle: SessionHandle) -> bool {
+        let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(handle.tunnel_id, now) else {
+            return false;
+        };
+        let done = tunnel.confirm_session_up(&mut ctx, handle.session_id);
+        self.touched(now, handle.tunnel_id);
+        done
+    }
+
     /// LNS: accepts the call of an [`Event::SessionRequest`] (ICRP).
     pub fn accept_session(&mut self, now: Instant, handle: SessionHandle) -> bool {
         let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(handle.tunnel_id, now) else {

@@ -104,6 +104,9 @@ pub(crate) struct Tunnel {
     /// The channel refused a message (send queue full): the tunnel cannot
     /// go on.
     overflowed: bool,
+    /// LAC: `SessionUp` events held until the peer acknowledges the ICCN
+    /// with this Ns, so no data message of the call can overtake it.
+    pending_up: HashMap<u16, (u16, Event)>,
     /// Responder: refuse the SCCRQ with this StopCCN result (tie breaker
     /// won by us).
     pub(crate) refuse_with: Option<ResultCode>,
@@ -152,6 +155,7 @@ impl Tunnel {
             peer_host_name: Vec::new(),
             port_may_change: initiated_locally,
             overflowed: false,
+            pending_up: HashMap::new(),
             refuse_with: None,
         }
     }
@@ -213,7 +217,12 @@ impl Tunnel {
 
     /// Sends `msg` to the peer's `peer_session_id`, hiding sensitive AVPs
     /// when configured (§4.3).
-    fn send(&mut self, ctx: &mut Ctx<'_>, mut msg: ControlMessage, peer_session_id: u16) {
+    fn send(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        mut msg: ControlMessage,
+        peer_session_id: u16,
+    ) -> Option<u16> {
         msg.tunnel_id = self.peer_id;
         msg.session_id = peer_session_id;
         let mut hide = false;
@@ -245,9 +254,34 @@ impl Tunnel {
             _ => self.channel.send(ctx.now, msg),
         };
         match sent {
-            Ok(_) | Err(ChannelError::Closed) => {}
-            Err(_) => self.overflowed = true,
+            Ok(ns) => Some(ns),
+            Err(ChannelError::Closed) => None,
+            Err(_) => {
+                self.overflowed = true;
+                None
+            }
         }
+    }
+
+    /// Releases the held [`Event::SessionUp`] of `session_id` (its ICCN is
+    /// known to have arrived). Returns whether one was held.
+    pub(crate) fn confirm_session_up(&mut self, ctx: &mut Ctx<'_>, session_id: u16) -> bool {
+        let Some(ns) = self
+            .pending_up
+            .iter()
+            .find(|(_, (id, _))| *id == session_id)
+            .map(|(ns, _)| *ns)
+        else {
+            return false;
+        };
+        let Some((_, mut up)) = self.pending_up.remove(&ns) else {
+            return false;
+        };
+        if let Event::SessionUp { at, .. } = &mut up {
+            *at = ctx.now;
+        }
+        ctx.events.push_back(up);
+        true
     }
 
     /// Whether a send failed for lack of room; the endpoint then drops the
@@ -389,6 +423,16 @@ impl Tunnel {
                 ChannelEvent::InvalidAck { .. } => {
                     ctx.events
                         .push_back(Event::ControlChannel(ChannelActivity::InvalidAck));
+                }
+                ChannelEvent::Acked { ns, .. } => {
+                    if let Some((session_id, mut up)) = self.pending_up.remove(&ns) {
+                        if self.sessions.contains_key(&session_id) {
+                            if let Event::SessionUp { at, .. } = &mut up {
+                                *at = ctx.now;
+                            }
+                            ctx.events.push_back(up);
+                        }
+                    }
                 }
                 #[allow(unreachable_patterns)]
                 _ => {}
@@ -904,6 +948,7 @@ impl Tunnel {
         let Some(session) = self.sessions.remove(&session_id) else {
             return false;
         };
+        self.pending_up.retain(|_, (id, _)| *id != session_id);
         // A call the peer never heard of (still waiting for the tunnel)
         // needs no CDN.
         if session.state != SessionState::WaitTunnel && self.state == TunnelState::Established {
@@ -1072,8 +1117,17 @@ impl Tunnel {
                 // The proxy AVPs served their purpose: keep only what the
                 // established session needs.
                 session.call.proxy = ProxyInfo::default();
-                self.send(ctx, iccn, peer_session);
-                ctx.events.push_back(up);
+                // The driver may forward data once the session is up; an
+                // ICCN still waiting for the peer's window (or lost) would
+                // let that data arrive at an LNS that does not know the
+                // call yet. So the event waits for the ICCN's
+                // acknowledgement (RFC 2661 §5.8: Nr acknowledges it).
+                match self.send(ctx, iccn, peer_session) {
+                    Some(ns) => {
+                        self.pending_up.insert(ns, (session_id, up));
+                    }
+                    None => ctx.events.push_back(up),
+                }
             }
             (MessageType::Iccn, SessionState::WaitConnect) => {
                 if let Err(error) = session.call.apply_iccn(msg) {

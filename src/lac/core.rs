@@ -487,6 +487,8 @@ struct Session {
     link: Option<Box<Link>>,
     /// Credentials sent to RADIUS (kept for the proxy AVPs).
     auth_method: Option<AuthMethod>,
+    /// RFC 2661 §4.4.5 proxy AVPs, taken when the credentials arrived.
+    proxy: Option<ProxyInfo>,
     accept: Option<Box<AcceptAttributes>>,
     stage: Stage,
     lns: Option<Attempt>,
@@ -964,6 +966,46 @@ impl LacCore {
         let Some(session) = self.sessions.get_mut(&token) else {
             return self.drop_frame(FastPathDrop::UnknownSession);
         };
+        if let Stage::Tunnelling(tunnelling) = &session.stage {
+            // The LNS sends on a call only once it has our ICCN: data ahead
+            // of the ICCN's acknowledgement confirms the call. The session
+            // comes up (the subscriber's authentication answer is queued)
+            // and this frame is queued behind that answer, in order.
+            let Some((attempt, handle, _)) = &tunnelling.current else {
+                return self.drop_frame(FastPathDrop::NotUp);
+            };
+            if *handle
+                != (SessionHandle {
+                    tunnel_id: key.0,
+                    session_id: key.1,
+                })
+                || attempt.endpoint.ip() != from.ip()
+            {
+                return self.drop_frame(FastPathDrop::NotUp);
+            }
+            let handle = *handle;
+            self.endpoint.confirm_session(now, handle);
+            self.drain_endpoint(now);
+            let up = self
+                .sessions
+                .get(&token)
+                .is_some_and(|s| matches!(s.stage, Stage::Up(_)));
+            if !up {
+                return self.drop_frame(FastPathDrop::NotUp);
+            }
+            return match self.handle_datagram(now, from, buf, start, len) {
+                Forward::Frame { interface, range } => {
+                    if let Some(bytes) = buf.get(range) {
+                        self.frames.push_back(OutFrame {
+                            interface,
+                            bytes: bytes.to_vec(),
+                        });
+                    }
+                    Forward::Control
+                }
+                other => other,
+            };
+        }
         let Stage::Up(forwarding) = &session.stage else {
             return self.drop_frame(FastPathDrop::NotUp);
         };
@@ -1469,6 +1511,7 @@ impl LacCore {
             user_name: None,
             link: Some(Box::new(link)),
             auth_method: None,
+            proxy: None,
             accept: None,
             stage: Stage::Negotiating,
             lns: None,
@@ -1603,6 +1646,14 @@ impl LacCore {
         let user_name = String::from_utf8_lossy(user).into_owned();
         session.user_name = Some(user_name.clone());
         session.auth_method = Some(method);
+        // The proxy AVPs as they stand now: LCP is Opened and the
+        // credentials are recorded. A peer that renegotiates LCP while
+        // RADIUS or the LNS is busy must not empty them.
+        session.proxy = session
+            .link
+            .as_ref()
+            .and_then(|l| l.pending_negotiation_record())
+            .map(proxy_info);
         session.stage = Stage::Authenticating { since: now };
         let info = self.aaa_session_info(token);
         self.commands.push_back(Command::Authenticate {
@@ -1721,6 +1772,10 @@ impl LacCore {
                         }
                         session.lns = Some(attempt.clone());
                     }
+                    // Data of this call may come before the ICCN's
+                    // acknowledgement (see handle_datagram).
+                    self.by_l2tp
+                        .insert((handle.tunnel_id, handle.session_id), token);
                     let record =
                         self.tunnels
                             .entry(handle.tunnel_id)
@@ -1767,12 +1822,7 @@ impl LacCore {
                 u32::try_from(b).unwrap_or(u32::MAX)
             })
         };
-        let proxy = session
-            .link
-            .as_ref()
-            .and_then(|l| l.pending_negotiation_record())
-            .map(proxy_info)
-            .unwrap_or_default();
+        let proxy = session.proxy.clone().unwrap_or_default();
         CallInfo {
             call_serial_number: serial,
             bearer_type: Some(Bearer::DIGITAL),
@@ -2051,6 +2101,8 @@ impl LacCore {
                     return;
                 }
                 tunnelling.failed += 1;
+                self.by_l2tp
+                    .remove(&(current.tunnel_id, current.session_id));
                 tracing::warn!(
                     acct_session_id = %session.acct_session_id,
                     lns = %attempt.endpoint,
@@ -2129,6 +2181,7 @@ impl LacCore {
         self.events.push_back(LacEvent::SetupFailed(failure));
         if let Stage::Tunnelling(t) = &mut session.stage {
             if let Some((_, handle, _)) = t.current.take() {
+                self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
                 self.endpoint.close_session(
                     now,
                     handle,
@@ -2166,6 +2219,7 @@ impl LacCore {
         }
         if let Stage::Tunnelling(t) = &mut session.stage {
             if let Some((_, handle, _)) = t.current.take() {
+                self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
                 self.endpoint.close_session(
                     now,
                     handle,
@@ -2332,10 +2386,14 @@ impl LacCore {
                     .remove(&pppoe_key(session.interface, session.pppoe_session_id));
             }
             self.by_acct_id.remove(&session.acct_session_id);
-            if let Stage::Up(f) = &session.stage {
-                if self.by_l2tp.get(&(f.handle.tunnel_id, f.handle.session_id)) == Some(&token) {
-                    self.by_l2tp
-                        .remove(&(f.handle.tunnel_id, f.handle.session_id));
+            let handle = match &session.stage {
+                Stage::Up(f) => Some(f.handle),
+                Stage::Tunnelling(t) => t.current.as_ref().map(|(_, h, _)| *h),
+                _ => None,
+            };
+            if let Some(h) = handle {
+                if self.by_l2tp.get(&(h.tunnel_id, h.session_id)) == Some(&token) {
+                    self.by_l2tp.remove(&(h.tunnel_id, h.session_id));
                 }
             }
         }

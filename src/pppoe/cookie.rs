@@ -8,8 +8,11 @@
 //! between PADI and PADR**: a flood of PADIs from forged addresses costs
 //! one HMAC each and no memory.
 //!
-//! Layout (20 bytes): `slot: u32` big-endian, then the first 16 bytes of
-//! HMAC-SHA1(secret(slot), mac ‖ vlan count ‖ (tpid, vid)* ‖ slot).
+//! Layout (24 bytes): `slot: u32` big-endian, `issued: u32` big-endian
+//! (milliseconds since the jar's base when the PADO was built, so the PADR
+//! tells how long discovery took without the server remembering the
+//! PADI), then the first 16 bytes of
+//! HMAC-SHA1(secret(slot), mac ‖ vlan count ‖ (tpid, vid)* ‖ slot ‖ issued).
 //!
 //! Secrets rotate every slot (`cookie_lifetime`); the current and the
 //! previous slot's secrets are kept, so a cookie is valid for between one
@@ -24,7 +27,7 @@ use sha1::Sha1;
 use crate::wire::ethernet::{MacAddress, VlanStack};
 
 /// Length of an AC-Cookie this module issues.
-pub const COOKIE_LEN: usize = 20;
+pub const COOKIE_LEN: usize = 24;
 /// Bytes of HMAC-SHA1 output kept in the cookie.
 const TAG_LEN: usize = 16;
 /// Length of a slot secret.
@@ -115,6 +118,7 @@ impl CookieJar {
     fn mac(
         secret: &[u8; SECRET_LEN],
         slot: u32,
+        issued: u32,
         mac: MacAddress,
         vlans: &VlanStack,
     ) -> Option<Hmac<Sha1>> {
@@ -126,37 +130,56 @@ impl CookieJar {
             h.update(&tag.vid.to_be_bytes());
         }
         h.update(&slot.to_be_bytes());
+        h.update(&issued.to_be_bytes());
         Some(h)
     }
 
-    /// The cookie for a subscriber in the current slot (call
-    /// [`Self::rotate`] first).
-    pub fn issue(&self, mac: MacAddress, vlans: &VlanStack) -> Option<[u8; COOKIE_LEN]> {
+    /// The cookie for a subscriber in the current slot, issued at `now`
+    /// (call [`Self::rotate`] first).
+    pub fn issue(
+        &self,
+        mac: MacAddress,
+        vlans: &VlanStack,
+        now: Instant,
+    ) -> Option<[u8; COOKIE_LEN]> {
         // Slot numbers are carried modulo 2^32; only equality with the
         // current or previous slot matters.
         let slot = self.current.0 as u32;
-        let tag = Self::mac(&self.current.1, slot, mac, vlans)?
+        let issued = self.millis(now);
+        let tag = Self::mac(&self.current.1, slot, issued, mac, vlans)?
             .finalize()
             .into_bytes();
         let mut cookie = [0; COOKIE_LEN];
         cookie[..4].copy_from_slice(&slot.to_be_bytes());
-        cookie[4..].copy_from_slice(tag.get(..TAG_LEN)?);
+        cookie[4..8].copy_from_slice(&issued.to_be_bytes());
+        cookie[8..].copy_from_slice(tag.get(..TAG_LEN)?);
         Some(cookie)
     }
 
-    /// Verifies a cookie returned in a PADR (call [`Self::rotate`] first).
+    /// Milliseconds since the base, modulo 2^32 (about 49 days: a cookie
+    /// lives two slots at most, so the wrap is resolved in [`Self::verify`]).
+    fn millis(&self, now: Instant) -> u32 {
+        now.saturating_duration_since(self.base).as_millis() as u32
+    }
+
+    /// Verifies a cookie returned in a PADR at `now` (call [`Self::rotate`]
+    /// first); returns how long ago it was issued (PADI to PADR).
     pub fn verify(
         &self,
         cookie: Option<&[u8]>,
         mac: MacAddress,
         vlans: &VlanStack,
-    ) -> Result<(), CookieError> {
+        now: Instant,
+    ) -> Result<Duration, CookieError> {
         let cookie = cookie.ok_or(CookieError::Missing)?;
-        let (slot_bytes, tag) = match cookie {
-            [a, b, c, d, tag @ ..] if tag.len() == TAG_LEN => ([*a, *b, *c, *d], tag),
+        let (slot_bytes, issued_bytes, tag) = match cookie {
+            [a, b, c, d, e, f, g, h, tag @ ..] if tag.len() == TAG_LEN => {
+                ([*a, *b, *c, *d], [*e, *f, *g, *h], tag)
+            }
             _ => return Err(CookieError::BadLength),
         };
         let slot = u32::from_be_bytes(slot_bytes);
+        let issued = u32::from_be_bytes(issued_bytes);
         let current = self.current.0 as u32;
         let secret = if slot == current {
             &self.current.1
@@ -165,10 +188,13 @@ impl CookieJar {
         } else {
             return Err(CookieError::Expired);
         };
-        Self::mac(secret, slot, mac, vlans)
+        Self::mac(secret, slot, issued, mac, vlans)
             .ok_or(CookieError::BadMac)?
             .verify_truncated_left(tag)
-            .map_err(|_| CookieError::BadMac)
+            .map_err(|_| CookieError::BadMac)?;
+        Ok(Duration::from_millis(u64::from(
+            self.millis(now).wrapping_sub(issued),
+        )))
     }
 }
 
@@ -187,13 +213,19 @@ mod tests {
         let t0 = Instant::now();
         let mut jar = CookieJar::new(Duration::from_secs(30), t0, &mut rng);
         let vlans = VlanStack::single(VlanTag::customer(100).unwrap());
-        let cookie = jar.issue(MAC, &vlans).unwrap();
-        assert_eq!(jar.verify(Some(&cookie), MAC, &vlans), Ok(()));
+        let cookie = jar.issue(MAC, &vlans, t0).unwrap();
+        assert_eq!(
+            jar.verify(Some(&cookie), MAC, &vlans, t0),
+            Ok(Duration::ZERO)
+        );
         jar.rotate(t0 + Duration::from_secs(31), &mut rng);
-        assert_eq!(jar.verify(Some(&cookie), MAC, &vlans), Ok(()));
+        assert_eq!(
+            jar.verify(Some(&cookie), MAC, &vlans, t0),
+            Ok(Duration::ZERO)
+        );
         jar.rotate(t0 + Duration::from_secs(61), &mut rng);
         assert_eq!(
-            jar.verify(Some(&cookie), MAC, &vlans),
+            jar.verify(Some(&cookie), MAC, &vlans, t0),
             Err(CookieError::Expired)
         );
     }
@@ -205,25 +237,25 @@ mod tests {
         let jar = CookieJar::new(Duration::from_secs(30), t0, &mut rng);
         let v100 = VlanStack::single(VlanTag::customer(100).unwrap());
         let v101 = VlanStack::single(VlanTag::customer(101).unwrap());
-        let cookie = jar.issue(MAC, &v100).unwrap();
+        let cookie = jar.issue(MAC, &v100, t0).unwrap();
         assert_eq!(
-            jar.verify(Some(&cookie), MAC, &v101),
+            jar.verify(Some(&cookie), MAC, &v101, t0),
             Err(CookieError::BadMac)
         );
         let other = MacAddress::new([2, 0, 0, 0, 0, 2]);
         assert_eq!(
-            jar.verify(Some(&cookie), other, &v100),
+            jar.verify(Some(&cookie), other, &v100, t0),
             Err(CookieError::BadMac)
         );
         assert_eq!(
-            jar.verify(Some(&cookie[..19]), MAC, &v100),
+            jar.verify(Some(&cookie[..23]), MAC, &v100, t0),
             Err(CookieError::BadLength)
         );
-        assert_eq!(jar.verify(None, MAC, &v100), Err(CookieError::Missing));
+        assert_eq!(jar.verify(None, MAC, &v100, t0), Err(CookieError::Missing));
         let mut forged = cookie;
         forged[10] ^= 1;
         assert_eq!(
-            jar.verify(Some(&forged), MAC, &v100),
+            jar.verify(Some(&forged), MAC, &v100, t0),
             Err(CookieError::BadMac)
         );
     }
@@ -234,9 +266,44 @@ mod tests {
         let t0 = Instant::now();
         let mut jar = CookieJar::new(Duration::from_secs(10), t0, &mut rng);
         let vlans = VlanStack::new();
-        let cookie = jar.issue(MAC, &vlans).unwrap();
+        let cookie = jar.issue(MAC, &vlans, t0).unwrap();
         jar.rotate(t0 + Duration::from_secs(25), &mut rng);
-        assert!(jar.verify(Some(&cookie), MAC, &vlans).is_err());
+        assert!(jar.verify(Some(&cookie), MAC, &vlans, t0).is_err());
         assert_eq!(jar.next_rotation(), t0 + Duration::from_secs(30));
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn verify_tells_how_long_ago_the_cookie_was_issued_and_the_time_is_signed() {
+        let mut rng = StdRng::from_seed([3; 32]);
+        let t0 = Instant::now();
+        let jar = CookieJar::new(Duration::from_secs(30), t0, &mut rng);
+        let mac = MacAddress::new([2, 0, 0, 0, 0, 9]);
+        let vlans = VlanStack::new();
+        let cookie = jar
+            .issue(mac, &vlans, t0 + Duration::from_millis(250))
+            .unwrap();
+        assert_eq!(
+            jar.verify(
+                Some(&cookie),
+                mac,
+                &vlans,
+                t0 + Duration::from_millis(1_750)
+            ),
+            Ok(Duration::from_millis(1_500))
+        );
+        // Moving the issue time (to fake a fast discovery) breaks the MAC.
+        let mut forged = cookie;
+        forged[7] ^= 0x10;
+        assert_eq!(
+            jar.verify(Some(&forged), mac, &vlans, t0 + Duration::from_secs(2)),
+            Err(CookieError::BadMac)
+        );
     }
 }

@@ -254,6 +254,9 @@ pub enum Event {
         remote_id: Option<Vec<u8>>,
         /// The host's Host-Uniq.
         host_uniq: Option<Vec<u8>>,
+        /// From our PADO to this PADS, read from the AC-Cookie (the server
+        /// keeps no state between them): the discovery phase's latency.
+        discovery_took: Duration,
     },
     /// A session ended (PADT received, or [`Discovery::terminate`]).
     SessionTerminated {
@@ -517,7 +520,7 @@ impl Discovery {
         let who = Subscriber { vlans, mac: src };
         match repr.code {
             Code::Padi => self.on_padi(now, who, &repr),
-            Code::Padr => self.on_padr(who, &repr),
+            Code::Padr => self.on_padr(now, who, &repr),
             Code::Padt => self.on_padt(who, &repr),
             other => self.refuse(other, src, RefusalReason::UnexpectedCode),
         }
@@ -667,7 +670,7 @@ impl Discovery {
             self.refuse(Code::Padi, who.mac, reason);
             return;
         }
-        let Some(cookie) = self.cookies.issue(who.mac, &who.vlans) else {
+        let Some(cookie) = self.cookies.issue(who.mac, &who.vlans, now) else {
             self.refuse(Code::Padi, who.mac, RefusalReason::Overloaded);
             return;
         };
@@ -784,7 +787,7 @@ impl Discovery {
             .find(|id| !self.sessions.contains_key(id))
     }
 
-    fn on_padr(&mut self, who: Subscriber, padr: &DiscoveryRepr) {
+    fn on_padr(&mut self, now: Instant, who: Subscriber, padr: &DiscoveryRepr) {
         // RFC 2516 §5.3: "The SESSION_ID MUST be set to 0x0000." and the
         // PADR "MUST contain exactly one TAG of TAG_TYPE Service-Name".
         let Some(service) = padr.service_name().filter(|_| padr.session_id == 0) else {
@@ -811,8 +814,11 @@ impl Discovery {
             }
             return;
         }
-        match self.cookies.verify(padr.ac_cookie(), who.mac, &who.vlans) {
-            Ok(()) => {}
+        let discovery_took = match self
+            .cookies
+            .verify(padr.ac_cookie(), who.mac, &who.vlans, now)
+        {
+            Ok(took) => took,
             // Silently dropped: answering forged PADRs would make the
             // server a reflector, and a real host retransmits and then
             // starts over with a PADI.
@@ -824,7 +830,7 @@ impl Discovery {
                 self.refuse(Code::Padr, who.mac, RefusalReason::BadCookie);
                 return;
             }
-        }
+        };
         // RFC 2516 §5.4: "If the Access Concentrator does not like the
         // Service-Name in the PADR, then it MUST reply with a PADS
         // containing a TAG of TAG_TYPE Service-Name-Error (and any number
@@ -896,6 +902,7 @@ impl Discovery {
             circuit_id: session.circuit_id.clone(),
             remote_id: session.remote_id.clone(),
             host_uniq: session.host_uniq.clone(),
+            discovery_took,
         });
         self.by_subscriber.entry(who).or_default().push(session_id);
         if let Some(count) = rule.and_then(|i| self.vlan_sessions.get_mut(i)) {
