@@ -106,8 +106,10 @@ fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
             .with_context(|| format!("--log-level `{level}` is not a valid filter"))?,
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
+    // Colours only on a terminal: a log file or journal gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

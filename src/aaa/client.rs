@@ -153,6 +153,11 @@ pub struct ClientConfig {
     /// (BlastRADIUS hardening; servers older than FreeRADIUS 3.2.5 do not
     /// send one by default). Default false.
     pub require_response_message_authenticator: bool,
+    /// When every server of a group is dead, send to the one whose dead
+    /// time ends first instead of failing at once (a burst of slow answers
+    /// must not lock every subscriber out for a whole dead time; an answer
+    /// revives the server). Off when local users are the fallback.
+    pub try_dead_servers: bool,
 }
 
 impl Default for ClientConfig {
@@ -164,6 +169,7 @@ impl Default for ClientConfig {
             max_timeout: Duration::from_secs(10),
             probe_interval: Duration::from_secs(5),
             require_response_message_authenticator: false,
+            try_dead_servers: true,
         }
     }
 }
@@ -622,6 +628,14 @@ impl Client {
             .filter(|i| !tried.contains(i) && g.servers[*i].endpoint(service).dead_until.is_none())
             .collect();
         if candidates.is_empty() {
+            if tried.is_empty() && self.config.try_dead_servers {
+                let soonest = (0..g.servers.len())
+                    .filter(|i| g.servers[*i].endpoint(service).outstanding < limit)
+                    .min_by_key(|i| g.servers[*i].endpoint(service).dead_until);
+                if let Some(server) = soonest {
+                    return Ok(server);
+                }
+            }
             return Err(false);
         }
         let free: Vec<usize> = candidates
@@ -1380,12 +1394,57 @@ mod tests {
     }
 
     #[test]
+    fn every_server_dead_still_tries_the_one_whose_dead_time_ends_first() {
+        let t0 = Instant::now();
+        let mut g = group(ServerStrategy::Failover, &[1812, 1813]);
+        g.dead_after = 1;
+        g.retries = 0;
+        let mut c = client(ClientConfig::default(), g);
+        // Both time out once and are marked dead, the first one first.
+        c.submit(t0, "g", pap()).unwrap();
+        assert_eq!(transmits(&mut c)[0].0.destination.port(), 1812);
+        let t1 = c.poll_timeout().unwrap();
+        c.handle_timeout(t1);
+        assert_eq!(transmits(&mut c)[0].0.destination.port(), 1813);
+        let t2 = c.poll_timeout().unwrap();
+        c.handle_timeout(t2);
+        events(&mut c);
+        // A new request is sent anyway, to the server dead the longest.
+        c.submit(t2, "g", pap()).unwrap();
+        let sent = transmits(&mut c);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].0.destination.port(), 1812);
+        // Its answer revives the server.
+        let reply = answer(&sent[0].1, Code::AccessAccept, SECRET);
+        c.handle_datagram(t2, sent[0].0.socket, sent[0].0.destination, &reply);
+        let evs = events(&mut c);
+        assert!(
+            evs.iter()
+                .any(|e| matches!(e, ClientEvent::ServerUp { .. })),
+            "{evs:?}"
+        );
+        assert!(
+            matches!(
+                completed(&evs).as_slice(),
+                [(_, Outcome::Access(Decision::Accept(_)))]
+            ),
+            "{evs:?}"
+        );
+    }
+
+    #[test]
     fn unanswered_probe_is_repeated() {
         let t0 = Instant::now();
         let mut g = group(ServerStrategy::Failover, &[1812]);
         g.dead_after = 1;
         g.retries = 0;
-        let mut c = client(ClientConfig::default(), g);
+        let mut c = client(
+            ClientConfig {
+                try_dead_servers: false,
+                ..ClientConfig::default()
+            },
+            g,
+        );
         c.submit(t0, "g", pap()).unwrap();
         transmits(&mut c);
         let t1 = c.poll_timeout().unwrap();
@@ -1395,7 +1454,7 @@ mod tests {
             completed(&evs).as_slice(),
             [(_, Outcome::Failed(FailCause::Timeout))]
         ));
-        // Every server dead: refused at once.
+        // Every server dead (and trying dead servers off): refused at once.
         c.submit(t1, "g", pap()).unwrap();
         assert!(matches!(
             completed(&events(&mut c)).as_slice(),

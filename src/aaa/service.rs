@@ -70,6 +70,9 @@ impl AaaConfig {
         if let Some(path) = &config.radius.local_users {
             aaa.local_users = Some(LocalUsers::load(path)?);
             aaa.local_fallback = config.radius.local_fallback;
+            // With local users as the fallback, "every server dead" must
+            // be reported at once so the fallback answers.
+            aaa.client.try_dead_servers = !aaa.local_fallback;
         }
         Ok(aaa)
     }
