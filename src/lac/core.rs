@@ -579,7 +579,6 @@ pub struct LacCore {
     frames: VecDeque<OutFrame>,
     totals: ForwardingTotals,
     scratch: Vec<u8>,
-    shutting_down: bool,
     /// Rate limit of PADTs for unknown sessions: window start, count.
     stale_padts: (Instant, u32),
 }
@@ -627,7 +626,6 @@ impl LacCore {
             frames: VecDeque::new(),
             totals: ForwardingTotals::default(),
             scratch: vec![0; CONTROL_FRAME_LEN],
-            shutting_down: false,
             stale_padts: (now, 0),
         }
     }
@@ -1226,7 +1224,6 @@ impl LacCore {
 
     /// Ends every session (NAS-Reboot) and closes every tunnel.
     pub fn shutdown(&mut self, now: Instant) {
-        self.shutting_down = true;
         let tokens: Vec<u64> = self.sessions.keys().copied().collect();
         for token in tokens {
             self.end_session(now, token, SessionEnd::NasShutdown);
@@ -1255,10 +1252,15 @@ impl LacCore {
             .iter()
             .filter_map(Discovery::poll_timeout)
             .min();
-        [timers, discovery, self.endpoint.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            timers,
+            discovery,
+            self.endpoint.poll_timeout(),
+            self.selector.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs the timers that are due.
@@ -1282,10 +1284,8 @@ impl LacCore {
             self.timers.pop();
             self.run_timer(now, token, kind);
         }
-        // Denylist expiry shows up as selector events.
-        let _ = self
-            .selector
-            .is_denylisted(SocketAddr::from(([0, 0, 0, 0], 0)), now);
+        // Denylistings that ran out (logged, counted).
+        self.selector.expire(now);
         self.drain_selector();
     }
 
@@ -1540,35 +1540,16 @@ impl LacCore {
             let Some(session) = self.sessions.get_mut(&token) else {
                 return;
             };
+            let src = self
+                .interface_macs
+                .get(session.interface)
+                .copied()
+                .unwrap_or(MacAddress::ZERO);
+            let to = SubscriberAddress::of(session, src);
             let Some(link) = session.link.as_mut() else {
                 return;
             };
-            let dst = session.mac;
-            let vlans = session.vlans;
-            let interface = session.interface;
-            let src = self
-                .interface_macs
-                .get(interface)
-                .copied()
-                .unwrap_or(MacAddress::ZERO);
-            while let Some((protocol, len)) =
-                link.poll_transmit(&mut self.scratch[CONTROL_HEADROOM..])
-            {
-                if let Some(bytes) = encapsulate_control(
-                    &mut self.scratch,
-                    protocol,
-                    len,
-                    &EthernetRepr {
-                        dst,
-                        src,
-                        vlans,
-                        ethertype: EtherType::PppoeSession,
-                    },
-                    session.pppoe_session_id,
-                ) {
-                    self.frames.push_back(OutFrame { interface, bytes });
-                }
-            }
+            queue_link_frames(&mut self.frames, &mut self.scratch, link, &to, |_| true);
             while let Some(event) = link.poll_event() {
                 events.push(event);
             }
@@ -1971,30 +1952,10 @@ impl LacCore {
                 .get(session.interface)
                 .copied()
                 .unwrap_or(MacAddress::ZERO);
-            while let Some((protocol, len)) =
-                link.poll_transmit(&mut self.scratch[CONTROL_HEADROOM..])
-            {
-                if !matches!(protocol, Protocol::Pap | Protocol::Chap) {
-                    continue;
-                }
-                if let Some(bytes) = encapsulate_control(
-                    &mut self.scratch,
-                    protocol,
-                    len,
-                    &EthernetRepr {
-                        dst: session.mac,
-                        src,
-                        vlans: session.vlans,
-                        ethertype: EtherType::PppoeSession,
-                    },
-                    session.pppoe_session_id,
-                ) {
-                    self.frames.push_back(OutFrame {
-                        interface: session.interface,
-                        bytes,
-                    });
-                }
-            }
+            let to = SubscriberAddress::of(session, src);
+            queue_link_frames(&mut self.frames, &mut self.scratch, &mut link, &to, |p| {
+                matches!(p, Protocol::Pap | Protocol::Chap)
+            });
             while let Some(event) = link.poll_event() {
                 if let LinkEvent::StepCompleted { .. } = event {
                     self.events.push_back(LacEvent::Ppp(event));
@@ -2254,26 +2215,8 @@ impl LacCore {
             .get(session.interface)
             .copied()
             .unwrap_or(MacAddress::ZERO);
-        while let Some((protocol, len)) = link.poll_transmit(&mut self.scratch[CONTROL_HEADROOM..])
-        {
-            if let Some(bytes) = encapsulate_control(
-                &mut self.scratch,
-                protocol,
-                len,
-                &EthernetRepr {
-                    dst: session.mac,
-                    src,
-                    vlans: session.vlans,
-                    ethertype: EtherType::PppoeSession,
-                },
-                session.pppoe_session_id,
-            ) {
-                self.frames.push_back(OutFrame {
-                    interface: session.interface,
-                    bytes,
-                });
-            }
-        }
+        let to = SubscriberAddress::of(session, src);
+        queue_link_frames(&mut self.frames, &mut self.scratch, link, &to, |_| true);
     }
 
     fn send_padt(&mut self, token: u64, reason: Option<&str>) {
@@ -2509,13 +2452,59 @@ fn clamp_in_ppp(ppp: Option<&mut [u8]>, mss: u16) {
     let Some(ppp) = ppp else {
         return;
     };
-    let (protocol, ip) = match ppp {
-        [0x00, 0x21, ip @ ..] | [0x21, ip @ ..] => (Protocol::Ipv4, ip),
-        [0x00, 0x57, ip @ ..] | [0x57, ip @ ..] => (Protocol::Ipv6, ip),
-        _ => return,
-    };
-    let _ = protocol;
-    let _ = clamp_mss(ip, mss);
+    // IPv4 (0x0021) or IPv6 (0x0057), protocol field compressed or not.
+    if let [0x00, 0x21 | 0x57, ip @ ..] | [0x21 | 0x57, ip @ ..] = ppp {
+        let _ = clamp_mss(ip, mss);
+    }
+}
+
+/// Where a subscriber's control frames go.
+struct SubscriberAddress {
+    interface: usize,
+    ethernet: EthernetRepr,
+    pppoe_session_id: u16,
+}
+
+impl SubscriberAddress {
+    fn of(session: &Session, src: MacAddress) -> Self {
+        Self {
+            interface: session.interface,
+            ethernet: EthernetRepr {
+                dst: session.mac,
+                src,
+                vlans: session.vlans,
+                ethertype: EtherType::PppoeSession,
+            },
+            pppoe_session_id: session.pppoe_session_id,
+        }
+    }
+}
+
+/// Queues, as PPPoE session frames to `to`, what `link` has to send and
+/// `keep` lets through.
+fn queue_link_frames(
+    frames: &mut VecDeque<OutFrame>,
+    scratch: &mut [u8],
+    link: &mut Link,
+    to: &SubscriberAddress,
+    keep: impl Fn(Protocol) -> bool,
+) {
+    while let Some((protocol, len)) = scratch
+        .get_mut(CONTROL_HEADROOM..)
+        .and_then(|room| link.poll_transmit(room))
+    {
+        if !keep(protocol) {
+            continue;
+        }
+        if let Some(bytes) =
+            encapsulate_control(scratch, protocol, len, &to.ethernet, to.pppoe_session_id)
+        {
+            frames.push_back(OutFrame {
+                interface: to.interface,
+                bytes,
+            });
+        }
+    }
 }
 
 /// Wraps the PPP information field at `buf[CONTROL_HEADROOM..][..len]`

@@ -346,7 +346,17 @@ impl Selector {
         }
     }
 
-    fn expire(&mut self, now: Instant) {
+    /// When the next denylisting runs out ([`Self::expire`] has work).
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.endpoints
+            .values()
+            .filter_map(|s| s.denylisted_until)
+            .min()
+    }
+
+    /// Clears the denylistings that ran out by `now` (a
+    /// [`SelectEvent::Cleared`] each).
+    pub fn expire(&mut self, now: Instant) {
         let expired: Vec<SocketAddr> = self
             .endpoints
             .iter()
