@@ -200,7 +200,11 @@ fn alert_rule_unit_tests_pass_promtool() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no alert unit tests in {}", tests.display());
+    assert!(
+        !files.is_empty(),
+        "no alert unit tests in {}",
+        tests.display()
+    );
     let out = Command::new(promtool)
         .args(["test", "rules"])
         .args(&files)
