@@ -951,6 +951,7 @@ impl LacCore {
             return self.drop_frame(FastPathDrop::Malformed);
         };
         let key = (packet.tunnel_id(), packet.session_id());
+        let peer_sequences = packet.has_sequence();
         let payload_offset = start + packet.header_len();
         let mut ppp_len = packet.payload().len();
         let mut ppp_start = payload_offset;
@@ -1004,11 +1005,20 @@ impl LacCore {
                 other => other,
             };
         }
-        let Stage::Up(forwarding) = &session.stage else {
+        let Stage::Up(forwarding) = &mut session.stage else {
             return self.drop_frame(FastPathDrop::NotUp);
         };
         if forwarding.peer.ip() != from.ip() {
             return self.drop_frame(FastPathDrop::UnknownSession);
+        }
+        // RFC 2661 §5.4: "The LNS controls enabling and disabling of
+        // sequence numbers by sending a data message with or without
+        // sequence numbers present at any time during the life of a
+        // session." Our data messages follow its lead.
+        match (peer_sequences, forwarding.next_ns) {
+            (true, None) => forwarding.next_ns = Some(0),
+            (false, Some(_)) => forwarding.next_ns = None,
+            _ => {}
         }
         if ppp_len == 0 {
             return self.drop_frame(FastPathDrop::Malformed);

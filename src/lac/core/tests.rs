@@ -906,3 +906,53 @@ fn frames_of_unknown_sessions_get_a_rate_limited_padt() {
     }
     assert_eq!(sent, STALE_PADT_PER_SECOND);
 }
+
+#[test]
+fn the_lns_turns_data_sequencing_on_and_off() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    bring_up(&mut world);
+    let ip = [0x00, 0x21, 0x45, 0, 0, 20, 1, 2];
+    // Whether our next upstream data message carries Ns.
+    let upstream_sequenced = |world: &mut World| {
+        let session_id = world.subscriber.session_id.expect("session");
+        let mut buf = vec![0u8; 64 + ip.len()];
+        buf[64..].copy_from_slice(&ip);
+        let start = encapsulate_session_in_place(
+            &mut buf,
+            64,
+            ip.len(),
+            &EthernetRepr {
+                dst: LAC_MAC,
+                src: SUB_MAC,
+                vlans: VlanStack::new(),
+                ethertype: EtherType::PppoeSession,
+            },
+            session_id,
+        )
+        .expect("frame");
+        let mut frame = buf[start..].to_vec();
+        let now = world.now;
+        let Forward::Datagram { range, .. } = world.lac.handle_frame(now, 0, &mut frame, None)
+        else {
+            panic!("not forwarded");
+        };
+        L2tpPacket::new_checked(&frame[range]).expect("L2TP").ns()
+    };
+    assert_eq!(upstream_sequenced(&mut world), None);
+    // A sequenced data message from the LNS (Ns 7) turns it on.
+    let (handle, _) = world.lnss[0].calls[0];
+    let (peer_tunnel, peer_session) = world.lnss[0].peer_ids[&handle.session_id];
+    let payload = [0xff, 0x03, 0x00, 0x21, 0x45, 0, 0, 20];
+    let mut datagram = vec![0u8; 10 + payload.len()];
+    datagram[10..].copy_from_slice(&payload);
+    let start = L2tpHeader::data(peer_tunnel, peer_session)
+        .with_ns(7)
+        .emit_before(&mut datagram, 10, payload.len())
+        .expect("header");
+    world.lac_receives(LNS_A, &datagram[start..]);
+    assert_eq!(upstream_sequenced(&mut world), Some(0));
+    assert_eq!(upstream_sequenced(&mut world), Some(1));
+    // An unsequenced one turns it off again.
+    world.lns_sends(0, &payload);
+    assert_eq!(upstream_sequenced(&mut world), None);
+}
