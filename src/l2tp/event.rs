@@ -155,8 +155,10 @@ pub enum Event {
         /// When the ICRQ arrived.
         at: Instant,
     },
-    /// A session is established (LAC: ICCN sent, §7.4; LNS: ICCN received,
-    /// §7.5).
+    /// A session is established. LAC: the peer acknowledged our ICCN
+    /// (§7.4.1), or sent data on the call ([`super::Endpoint::confirm_session`]),
+    /// so no data message can overtake the ICCN; LNS: ICCN received
+    /// (§7.5).
     SessionUp {
         /// The session.
         handle: SessionHandle,

@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use std::net::SocketAddr;
-//! use std::time::Instant;
+//! use std::time::{Duration, Instant};
 //! use tunnelnas::l2tp::{CallInfo, Endpoint, EndpointConfig, Event, OpenSession, PeerPolicy};
 //!
 //! let lac_addr: SocketAddr = "192.0.2.1:1701".parse().unwrap();
@@ -34,7 +34,7 @@
 //!     ..EndpointConfig::default()
 //! };
 //! let mut lns = Endpoint::new(lns_config, [2; 32]);
-//! let now = Instant::now();
+//! let mut now = Instant::now();
 //! let call = OpenSession {
 //!     peer: lns_addr,
 //!     secret: b"s3cret".to_vec(),
@@ -47,6 +47,11 @@
 //! let mut buf = Vec::new();
 //! let mut up = false;
 //! for _ in 0..10 {
+//!     // Timers too: the LNS acknowledges the ICCN with a delayed ZLB, and
+//!     // the LAC reports the call up only then.
+//!     now += Duration::from_millis(50);
+//!     lns.handle_timeout(now);
+//!     lac.handle_timeout(now);
 //!     while let Some((_, len)) = lac.poll_transmit(now, &mut buf) {
 //!         lns.handle_datagram(now, lac_addr, &buf[..len]);
 //!     }
