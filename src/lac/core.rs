@@ -24,8 +24,8 @@
 //!    here "the LNS owns the link": every PPP frame, LCP included, is
 //!    forwarded — and sends Accounting-Start (RFC 2866) with the RFC 2867
 //!    tunnel attributes.
-//! 5. Forwarding ([`LacCore::forward_upstream`],
-//!    [`LacCore::forward_downstream`]): one hash lookup per frame and a
+//! 5. Forwarding ([`LacCore::handle_frame`] upstream,
+//!    [`LacCore::handle_datagram`] downstream): one hash lookup per frame and a
 //!    header rewrite in place, PPPoE session ⇄ L2TP data message with
 //!    Address/Control `FF 03` (RFC 2661 §5.4 carries HDLC-like framing without
 //!    flags and FCS), per-session counters, optional TCP MSS clamping and

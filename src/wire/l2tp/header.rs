@@ -110,7 +110,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// * Ver must be 2 — "Packets received with an unknown Ver field MUST be
     ///   discarded." Ver 1 (L2F) and Ver 3 (L2TPv3) give
     ///   [`Error::Unsupported`].
-    /// * Control messages (T=1): "This bit [L] MUST be set to 1 for control
+    /// * Control messages (T=1): "This bit \[L\] MUST be set to 1 for control
     ///   messages", "The S bit MUST be set to 1 for control messages", "The
     ///   O bit MUST be set to 0 (zero) for control messages", "The P bit MUST
     ///   be set to 0 (zero) for control messages" — violations are
