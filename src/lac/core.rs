@@ -1550,12 +1550,7 @@ impl LacCore {
             let Some(session) = self.sessions.get_mut(&token) else {
                 return;
             };
-            let src = self
-                .interface_macs
-                .get(session.interface)
-                .copied()
-                .unwrap_or(MacAddress::ZERO);
-            let to = SubscriberAddress::of(session, src);
+            let to = SubscriberAddress::of(session, &self.interface_macs);
             let Some(link) = session.link.as_mut() else {
                 return;
             };
@@ -1957,12 +1952,7 @@ impl LacCore {
         }
         // Send only the authentication answer; the NCPs are the LNS's.
         if let Some(mut link) = session.link.take() {
-            let src = self
-                .interface_macs
-                .get(session.interface)
-                .copied()
-                .unwrap_or(MacAddress::ZERO);
-            let to = SubscriberAddress::of(session, src);
+            let to = SubscriberAddress::of(session, &self.interface_macs);
             queue_link_frames(&mut self.frames, &mut self.scratch, &mut link, &to, |p| {
                 matches!(p, Protocol::Pap | Protocol::Chap)
             });
@@ -2220,12 +2210,7 @@ impl LacCore {
         let Some(session) = self.sessions.get(&token) else {
             return;
         };
-        let src = self
-            .interface_macs
-            .get(session.interface)
-            .copied()
-            .unwrap_or(MacAddress::ZERO);
-        let to = SubscriberAddress::of(session, src);
+        let to = SubscriberAddress::of(session, &self.interface_macs);
         queue_link_frames(&mut self.frames, &mut self.scratch, link, &to, |_| true);
     }
 
@@ -2476,7 +2461,13 @@ struct SubscriberAddress {
 }
 
 impl SubscriberAddress {
-    fn of(session: &Session, src: MacAddress) -> Self {
+    /// The subscriber of `session`, reached from its interface's MAC
+    /// (`interface_macs`, by interface index).
+    fn of(session: &Session, interface_macs: &[MacAddress]) -> Self {
+        let src = interface_macs
+            .get(session.interface)
+            .copied()
+            .unwrap_or(MacAddress::ZERO);
         Self {
             interface: session.interface,
             ethernet: EthernetRepr {

@@ -426,6 +426,13 @@ impl World {
         self.lac_receives(from, &datagram);
     }
 
+    /// The session's Stop record, which must carry `cause`.
+    fn stopped_with(&self, cause: TerminateCause) -> &AccountingRecord {
+        let stop = self.stop_record().expect("Stop record");
+        assert_eq!(stop.terminate_cause, Some(cause.into()), "{stop:?}");
+        stop
+    }
+
     fn stop_record(&self) -> Option<&AccountingRecord> {
         self.accounting
             .iter()
@@ -543,11 +550,7 @@ fn padt_from_subscriber_sends_cdn_and_stop_user_request() {
         !w.lnss[0].sessions_down.is_empty()
     }));
     assert_eq!(world.lnss[0].sessions_down[0].1, SessionDownCause::PeerCdn);
-    let stop = world.stop_record().expect("Stop");
-    assert_eq!(
-        stop.terminate_cause,
-        Some(TerminateCause::UserRequest.into())
-    );
+    world.stopped_with(TerminateCause::UserRequest);
     assert_eq!(world.lac.session_count(), 0);
 }
 
@@ -564,11 +567,7 @@ fn cdn_from_lns_sends_padt_and_stop_host_request() {
         None,
     );
     assert!(world.run_until(Duration::from_secs(5), |w| w.subscriber.terminated_by_peer));
-    let stop = world.stop_record().expect("Stop");
-    assert_eq!(
-        stop.terminate_cause,
-        Some(TerminateCause::HostRequest.into())
-    );
+    world.stopped_with(TerminateCause::HostRequest);
 }
 
 #[test]
@@ -583,11 +582,7 @@ fn stopccn_from_lns_ends_sessions_with_lost_service() {
         ResultCode::stop_ccn(StopCcnResult::GeneralRequestToClear),
     );
     assert!(world.run_until(Duration::from_secs(5), |w| w.subscriber.terminated_by_peer));
-    let stop = world.stop_record().expect("Stop");
-    assert_eq!(
-        stop.terminate_cause,
-        Some(TerminateCause::LostService.into())
-    );
+    world.stopped_with(TerminateCause::LostService);
 }
 
 #[test]
@@ -602,11 +597,7 @@ fn session_timeout_sends_cdn_padt_and_stop() {
     bring_up(&mut world);
     assert!(world.run_until(Duration::from_secs(8), |w| w.subscriber.terminated_by_peer));
     assert_eq!(world.lnss[0].sessions_down[0].1, SessionDownCause::PeerCdn);
-    let stop = world.stop_record().expect("Stop");
-    assert_eq!(
-        stop.terminate_cause,
-        Some(TerminateCause::SessionTimeout.into())
-    );
+    let stop = world.stopped_with(TerminateCause::SessionTimeout);
     assert!(stop.session_time.is_some_and(|t| (4..=6).contains(&t)));
 }
 
@@ -694,11 +685,7 @@ fn disconnect_request_ends_the_session_with_admin_reset() {
         world.run_until(Duration::from_secs(5), |w| w.subscriber.terminated_by_peer
             && !w.lnss[0].sessions_down.is_empty())
     );
-    let stop = world.stop_record().expect("Stop");
-    assert_eq!(
-        stop.terminate_cause,
-        Some(TerminateCause::AdminReset.into())
-    );
+    world.stopped_with(TerminateCause::AdminReset);
     assert_eq!(
         world.lac.dynauth(now, &request),
         DynAuthResult::Nak(ErrorCause::SessionContextNotFound)
@@ -786,11 +773,7 @@ fn idle_timeout_counts_subscriber_traffic() {
         assert!(world.up(), "still up while the subscriber sends");
     }
     assert!(world.run_until(Duration::from_secs(12), |w| w.subscriber.terminated_by_peer));
-    let stop = world.stop_record().expect("Stop");
-    assert_eq!(
-        stop.terminate_cause,
-        Some(TerminateCause::IdleTimeout.into())
-    );
+    world.stopped_with(TerminateCause::IdleTimeout);
 }
 
 #[test]
@@ -843,11 +826,7 @@ fn interface_down_ends_sessions_with_lost_carrier_and_cdn() {
         !world.subscriber.terminated_by_peer,
         "no PADT on a dead port"
     );
-    let stop = world.stop_record().expect("Stop");
-    assert_eq!(
-        stop.terminate_cause,
-        Some(TerminateCause::LostCarrier.into())
-    );
+    world.stopped_with(TerminateCause::LostCarrier);
 }
 
 #[test]
