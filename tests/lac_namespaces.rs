@@ -122,6 +122,14 @@ impl WorldSpec {
         self.subscribers.push(spec);
         self
     }
+
+    /// Subscribers `0..count`, all dialling as `user` with [`PASSWORD`].
+    fn subscribers(mut self, count: u32, user: &str) -> Self {
+        for i in 0..count {
+            self = self.subscriber(SubscriberSpec::new(i, user, PASSWORD));
+        }
+        self
+    }
 }
 
 /// A users-file entry for `name` tunnelled to `lns` (preference 1).
@@ -1019,9 +1027,7 @@ fn equal_preference_balances_sessions_across_both_lns() -> Result<()> {
             .l2tp_tunnel(1, &LNS_A.to_string(), TUNNEL_SECRET, 1)
             .l2tp_tunnel(2, &LNS_B.to_string(), TUNNEL_SECRET, 1),
     );
-    for i in 0..N {
-        spec = spec.subscriber(SubscriberSpec::new(i, "bal-user", PASSWORD));
-    }
+    spec = spec.subscribers(N, "bal-user");
     let world = World::start(spec)?;
     world.subs.dial_all(Duration::from_millis(20))?;
     world
@@ -1054,9 +1060,7 @@ fn max_sessions_per_tunnel_opens_further_tunnels() -> Result<()> {
     const N: u32 = 5;
     let mut spec = WorldSpec::new("pertun").user(tunnelled_user("pt-user", LNS_A));
     spec.max_sessions_per_tunnel = 2;
-    for i in 0..N {
-        spec = spec.subscriber(SubscriberSpec::new(i, "pt-user", PASSWORD));
-    }
+    spec = spec.subscribers(N, "pt-user");
     let world = World::start(spec)?;
     world.subs.dial_all(Duration::from_millis(50))?;
     world
@@ -1365,9 +1369,7 @@ fn a_hundred_subscribers_come_up_and_exchange_traffic() -> Result<()> {
     const N: u32 = 100;
     let mut spec = WorldSpec::new("hundred").user(tunnelled_user("many-user", LNS_A));
     spec.threaded_radius = true;
-    for i in 0..N {
-        spec = spec.subscriber(SubscriberSpec::new(i, "many-user", PASSWORD));
-    }
+    spec = spec.subscribers(N, "many-user");
     let world = World::start(spec)?;
     let started = Instant::now();
     world.subs.dial_all(Duration::from_millis(10))?;
@@ -2009,9 +2011,7 @@ fn no_frame_overtakes_the_iccn_when_the_control_window_is_full() -> Result<()> {
     const N: u32 = 8;
     let mut spec = WorldSpec::new("window").user(tunnelled_user("win-user", LNS_A));
     spec.lns_receive_window = 1;
-    for i in 0..N {
-        spec = spec.subscriber(SubscriberSpec::new(i, "win-user", PASSWORD));
-    }
+    spec = spec.subscribers(N, "win-user");
     let world = World::start(spec)?;
     world.subs.dial_all(Duration::from_millis(5))?;
     let mut pinged = vec![false; N as usize];

@@ -48,6 +48,14 @@ fn accept(tunnels: Vec<TunnelCandidate>) -> Decision {
     }))
 }
 
+/// An Access-Accept naming LNS A, with `attributes` besides.
+fn accept_to_a(attributes: AcceptAttributes) -> Decision {
+    Decision::Accept(Box::new(AcceptAttributes {
+        tunnels: vec![candidate(1, LNS_A, 1)],
+        ..attributes
+    }))
+}
+
 fn lac_config() -> LacConfig {
     let mut link = LinkConfig::server_from_config(&config::Ppp::default());
     link.auth_methods = vec![AuthMethod::Pap];
@@ -588,11 +596,10 @@ fn stopccn_from_lns_ends_sessions_with_lost_service() {
 #[test]
 fn session_timeout_sends_cdn_padt_and_stop() {
     let mut world = World::new(&[LNS_A], || {
-        Decision::Accept(Box::new(AcceptAttributes {
-            tunnels: vec![candidate(1, LNS_A, 1)],
+        accept_to_a(AcceptAttributes {
             session_timeout: Some(5),
             ..AcceptAttributes::default()
-        }))
+        })
     });
     bring_up(&mut world);
     assert!(world.run_until(Duration::from_secs(8), |w| w.subscriber.terminated_by_peer));
@@ -733,11 +740,10 @@ fn ms_chap2_success_is_parsed() {
 #[test]
 fn interim_updates_follow_acct_interim_interval() {
     let mut world = World::new(&[LNS_A], || {
-        Decision::Accept(Box::new(AcceptAttributes {
-            tunnels: vec![candidate(1, LNS_A, 1)],
+        accept_to_a(AcceptAttributes {
             acct_interim_interval: Some(60),
             ..AcceptAttributes::default()
-        }))
+        })
     });
     bring_up(&mut world);
     let interims = |w: &World| {
@@ -759,11 +765,10 @@ fn interim_updates_follow_acct_interim_interval() {
 #[test]
 fn idle_timeout_counts_subscriber_traffic() {
     let mut world = World::new(&[LNS_A], || {
-        Decision::Accept(Box::new(AcceptAttributes {
-            tunnels: vec![candidate(1, LNS_A, 1)],
+        accept_to_a(AcceptAttributes {
             idle_timeout: Some(10),
             ..AcceptAttributes::default()
-        }))
+        })
     });
     bring_up(&mut world);
     // Traffic every 4 s keeps it alive for 20 s.
