@@ -1,0 +1,2 @@
+//! Placeholder replaced by the LAC benchmark.
+fn main() {}
