@@ -569,9 +569,9 @@ impl Metrics {
                 .set(i64::try_from(*count).unwrap_or(i64::MAX));
         }
         lac.lns_sessions.reset();
-        for (lns, count) in &snapshot.per_lns {
+        for ((group, lns), count) in &snapshot.per_lns {
             lac.lns_sessions
-                .with_label_values(&[&lns.to_string()])
+                .with_label_values(&[group.as_ref(), &lns.to_string()])
                 .set(i64::try_from(*count).unwrap_or(i64::MAX));
         }
         lac.denylisted
@@ -1059,8 +1059,8 @@ mod tests {
 pub struct LacSnapshot {
     /// Sessions per state.
     pub states: Vec<(SessionState, usize)>,
-    /// Established sessions per LNS endpoint.
-    pub per_lns: Vec<(std::net::SocketAddr, usize)>,
+    /// Established sessions per (LNS group, endpoint).
+    pub per_lns: Vec<((std::sync::Arc<str>, std::net::SocketAddr), usize)>,
     /// Denylisted endpoints.
     pub denylisted: usize,
     /// Fast-path totals since start.
@@ -1092,8 +1092,8 @@ impl LacFamilies {
             ),
             lns_sessions: gauge_vec(
                 "tunnelnas_lac_lns_sessions",
-                "Established LAC sessions per LNS endpoint.",
-                &["lns"],
+                "Established LAC sessions per LNS group (Tunnel-Assignment-Id, else radius or realm:RULE) and endpoint.",
+                &["group", "lns"],
             ),
             selection: counter(
                 "tunnelnas_lac_selection_total",

@@ -1025,7 +1025,11 @@ fn equal_preference_balances_sessions_across_both_lns() -> Result<()> {
         UserEntry::new("bal-user")
             .password(PASSWORD)
             .l2tp_tunnel(1, &LNS_A.to_string(), TUNNEL_SECRET, 1)
-            .l2tp_tunnel(2, &LNS_B.to_string(), TUNNEL_SECRET, 1),
+            .l2tp_tunnel(2, &LNS_B.to_string(), TUNNEL_SECRET, 1)
+            // RFC 2868 §3.7: the operator's name for the tunnel, the
+            // `group` label of tunnelnas_lac_lns_sessions.
+            .reply("Tunnel-Assignment-Id:1", "corp-bal")
+            .reply("Tunnel-Assignment-Id:2", "corp-bal"),
     );
     spec = spec.subscribers(N, "bal-user");
     let world = World::start(spec)?;
@@ -1043,7 +1047,7 @@ fn equal_preference_balances_sessions_across_both_lns() -> Result<()> {
     for (lns, count) in [(LNS_A, on_a), (LNS_B, on_b)] {
         world.wait_metric(
             "tunnelnas_lac_lns_sessions",
-            &[("lns", &format!("{lns}:1701"))],
+            &[("group", "corp-bal"), ("lns", &format!("{lns}:1701"))],
             &format!("{count} (the test LNS's count)"),
             |n| n == count as f64,
         )?;

@@ -43,6 +43,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -492,6 +493,9 @@ struct Session {
     accept: Option<Box<AcceptAttributes>>,
     stage: Stage,
     lns: Option<Attempt>,
+    /// Where the LNS plan came from: `radius` or the realm rule
+    /// (`realm:@domain`, `realm:prefix`).
+    lns_group: Option<Arc<str>>,
     up_at: Option<Instant>,
     up: DirectionCounters,
     down: DirectionCounters,
@@ -548,6 +552,18 @@ struct TunnelRecord {
 struct OutFrame {
     interface: usize,
     bytes: Vec<u8>,
+}
+
+/// The LNS group of a `[[lac.realm]]` plan: `realm:` and the rule's domain
+/// or prefix.
+fn realm_group(realm: &crate::config::Realm) -> Arc<str> {
+    let name = realm
+        .domain
+        .as_deref()
+        .map(|d| format!("realm:@{d}"))
+        .or_else(|| realm.prefix.as_deref().map(|p| format!("realm:{p}")))
+        .unwrap_or_else(|| "realm".to_owned());
+    Arc::from(name)
 }
 
 /// Returns a session's key in the PPPoE index.
@@ -657,12 +673,27 @@ impl LacCore {
         counts
     }
 
-    /// Established sessions per LNS endpoint.
-    pub fn sessions_per_lns(&self) -> HashMap<SocketAddr, usize> {
+    /// Established sessions per LNS group (Tunnel-Assignment-Id, else
+    /// `radius` or the realm rule) and endpoint.
+    pub fn sessions_per_lns(&self) -> HashMap<(Arc<str>, SocketAddr), usize> {
         let mut out = HashMap::new();
         for session in self.sessions.values() {
             if let Stage::Up(f) = &session.stage {
-                *out.entry(f.peer).or_insert(0) += 1;
+                // The operator's name for the tunnel (RFC 2868 §3.7
+                // Tunnel-Assignment-Id) when there is one, else the plan's
+                // source.
+                let group = match session
+                    .lns
+                    .as_ref()
+                    .and_then(|a| a.assignment_id.as_deref())
+                {
+                    Some(id) => Arc::from(String::from_utf8_lossy(id)),
+                    None => session
+                        .lns_group
+                        .clone()
+                        .unwrap_or_else(|| Arc::from("radius")),
+                };
+                *out.entry((group, f.peer)).or_insert(0) += 1;
             }
         }
         out
@@ -1087,22 +1118,29 @@ impl LacCore {
             }
             Decision::Accept(attributes) => {
                 let user = session.user_name.clone().unwrap_or_default();
-                let plan = if attributes.tunnels.is_empty() {
+                let (plan, group) = if attributes.tunnels.is_empty() {
                     match super::select::match_realm(&self.config.realms, &user) {
                         Some(realm) => {
                             let candidates = super::select::realm_candidates(realm);
-                            self.selector.plan_endpoints(now, &candidates)
+                            (
+                                self.selector.plan_endpoints(now, &candidates),
+                                realm_group(realm),
+                            )
                         }
-                        None => Err(SelectError::NoCandidate),
+                        None => (Err(SelectError::NoCandidate), Arc::from("none")),
                     }
                 } else {
-                    self.selector.plan(now, &attributes.tunnels)
+                    (
+                        self.selector.plan(now, &attributes.tunnels),
+                        Arc::from("radius"),
+                    )
                 };
                 self.drain_selector();
                 let Some(session) = self.sessions.get_mut(&token) else {
                     return;
                 };
                 session.accept = Some(attributes);
+                session.lns_group = Some(group);
                 match plan {
                     Ok(plan) if !plan.is_empty() => {
                         session.stage = Stage::Tunnelling(Box::new(Tunnelling {
@@ -1525,6 +1563,7 @@ impl LacCore {
             accept: None,
             stage: Stage::Negotiating,
             lns: None,
+            lns_group: None,
             up_at: None,
             up: DirectionCounters::default(),
             down: DirectionCounters::default(),
