@@ -24,6 +24,7 @@
 //! | [`mgmt`]      | HTTP management: `/metrics` and the API                           |
 //! | [`config`]    | configuration model and loading                                   |
 //! | [`metrics`]   | Prometheus metric families and the mapping from core events       |
+//! | [`shard`]     | how a role's state is split across worker cores                   |
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod aaa;
@@ -37,4 +38,5 @@ pub mod metrics;
 pub mod mgmt;
 pub mod ppp;
 pub mod pppoe;
+pub mod shard;
 pub mod wire;
