@@ -1,2 +1,1065 @@
-//! Placeholder replaced by the LAC benchmark.
-fn main() {}
+//! The LAC benchmark: `cargo bench --bench lac` (as root; it builds
+//! network namespaces).
+//!
+//! # Topology
+//!
+//! Three network namespaces made for the run and removed after it (also
+//! after a failure, a panic or Ctrl-C; leftovers of a killed run are
+//! removed by the next): `tnb-sub-PID` (the subscriber farm), `tnb-lac-PID`
+//! (the LAC, `tunnelnas run` as a separate process, so its memory and CPU
+//! time can be read from `/proc`) and `tnb-lns-PID` (the LNS emulator).
+//! A veth pair without addresses joins subscribers and LAC (the PPPoE
+//! access side); a second joins LAC (10.202.0.1, its L2TP source) and LNS
+//! (10.202.0.2:1701). Nothing is put in the root namespace.
+//!
+//! # What is measured
+//!
+//! 1. **Session setup.** N emulated subscribers
+//!    ([`tunnelnas::loadgen::subscribers`], `TN_BENCH_SUBSCRIBERS`, default
+//!    1000) dial at `TN_BENCH_START_RATE` per second (default 0: all at
+//!    once): PPPoE discovery, LCP, authentication at the LAC (local users:
+//!    no RADIUS round trip), the L2TP tunnel and call to the LNS emulator,
+//!    which renegotiates LCP and authentication and assigns an address by
+//!    IPCP. Reported: sessions/s (sessions up ÷ time from the first PADI to
+//!    the last IPCP Opened), failures by phase, p50 / p99 of each phase as
+//!    the subscribers saw it, and the LAC's own count of sessions up.
+//! 2. **Memory.** The LAC's VmRSS before the first subscriber and with all
+//!    sessions up; the difference per established session.
+//! 3. **Forwarding.** With every session up, the subscribers send
+//!    IPv4/UDP packets upstream as fast as one generator thread can
+//!    (prebuilt frames, `sendmmsg(2)` batches of 64, round robin over the
+//!    sessions) for `TN_BENCH_SECONDS` (default 10) per packet size
+//!    (`TN_BENCH_SIZES`, IP octets, default `64,1400`). The LAC's rate is
+//!    the delta of its `tunnelnas_lac_forwarded_packets_total{direction=
+//!    "upstream"}` over the window (the counters are read before and after
+//!    the window while no traffic flows, so their once-a-second refresh
+//!    costs no precision), cross-checked against what the LNS emulator
+//!    received; next to it what was offered, what was lost where, and the
+//!    LAC's CPU time (utime + stime) over the window → packets per LAC
+//!    CPU-second. Bit rates are IP-level (packets × IP size × 8).
+//! 4. **Kernel baseline.** With the LAC stopped, the same namespaces are
+//!    routed (10.201.0.0/24 on the access veth, forwarding on in the LAC
+//!    namespace only) and the same packet sizes are sent as UDP by one
+//!    `sendmmsg(2)` thread in the subscriber namespace to a `recvmmsg(2)`
+//!    counter in the LNS namespace, for the same time. Reported: the
+//!    kernel's delivered rate, and tunnelnas ÷ kernel.
+//!
+//! The figures are printed as a table and written to
+//! `target/bench-lac.json`. A phase that fails is reported and the bench
+//! exits non-zero after cleaning up.
+//!
+//! The machine has two cores: the LAC gets about one, the generator, the
+//! LNS emulator and the kernel's softirq work for both share the other.
+//! When the LAC's CPU use over the forwarding window stays well under one
+//! core, the generator side was the bottleneck; the report says so.
+
+#[path = "lac/probe.rs"]
+mod probe;
+#[path = "lac/report.rs"]
+mod report;
+#[path = "lac/topology.rs"]
+mod topology;
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use tunnelnas::dataplane::packet::PacketSocket;
+use tunnelnas::loadgen::LatencyHistogram;
+use tunnelnas::loadgen::flood::{
+    DISCARD_PORT, MIN_IP_LEN, TrafficCount, TrafficCounter, count_udp, flood_frames, flood_udp,
+    session_frame, set_receive_buffer,
+};
+use tunnelnas::loadgen::lns::{LnsConfig, LnsEmulator, LnsStats, run_lns};
+use tunnelnas::loadgen::subscribers::{
+    FarmConfig, FarmStats, SubscriberFarm, UpSession, run_farm_observed,
+};
+use tunnelnas::ppp::link::Credentials;
+
+use probe::{LacCounters, proc_sample, scrape};
+use report::Report;
+use topology::{LNS_ADDRESS, LacProcess, Topology, in_netns};
+
+/// Where the LAC serves `/metrics` (inside its namespace).
+const METRICS_ADDRESS: &str = "127.0.0.1:9180";
+/// The tunnel secret between LAC and LNS emulator.
+const TUNNEL_SECRET: &str = "bench-tunnel-secret";
+/// The realm every subscriber is in.
+const REALM: &str = "bench.example";
+/// The LNS emulator's PPP address and pool.
+const LNS_PPP_ADDRESS: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
+const LNS_POOL: &str = "100.64.0.0/10";
+/// Receive buffers of the LNS emulator and of the baseline's counter.
+const SINK_BUFFER: usize = 16 << 20;
+/// How long counters are left to settle after traffic stops (the LAC
+/// refreshes its metrics once a second).
+const SETTLE: Duration = Duration::from_millis(1500);
+
+/// Set by SIGINT / SIGTERM: every wait gives up and cleanup runs.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; anything else (`cargo test
+    // --all-targets`) only checks that the bench builds.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!("lac bench: run it with `cargo bench --bench lac` (as root)");
+        return ExitCode::SUCCESS;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "lac bench: refusing to run: it creates network namespaces and veth pairs and needs root \
+             (run `sudo -E cargo bench --bench lac`)"
+        );
+        return ExitCode::from(2);
+    }
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic (async-signal-safe).
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+    let mut report = Report::default();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("lac bench: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    settings.describe(&mut report);
+    if let Err(err) = run(&settings, &mut report) {
+        report.fail("bench", &err);
+    }
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        report.fail("bench", &anyhow::anyhow!("interrupted"));
+    }
+    report.print();
+    let json = target_dir().join("bench-lac.json");
+    match report.write_json(&json) {
+        Ok(()) => println!("\nJSON: {}", json.display()),
+        Err(err) => report.fail("report", &err),
+    }
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// What the environment asked for.
+#[derive(Debug, Clone)]
+struct Settings {
+    subscribers: u32,
+    start_rate: u32,
+    seconds: u64,
+    sizes: Vec<usize>,
+}
+
+impl Settings {
+    fn from_env() -> anyhow::Result<Self> {
+        fn var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+            match std::env::var(name) {
+                Ok(text) => text
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("{name}={text:?} is not a valid value")),
+                Err(_) => Ok(default),
+            }
+        }
+        let sizes = match std::env::var("TN_BENCH_SIZES") {
+            Ok(text) => text
+                .split(',')
+                .map(|s| s.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| anyhow::anyhow!("TN_BENCH_SIZES={text:?}: comma-separated sizes"))?,
+            Err(_) => vec![64, 1400],
+        };
+        let this = Self {
+            subscribers: var("TN_BENCH_SUBSCRIBERS", 1000)?,
+            start_rate: var("TN_BENCH_START_RATE", 0)?,
+            seconds: var("TN_BENCH_SECONDS", 10)?,
+            sizes,
+        };
+        ensure!(
+            (1..=60_000).contains(&this.subscribers),
+            "TN_BENCH_SUBSCRIBERS must be 1 to 60000"
+        );
+        ensure!(
+            (1..=3600).contains(&this.seconds),
+            "TN_BENCH_SECONDS must be 1 to 3600"
+        );
+        ensure!(
+            this.sizes
+                .iter()
+                .all(|s| (MIN_IP_LEN.max(64)..=1400).contains(s)),
+            "TN_BENCH_SIZES: each from 64 to 1400 IP octets"
+        );
+        Ok(this)
+    }
+
+    fn describe(&self, report: &mut Report) {
+        report.condition("subscribers", self.subscribers);
+        report.condition(
+            "start rate",
+            match self.start_rate {
+                0 => "all at once".to_owned(),
+                rate => format!("{rate}/s"),
+            },
+        );
+        report.condition("forwarding window", format!("{} s per size", self.seconds));
+        report.condition(
+            "authentication",
+            "local users file at the LAC (no RADIUS round trip); the LNS emulator re-authenticates",
+        );
+        report.condition(
+            "cpus",
+            std::thread::available_parallelism().map_or(0, usize::from),
+        );
+        let first_line = |path: &str, key: &str| {
+            std::fs::read_to_string(path).ok().and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with(key))
+                    .map(|l| l.split_once(':').map_or(l, |(_, v)| v).trim().to_owned())
+            })
+        };
+        if let Some(model) = first_line("/proc/cpuinfo", "model name") {
+            report.condition("cpu model", model);
+        }
+        if let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
+            report.condition("kernel", release.trim());
+        }
+        if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+            report.condition("load average at start", load.trim());
+        }
+        report.condition(
+            "profile",
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
+        );
+    }
+}
+
+/// `target/` of this workspace.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    )
+}
+
+/// Sleeps `duration`, giving up early (with an error) on Ctrl-C.
+fn pause(duration: Duration) -> anyhow::Result<()> {
+    let end = Instant::now() + duration;
+    loop {
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            bail!("interrupted");
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+fn lock<T: Clone>(mutex: &Mutex<T>) -> T {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+/// A thread told to stop (and joined) when dropped.
+#[derive(Debug)]
+struct Worker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    fn spawn(name: &str, body: impl FnOnce(&AtomicBool) + Send + 'static) -> anyhow::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || body(&stop))
+                .with_context(|| format!("cannot start thread {name}"))?
+        };
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    fn finish(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            eprintln!("lac bench: a worker thread panicked");
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The LNS emulator, running in the LNS namespace.
+struct Lns {
+    stats: Arc<Mutex<LnsStats>>,
+    /// Stopped (StopCCN to the LAC) and joined when dropped.
+    _worker: Worker,
+}
+
+impl Lns {
+    fn start(topo: &Topology, users: Vec<Credentials>) -> anyhow::Result<Self> {
+        let address: SocketAddr = format!("{LNS_ADDRESS}:1701").parse()?;
+        let socket = in_netns(&topo.lns, move || {
+            let socket = UdpSocket::bind(address)?;
+            set_receive_buffer(&socket, SINK_BUFFER)?;
+            Ok(socket)
+        })
+        .context("LNS emulator socket")?;
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed);
+        let emulator = LnsEmulator::new(
+            LnsConfig::new(
+                "10.202.0.0/24".parse()?,
+                TUNNEL_SECRET.as_bytes(),
+                users,
+                LNS_PPP_ADDRESS,
+                LNS_POOL.parse()?,
+            ),
+            seed,
+        );
+        let stats = Arc::new(Mutex::new(LnsStats::default()));
+        let worker = {
+            let stats = Arc::clone(&stats);
+            Worker::spawn("bench-lns", move |stop| {
+                run_lns(socket, emulator, stop, &stats);
+            })?
+        };
+        Ok(Self {
+            stats,
+            _worker: worker,
+        })
+    }
+
+    fn stats(&self) -> LnsStats {
+        lock(&self.stats)
+    }
+}
+
+/// The subscriber farm, running in the subscriber namespace.
+struct Farm {
+    stats: Arc<Mutex<FarmStats>>,
+    /// Set to ask the farm thread for its up sessions ...
+    want_sessions: Arc<AtomicBool>,
+    /// ... which it puts here.
+    sessions: Arc<Mutex<Option<Vec<UpSession>>>>,
+    /// Stopped (every subscriber hangs up) and joined when dropped.
+    _worker: Worker,
+}
+
+impl Farm {
+    fn start(
+        topo: &Topology,
+        settings: &Settings,
+        users: Vec<Credentials>,
+    ) -> anyhow::Result<Self> {
+        let name = topo.sub_if.clone();
+        let socket = in_netns(&topo.sub, move || PacketSocket::open(&name))
+            .context("subscriber farm socket")?;
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed);
+        let farm = SubscriberFarm::new(
+            FarmConfig {
+                subscribers: settings.subscribers,
+                credentials: users,
+                start_rate: settings.start_rate,
+                // The forwarding phase brings its own traffic; a set-up
+                // that fails stays failed (counted, not redialled).
+                ping_interval: None,
+                redial: None,
+                ..FarmConfig::default()
+            },
+            seed,
+            Instant::now(),
+        );
+        let stats = Arc::new(Mutex::new(FarmStats::default()));
+        let want_sessions = Arc::new(AtomicBool::new(false));
+        let sessions = Arc::new(Mutex::new(None));
+        let worker = {
+            let (stats, want, slot) = (
+                Arc::clone(&stats),
+                Arc::clone(&want_sessions),
+                Arc::clone(&sessions),
+            );
+            Worker::spawn("bench-farm", move |stop| {
+                run_farm_observed(socket, farm, stop, &stats, |farm| {
+                    if want.swap(false, Ordering::Relaxed) {
+                        *slot.lock().unwrap_or_else(PoisonError::into_inner) =
+                            Some(farm.up_sessions());
+                    }
+                });
+            })?
+        };
+        Ok(Self {
+            stats,
+            want_sessions,
+            sessions,
+            _worker: worker,
+        })
+    }
+
+    fn stats(&self) -> FarmStats {
+        lock(&self.stats)
+    }
+
+    /// The sessions up now, from the running farm.
+    fn up_sessions(&self) -> anyhow::Result<Vec<UpSession>> {
+        *self.sessions.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.want_sessions.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Some(sessions) = self
+                .sessions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
+                return Ok(sessions);
+            }
+            pause(Duration::from_millis(20))?;
+        }
+        bail!("the subscriber farm did not list its sessions")
+    }
+}
+
+/// `user1@bench.example` … with password `bench-N`.
+fn users(count: u32) -> Vec<Credentials> {
+    (1..=count)
+        .map(|i| Credentials {
+            user: format!("user{i}@{REALM}").into_bytes(),
+            password: format!("bench-{i}").into_bytes(),
+        })
+        .collect()
+}
+
+/// The `[radius] local_users` file (format of `aaa::local`).
+fn write_users_file(path: &Path, users: &[Credentials]) -> anyhow::Result<()> {
+    let mut text = String::from("# Written by the LAC benchmark.\n");
+    for user in users {
+        text.push_str(&format!(
+            "\n[[user]]\nname = \"{}\"\npassword = \"{}\"\n",
+            String::from_utf8_lossy(&user.user),
+            String::from_utf8_lossy(&user.password)
+        ));
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The LAC's configuration: the demo's shape (local users, a realm rule
+/// to the LNS), with the PADI policer opened up so that it does not set
+/// the setup rate.
+fn lac_config(topo: &Topology, settings: &Settings, dir: &Path, users: &Path) -> String {
+    let state = dir.join("state");
+    format!(
+        r#"# Written by the LAC benchmark.
+[node]
+nas_identifier = "tunnelnas-bench"
+state_dir = "{state}"
+
+[pppoe]
+ac_name = "tunnelnas-bench"
+padi_rate = 1000000
+max_sessions_per_interface = {max_sessions}
+
+[[pppoe.interface]]
+name = "{access}"
+
+[l2tp]
+listen = "{lac}:1701"
+
+[lac]
+auth_group = "local"
+acct_group = "local"
+
+[[lac.realm]]
+domain = "{REALM}"
+
+[[lac.realm.lns]]
+address = "{LNS_ADDRESS}:1701"
+secret = "{TUNNEL_SECRET}"
+
+[radius]
+local_users = "{users}"
+
+[radius.group.local]
+
+[[radius.group.local.server]]
+address = "127.0.0.1"
+secret = "unused"
+
+[metrics]
+listen = "{METRICS_ADDRESS}"
+
+[api]
+listen = "{METRICS_ADDRESS}"
+"#,
+        state = state.display(),
+        max_sessions = settings.subscribers.max(16_000),
+        access = topo.lac_access_if,
+        lac = topology::LAC_UPLINK_ADDRESS,
+        users = users.display(),
+    )
+}
+
+fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
+    topology::remove_stale_namespaces();
+    let topo = Topology::create().context("building the namespaces")?;
+    let dir = tempfile::Builder::new()
+        .prefix("tunnelnas-bench-")
+        .tempdir()
+        .context("temporary directory")?;
+    let users = users(settings.subscribers);
+    let users_path = dir.path().join("users.toml");
+    write_users_file(&users_path, &users)?;
+    let config_path = dir.path().join("lac.toml");
+    std::fs::write(
+        &config_path,
+        lac_config(&topo, settings, dir.path(), &users_path),
+    )
+    .context("writing the LAC configuration")?;
+    let log_path = target_dir().join("bench-lac.log");
+
+    let lns = Lns::start(&topo, users.clone())?;
+    let mut lac = LacProcess::start(
+        &topo.lac,
+        env!("CARGO_BIN_EXE_tunnelnas"),
+        &config_path,
+        &log_path,
+    )?;
+    report.condition("LAC log", log_path.display());
+    wait_for_lac(&topo, &mut lac, &log_path)?;
+    pause(Duration::from_secs(1))?;
+    let idle = proc_sample(lac.pid())?;
+
+    let farm = Farm::start(&topo, settings, users)?;
+    let setup = measure_setup(&topo, settings, &farm, report);
+    let up = match setup {
+        Ok(up) => up,
+        Err(err) => {
+            report.fail("setup", &err);
+            0
+        }
+    };
+    if up > 0 {
+        if let Err(err) = measure_memory(&lac, idle, up, report) {
+            report.fail("memory", &err);
+        }
+        for &size in &settings.sizes {
+            if let Err(err) = measure_forwarding(&topo, &lac, &lns, &farm, settings, size, report) {
+                report.fail(&format!("forwarding {size} B"), &err);
+            }
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+    }
+
+    // Hang up (Terminate-Request, PADT), then stop the LAC (CDN, StopCCN,
+    // accounting Stop) and the LNS emulator.
+    drop(farm);
+    if !INTERRUPTED.load(Ordering::Relaxed) {
+        let _ = pause(Duration::from_millis(500));
+    }
+    match lac.stop(Duration::from_secs(20)) {
+        Ok(status) if status.success() => {}
+        Ok(status) => report.fail(
+            "LAC",
+            &anyhow::anyhow!("exited with {status} (log: {})", log_path.display()),
+        ),
+        Err(err) => report.fail("LAC", &err),
+    }
+    drop(lns);
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+
+    if let Err(err) = topo.route_for_kernel_baseline() {
+        report.fail("kernel baseline", &err);
+        return Ok(());
+    }
+    for &size in &settings.sizes {
+        match measure_kernel(&topo, settings, size, report) {
+            Ok(kernel_pps) => {
+                let ours = report
+                    .rows
+                    .iter()
+                    .find(|r| {
+                        r.section == format!("forwarding {size} B")
+                            && r.measurement == "received by the LNS"
+                    })
+                    .and_then(|r| r.value);
+                report.maybe_row(
+                    "ratio",
+                    &format!("tunnelnas / kernel, {size} B"),
+                    ours.map(|ours| ours / kernel_pps),
+                    "x",
+                    "packets/s delivered to the LNS namespace through the LAC vs through kernel forwarding",
+                );
+            }
+            Err(err) => report.fail(&format!("kernel baseline {size} B"), &err),
+        }
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    drop(topo);
+    Ok(())
+}
+
+/// Waits until the LAC answers `/metrics`.
+fn wait_for_lac(topo: &Topology, lac: &mut LacProcess, log: &Path) -> anyhow::Result<()> {
+    let addr: SocketAddr = METRICS_ADDRESS.parse()?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = lac.exited() {
+            bail!(
+                "the LAC exited at start with {status}; see {}",
+                log.display()
+            );
+        }
+        if scrape(&topo.lac, addr).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the LAC did not serve /metrics within 20 s; see {}",
+                log.display()
+            );
+        }
+        pause(Duration::from_millis(100))?;
+    }
+}
+
+fn millis(value: Option<Duration>) -> Option<f64> {
+    value.map(|d| d.as_secs_f64() * 1000.0)
+}
+
+/// Phase 1: every subscriber dials; returns the sessions up.
+fn measure_setup(
+    topo: &Topology,
+    settings: &Settings,
+    farm: &Farm,
+    report: &mut Report,
+) -> anyhow::Result<u32> {
+    const SECTION: &str = "setup";
+    let n = settings.subscribers;
+    let start = Instant::now();
+    // A rate-limited start takes n / rate seconds by design.
+    let limit = Duration::from_secs(120)
+        + match settings.start_rate {
+            0 => Duration::ZERO,
+            rate => Duration::from_secs_f64(f64::from(n) / f64::from(rate)),
+        };
+    let mut last_progress = (Instant::now(), (0u32, 0u32));
+    let stats = loop {
+        pause(Duration::from_millis(100))?;
+        let stats = farm.stats();
+        let settled = stats.up + stats.ended;
+        if settled >= n {
+            break stats;
+        }
+        let progress = (stats.up, stats.ended);
+        if progress != last_progress.1 {
+            last_progress = (Instant::now(), progress);
+        }
+        if start.elapsed() > limit || last_progress.0.elapsed() > Duration::from_secs(40) {
+            report.row(
+                SECTION,
+                "sessions up",
+                f64::from(stats.up),
+                "sessions",
+                format!("of {n}: gave up waiting"),
+            );
+            bail!(
+                "{} of {n} subscribers up after {:.0?}; stages: discovering {}, lcp {}, authenticating {}, network {}",
+                stats.up,
+                start.elapsed(),
+                stats.discovering,
+                stats.lcp,
+                stats.authenticating,
+                stats.network
+            );
+        }
+    };
+    let up = stats.up;
+    report.row(
+        SECTION,
+        "sessions up",
+        f64::from(up),
+        "sessions",
+        format!("of {n} subscribers"),
+    );
+    let span = match (stats.first_dial_at, stats.last_up_at) {
+        (Some(first), Some(last)) => Some(last.saturating_sub(first)),
+        _ => None,
+    };
+    report.maybe_row(
+        SECTION,
+        "setup rate",
+        span.filter(|s| !s.is_zero())
+            .map(|s| stats.sessions_up as f64 / s.as_secs_f64()),
+        "sessions/s",
+        format!(
+            "sessions up / (last IPCP Opened - first PADI) = {} / {:.3} s",
+            stats.sessions_up,
+            span.unwrap_or_default().as_secs_f64()
+        ),
+    );
+    let failures = stats.setup_failures;
+    report.row(
+        SECTION,
+        "setup failures",
+        (failures.discovery + failures.lcp + failures.auth + failures.ipcp) as f64,
+        "sessions",
+        format!(
+            "discovery {}, lcp {}, auth {}, ipcp {}",
+            failures.discovery, failures.lcp, failures.auth, failures.ipcp
+        ),
+    );
+    let phases: [(&str, &LatencyHistogram, &str); 5] = [
+        ("discovery", &stats.setup.discovery, "PADI -> PADS"),
+        ("lcp", &stats.setup.lcp, "PADS -> LCP Opened"),
+        (
+            "auth",
+            &stats.setup.auth,
+            "LCP Opened -> authenticated (local users, L2TP tunnel and call)",
+        ),
+        (
+            "ipcp",
+            &stats.setup.ipcp,
+            "authenticated -> IPCP Opened (LNS renegotiates LCP + auth, then IPCP)",
+        ),
+        ("total", &stats.setup.total, "first PADI -> IPCP Opened"),
+    ];
+    for (name, histogram, note) in phases {
+        report.maybe_row(
+            SECTION,
+            &format!("{name} p50"),
+            millis(histogram.p50()),
+            "ms",
+            note,
+        );
+        report.maybe_row(
+            SECTION,
+            &format!("{name} p99"),
+            millis(histogram.p99()),
+            "ms",
+            format!("{} samples", histogram.count()),
+        );
+    }
+    // The LAC's own view, once its gauges refreshed (every second).
+    pause(Duration::from_millis(1200))?;
+    let text = scrape(&topo.lac, METRICS_ADDRESS.parse()?)?;
+    let lac = LacCounters::parse(&text)?;
+    report.row(
+        SECTION,
+        "sessions up at the LAC",
+        lac.sessions_up,
+        "sessions",
+        "tunnelnas_lac_sessions{state=\"up\"}",
+    );
+    ensure!(up > 0, "no subscriber came up");
+    Ok(up)
+}
+
+/// Phase 2: resident memory per established session.
+fn measure_memory(
+    lac: &LacProcess,
+    idle: probe::ProcSample,
+    up: u32,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    const SECTION: &str = "memory";
+    let loaded = proc_sample(lac.pid())?;
+    report.row(
+        SECTION,
+        "LAC RSS before the first subscriber",
+        idle.rss_kib as f64 / 1024.0,
+        "MiB",
+        "VmRSS",
+    );
+    report.row(
+        SECTION,
+        "LAC RSS with all sessions up",
+        loaded.rss_kib as f64 / 1024.0,
+        "MiB",
+        format!("{up} sessions"),
+    );
+    report.row(
+        SECTION,
+        "RSS per established session",
+        (loaded.rss_kib as f64 - idle.rss_kib as f64) / f64::from(up),
+        "KiB",
+        "(loaded - idle) / sessions; DESIGN.md budget: well under 4 KiB",
+    );
+    Ok(())
+}
+
+/// Phase 3: the upstream flood through the LAC for one packet size.
+fn measure_forwarding(
+    topo: &Topology,
+    lac: &LacProcess,
+    lns: &Lns,
+    farm: &Farm,
+    settings: &Settings,
+    size: usize,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let section = format!("forwarding {size} B");
+    let sessions = farm.up_sessions()?;
+    let frames: Vec<Vec<u8>> = sessions
+        .iter()
+        .filter_map(|s| session_frame(s, size))
+        .collect();
+    ensure!(!frames.is_empty(), "no session to send on");
+    let name = topo.sub_if.clone();
+    let socket = in_netns(&topo.sub, move || PacketSocket::open(&name)).context("flood socket")?;
+    let metrics_addr: SocketAddr = METRICS_ADDRESS.parse()?;
+
+    let before = LacCounters::parse(&scrape(&topo.lac, metrics_addr)?)?;
+    let lns_before = lns.stats();
+    let cpu_before = proc_sample(lac.pid())?;
+    let offered = Arc::new(TrafficCounter::new());
+    let failure = Arc::new(Mutex::new(None::<String>));
+    let start = Instant::now();
+    let mut flood = {
+        let (offered, failure) = (Arc::clone(&offered), Arc::clone(&failure));
+        Worker::spawn("bench-flood", move |stop| {
+            if let Err(err) = flood_frames(&socket, &frames, size, stop, &offered) {
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+            }
+        })?
+    };
+    let waited = pause(Duration::from_secs(settings.seconds));
+    flood.finish();
+    let window = start.elapsed().as_secs_f64();
+    waited?;
+    if let Some(err) = lock(&failure) {
+        bail!("the generator failed: {err}");
+    }
+    let offered: TrafficCount = offered.read();
+    // The LAC drains what it has queued, then its CPU time is read; the
+    // counters once they refreshed.
+    pause(Duration::from_millis(100))?;
+    let cpu_after = proc_sample(lac.pid())?;
+    pause(SETTLE)?;
+    let after = LacCounters::parse(&scrape(&topo.lac, metrics_addr)?)?;
+    let lns_after = lns.stats();
+
+    let forwarded = after.upstream_packets - before.upstream_packets;
+    let received = lns_after.rx_packets.saturating_sub(lns_before.rx_packets) as f64;
+    let cpu = cpu_after.cpu_seconds - cpu_before.cpu_seconds;
+    let offered_packets = offered.packets as f64;
+    let bits = |pps: f64| pps * size as f64 * 8.0 / 1e6;
+    report.row(
+        &section,
+        "offered",
+        offered_packets / window,
+        "packets/s",
+        format!(
+            "{} sessions, {:.1} s, {} send stalls; {:.0} Mbit/s",
+            sessions.len(),
+            window,
+            offered.errors,
+            bits(offered_packets / window)
+        ),
+    );
+    report.row(
+        &section,
+        "forwarded by the LAC",
+        forwarded / window,
+        "packets/s",
+        "tunnelnas_lac_forwarded_packets_total{direction=\"upstream\"} delta",
+    );
+    report.row(
+        &section,
+        "forwarded by the LAC",
+        bits(forwarded / window),
+        "Mbit/s",
+        format!(
+            "IP level ({size} B packets); the LAC counted {:.1} PPP octets per packet",
+            (after.upstream_bytes - before.upstream_bytes) / forwarded.max(1.0)
+        ),
+    );
+    report.row(
+        &section,
+        "received by the LNS",
+        received / window,
+        "packets/s",
+        "LNS emulator's count of L2TP data messages",
+    );
+    report.row(
+        &section,
+        "lost before or in the LAC",
+        percent(offered_packets - forwarded, offered_packets),
+        "%",
+        format!(
+            "{:.0} of {:.0} offered (veth backlog, LAC socket buffer, fast path); fast-path drops {:.0}",
+            offered_packets - forwarded,
+            offered_packets,
+            after.fastpath_dropped - before.fastpath_dropped
+        ),
+    );
+    report.row(
+        &section,
+        "lost between LAC and LNS",
+        percent(forwarded - received, forwarded),
+        "%",
+        format!("{:.0} of {forwarded:.0} forwarded", forwarded - received),
+    );
+    report.row(
+        &section,
+        "LAC CPU",
+        cpu / window,
+        "cores",
+        format!("utime + stime over the window: {cpu:.2} s"),
+    );
+    report.maybe_row(
+        &section,
+        "packets per LAC CPU-second",
+        (cpu > 0.0).then(|| forwarded / cpu),
+        "packets",
+        if cpu / window < 0.8 {
+            "the LAC was not saturated: the generator side limited the rate"
+        } else {
+            "the LAC used about a core: its own limit"
+        },
+    );
+    let still_up = farm.stats().up;
+    report.row(
+        &section,
+        "sessions up after the flood",
+        f64::from(still_up),
+        "sessions",
+        format!("LAC says {:.0}", after.sessions_up),
+    );
+    ensure!(forwarded > 0.0, "the LAC forwarded nothing");
+    Ok(())
+}
+
+fn percent(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 {
+        100.0 * part / whole
+    } else {
+        0.0
+    }
+}
+
+/// Phase 4: the kernel forwards the same packets between the same
+/// namespaces; returns its delivered packets/s.
+fn measure_kernel(
+    topo: &Topology,
+    settings: &Settings,
+    size: usize,
+    report: &mut Report,
+) -> anyhow::Result<f64> {
+    let section = format!("kernel {size} B");
+    let sink_addr: SocketAddr = format!("{LNS_ADDRESS}:{DISCARD_PORT}").parse()?;
+    let source_addr: SocketAddr = format!("{}:0", Topology::baseline_sender_address()).parse()?;
+    let sink = in_netns(&topo.lns, move || {
+        let socket = UdpSocket::bind(sink_addr)?;
+        set_receive_buffer(&socket, SINK_BUFFER)?;
+        socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+        Ok(socket)
+    })
+    .context("baseline receiver socket")?;
+    let source = in_netns(&topo.sub, move || {
+        let socket = UdpSocket::bind(source_addr)?;
+        socket.connect(sink_addr)?;
+        Ok(socket)
+    })
+    .context("baseline sender socket")?;
+    let received = Arc::new(TrafficCounter::new());
+    let offered = Arc::new(TrafficCounter::new());
+    let failure = Arc::new(Mutex::new(None::<String>));
+    let mut receiver = {
+        let (received, failure) = (Arc::clone(&received), Arc::clone(&failure));
+        Worker::spawn("bench-sink", move |stop| {
+            if let Err(err) = count_udp(&sink, stop, &received) {
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+            }
+        })?
+    };
+    let payload = vec![0x5a_u8; size - MIN_IP_LEN];
+    let start = Instant::now();
+    let mut sender = {
+        let (offered, failure) = (Arc::clone(&offered), Arc::clone(&failure));
+        Worker::spawn("bench-udp-flood", move |stop| {
+            if let Err(err) = flood_udp(&source, &payload, stop, &offered) {
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+            }
+        })?
+    };
+    let waited = pause(Duration::from_secs(settings.seconds));
+    sender.finish();
+    let window = start.elapsed().as_secs_f64();
+    let _ = pause(Duration::from_millis(300));
+    receiver.finish();
+    waited?;
+    if let Some(err) = lock(&failure) {
+        bail!("baseline traffic failed: {err}");
+    }
+    let (offered, received) = (offered.read(), received.read());
+    let delivered = received.packets as f64 / window;
+    report.row(
+        &section,
+        "offered",
+        offered.packets as f64 / window,
+        "packets/s",
+        format!("one sendmmsg thread, {} send stalls", offered.errors),
+    );
+    report.row(
+        &section,
+        "delivered",
+        delivered,
+        "packets/s",
+        "UDP received in the LNS namespace",
+    );
+    report.row(
+        &section,
+        "delivered",
+        delivered * size as f64 * 8.0 / 1e6,
+        "Mbit/s",
+        format!("IP level ({size} B packets)"),
+    );
+    report.row(
+        &section,
+        "lost",
+        percent(
+            offered.packets.saturating_sub(received.packets) as f64,
+            offered.packets as f64,
+        ),
+        "%",
+        "",
+    );
+    ensure!(received.packets > 0, "nothing arrived");
+    Ok(delivered)
+}

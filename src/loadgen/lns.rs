@@ -41,6 +41,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng};
 
 use super::LatencyHistogram;
+use super::flood::{BATCH, UdpBatch};
 use super::icmp;
 use crate::l2tp::{Endpoint, EndpointConfig, Event as L2tpEvent, PeerPolicy, SessionHandle};
 use crate::ppp::auth::crypto::{mschap_user_name, verify_chap_md5, verify_mschapv2};
@@ -63,6 +64,9 @@ const MIN_BUFFER: usize = DATA_HEADROOM + 1600;
 /// Echo replies waiting for `poll_transmit` at most (more are dropped and
 /// counted).
 const MAX_QUEUED_REPLIES: usize = 1024;
+
+/// Largest datagram [`run_lns`] receives.
+const RECV_SLOT: usize = 4096;
 
 /// How often [`run_lns`] publishes its statistics.
 const REPORT_INTERVAL: Duration = Duration::from_millis(100);
@@ -828,20 +832,20 @@ pub fn run_lns(
         tracing::error!(%err, "LNS emulator: cannot make its socket non-blocking");
         return;
     }
-    let mut recv = vec![0u8; 65_536];
+    // One recvmmsg(2) per loop; datagrams longer than a slot (no LAC
+    // sends any) are skipped.
+    let mut batch = UdpBatch::new(BATCH, RECV_SLOT);
     let mut send = Vec::with_capacity(4096);
     let mut last_report: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         let mut busy = false;
-        for _ in 0..64 {
-            match socket.recv_from(&mut recv) {
-                Ok((len, from)) => {
-                    busy = true;
-                    if let Some(datagram) = recv.get(..len) {
-                        lns.handle_datagram(Instant::now(), from, datagram);
-                    }
+        if batch.recv(&socket, false).is_ok() {
+            busy = !batch.is_empty();
+            let now = Instant::now();
+            for (from, datagram) in batch.iter() {
+                if let Some(from) = from {
+                    lns.handle_datagram(now, from, datagram);
                 }
-                Err(_) => break,
             }
         }
         let now = Instant::now();

@@ -14,6 +14,10 @@
 //!   authentication the way xl2tpd's pppd does, assigns addresses from a
 //!   pool over IPCP and answers pings to its own address.
 //!
+//! * [`flood`] — traffic for the forwarding benchmark: prebuilt IPv4/UDP
+//!   packets on the sessions the farm brought up, sent in `sendmmsg(2)`
+//!   batches, and batched UDP reception for the LNS side.
+//!
 //! Both are sans-IO cores (see `DESIGN.md`): time is passed in, frames and
 //! datagrams go in through `handle_*` and come out of `poll_transmit`, and
 //! each has a small blocking driver ([`subscribers::run_farm`],
@@ -23,6 +27,7 @@
 //! histogram of set-up latencies (bounded memory however many sessions are
 //! measured, p50 / p99 within 1.6 %), and the ICMP Echo helpers.
 
+pub mod flood;
 pub mod lns;
 pub mod subscribers;
 

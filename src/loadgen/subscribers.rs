@@ -59,7 +59,7 @@ use crate::wire::pppoe::{SessionPacket, encapsulate_session_in_place};
 
 /// Room in front of a PPP information field: Ethernet (untagged), PPPoE
 /// header, PPP Protocol field.
-const HEADROOM: usize = ethernet::HEADER_LEN + crate::wire::pppoe::HEADER_LEN + 2;
+pub(super) const HEADROOM: usize = ethernet::HEADER_LEN + crate::wire::pppoe::HEADER_LEN + 2;
 
 /// A buffer of this size holds every frame the farm writes.
 pub const MAX_FRAME_LEN: usize = crate::pppoe::MAX_FRAME_LEN;
@@ -328,6 +328,27 @@ pub struct SubscriberView {
     pub dials: u32,
 }
 
+/// A subscriber session that is up (IPCP Opened), with everything a
+/// traffic generator needs to write frames on it without the farm: see
+/// [`super::flood::session_frame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpSession {
+    /// The subscriber's index in the farm.
+    pub index: u32,
+    /// The subscriber's MAC (the frames' source).
+    pub mac: MacAddress,
+    /// The access concentrator's MAC (the frames' destination).
+    pub ac_mac: MacAddress,
+    /// PPPoE SESSION_ID.
+    pub session_id: u16,
+    /// The subscriber's IPCP address.
+    pub address: Ipv4Addr,
+    /// The far end's IPCP address.
+    pub peer_address: Ipv4Addr,
+    /// The largest PPP information field the far end accepts (its MRU).
+    pub peer_mru: u16,
+}
+
 /// A PPPoE session and its PPP link.
 #[derive(Debug)]
 struct Session {
@@ -520,6 +541,28 @@ impl SubscriberFarm {
             peer_address: addresses.map(|a| a.1),
             dials: sub.dials,
         })
+    }
+
+    /// Every session that is up now, in subscriber order.
+    pub fn up_sessions(&self) -> Vec<UpSession> {
+        let mac_prefix = self.config.mac_prefix;
+        (0u32..)
+            .zip(&self.subscribers)
+            .filter(|(_, sub)| sub.stage == Stage::Up)
+            .filter_map(|(index, sub)| {
+                let session = sub.session.as_ref().filter(|s| !s.closing)?;
+                let (address, peer_address) = session.addresses?;
+                Some(UpSession {
+                    index,
+                    mac: subscriber_mac(mac_prefix, index),
+                    ac_mac: session.ac,
+                    session_id: session.id,
+                    address,
+                    peer_address,
+                    peer_mru: session.peer_mru,
+                })
+            })
+            .collect()
     }
 
     /// The driver could not send `frames` frames (socket buffer full):
@@ -1154,7 +1197,7 @@ const fn ping_ident(index: u32) -> u16 {
 /// Writes the PPP Protocol field, PPPoE session header and Ethernet header
 /// in front of the information field at `buf[HEADROOM..HEADROOM + len]`;
 /// moves the frame to the start of `buf` and returns its length.
-fn encapsulate(
+pub(super) fn encapsulate(
     buf: &mut [u8],
     (src, dst): (MacAddress, MacAddress),
     session_id: u16,
@@ -1184,9 +1227,23 @@ fn encapsulate(
 /// was nothing to do.
 pub fn run_farm(
     socket: PacketSocket,
+    farm: SubscriberFarm,
+    stop: &AtomicBool,
+    report: &Mutex<FarmStats>,
+) {
+    run_farm_observed(socket, farm, stop, report, |_| {});
+}
+
+/// [`run_farm`], calling `observe` with the farm each time it publishes
+/// its statistics (every ~100 ms and at the end): a benchmark takes what
+/// it needs from the running farm there (e.g. [`SubscriberFarm::up_sessions`]
+/// when it asked for them), without stopping it.
+pub fn run_farm_observed(
+    socket: PacketSocket,
     mut farm: SubscriberFarm,
     stop: &AtomicBool,
     report: &Mutex<FarmStats>,
+    mut observe: impl FnMut(&SubscriberFarm),
 ) {
     let mut batch = RecvBatch::new(64);
     let mut arena = vec![0u8; SEND_BATCH * MAX_FRAME_LEN];
@@ -1197,6 +1254,7 @@ pub fn run_farm(
             farm.shutdown(now);
             flush(&socket, &mut farm, &mut arena);
             publish(report, &farm);
+            observe(&farm);
             return;
         }
         let mut busy = false;
@@ -1217,6 +1275,7 @@ pub fn run_farm(
         busy |= flush(&socket, &mut farm, &mut arena) > 0;
         if last_report.is_none_or(|at| now.saturating_duration_since(at) >= REPORT_INTERVAL) {
             publish(report, &farm);
+            observe(&farm);
             last_report = Some(now);
         }
         if !busy {
@@ -1852,6 +1911,29 @@ mod tests {
         world.run_for(Duration::from_secs(5));
         assert_eq!(world.farm.stats().dials, 3);
         assert!(world.bras.links.is_empty());
+    }
+
+    #[test]
+    fn up_sessions_name_what_a_generator_needs() {
+        let mut world = World::new(config(3), users());
+        assert!(world.farm.up_sessions().is_empty());
+        assert!(world.run_until(Duration::from_secs(5), |s| s.up == 3));
+        let id = world.farm.subscriber(1).unwrap().session_id.unwrap();
+        world.bras.discovery.terminate(id, Some("admin")).unwrap();
+        world.bras.links.remove(&id);
+        world.step();
+        let up = world.farm.up_sessions();
+        assert_eq!(up.iter().map(|s| s.index).collect::<Vec<_>>(), [0, 2]);
+        for session in up {
+            let view = world.farm.subscriber(session.index).unwrap();
+            assert_eq!(session.mac, view.mac);
+            assert_eq!(Some(session.session_id), view.session_id);
+            assert_eq!(Some(session.address), view.address);
+            assert_eq!(Some(session.peer_address), view.peer_address);
+            assert_eq!(session.ac_mac, BRAS_MAC);
+            assert_eq!(session.peer_address, BRAS_ADDR);
+            assert!(session.peer_mru >= 1400);
+        }
     }
 
     #[test]
