@@ -40,6 +40,7 @@ fn config() -> DiscoveryConfig {
         max_pending_pados: 4096,
         max_tracked_macs: 65_536,
         vlan_rules: Vec::new(),
+        session_ids: tunnelnas::shard::Shard::WHOLE,
     }
 }
 

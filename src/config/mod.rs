@@ -503,6 +503,14 @@ pub struct Lac {
     /// Tx/Rx Connect Speed in the ICCN (bit/s) when RADIUS gives the
     /// subscriber no rate limit. Default 1000000000.
     pub connect_speed: u32,
+    /// Worker tasks the LAC's subscribers are sharded across, each with
+    /// its own sessions, tunnels and sockets (the kernel steers frames by
+    /// source MAC and L2TP datagrams by Tunnel ID). One per core is the
+    /// usual choice; each worker opens its own tunnels, so an LNS sees up
+    /// to this many tunnels from this LAC. Limits that span subscribers
+    /// (`pppoe` session limits, the PADI rate) are split evenly between
+    /// workers. Default 1, at most 64.
+    pub workers: u16,
     /// Static realm rules used when RADIUS returns no tunnel attributes.
     #[serde(rename = "realm")]
     pub realms: Vec<Realm>,
@@ -521,6 +529,7 @@ impl Default for Lac {
             calling_number: CallingNumber::Mac,
             tcp_mss: 0,
             connect_speed: 1_000_000_000,
+            workers: 1,
             realms: Vec::new(),
         }
     }
@@ -1209,6 +1218,12 @@ impl Config {
         }
         if lac.max_sessions_per_tunnel == 0 {
             return Err(Invalid::new("lac.max_sessions_per_tunnel", "at least 1"));
+        }
+        if !(1..=64).contains(&lac.workers) {
+            return Err(Invalid::new(
+                "lac.workers",
+                "a number of workers from 1 to 64",
+            ));
         }
         for (i, realm) in lac.realms.iter().enumerate() {
             match (&realm.domain, &realm.prefix) {

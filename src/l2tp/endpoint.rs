@@ -98,6 +98,10 @@ pub struct EndpointConfig {
     pub max_sessions_per_tunnel: u16,
     /// LNS role: who may open tunnels (empty = SCCRQs are dropped).
     pub peers: Vec<PeerPolicy>,
+    /// The Tunnel IDs this endpoint may allocate: with several workers
+    /// each owns the ids `id % count == index`, which is how the kernel
+    /// steers an LNS's datagrams to it ([`crate::dataplane::steer`]).
+    pub tunnel_ids: crate::shard::Shard,
 }
 
 impl Default for EndpointConfig {
@@ -114,6 +118,7 @@ impl Default for EndpointConfig {
             accept_calls: true,
             max_sessions_per_tunnel: 1000,
             peers: Vec::new(),
+            tunnel_ids: crate::shard::Shard::WHOLE,
         }
     }
 }
@@ -485,7 +490,9 @@ impl Endpoint {
             }
         }
 
-        let Some(local_id) = ids::allocate(&mut self.rng, &self.tunnels) else {
+        let Some(local_id) = ids::allocate_with(&mut self.rng, |id| {
+            self.tunnels.contains_key(&id) || !self.config.tunnel_ids.owns(id)
+        }) else {
             return self.drop_datagram(from, DropReason::NoTunnelId);
         };
         let host_name = self.config.host_name.clone();
@@ -538,8 +545,10 @@ impl Endpoint {
         let tunnel_id = match shared.first() {
             Some(&id) => id,
             None => {
-                let local_id =
-                    ids::allocate(&mut self.rng, &self.tunnels).ok_or(OpenError::NoTunnelId)?;
+                let local_id = ids::allocate_with(&mut self.rng, |id| {
+                    self.tunnels.contains_key(&id) || !self.config.tunnel_ids.owns(id)
+                })
+                .ok_or(OpenError::NoTunnelId)?;
                 let host_name = request
                     .client_auth_id
                     .clone()

@@ -66,6 +66,7 @@ use crate::l2tp::{
 use crate::ppp::auth::{AuthDecision, AuthMethod, AuthRequest as PppAuthRequest};
 use crate::ppp::link::{DownReason, Link, LinkConfig, LinkEvent, NegotiationRecord};
 use crate::pppoe::server::{Discovery, DiscoveryConfig, Event as PppoeEvent};
+use crate::shard::Shard;
 use crate::wire::ethernet::{
     EtherType, EthernetRepr, Frame as EthernetFrame, MacAddress, VlanStack,
 };
@@ -138,6 +139,10 @@ pub struct LacConfig {
     /// `[radius] nas_port_id`: matches the NAS-Port-Id of RFC 5176
     /// requests against the one the session was reported with.
     pub nas_port_id: NasPortIdTemplate,
+    /// `[lac] workers`: how many cores share the subscribers.
+    pub workers: u16,
+    /// Which of them this core is ([`Self::for_worker`]).
+    pub shard: Shard,
 }
 
 impl LacConfig {
@@ -172,7 +177,23 @@ impl LacConfig {
             connect_speed: lac.connect_speed,
             local_address: (!local.is_unspecified()).then_some(local),
             nas_port_id: NasPortIdTemplate(config.radius.nas_port_id.clone()),
+            workers: lac.workers.max(1),
+            shard: Shard::WHOLE,
         })
+    }
+
+    /// The configuration of worker `shard`: its PPPoE Session IDs and L2TP
+    /// Tunnel IDs (so the kernel can steer to it), and its share of the
+    /// access limits ([`DiscoveryConfig::for_shard`]).
+    #[must_use]
+    pub fn for_worker(&self, shard: Shard) -> Self {
+        let mut config = self.clone();
+        config.shard = shard;
+        config.endpoint.tunnel_ids = shard;
+        for interface in &mut config.interfaces {
+            interface.discovery = interface.discovery.clone().for_shard(shard);
+        }
+        config
     }
 }
 
@@ -401,6 +422,18 @@ pub struct ForwardingTotals {
     pub dropped: u64,
 }
 
+impl ForwardingTotals {
+    /// Adds another worker's totals.
+    pub const fn add(&mut self, other: &Self) {
+        self.upstream.packets += other.upstream.packets;
+        self.upstream.bytes += other.upstream.bytes;
+        self.downstream.packets += other.downstream.packets;
+        self.downstream.bytes += other.downstream.bytes;
+        self.policed += other.policed;
+        self.dropped += other.dropped;
+    }
+}
+
 /// A session as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SessionView {
@@ -438,6 +471,8 @@ pub struct SessionView {
     pub bytes_down: u64,
     /// Seconds since the session came up.
     pub up_seconds: Option<u64>,
+    /// The worker that owns the session (`[lac] workers`).
+    pub worker: u16,
 }
 
 /// The forwarding state of a session that is up.
@@ -751,6 +786,7 @@ impl LacCore {
                     packets_down: s.down.packets,
                     bytes_down: s.down.bytes,
                     up_seconds: s.up_at.map(|t| now.saturating_duration_since(t).as_secs()),
+                    worker: self.config.shard.index(),
                 }
             })
             .collect();
@@ -1254,20 +1290,26 @@ impl LacCore {
     /// that every session this NAS had open has ended — the Stop records a
     /// crash could not send.
     pub fn account_nas(&mut self, on: bool) {
+        let record = Self::nas_record(&self.acct_session_prefix, on);
+        self.account(record);
+    }
+
+    /// The Accounting-On (`on`) or Accounting-Off record of a LAC whose
+    /// Acct-Session-Ids start with `acct_session_prefix` (RFC 2866 §5.1).
+    pub fn nas_record(acct_session_prefix: &str, on: bool) -> AccountingRecord {
         let status = if on {
             AcctStatusType::AccountingOn
         } else {
             AcctStatusType::AccountingOff
         };
-        let record = AccountingRecord::new(
+        AccountingRecord::new(
             status,
             None,
             AaaSessionInfo {
-                acct_session_id: format!("{}00000000", self.acct_session_prefix),
+                acct_session_id: format!("{acct_session_prefix}00000000"),
                 ..AaaSessionInfo::default()
             },
-        );
-        self.account(record);
+        )
     }
 
     /// Ends every session (NAS-Reboot) and closes every tunnel.

@@ -1,15 +1,22 @@
-//! The LAC's I/O driver: one tokio task owns the [`LacCore`], the
-//! AF_PACKET sockets of the access interfaces and the L2TP UDP socket, and
-//! loops over readiness, timers and commands. RADIUS requests run as
-//! spawned tasks on the [`AaaHandle`] and come back over a channel;
-//! accounting goes to the durable spool of the AAA service; RFC 5176
-//! requests and API queries arrive as messages. The per-packet path has no
-//! locks and allocates nothing: a batch is received, each frame is
-//! rewritten in place by the core and sent at once.
+//! The LAC's I/O driver.
 //!
-//! One task per LAC keeps the core's tables private; DESIGN.md's scale-out
-//! across cores (sharding by subscriber key) comes with the performance
-//! work.
+//! `[lac] workers` tasks each own a [`LacCore`] with its share of the
+//! subscribers, its own AF_PACKET socket per access interface and its own
+//! L2TP UDP socket, and loop over readiness, timers and commands. The kernel
+//! steers every packet to the worker that owns it
+//! ([`crate::dataplane::steer`]): a subscriber's frames by a hash of its MAC
+//! address, an LNS's datagrams by our Tunnel ID, which each worker allocates
+//! from its own slice ([`crate::shard`]). So the per-packet path has no
+//! locks, no hand-off between tasks and no allocation: a batch is received,
+//! each frame is rewritten in place by the core and sent at once
+//! (DESIGN.md, "Memory and concurrency budget").
+//!
+//! RADIUS requests run as spawned tasks on the [`AaaHandle`] and come back
+//! over a channel; accounting goes to the durable spool of the AAA service
+//! in the order each core produced it. Around the workers, [`Lac::run`]
+//! sends Accounting-On before any of them starts and Accounting-Off once
+//! all have ended, fans RFC 5176 requests and API questions out to every
+//! worker and merges the answers, and sums their gauges into the metrics.
 
 use std::future::poll_fn;
 use std::io;
@@ -22,13 +29,15 @@ use anyhow::Context as _;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::core::{Command, Forward, LacConfig, LacCore, SessionView};
+use super::core::{Command, Forward, LacConfig, LacCore, SessionState, SessionView};
 use crate::aaa::attributes::Decision;
-use crate::aaa::dynauth::DynAuthCommand;
+use crate::aaa::dynauth::{DynAuthCommand, DynAuthRequest, DynAuthResult, ErrorCause};
 use crate::aaa::request::AccountingRecord;
 use crate::aaa::service::AaaHandle;
 use crate::dataplane::packet::{AsyncPacketSocket, PacketSocket, RecvBatch};
+use crate::dataplane::steer;
 use crate::metrics::{LacSnapshot, Metrics};
+use crate::shard::Shard;
 
 /// Frames per `recvmmsg(2)`.
 const BATCH: usize = 32;
@@ -56,6 +65,8 @@ pub struct TunnelView {
     pub state: String,
     /// Sessions on it.
     pub sessions: usize,
+    /// The worker that owns it (`[lac] workers`).
+    pub worker: u16,
 }
 
 /// A denylisted LNS endpoint as the API shows it.
@@ -67,47 +78,176 @@ pub struct DenylistView {
     pub remaining_seconds: f64,
 }
 
-/// A question from the management API.
+/// A question for one worker.
 #[derive(Debug)]
-enum ApiRequest {
+enum WorkerRequest {
     Sessions(oneshot::Sender<Vec<SessionView>>),
     Tunnels(oneshot::Sender<Vec<TunnelView>>),
     Denylist(oneshot::Sender<Vec<DenylistView>>),
     Disconnect(String, oneshot::Sender<bool>),
+    DynAuth(Box<DynAuthRequest>, oneshot::Sender<DynAuthResult>),
+    Snapshot(oneshot::Sender<WorkerSnapshot>),
 }
 
-/// The management API's handle on a running LAC.
+/// One worker's gauges, summed by [`Workers::update_metrics`].
+#[derive(Debug)]
+struct WorkerSnapshot {
+    states: Vec<(SessionState, usize)>,
+    per_lns: Vec<((Arc<str>, SocketAddr), usize)>,
+    denylisted: Vec<SocketAddr>,
+    totals: crate::lac::core::ForwardingTotals,
+}
+
+/// Every worker's request channel, in worker order.
+#[derive(Debug, Clone)]
+struct Workers(Arc<[mpsc::Sender<WorkerRequest>]>);
+
+impl Workers {
+    /// Asks every worker; the answers of those still running.
+    async fn ask_all<T>(&self, make: impl Fn(oneshot::Sender<T>) -> WorkerRequest) -> Vec<T> {
+        let mut pending = Vec::with_capacity(self.0.len());
+        for worker in self.0.iter() {
+            let (tx, rx) = oneshot::channel();
+            if worker.send(make(tx)).await.is_ok() {
+                pending.push(rx);
+            }
+        }
+        let mut answers = Vec::with_capacity(pending.len());
+        for rx in pending {
+            if let Ok(answer) = rx.await {
+                answers.push(answer);
+            }
+        }
+        answers
+    }
+
+    /// RFC 5176 across the workers: each acts on the sessions it owns. A
+    /// refusal other than "no such session" means the request itself is
+    /// wrong (the same for every worker, which therefore acted on nothing);
+    /// otherwise one worker that found a session makes an ACK.
+    async fn dynauth(&self, request: DynAuthRequest) -> DynAuthResult {
+        let results = self
+            .ask_all(|tx| WorkerRequest::DynAuth(Box::new(request.clone()), tx))
+            .await;
+        merge_dynauth(&results)
+    }
+
+    /// Sums the workers' gauges into the LAC metric families.
+    async fn update_metrics(&self, metrics: &Metrics) {
+        let snapshots = self.ask_all(WorkerRequest::Snapshot).await;
+        if snapshots.is_empty() {
+            return;
+        }
+        metrics.update_lac(&merge_snapshots(snapshots));
+    }
+}
+
+/// See [`Workers::dynauth`].
+fn merge_dynauth(results: &[DynAuthResult]) -> DynAuthResult {
+    if let Some(refusal) = results.iter().find(
+        |r| matches!(r, DynAuthResult::Nak(cause) if *cause != ErrorCause::SessionContextNotFound),
+    ) {
+        return *refusal;
+    }
+    if results.iter().any(|r| matches!(r, DynAuthResult::Ack)) {
+        DynAuthResult::Ack
+    } else {
+        DynAuthResult::Nak(ErrorCause::SessionContextNotFound)
+    }
+}
+
+/// Sums per-worker gauges; an endpoint denylisted by several workers is
+/// counted once.
+fn merge_snapshots(snapshots: Vec<WorkerSnapshot>) -> LacSnapshot {
+    let mut states: Vec<(SessionState, usize)> =
+        SessionState::ALL.iter().map(|s| (*s, 0)).collect();
+    let mut per_lns: std::collections::HashMap<(Arc<str>, SocketAddr), usize> =
+        std::collections::HashMap::new();
+    let mut denylisted: Vec<SocketAddr> = Vec::new();
+    let mut totals = crate::lac::core::ForwardingTotals::default();
+    for snapshot in snapshots {
+        for (state, count) in snapshot.states {
+            if let Some(entry) = states.iter_mut().find(|(s, _)| *s == state) {
+                entry.1 += count;
+            }
+        }
+        for (key, count) in snapshot.per_lns {
+            *per_lns.entry(key).or_insert(0) += count;
+        }
+        denylisted.extend(snapshot.denylisted);
+        totals.add(&snapshot.totals);
+    }
+    denylisted.sort_unstable();
+    denylisted.dedup();
+    LacSnapshot {
+        states,
+        per_lns: per_lns.into_iter().collect(),
+        denylisted: denylisted.len(),
+        totals,
+    }
+}
+
+/// The management API's handle on a running LAC: questions go to every
+/// worker and the answers are merged.
 #[derive(Debug, Clone)]
 pub struct LacApi {
-    requests: mpsc::Sender<ApiRequest>,
+    workers: Workers,
 }
 
 impl LacApi {
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest) -> Option<T> {
-        let (tx, rx) = oneshot::channel();
-        self.requests.send(make(tx)).await.ok()?;
-        rx.await.ok()
-    }
-
-    /// Every subscriber session.
+    /// Every subscriber session, by Acct-Session-Id; `None` when the LAC
+    /// has stopped.
     pub async fn sessions(&self) -> Option<Vec<SessionView>> {
-        self.ask(ApiRequest::Sessions).await
+        let answers = self.workers.ask_all(WorkerRequest::Sessions).await;
+        if answers.is_empty() {
+            return None;
+        }
+        let mut sessions: Vec<SessionView> = answers.into_iter().flatten().collect();
+        sessions.sort_by(|a, b| a.acct_session_id.cmp(&b.acct_session_id));
+        Some(sessions)
     }
 
-    /// Every tunnel.
+    /// Every tunnel, by worker and Tunnel ID.
     pub async fn tunnels(&self) -> Option<Vec<TunnelView>> {
-        self.ask(ApiRequest::Tunnels).await
+        let answers = self.workers.ask_all(WorkerRequest::Tunnels).await;
+        if answers.is_empty() {
+            return None;
+        }
+        let mut tunnels: Vec<TunnelView> = answers.into_iter().flatten().collect();
+        tunnels.sort_by_key(|t| (t.worker, t.tunnel_id));
+        Some(tunnels)
     }
 
-    /// Denylisted LNS endpoints.
+    /// Denylisted LNS endpoints (an endpoint several workers avoid is
+    /// listed once, with the longest time left).
     pub async fn denylist(&self) -> Option<Vec<DenylistView>> {
-        self.ask(ApiRequest::Denylist).await
+        let answers = self.workers.ask_all(WorkerRequest::Denylist).await;
+        if answers.is_empty() {
+            return None;
+        }
+        let mut merged: Vec<DenylistView> = Vec::new();
+        for entry in answers.into_iter().flatten() {
+            match merged.iter_mut().find(|m| m.endpoint == entry.endpoint) {
+                Some(known) => {
+                    known.remaining_seconds = known.remaining_seconds.max(entry.remaining_seconds);
+                }
+                None => merged.push(entry),
+            }
+        }
+        merged.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        Some(merged)
     }
 
     /// Tears a session down like a Disconnect-Request; whether it existed.
     pub async fn disconnect(&self, acct_session_id: String) -> Option<bool> {
-        self.ask(|tx| ApiRequest::Disconnect(acct_session_id, tx))
-            .await
+        let answers = self
+            .workers
+            .ask_all(|tx| WorkerRequest::Disconnect(acct_session_id.clone(), tx))
+            .await;
+        if answers.is_empty() {
+            return None;
+        }
+        Some(answers.into_iter().any(|found| found))
     }
 }
 
@@ -118,26 +258,23 @@ struct AuthDone {
     decision: Decision,
 }
 
-/// A LAC ready to run: sockets open, core built.
+/// A LAC ready to run: sockets open, one core per worker.
 #[derive(Debug)]
 pub struct Lac {
-    core: LacCore,
-    interfaces: Vec<AsyncPacketSocket>,
-    udp: UdpSocket,
+    workers: Vec<Worker>,
+    senders: Workers,
     aaa: AaaHandle,
     metrics: Arc<Metrics>,
-    api_rx: mpsc::Receiver<ApiRequest>,
     dynauth_rx: Option<mpsc::Receiver<DynAuthCommand>>,
-    auth_tx: mpsc::Sender<AuthDone>,
-    auth_rx: mpsc::Receiver<AuthDone>,
-    acct_tx: mpsc::UnboundedSender<(String, Box<AccountingRecord>)>,
-    acct_task: tokio::task::JoinHandle<()>,
-    interface_down: Vec<bool>,
+    acct_group: String,
+    acct_session_prefix: String,
+    l2tp_addr: SocketAddr,
 }
 
 impl Lac {
-    /// Opens the access interfaces and the L2TP socket and builds the core.
-    /// Returns the LAC and the API handle.
+    /// Opens the access interfaces and the L2TP sockets (one of each per
+    /// worker, steered by the kernel) and builds the cores. Returns the
+    /// LAC and the API handle.
     ///
     /// # Errors
     /// An interface that cannot be opened or an L2TP address that cannot
@@ -150,24 +287,217 @@ impl Lac {
         metrics: Arc<Metrics>,
         dynauth: Option<mpsc::Receiver<DynAuthCommand>>,
     ) -> anyhow::Result<(Self, LacApi)> {
-        let mut interfaces = Vec::new();
-        let mut macs = Vec::new();
+        let count = config.workers.max(1);
+        // Per interface, one socket per worker, joined into one fanout
+        // group before any frame is read.
+        let mut per_worker: Vec<Vec<PacketSocket>> = (0..count).map(|_| Vec::new()).collect();
         for iface in &config.interfaces {
-            let socket = PacketSocket::open(&iface.name).with_context(|| {
+            let mut sockets = Vec::with_capacity(usize::from(count));
+            for _ in 0..count {
+                sockets.push(PacketSocket::open(&iface.name).with_context(|| {
+                    format!(
+                        "cannot open PPPoE interface `{}` (pppoe.interface)",
+                        iface.name
+                    )
+                })?);
+            }
+            steer::fan_out_by_mac(&sockets).with_context(|| {
                 format!(
-                    "cannot open PPPoE interface `{}` (pppoe.interface)",
+                    "cannot share interface `{}` between {count} workers (lac.workers)",
                     iface.name
                 )
             })?;
-            macs.push(socket.mac());
-            interfaces.push(
-                AsyncPacketSocket::new(socket)
-                    .with_context(|| format!("cannot register interface `{}`", iface.name))?,
-            );
+            for (worker, socket) in per_worker.iter_mut().zip(sockets) {
+                worker.push(socket);
+            }
         }
-        let udp = UdpSocket::bind(l2tp_listen).await.with_context(|| {
+        let udp_sockets = steer::bind_l2tp_workers(l2tp_listen, count).with_context(|| {
             format!("cannot bind the L2TP socket to {l2tp_listen} (l2tp.listen)")
         })?;
+        let l2tp_addr = udp_sockets
+            .first()
+            .map(std::net::UdpSocket::local_addr)
+            .transpose()?
+            .unwrap_or(l2tp_listen);
+        let mut workers = Vec::with_capacity(usize::from(count));
+        let mut senders = Vec::with_capacity(usize::from(count));
+        for (index, (interfaces, udp)) in (0..count).zip(per_worker.into_iter().zip(udp_sockets)) {
+            let shard = Shard::new(index, count).context("worker index")?;
+            // One worker keeps the plain prefix (Acct-Session-Ids as
+            // before); several each add their index so ids stay unique.
+            let prefix = if count > 1 {
+                format!("{acct_session_prefix}{index:02X}")
+            } else {
+                acct_session_prefix.clone()
+            };
+            let (worker, api_tx) = Worker::open(
+                config.for_worker(shard),
+                interfaces,
+                UdpSocket::from_std(udp).context("cannot register the L2TP socket")?,
+                prefix,
+                aaa.clone(),
+                metrics.clone(),
+            )?;
+            workers.push(worker);
+            senders.push(api_tx);
+        }
+        let senders = Workers(senders.into());
+        Ok((
+            Self {
+                workers,
+                senders: senders.clone(),
+                aaa,
+                metrics,
+                dynauth_rx: dynauth,
+                acct_group: config.acct_group,
+                acct_session_prefix,
+                l2tp_addr,
+            },
+            LacApi { workers: senders },
+        ))
+    }
+
+    /// The bound L2TP address.
+    pub const fn l2tp_addr(&self) -> SocketAddr {
+        self.l2tp_addr
+    }
+
+    /// Runs until `shutdown` resolves, then ends every session (CDN, PADT,
+    /// Stop with NAS-Reboot), closes the tunnels and flushes accounting.
+    /// Accounting-On goes out before the first session, Accounting-Off
+    /// after every worker's last Stop (RFC 2866 §5.1).
+    ///
+    /// # Errors
+    /// A worker's L2TP socket failed for good (the others are stopped).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Self {
+            workers,
+            senders,
+            aaa,
+            metrics,
+            mut dynauth_rx,
+            acct_group,
+            acct_session_prefix,
+            l2tp_addr,
+        } = self;
+        account_nas(&aaa, &acct_group, &acct_session_prefix, true).await;
+        tracing::info!(workers = workers.len(), l2tp = %l2tp_addr, "LAC running");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut running = tokio::task::JoinSet::new();
+        for worker in workers {
+            let mut stop = stop_rx.clone();
+            running.spawn(worker.run(async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            }));
+        }
+        let mut gauges = tokio::time::interval(Duration::from_secs(1));
+        gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        let mut failure = None;
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                Some(ended) = running.join_next() => {
+                    failure = Some(match ended {
+                        Ok(Ok(())) => anyhow::anyhow!("a LAC worker stopped on its own"),
+                        Ok(Err(error)) => error,
+                        Err(error) => anyhow::anyhow!("a LAC worker panicked: {error}"),
+                    });
+                    tracing::error!(error = ?failure, "LAC worker ended: stopping the others");
+                    break;
+                }
+                Some(command) = recv_dynauth(&mut dynauth_rx) => {
+                    let senders = senders.clone();
+                    tokio::spawn(async move {
+                        let result = senders.dynauth(command.request.clone()).await;
+                        tracing::info!(kind = ?command.request.kind, selector = ?command.request.selector, ?result, "dynamic authorization");
+                        let _ = command.reply.send(result);
+                    });
+                }
+                _ = gauges.tick() => senders.update_metrics(&metrics).await,
+            }
+        }
+        let _ = stop_tx.send(true);
+        while let Some(ended) = running.join_next().await {
+            match ended {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "LAC worker failed");
+                    failure.get_or_insert(error);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "LAC worker panicked");
+                }
+            }
+        }
+        account_nas(&aaa, &acct_group, &acct_session_prefix, false).await;
+        let pending = aaa.flush(Duration::from_secs(5)).await;
+        if pending > 0 {
+            tracing::warn!(
+                pending,
+                "accounting records still unacknowledged at exit; they stay in the spool and are sent at the next start"
+            );
+        }
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+/// Spools Accounting-On or -Off for the whole LAC ([`LacCore::nas_record`]).
+async fn account_nas(aaa: &AaaHandle, group: &str, prefix: &str, on: bool) {
+    let mut record = LacCore::nas_record(prefix, on);
+    stamp(&mut record);
+    if let Err(error) = aaa.account(group, record).await {
+        tracing::error!(%error, group, on, "Accounting-On/Off not spooled");
+    }
+}
+
+/// Event-Timestamp (RFC 2869 §5.3) when the core left it unset.
+fn stamp(record: &mut AccountingRecord) {
+    if record.event_timestamp.is_none() {
+        record.event_timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .and_then(|d| u32::try_from(d.as_secs()).ok());
+    }
+}
+
+/// One worker: a core and the sockets the kernel steers its subscribers'
+/// frames and its tunnels' datagrams to.
+#[derive(Debug)]
+struct Worker {
+    core: LacCore,
+    interfaces: Vec<AsyncPacketSocket>,
+    udp: UdpSocket,
+    aaa: AaaHandle,
+    metrics: Arc<Metrics>,
+    api_rx: mpsc::Receiver<WorkerRequest>,
+    auth_tx: mpsc::Sender<AuthDone>,
+    auth_rx: mpsc::Receiver<AuthDone>,
+    acct_tx: mpsc::UnboundedSender<(String, Box<AccountingRecord>)>,
+    acct_task: tokio::task::JoinHandle<()>,
+    interface_down: Vec<bool>,
+}
+
+impl Worker {
+    fn open(
+        config: LacConfig,
+        sockets: Vec<PacketSocket>,
+        udp: UdpSocket,
+        acct_session_prefix: String,
+        aaa: AaaHandle,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<(Self, mpsc::Sender<WorkerRequest>)> {
+        let mut interfaces = Vec::with_capacity(sockets.len());
+        let mut macs = Vec::with_capacity(sockets.len());
+        for socket in sockets {
+            macs.push(socket.mac());
+            let name = socket.name().to_owned();
+            interfaces.push(
+                AsyncPacketSocket::new(socket)
+                    .with_context(|| format!("cannot register interface `{name}`"))?,
+            );
+        }
         let mut seed = [0u8; 32];
         rand::fill(&mut seed);
         let core = LacCore::new(config, macs, acct_session_prefix, seed, Instant::now());
@@ -187,8 +517,8 @@ impl Lac {
             })
             .collect();
         // Records are spooled in the order the core produced them (a Stop
-        // never overtakes its Start, Accounting-Off comes last); the spool
-        // bounds what waits on disk, this queue only what waits for fsync.
+        // never overtakes its Start); the spool bounds what waits on disk,
+        // this queue only what waits for fsync.
         let (acct_tx, mut acct_rx) = mpsc::unbounded_channel::<(String, Box<AccountingRecord>)>();
         let acct_aaa = aaa.clone();
         let acct_task = tokio::spawn(async move {
@@ -206,31 +536,19 @@ impl Lac {
                 aaa,
                 metrics,
                 api_rx,
-                dynauth_rx: dynauth,
                 auth_tx,
                 auth_rx,
                 acct_tx,
                 acct_task,
                 interface_down,
             },
-            LacApi { requests: api_tx },
+            api_tx,
         ))
     }
 
-    /// The bound L2TP address.
-    ///
-    /// # Errors
-    /// Socket errors.
-    pub fn l2tp_addr(&self) -> io::Result<SocketAddr> {
-        self.udp.local_addr()
-    }
-
-    /// Runs until `shutdown` resolves, then ends every session (CDN, PADT,
-    /// Stop with NAS-Reboot), closes the tunnels and flushes accounting.
-    ///
-    /// # Errors
-    /// Only when the L2TP socket fails for good.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    /// Runs until `shutdown` resolves, then ends every session and closes
+    /// every tunnel, and returns once its accounting records are spooled.
+    async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let mut batches: Vec<RecvBatch> = self
             .interfaces
             .iter()
@@ -239,15 +557,14 @@ impl Lac {
         let mut udp_buf = vec![0u8; UDP_HEADROOM + UDP_MAX];
         let mut frame_buf = vec![0u8; crate::pppoe::MAX_FRAME_LEN];
         let mut control_buf = Vec::with_capacity(2048);
-        let mut gauges = tokio::time::interval(Duration::from_secs(1));
-        gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut carrier = tokio::time::interval(Duration::from_secs(1));
+        carrier.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut next_interface = 0usize;
         tokio::pin!(shutdown);
-        self.core.account_nas(true);
-        tracing::info!(
+        tracing::debug!(
+            worker = self.core.config().shard.index(),
             interfaces = ?self.core.config().interfaces.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
-            l2tp = %self.l2tp_addr().map_or_else(|e| e.to_string(), |a| a.to_string()),
-            "LAC running"
+            "LAC worker running"
         );
         loop {
             self.flush(&mut frame_buf, &mut control_buf);
@@ -264,11 +581,6 @@ impl Lac {
                 Some(done) = self.auth_rx.recv() => {
                     self.core.auth_result(Instant::now(), done.token, done.decision);
                 }
-                Some(command) = recv_dynauth(&mut self.dynauth_rx) => {
-                    let result = self.core.dynauth(Instant::now(), &command.request);
-                    tracing::info!(kind = ?command.request.kind, selector = ?command.request.selector, ?result, "dynamic authorization");
-                    let _ = command.reply.send(result);
-                }
                 Some(request) = self.api_rx.recv() => self.answer(request),
                 ready = self.udp.readable() => {
                     ready.context("L2TP socket failed")?;
@@ -278,13 +590,11 @@ impl Lac {
                     self.read_interface(index, result, &mut batches);
                 }
                 () = sleep => self.core.handle_timeout(Instant::now()),
-                _ = gauges.tick() => {
-                    self.check_links();
-                    self.update_metrics();
-                }
+                _ = carrier.tick() => self.check_links(),
             }
         }
         tracing::info!(
+            worker = self.core.config().shard.index(),
             sessions = self.core.session_count(),
             "LAC shutting down: ending every session"
         );
@@ -302,26 +612,14 @@ impl Lac {
                 () = tokio::time::sleep_until(wake.into()) => self.core.handle_timeout(Instant::now()),
             }
         }
-        self.core.account_nas(false);
         self.flush(&mut frame_buf, &mut control_buf);
-        self.update_metrics();
-        // Every record into the spool, then give delivery a moment.
+        // Every record into the spool before the LAC sends Accounting-Off.
         let Self {
-            acct_tx,
-            acct_task,
-            aaa,
-            ..
+            acct_tx, acct_task, ..
         } = self;
         drop(acct_tx);
         if let Err(error) = acct_task.await {
             tracing::error!(%error, "accounting queue task failed");
-        }
-        let pending = aaa.flush(Duration::from_secs(5)).await;
-        if pending > 0 {
-            tracing::warn!(
-                pending,
-                "accounting records still unacknowledged at exit; they stay in the spool and are sent at the next start"
-            );
         }
         Ok(())
     }
@@ -518,12 +816,7 @@ impl Lac {
                 });
             }
             Command::Account { group, mut record } => {
-                if record.event_timestamp.is_none() {
-                    record.event_timestamp = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .ok()
-                        .and_then(|d| u32::try_from(d.as_secs()).ok());
-                }
+                stamp(&mut record);
                 if self.acct_tx.send((group, record)).is_err() {
                     tracing::error!("accounting queue closed; record not spooled");
                 }
@@ -531,13 +824,14 @@ impl Lac {
         }
     }
 
-    fn answer(&mut self, request: ApiRequest) {
+    fn answer(&mut self, request: WorkerRequest) {
         let now = Instant::now();
+        let worker = self.core.config().shard.index();
         match request {
-            ApiRequest::Sessions(tx) => {
+            WorkerRequest::Sessions(tx) => {
                 let _ = tx.send(self.core.sessions(now));
             }
-            ApiRequest::Tunnels(tx) => {
+            WorkerRequest::Tunnels(tx) => {
                 let tunnels = self
                     .core
                     .endpoint()
@@ -550,11 +844,12 @@ impl Lac {
                         peer_host_name: String::from_utf8_lossy(&t.peer_host_name).into_owned(),
                         state: crate::metrics::variant_label(&t.state),
                         sessions: t.sessions,
+                        worker,
                     })
                     .collect();
                 let _ = tx.send(tunnels);
             }
-            ApiRequest::Denylist(tx) => {
+            WorkerRequest::Denylist(tx) => {
                 let list = self
                     .core
                     .denylist(now)
@@ -566,25 +861,30 @@ impl Lac {
                     .collect();
                 let _ = tx.send(list);
             }
-            ApiRequest::Disconnect(id, tx) => {
+            WorkerRequest::Disconnect(id, tx) => {
                 let found = self.core.disconnect(now, &id);
                 if found {
                     tracing::info!(acct_session_id = %id, "session disconnected through the API");
                 }
                 let _ = tx.send(found);
             }
+            WorkerRequest::DynAuth(request, tx) => {
+                let _ = tx.send(self.core.dynauth(now, &request));
+            }
+            WorkerRequest::Snapshot(tx) => {
+                let _ = tx.send(WorkerSnapshot {
+                    states: self.core.state_counts().to_vec(),
+                    per_lns: self.core.sessions_per_lns().into_iter().collect(),
+                    denylisted: self
+                        .core
+                        .denylist(now)
+                        .into_iter()
+                        .map(|(endpoint, _)| endpoint)
+                        .collect(),
+                    totals: self.core.totals(),
+                });
+            }
         }
-    }
-
-    fn update_metrics(&self) {
-        let now = Instant::now();
-        let snapshot = LacSnapshot {
-            states: self.core.state_counts().to_vec(),
-            per_lns: self.core.sessions_per_lns().into_iter().collect(),
-            denylisted: self.core.denylist(now).len(),
-            totals: self.core.totals(),
-        };
-        self.metrics.update_lac(&snapshot);
     }
 }
 

@@ -83,6 +83,10 @@ pub struct DiscoveryConfig {
     /// no rule matches (and every packet when this is empty) get the
     /// settings above.
     pub vlan_rules: Vec<VlanRule>,
+    /// The Session IDs this server may hand out: with several workers on
+    /// one interface each owns the ids `id % count == index`, so an id is
+    /// unique on the interface across them.
+    pub session_ids: crate::shard::Shard,
 }
 
 /// Settings for the subscribers on some VLANs of an interface (one
@@ -189,7 +193,27 @@ impl DiscoveryConfig {
             vlan_rules: interface
                 .map(|i| i.vlans.iter().map(VlanRule::from_config).collect())
                 .unwrap_or_default(),
+            session_ids: crate::shard::Shard::WHOLE,
         }
+    }
+
+    /// This configuration for worker `shard` of several sharing the
+    /// interface: its Session IDs, and its share of the limits that span
+    /// subscribers (sessions on the interface and per VLAN rule, the PADI
+    /// rate, the tables' bounds). Per-MAC limits stay whole: a subscriber's
+    /// frames all reach one worker.
+    #[must_use]
+    pub fn for_shard(mut self, shard: crate::shard::Shard) -> Self {
+        self.session_ids = shard;
+        self.max_sessions = shard.share_of(self.max_sessions);
+        self.padi_rate = shard.share_of(self.padi_rate);
+        self.padi_burst = shard.share_of(self.padi_burst);
+        self.max_pending_pados = shard.share_of_usize(self.max_pending_pados);
+        self.max_tracked_macs = shard.share_of_usize(self.max_tracked_macs);
+        for rule in &mut self.vlan_rules {
+            rule.max_sessions = rule.max_sessions.map(|limit| shard.share_of(limit));
+        }
+        self
     }
 }
 
@@ -775,16 +799,17 @@ impl Discovery {
     fn allocate_session_id(&mut self) -> Option<u16> {
         // Ids 0x0000 and 0xFFFF are reserved (RFC 2516 §4: "the value
         // 0xffff is reserved for future use and MUST NOT be used").
+        let shard = self.config.session_ids;
         for _ in 0..32 {
             let id = self.rng.random_range(1..=0xfffe_u16);
-            if !self.sessions.contains_key(&id) {
+            if shard.owns(id) && !self.sessions.contains_key(&id) {
                 return Some(id);
             }
         }
         let start = self.rng.random_range(1..=0xfffe_u16);
         (start..=0xfffe)
             .chain(1..start)
-            .find(|id| !self.sessions.contains_key(id))
+            .find(|id| shard.owns(*id) && !self.sessions.contains_key(id))
     }
 
     fn on_padr(&mut self, now: Instant, who: Subscriber, padr: &DiscoveryRepr) {
@@ -1047,6 +1072,39 @@ mod tests {
             [1; 32],
             Instant::now(),
         )
+    }
+
+    #[test]
+    fn a_shard_allocates_only_its_own_session_ids_and_shares_the_limits() {
+        let shard = crate::shard::Shard::new(1, 3).expect("valid shard");
+        let config = DiscoveryConfig {
+            max_sessions: 10,
+            padi_rate: 100,
+            ..DiscoveryConfig::default()
+        }
+        .for_shard(shard);
+        assert_eq!((config.max_sessions, config.padi_rate), (4, 34));
+        let mut d = core(config);
+        for _ in 0..2000 {
+            let id = d.allocate_session_id().expect("ids left");
+            assert!(shard.owns(id) && id != 0 && id != 0xffff, "id {id}");
+            d.sessions.insert(
+                id,
+                SessionInfo {
+                    session_id: id,
+                    mac: MacAddress::new([2, 0, 0, 0, 0, 2]),
+                    vlans: VlanStack::new(),
+                    service_name: Vec::new(),
+                    max_payload: DEFAULT_MAX_PAYLOAD,
+                    circuit_id: None,
+                    remote_id: None,
+                    host_uniq: None,
+                    relay_session_id: None,
+                    cookie: Vec::new(),
+                    vlan_rule: None,
+                },
+            );
+        }
     }
 
     #[test]

@@ -86,6 +86,8 @@ fn lac_config() -> LacConfig {
         connect_speed: 1_000_000_000,
         local_address: Some(LAC_ADDR.ip()),
         nas_port_id: NasPortIdTemplate::default(),
+        workers: 1,
+        shard: crate::shard::Shard::WHOLE,
     }
 }
 
