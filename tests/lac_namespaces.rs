@@ -86,6 +86,8 @@ struct WorldSpec {
     capture: bool,
     /// Receive Window Size the test LNSs advertise.
     lns_receive_window: u16,
+    /// `[lac] workers`.
+    workers: u16,
 }
 
 impl WorldSpec {
@@ -105,6 +107,7 @@ impl WorldSpec {
             threaded_radius: false,
             capture: std::env::var_os("TN_TEST_CAPTURE").is_some(),
             lns_receive_window: 4,
+            workers: 1,
         }
     }
 
@@ -514,6 +517,7 @@ setup_deadline = "20s"
 denylist_time = "{denylist}"
 max_sessions_per_tunnel = {per_tunnel}
 calling_number = "mac"
+workers = {workers}
 
 [radius]
 nas_ip_address = "{LAC_CORE}"
@@ -555,6 +559,7 @@ listen = "{MGMT}"
         balancing = spec.balancing,
         denylist = spec.denylist_time,
         per_tunnel = spec.max_sessions_per_tunnel,
+        workers = spec.workers,
         radius_addr = radius.auth_addr().ip(),
         auth_port = radius.auth_addr().port(),
         acct_port = radius.acct_addr().port(),
@@ -1375,6 +1380,109 @@ fn a_hundred_subscribers_come_up_and_exchange_traffic() -> Result<()> {
     spec.threaded_radius = true;
     spec = spec.subscribers(N, "many-user");
     let world = World::start(spec)?;
+    let setup = come_up_and_exchange_traffic(&world, N)?;
+    eprintln!("{N} subscribers up in {setup:?}");
+    Ok(())
+}
+
+/// `[lac] workers = 2`: the kernel spreads the subscribers over both
+/// workers by MAC, each worker opens its own tunnel and allocates PPPoE
+/// Session IDs and Tunnel IDs from its own slice (odd or even), every
+/// session forwards both ways, and at SIGTERM every Stop reaches RADIUS
+/// before the one Accounting-Off.
+#[test]
+fn two_workers_share_the_subscribers_each_with_its_own_tunnel() -> Result<()> {
+    const N: u32 = 40;
+    let mut spec = WorldSpec::new("workers").user(tunnelled_user("shard-user", LNS_A));
+    spec.threaded_radius = true;
+    spec.workers = 2;
+    spec = spec.subscribers(N, "shard-user");
+    let mut world = World::start(spec)?;
+    come_up_and_exchange_traffic(&world, N)?;
+
+    let sessions = world.api_sessions()?;
+    let mut per_worker = [0usize; 2];
+    for session in &sessions {
+        let worker = session["worker"].as_u64().context("worker")?;
+        let pppoe_id = session["pppoe_session_id"].as_u64().context("pppoe id")?;
+        let tunnel_id = session["tunnel_id"].as_u64().context("tunnel id")?;
+        ensure!(
+            worker < 2 && pppoe_id % 2 == worker && tunnel_id % 2 == worker,
+            "worker {worker} owns PPPoE Session ID {pppoe_id} and Tunnel ID {tunnel_id}: \
+             each worker allocates only from its own slice{}",
+            world.diag()
+        );
+        per_worker[worker as usize] += 1;
+    }
+    ensure!(
+        per_worker[0] > 0 && per_worker[1] > 0 && per_worker[0] + per_worker[1] == N as usize,
+        "{N} subscribers spread {per_worker:?} over the two workers{}",
+        world.diag()
+    );
+    let tunnels = match world.get_json("/api/v1/tunnels")? {
+        serde_json::Value::Array(tunnels) => tunnels,
+        other => bail!("/api/v1/tunnels is not an array: {other}"),
+    };
+    let mut workers: Vec<u64> = tunnels
+        .iter()
+        .filter_map(|t| t["worker"].as_u64())
+        .collect();
+    workers.sort_unstable();
+    ensure!(
+        workers == [0, 1],
+        "one tunnel per worker expected, the API lists {tunnels:?}{}",
+        world.diag()
+    );
+    world.wait_metric(
+        "tunnelnas_lac_sessions",
+        &[("state", "up")],
+        &format!("{N} (the workers' sum)"),
+        |n| n == f64::from(N),
+    )?;
+
+    world.lac.signal(libc::SIGTERM);
+    let status = world.lac.wait_timeout(Duration::from_secs(20))?;
+    ensure!(
+        status.is_some_and(|s| s.success()),
+        "the LAC should exit 0 on SIGTERM, got {status:?}{}",
+        world.diag()
+    );
+    let records = world.wait_records(
+        N as usize + 1,
+        "a Stop per subscriber, then Accounting-Off",
+        |r| {
+            matches!(
+                r.attrs.get("Acct-Status-Type"),
+                Some("Stop" | "Accounting-Off")
+            )
+        },
+    )?;
+    let offs: Vec<usize> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.attrs.get("Acct-Status-Type") == Some("Accounting-Off"))
+        .map(|(i, _)| i)
+        .collect();
+    ensure!(
+        offs == [N as usize],
+        "one Accounting-Off, after all {N} Stops, expected; it is at {offs:?}{}",
+        world.diag()
+    );
+    ensure!(
+        records
+            .iter()
+            .filter(|r| r.attrs.get("Acct-Status-Type") == Some("Stop"))
+            .all(|r| r.attrs.get("Acct-Terminate-Cause") == Some("NAS-Reboot")),
+        "every Stop should say NAS-Reboot{}",
+        world.diag()
+    );
+    Ok(())
+}
+
+/// Dials every subscriber of `world`, waits until all are authenticated,
+/// pings the LNS from each and checks every reply, the LAC's counters and
+/// one Start per subscriber; returns how long the set-up took.
+fn come_up_and_exchange_traffic(world: &World, n: u32) -> Result<Duration> {
     let started = Instant::now();
     world.subs.dial_all(Duration::from_millis(10))?;
     world
@@ -1382,7 +1490,7 @@ fn a_hundred_subscribers_come_up_and_exchange_traffic() -> Result<()> {
         .wait_all_authenticated(Duration::from_secs(90), &|| world.diag())?;
     let setup = started.elapsed();
     let mut requests = Vec::new();
-    for i in 0..N as usize {
+    for i in 0..n as usize {
         let request = icmp::echo_request(subscriber_addr(i as u32), LNS_PPP_ADDR, i as u16);
         world.subs.send_ppp(i, Protocol::Ipv4, &request)?;
         requests.push(request);
@@ -1475,7 +1583,7 @@ fn a_hundred_subscribers_come_up_and_exchange_traffic() -> Result<()> {
         world.diag()
     );
     ensure!(
-        lns.live_sessions().len() == N as usize,
+        lns.live_sessions().len() == n as usize,
         "{} live sessions at the LNS{}",
         lns.live_sessions().len(),
         world.diag()
@@ -1484,15 +1592,14 @@ fn a_hundred_subscribers_come_up_and_exchange_traffic() -> Result<()> {
         world.wait_metric(
             "tunnelnas_lac_forwarded_packets_total",
             &[("direction", direction)],
-            ">= 100",
-            |n| n >= f64::from(N),
+            &format!(">= {n}"),
+            |count| count >= f64::from(n),
         )?;
     }
-    world.wait_records(N as usize, "a Start per subscriber", |r| {
+    world.wait_records(n as usize, "a Start per subscriber", |r| {
         r.attrs.get("Acct-Status-Type") == Some("Start")
     })?;
-    eprintln!("{N} subscribers up in {setup:?}");
-    Ok(())
+    Ok(setup)
 }
 
 // ---------------------------------------------------------------------------

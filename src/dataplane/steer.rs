@@ -145,7 +145,7 @@ pub fn fan_out_by_mac(sockets: &[PacketSocket]) -> io::Result<()> {
     // The first socket creates the group with an id the kernel picks (no
     // clash with another process's group on this interface); the others
     // join it by that id.
-    let create = PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID << 16;
+    let create = (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
     setsockopt(first.as_raw_fd(), libc::SOL_PACKET, PACKET_FANOUT, &create)
         .map_err(|e| context("cannot create the PACKET_FANOUT group", e))?;
     let mut value: u32 = 0;
@@ -161,7 +161,7 @@ pub fn fan_out_by_mac(sockets: &[PacketSocket]) -> io::Result<()> {
         )
     })
     .map_err(|e| context("cannot read the PACKET_FANOUT group id", e))?;
-    let join = (value & 0xffff) | PACKET_FANOUT_CBPF << 16;
+    let join = (value & 0xffff) | (PACKET_FANOUT_CBPF << 16);
     attach_program(
         first.as_raw_fd(),
         libc::SOL_PACKET,
