@@ -6,3 +6,4 @@ pub mod mss;
 pub mod packet;
 pub mod police;
 pub mod steer;
+pub mod udp;

@@ -389,6 +389,13 @@ impl RecvBatch {
             })
     }
 
+    /// The `index`-th frame of the last call.
+    pub fn frame(&self, index: usize) -> Option<&[u8]> {
+        let &(len, _) = self.received.get(index)?;
+        let start = index.checked_mul(self.frame_size)?;
+        self.frames.get(start..start.checked_add(len)?)
+    }
+
     /// The `index`-th frame of the last call, writable, so the fast path
     /// can rewrite its headers in place (RFC 2661 §5.4 encapsulation needs
     /// fewer octets than Ethernet + PPPoE, so it fits where they were).

@@ -21,6 +21,7 @@
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd as _;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -36,6 +37,7 @@ use crate::aaa::request::AccountingRecord;
 use crate::aaa::service::AaaHandle;
 use crate::dataplane::packet::{AsyncPacketSocket, PacketSocket, RecvBatch};
 use crate::dataplane::steer;
+use crate::dataplane::udp::{DatagramBatch, DatagramSender};
 use crate::metrics::{LacSnapshot, Metrics};
 use crate::shard::Shard;
 
@@ -477,6 +479,13 @@ struct Worker {
     acct_tx: mpsc::UnboundedSender<(String, Box<AccountingRecord>)>,
     acct_task: tokio::task::JoinHandle<()>,
     interface_down: Vec<bool>,
+    /// Datagrams the fast path made of the last batch of frames: (frame,
+    /// LNS, range in the frame's buffer). Reused: no allocation per batch.
+    upstream: Vec<(usize, SocketAddr, std::ops::Range<usize>)>,
+    /// Frames the fast path made of the last batch of datagrams:
+    /// (datagram, interface, range in the datagram's buffer).
+    downstream: Vec<(usize, usize, std::ops::Range<usize>)>,
+    sender: DatagramSender,
 }
 
 impl Worker {
@@ -541,6 +550,9 @@ impl Worker {
                 acct_tx,
                 acct_task,
                 interface_down,
+                upstream: Vec::with_capacity(BATCH),
+                downstream: Vec::with_capacity(BATCH),
+                sender: DatagramSender::with_capacity(BATCH),
             },
             api_tx,
         ))
@@ -554,7 +566,7 @@ impl Worker {
             .iter()
             .map(|_| RecvBatch::new(BATCH))
             .collect();
-        let mut udp_buf = vec![0u8; UDP_HEADROOM + UDP_MAX];
+        let mut udp_batch = DatagramBatch::new(BATCH, UDP_HEADROOM, UDP_MAX);
         let mut frame_buf = vec![0u8; crate::pppoe::MAX_FRAME_LEN];
         let mut control_buf = Vec::with_capacity(2048);
         let mut carrier = tokio::time::interval(Duration::from_secs(1));
@@ -584,7 +596,7 @@ impl Worker {
                 Some(request) = self.api_rx.recv() => self.answer(request),
                 ready = self.udp.readable() => {
                     ready.context("L2TP socket failed")?;
-                    self.read_udp(&mut udp_buf);
+                    self.read_udp(&mut udp_batch);
                 }
                 (index, result) = poll_fn(|cx| poll_interfaces(&self.interfaces, &mut batches, &mut next_interface, cx)) => {
                     self.read_interface(index, result, &mut batches);
@@ -606,7 +618,7 @@ impl Worker {
             tokio::select! {
                 ready = self.udp.readable() => {
                     if ready.is_ok() {
-                        self.read_udp(&mut udp_buf);
+                        self.read_udp(&mut udp_batch);
                     }
                 }
                 () = tokio::time::sleep_until(wake.into()) => self.core.handle_timeout(Instant::now()),
@@ -624,13 +636,18 @@ impl Worker {
         Ok(())
     }
 
-    fn read_udp(&mut self, buf: &mut [u8]) {
-        for _ in 0..UDP_BUDGET {
-            let Some(space) = buf.get_mut(UDP_HEADROOM..) else {
-                return;
-            };
-            let (len, from) = match self.udp.try_recv_from(space) {
-                Ok(x) => x,
+    /// Reads L2TP datagrams in batches ([`UDP_BUDGET`] at most), hands
+    /// each to the core and sends the PPPoE frames the fast path made of
+    /// them with one `sendmmsg(2)` per interface and batch.
+    fn read_udp(&mut self, batch: &mut DatagramBatch) {
+        let mut budget = UDP_BUDGET;
+        while budget > 0 {
+            let fd = self.udp.as_raw_fd();
+            let received = match self
+                .udp
+                .try_io(tokio::io::Interest::READABLE, || batch.recv(fd))
+            {
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     // ICMP errors surface here (ECONNREFUSED); the control
@@ -639,22 +656,62 @@ impl Worker {
                     return;
                 }
             };
-            match self
-                .core
-                .handle_datagram(Instant::now(), from, buf, UDP_HEADROOM, len)
-            {
-                Forward::Frame { interface, range } => {
-                    if let (Some(socket), Some(frame)) =
-                        (self.interfaces.get(interface), buf.get(range))
-                    {
-                        if let Err(e) = socket.get_ref().send(frame) {
-                            self.send_failed(interface, &e);
-                        }
+            if received == 0 {
+                return;
+            }
+            budget = budget.saturating_sub(received);
+            let now = Instant::now();
+            self.downstream.clear();
+            for index in 0..received {
+                let Some((from, buffer, len)) = batch.get_mut(index) else {
+                    continue;
+                };
+                if let Forward::Frame { interface, range } =
+                    self.core
+                        .handle_datagram(now, from, buffer, UDP_HEADROOM, len)
+                {
+                    self.downstream.push((index, interface, range));
+                }
+            }
+            self.send_downstream(batch);
+        }
+    }
+
+    /// Sends the frames of [`Self::downstream`], batched per interface.
+    fn send_downstream(&mut self, batch: &DatagramBatch) {
+        let mut pending = std::mem::take(&mut self.downstream);
+        while let Some(&(_, interface, _)) = pending.first() {
+            let mut frames: [&[u8]; BATCH] = [&[]; BATCH];
+            let mut count = 0;
+            pending.retain(|(index, frame_interface, range)| {
+                if *frame_interface != interface || count == BATCH {
+                    return true;
+                }
+                if let Some(frame) = batch.buffer(*index).and_then(|b| b.get(range.clone())) {
+                    frames[count] = frame;
+                    count += 1;
+                }
+                false
+            });
+            if self.interface_down.get(interface).copied().unwrap_or(false) {
+                continue;
+            }
+            let Some(socket) = self.interfaces.get(interface) else {
+                continue;
+            };
+            let mut sent = 0;
+            while sent < count {
+                match socket.get_ref().send_batch(&frames[sent..count]) {
+                    Ok(0) => break,
+                    Ok(n) => sent += n,
+                    Err(e) => {
+                        self.send_failed(interface, &e);
+                        break;
                     }
                 }
-                Forward::Datagram { .. } | Forward::Control | Forward::Dropped(_) => {}
             }
         }
+        self.downstream = pending;
     }
 
     fn read_interface(
@@ -677,19 +734,28 @@ impl Worker {
                 let Some(batch) = batches.get_mut(index) else {
                     return;
                 };
+                let now = Instant::now();
+                self.upstream.clear();
                 for i in 0..count {
                     let Some((frame, stripped)) = batch.frame_mut(i) else {
                         continue;
                     };
-                    let now = Instant::now();
                     if let Forward::Datagram { to, range } =
                         self.core.handle_frame(now, index, frame, stripped)
                     {
-                        if let Some(datagram) = frame.get(range) {
-                            if let Err(e) = self.udp.try_send_to(datagram, to) {
-                                tracing::debug!(lns = %to, error = %e, "L2TP data send failed");
-                            }
-                        }
+                        self.upstream.push((i, to, range));
+                    }
+                }
+                if !self.upstream.is_empty() {
+                    let batch = &*batch;
+                    let datagrams = self.upstream.iter().filter_map(|(i, to, range)| {
+                        batch
+                            .frame(*i)
+                            .and_then(|f| f.get(range.clone()))
+                            .map(|d| (*to, d))
+                    });
+                    if let Err(e) = self.sender.send(self.udp.as_raw_fd(), datagrams) {
+                        tracing::debug!(error = %e, "L2TP data send failed");
                     }
                 }
             }
