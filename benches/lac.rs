@@ -137,6 +137,12 @@ fn main() -> ExitCode {
         }
     };
     settings.describe(&mut report);
+    if settings.pin
+        && let Err(err) = pin_this_thread(BENCH_CPU)
+    {
+        eprintln!("lac bench: cannot pin to CPU {BENCH_CPU}: {err}");
+        return ExitCode::from(2);
+    }
     if let Err(err) = run(&settings, &mut report) {
         report.fail("bench", &err);
     }
@@ -163,6 +169,13 @@ struct Settings {
     start_rate: u32,
     seconds: u64,
     sizes: Vec<usize>,
+    /// The LNS emulator's L2TP receive window (None: the channel default).
+    lns_window: Option<u16>,
+    /// `[lac] workers`.
+    lac_workers: u16,
+    /// Pin the LAC (and the kernel's receive work for it) to CPU 1 and the
+    /// benchmark's own threads to CPU 0.
+    pin: bool,
 }
 
 impl Settings {
@@ -184,11 +197,18 @@ impl Settings {
                 .map_err(|_| anyhow::anyhow!("TN_BENCH_SIZES={text:?}: comma-separated sizes"))?,
             Err(_) => vec![64, 1400],
         };
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let this = Self {
             subscribers: var("TN_BENCH_SUBSCRIBERS", 1000)?,
             start_rate: var("TN_BENCH_START_RATE", 0)?,
             seconds: var("TN_BENCH_SECONDS", 10)?,
             sizes,
+            lns_window: match var("TN_BENCH_LNS_WINDOW", 0u16)? {
+                0 => None,
+                window => Some(window),
+            },
+            lac_workers: var("TN_BENCH_LAC_WORKERS", 1)?,
+            pin: var("TN_BENCH_PIN", 1u8)? != 0 && cpus >= 2,
         };
         ensure!(
             (1..=60_000).contains(&this.subscribers),
@@ -225,6 +245,25 @@ impl Settings {
             "cpus",
             std::thread::available_parallelism().map_or(0, usize::from),
         );
+        report.condition(
+            "cpu placement",
+            if self.pin {
+                "CPU 1: the LAC process; for the baseline, the kernel's forwarding (RPS on the access \
+                 veth). CPU 0: generator, farm, LNS emulator, baseline sockets, and the kernel's \
+                 delivery of subscriber frames to the LAC's packet socket (the NIC interrupt \
+                 core, in hardware terms). TN_BENCH_PIN=0 lets everything float"
+            } else {
+                "not pinned"
+            },
+        );
+        report.condition("LAC workers", self.lac_workers);
+        report.condition(
+            "LNS emulator L2TP receive window",
+            self.lns_window.map_or_else(
+                || "channel default (4, RFC 2661 §4.4.3)".to_owned(),
+                |w| w.to_string(),
+            ),
+        );
         let first_line = |path: &str, key: &str| {
             std::fs::read_to_string(path).ok().and_then(|text| {
                 text.lines()
@@ -250,6 +289,51 @@ impl Settings {
             },
         );
     }
+}
+
+/// The CPU of the benchmark's own threads when pinned (they inherit it).
+const BENCH_CPU: usize = 0;
+/// The CPU of the LAC process when pinned.
+const LAC_CPU: usize = 1;
+
+/// Restricts the calling thread (and threads it starts later) to `cpu`.
+fn pin_this_thread(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET writes a bit
+    // inside it; sched_setaffinity(0, ..) applies to the calling thread.
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Busy and total jiffies of the whole machine (`/proc/stat`, first line).
+fn machine_cpu() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().next()?.strip_prefix("cpu ")?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is
+    // already inside user).
+    let total: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3)? + fields.get(4)?;
+    Some((total.saturating_sub(idle), total))
+}
+
+/// Cores busy machine-wide between two [`machine_cpu`] readings taken
+/// `seconds` apart.
+fn busy_cores(before: Option<(u64, u64)>, after: Option<(u64, u64)>, seconds: f64) -> Option<f64> {
+    let ((busy0, _), (busy1, _)) = (before?, after?);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0 && seconds > 0.0).then(|| busy1.saturating_sub(busy0) as f64 / hz as f64 / seconds)
 }
 
 /// `target/` of this workspace.
@@ -326,7 +410,11 @@ struct Lns {
 }
 
 impl Lns {
-    fn start(topo: &Topology, users: Vec<Credentials>) -> anyhow::Result<Self> {
+    fn start(
+        topo: &Topology,
+        users: Vec<Credentials>,
+        window: Option<u16>,
+    ) -> anyhow::Result<Self> {
         let address: SocketAddr = format!("{LNS_ADDRESS}:1701").parse()?;
         let socket = in_netns(&topo.lns, move || {
             let socket = UdpSocket::bind(address)?;
@@ -336,16 +424,17 @@ impl Lns {
         .context("LNS emulator socket")?;
         let mut seed = [0u8; 32];
         rand::fill(&mut seed);
-        let emulator = LnsEmulator::new(
-            LnsConfig::new(
-                "10.202.0.0/24".parse()?,
-                TUNNEL_SECRET.as_bytes(),
-                users,
-                LNS_PPP_ADDRESS,
-                LNS_POOL.parse()?,
-            ),
-            seed,
+        let mut config = LnsConfig::new(
+            "10.202.0.0/24".parse()?,
+            TUNNEL_SECRET.as_bytes(),
+            users,
+            LNS_PPP_ADDRESS,
+            LNS_POOL.parse()?,
         );
+        if let Some(window) = window {
+            config.endpoint.channel.receive_window = window;
+        }
+        let emulator = LnsEmulator::new(config, seed);
         let stats = Arc::new(Mutex::new(LnsStats::default()));
         let worker = {
             let stats = Arc::clone(&stats);
@@ -498,6 +587,7 @@ listen = "{lac}:1701"
 [lac]
 auth_group = "local"
 acct_group = "local"
+workers = {workers}
 
 [[lac.realm]]
 domain = "{REALM}"
@@ -523,6 +613,7 @@ listen = "{METRICS_ADDRESS}"
 "#,
         state = state.display(),
         max_sessions = settings.subscribers.max(16_000),
+        workers = settings.lac_workers,
         access = topo.lac_access_if,
         lac = topology::LAC_UPLINK_ADDRESS,
         users = users.display(),
@@ -547,12 +638,13 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
     .context("writing the LAC configuration")?;
     let log_path = target_dir().join("bench-lac.log");
 
-    let lns = Lns::start(&topo, users.clone())?;
+    let lns = Lns::start(&topo, users.clone(), settings.lns_window)?;
     let mut lac = LacProcess::start(
         &topo.lac,
         env!("CARGO_BIN_EXE_tunnelnas"),
         &config_path,
         &log_path,
+        settings.pin.then_some(LAC_CPU),
     )?;
     report.condition("LAC log", log_path.display());
     wait_for_lac(&topo, &mut lac, &log_path)?;
@@ -601,7 +693,16 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    if let Err(err) = topo.route_for_kernel_baseline() {
+    // The kernel forwards in softirq context: steered to the LAC's CPU, it
+    // gets the core the LAC had.
+    let routed = topo.route_for_kernel_baseline().and_then(|()| {
+        if settings.pin {
+            topo.steer_access_receive(LAC_CPU)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(err) = routed {
         report.fail("kernel baseline", &err);
         return Ok(());
     }
@@ -847,6 +948,7 @@ fn measure_forwarding(
     let before = LacCounters::parse(&scrape(&topo.lac, metrics_addr)?)?;
     let lns_before = lns.stats();
     let cpu_before = proc_sample(lac.pid())?;
+    let machine_before = machine_cpu();
     let offered = Arc::new(TrafficCounter::new());
     let failure = Arc::new(Mutex::new(None::<String>));
     let start = Instant::now();
@@ -861,6 +963,7 @@ fn measure_forwarding(
     let waited = pause(Duration::from_secs(settings.seconds));
     flood.finish();
     let window = start.elapsed().as_secs_f64();
+    let machine_after = machine_cpu();
     waited?;
     if let Some(err) = lock(&failure) {
         bail!("the generator failed: {err}");
@@ -942,16 +1045,28 @@ fn measure_forwarding(
         "cores",
         format!("utime + stime over the window: {cpu:.2} s"),
     );
+    let machine = busy_cores(machine_before, machine_after, window);
+    report.maybe_row(
+        &section,
+        "machine CPU",
+        machine,
+        "cores",
+        "busy over the window, every process and softirq (/proc/stat)",
+    );
+    let verdict = if forwarded >= 0.98 * offered_packets {
+        "the LAC forwarded all it was offered: the generator set the rate"
+    } else if cpu / window >= 0.9 {
+        "the LAC was saturated (about one core busy): its own limit"
+    } else {
+        "the LAC dropped traffic without using a full core: it lost CPU time to the \
+         generator, the LNS emulator or softirq work (see machine CPU)"
+    };
     report.maybe_row(
         &section,
         "packets per LAC CPU-second",
         (cpu > 0.0).then(|| forwarded / cpu),
         "packets",
-        if cpu / window < 0.8 {
-            "the LAC was not saturated: the generator side limited the rate"
-        } else {
-            "the LAC used about a core: its own limit"
-        },
+        verdict,
     );
     let still_up = farm.stats().up;
     report.row(
@@ -1009,6 +1124,7 @@ fn measure_kernel(
         })?
     };
     let payload = vec![0x5a_u8; size - MIN_IP_LEN];
+    let machine_before = machine_cpu();
     let start = Instant::now();
     let mut sender = {
         let (offered, failure) = (Arc::clone(&offered), Arc::clone(&failure));
@@ -1021,6 +1137,7 @@ fn measure_kernel(
     let waited = pause(Duration::from_secs(settings.seconds));
     sender.finish();
     let window = start.elapsed().as_secs_f64();
+    let machine = busy_cores(machine_before, machine_cpu(), window);
     let _ = pause(Duration::from_millis(300));
     receiver.finish();
     waited?;
@@ -1041,7 +1158,12 @@ fn measure_kernel(
         "delivered",
         delivered,
         "packets/s",
-        "UDP received in the LNS namespace",
+        if received.packets as f64 >= 0.98 * offered.packets as f64 {
+            "UDP received in the LNS namespace; all that was offered: the sender set the rate, \
+             the kernel can forward at least this"
+        } else {
+            "UDP received in the LNS namespace; less than offered: the kernel's forwarding limit"
+        },
     );
     report.row(
         &section,
@@ -1059,6 +1181,13 @@ fn measure_kernel(
         ),
         "%",
         "",
+    );
+    report.maybe_row(
+        &section,
+        "machine CPU",
+        machine,
+        "cores",
+        "busy over the window, every process and softirq (/proc/stat)",
     );
     ensure!(received.packets > 0, "nothing arrived");
     Ok(delivered)

@@ -177,6 +177,29 @@ impl Topology {
         Ok(())
     }
 
+    /// Steers the receive processing of the LAC's access veth to `cpu`
+    /// (RPS, `rps_cpus`): the kernel work of taking subscriber frames in
+    /// (and, for the baseline, of forwarding them) runs on the LAC's core,
+    /// as it would on the core a NIC queue interrupts, instead of on the
+    /// generator's.
+    pub(crate) fn steer_access_receive(&self, cpu: usize) -> anyhow::Result<()> {
+        let mask = format!("{:x}", 1u64 << cpu.min(63));
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.lac,
+                "sh",
+                "-c",
+                &format!(
+                    "echo {mask} > /sys/class/net/{}/queues/rx-0/rps_cpus",
+                    self.lac_access_if
+                ),
+            ],
+        )
+    }
+
     /// The subscriber-side address of the kernel baseline.
     pub(crate) fn baseline_sender_address() -> &'static str {
         BASELINE_SUB_ADDRESS
@@ -271,12 +294,28 @@ pub(crate) struct LacProcess {
 
 impl LacProcess {
     /// Starts `binary run -c config` in namespace `ns` with warnings and
-    /// errors logged to `log`. `ip netns exec` execs the binary, so the
-    /// child's PID is the LAC's.
-    pub(crate) fn start(ns: &str, binary: &str, config: &Path, log: &Path) -> anyhow::Result<Self> {
+    /// errors logged to `log`. `taskset` and `ip netns exec` exec what
+    /// follows them, so the child's PID is the LAC's.
+    /// With `cpu`, the process (every thread) runs on that CPU only
+    /// (`taskset`, util-linux).
+    pub(crate) fn start(
+        ns: &str,
+        binary: &str,
+        config: &Path,
+        log: &Path,
+        cpu: Option<usize>,
+    ) -> anyhow::Result<Self> {
         let log_file =
             File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-        let child = Command::new("ip")
+        let mut command = match cpu {
+            Some(cpu) => {
+                let mut command = Command::new("taskset");
+                command.args(["-c", &cpu.to_string(), "ip"]);
+                command
+            }
+            None => Command::new("ip"),
+        };
+        let child = command
             .args([
                 "netns",
                 "exec",
