@@ -34,6 +34,12 @@ const PACKET_FANOUT_DATA: libc::c_int = 22;
 const PACKET_FANOUT_CBPF: u32 = 6;
 /// `<linux/if_packet.h>`: let the kernel pick an unused group id.
 const PACKET_FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
+/// `<linux/if_packet.h>` (Linux 6.x): the group does not see frames sent
+/// on the interface. The group's own transmissions are never looped back to
+/// it anyway (the kernel matches the sender against the group); this keeps
+/// other senders' outgoing frames away too, which a socket's own
+/// `PACKET_IGNORE_OUTGOING` no longer does once it is in a group.
+const PACKET_FANOUT_FLAG_IGNORE_OUTGOING: u32 = 0x4000;
 /// `<asm-generic/socket.h>`.
 const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
 
@@ -145,9 +151,21 @@ pub fn fan_out_by_mac(sockets: &[PacketSocket]) -> io::Result<()> {
     // The first socket creates the group with an id the kernel picks (no
     // clash with another process's group on this interface); the others
     // join it by that id.
+    // Where the kernel knows IGNORE_OUTGOING, frames other programs send
+    // on the interface are not copied to a worker (which would drop them
+    // by packet type, at the cost of a receive each).
     let create = (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
-    setsockopt(first.as_raw_fd(), libc::SOL_PACKET, PACKET_FANOUT, &create)
-        .map_err(|e| context("cannot create the PACKET_FANOUT group", e))?;
+    let ignoring = create | PACKET_FANOUT_FLAG_IGNORE_OUTGOING << 16;
+    if let Err(error) = setsockopt(
+        first.as_raw_fd(),
+        libc::SOL_PACKET,
+        PACKET_FANOUT,
+        &ignoring,
+    ) {
+        tracing::debug!(%error, interface, "PACKET_FANOUT_FLAG_IGNORE_OUTGOING refused; sent frames are filtered by packet type");
+        setsockopt(first.as_raw_fd(), libc::SOL_PACKET, PACKET_FANOUT, &create)
+            .map_err(|e| context("cannot create the PACKET_FANOUT group", e))?;
+    }
     let mut value: u32 = 0;
     let mut len = size_of::<u32>() as libc::socklen_t;
     // SAFETY: `value` and `len` are live and describe a u32.
@@ -161,7 +179,9 @@ pub fn fan_out_by_mac(sockets: &[PacketSocket]) -> io::Result<()> {
         )
     })
     .map_err(|e| context("cannot read the PACKET_FANOUT group id", e))?;
-    let join = (value & 0xffff) | (PACKET_FANOUT_CBPF << 16);
+    // The group's id, type and flags as the kernel keeps them (the
+    // UNIQUEID flag is gone): what every other member must ask for.
+    let join = value;
     attach_program(
         first.as_raw_fd(),
         libc::SOL_PACKET,
