@@ -16,11 +16,15 @@
 //!
 //! 1. **Session setup.** N emulated subscribers
 //!    ([`tunnelnas::loadgen::subscribers`], `TN_BENCH_SUBSCRIBERS`, default
-//!    1000) dial at `TN_BENCH_START_RATE` per second (default 0: all at
-//!    once): PPPoE discovery, LCP, authentication at the LAC (local users:
-//!    no RADIUS round trip), the L2TP tunnel and call to the LNS emulator,
-//!    which renegotiates LCP and authentication and assigns an address by
-//!    IPCP. Reported: sessions/s (sessions up ÷ time from the first PADI to
+//!    1000) dial at `TN_BENCH_START_RATE` per second (default 3000; 0
+//!    starts them all at once, which measures how a burst of PADIs is
+//!    absorbed rather than a rate): PPPoE discovery, LCP, authentication
+//!    at the LAC (local users: no RADIUS round trip), the L2TP tunnel and
+//!    call to the LNS emulator, which renegotiates LCP and authentication
+//!    and assigns an address by IPCP. The emulator advertises an L2TP
+//!    receive window of `TN_BENCH_LNS_WINDOW` (default 64; 0 keeps the
+//!    RFC 2661 default of 4, with which one tunnel's control channel, not
+//!    the LAC, sets the call rate). Reported: sessions/s (sessions up ÷ time from the first PADI to
 //!    the last IPCP Opened), failures by phase, p50 / p99 of each phase as
 //!    the subscribers saw it, and the LAC's own count of sessions up.
 //! 2. **Memory.** The LAC's VmRSS before the first subscriber and with all
@@ -48,10 +52,18 @@
 //! `target/bench-lac.json`. A phase that fails is reported and the bench
 //! exits non-zero after cleaning up.
 //!
-//! The machine has two cores: the LAC gets about one, the generator, the
-//! LNS emulator and the kernel's softirq work for both share the other.
-//! When the LAC's CPU use over the forwarding window stays well under one
-//! core, the generator side was the bottleneck; the report says so.
+//! # CPU placement
+//!
+//! The machine has two cores. Unless `TN_BENCH_PIN=0`, the LAC process
+//! (`taskset`, `[lac] workers` = `TN_BENCH_LAC_WORKERS`, default 1) runs
+//! on CPU 1 and the benchmark's threads (generator, farm, LNS emulator)
+//! on CPU 0, where the kernel also delivers the subscribers' frames to
+//! the LAC's packet socket (what a NIC's interrupt core would do). For the
+//! kernel baseline the access veth's receive processing, which is where
+//! the kernel forwards, is steered to CPU 1 (RPS), so each forwarder has
+//! one core of its own. Each forwarding row says who limited the rate:
+//! the generator (everything offered was forwarded), the forwarder (it
+//! used a full core), or CPU contention (machine CPU at 2 cores).
 
 #[path = "lac/probe.rs"]
 mod probe;
@@ -200,10 +212,10 @@ impl Settings {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let this = Self {
             subscribers: var("TN_BENCH_SUBSCRIBERS", 1000)?,
-            start_rate: var("TN_BENCH_START_RATE", 0)?,
+            start_rate: var("TN_BENCH_START_RATE", 3000)?,
             seconds: var("TN_BENCH_SECONDS", 10)?,
             sizes,
-            lns_window: match var("TN_BENCH_LNS_WINDOW", 0u16)? {
+            lns_window: match var("TN_BENCH_LNS_WINDOW", 64u16)? {
                 0 => None,
                 window => Some(window),
             },
@@ -260,8 +272,8 @@ impl Settings {
         report.condition(
             "LNS emulator L2TP receive window",
             self.lns_window.map_or_else(
-                || "channel default (4, RFC 2661 §4.4.3)".to_owned(),
-                |w| w.to_string(),
+                || "4 (the channel default, RFC 2661 §4.4.3)".to_owned(),
+                |w| format!("{w} (TN_BENCH_LNS_WINDOW=0: the channel default 4)"),
             ),
         );
         let first_line = |path: &str, key: &str| {
