@@ -664,7 +664,7 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
     let idle = proc_sample(lac.pid())?;
 
     let farm = Farm::start(&topo, settings, users)?;
-    let setup = measure_setup(&topo, settings, &farm, report);
+    let setup = measure_setup(&topo, &lac, settings, &farm, idle, report);
     let up = match setup {
         Ok(up) => up,
         Err(err) => {
@@ -734,7 +734,8 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
                     &format!("tunnelnas / kernel, {size} B"),
                     ours.map(|ours| ours / kernel_pps),
                     "x",
-                    "packets/s delivered to the LNS namespace through the LAC vs through kernel forwarding",
+                    "packets/s delivered to the LNS namespace through the LAC vs through kernel \
+             forwarding (an upper bound when the kernel row says the sender set its rate)",
                 );
             }
             Err(err) => report.fail(&format!("kernel baseline {size} B"), &err),
@@ -778,13 +779,16 @@ fn millis(value: Option<Duration>) -> Option<f64> {
 /// Phase 1: every subscriber dials; returns the sessions up.
 fn measure_setup(
     topo: &Topology,
+    lac: &LacProcess,
     settings: &Settings,
     farm: &Farm,
+    idle: probe::ProcSample,
     report: &mut Report,
 ) -> anyhow::Result<u32> {
     const SECTION: &str = "setup";
     let n = settings.subscribers;
     let start = Instant::now();
+    let machine_before = machine_cpu();
     // A rate-limited start takes n / rate seconds by design.
     let limit = Duration::from_secs(120)
         + match settings.start_rate {
@@ -822,6 +826,9 @@ fn measure_setup(
             );
         }
     };
+    let elapsed = start.elapsed().as_secs_f64();
+    let machine = busy_cores(machine_before, machine_cpu(), elapsed);
+    let lac_cpu = proc_sample(lac.pid())?.cpu_seconds - idle.cpu_seconds;
     let up = stats.up;
     report.row(
         SECTION,
@@ -888,6 +895,22 @@ fn measure_setup(
             format!("{} samples", histogram.count()),
         );
     }
+    report.row(
+        SECTION,
+        "LAC CPU during setup",
+        lac_cpu / elapsed,
+        "cores",
+        format!(
+            "{lac_cpu:.2} s over {elapsed:.1} s (from the start until every subscriber settled)"
+        ),
+    );
+    report.maybe_row(
+        SECTION,
+        "machine CPU during setup",
+        machine,
+        "cores",
+        "LAC, farm, LNS emulator, softirq (/proc/stat)",
+    );
     // The LAC's own view, once its gauges refreshed (every second).
     pause(Duration::from_millis(1200))?;
     let text = scrape(&topo.lac, METRICS_ADDRESS.parse()?)?;

@@ -281,6 +281,9 @@ pub struct LnsEmulator {
     ready: VecDeque<SessionHandle>,
     replies: VecDeque<(SessionHandle, Vec<u8>)>,
     spare: Vec<Vec<u8>>,
+    /// Position of each user name in `config.users` (the first, as a scan
+    /// would find it).
+    user_index: HashMap<Vec<u8>, usize>,
     stats: LnsStats,
 }
 
@@ -291,7 +294,12 @@ impl LnsEmulator {
         config.endpoint.accept_calls = true;
         let mut rng = StdRng::from_seed(seed);
         let endpoint = Endpoint::new(config.endpoint.clone(), rng.random());
+        let mut user_index = HashMap::with_capacity(config.users.len());
+        for (i, user) in config.users.iter().enumerate() {
+            user_index.entry(user.user.clone()).or_insert(i);
+        }
         Self {
+            user_index,
             link: config.link(),
             pool: Pool::new(config.pool, config.local_address),
             config,
@@ -674,7 +682,9 @@ impl LnsEmulator {
             };
             match event {
                 LinkEvent::AuthRequested(request) => {
-                    let decision = verify(&self.config.users, &request);
+                    let (users, index) = (&self.config.users, &self.user_index);
+                    let decision =
+                        verify_with(|name| index.get(name).and_then(|&i| users.get(i)), &request);
                     match decision {
                         AuthDecision::Accept { .. } => self.stats.auth_accepted += 1,
                         AuthDecision::Reject { .. } => self.stats.auth_rejected += 1,
@@ -732,16 +742,23 @@ impl LnsEmulator {
 /// PAP compares the password, CHAP-MD5 checks MD5(Identifier ‖ secret ‖
 /// challenge) (RFC 1994 §4.1), MS-CHAPv2 checks the NT-Response and returns
 /// the authenticator response (RFC 2759 §8.7).
+#[cfg(test)]
 pub(super) fn verify(users: &[Credentials], request: &AuthRequest) -> AuthDecision {
+    verify_with(|name| users.iter().find(|u| u.user == name), request)
+}
+
+/// [`verify`] with the user looked up by `find` (the emulator keeps an
+/// index, so that authentication does not cost a scan of every user).
+fn verify_with<'a>(
+    find: impl Fn(&[u8]) -> Option<&'a Credentials>,
+    request: &AuthRequest,
+) -> AuthDecision {
     let reject = AuthDecision::Reject {
         message: Some("authentication failed".to_owned()),
     };
     let name = request.user();
-    let user = users.iter().find(|u| u.user == name).or_else(|| {
-        // MS-CHAPv2 names may carry a Windows domain (RFC 2759 §4).
-        let bare = mschap_user_name(name);
-        users.iter().find(|u| u.user == bare)
-    });
+    // MS-CHAPv2 names may carry a Windows domain (RFC 2759 §4).
+    let user = find(name).or_else(|| find(mschap_user_name(name)));
     let Some(user) = user else {
         return reject;
     };
