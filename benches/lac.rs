@@ -348,6 +348,87 @@ fn busy_cores(before: Option<(u64, u64)>, after: Option<(u64, u64)>, seconds: f6
     (hz > 0 && seconds > 0.0).then(|| busy1.saturating_sub(busy0) as f64 / hz as f64 / seconds)
 }
 
+/// Where the kernel dropped packets for lack of room: UDP receive buffers
+/// in the LAC and LNS namespaces (`/proc/net/snmp` `Udp: RcvbufErrors`)
+/// and the per-CPU input backlog (`/proc/net/softnet_stat`, machine-wide).
+/// A packet socket's own drops are visible only to its owner.
+#[derive(Debug, Clone, Copy, Default)]
+struct Drops {
+    lac_udp: Option<u64>,
+    lns_udp: Option<u64>,
+    backlog: Option<u64>,
+}
+
+impl Drops {
+    fn read(topo: &Topology) -> Self {
+        Self {
+            lac_udp: udp_rcvbuf_errors(&topo.lac),
+            lns_udp: udp_rcvbuf_errors(&topo.lns),
+            backlog: softnet_drops(),
+        }
+    }
+
+    fn since(self, earlier: Self) -> Self {
+        let delta = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_sub(b?));
+        Self {
+            lac_udp: delta(self.lac_udp, earlier.lac_udp),
+            lns_udp: delta(self.lns_udp, earlier.lns_udp),
+            backlog: delta(self.backlog, earlier.backlog),
+        }
+    }
+
+    fn report(self, report: &mut Report, section: &str) {
+        let value = |v: Option<u64>| v.map(|v| v as f64);
+        report.maybe_row(
+            section,
+            "UDP drops at the LAC",
+            value(self.lac_udp),
+            "packets",
+            "full receive buffer of the LAC's L2TP socket (Udp RcvbufErrors, LAC namespace)",
+        );
+        report.maybe_row(
+            section,
+            "UDP drops at the LNS",
+            value(self.lns_udp),
+            "packets",
+            "full receive buffer of the LNS emulator (Udp RcvbufErrors, LNS namespace)",
+        );
+        report.maybe_row(
+            section,
+            "input backlog drops",
+            value(self.backlog),
+            "packets",
+            "netdev_max_backlog exceeded (softnet_stat, whole machine)",
+        );
+    }
+}
+
+/// `Udp: RcvbufErrors` of namespace `ns`.
+fn udp_rcvbuf_errors(ns: &str) -> Option<u64> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut udp = text.lines().filter(|l| l.starts_with("Udp:"));
+    let (names, values) = (udp.next()?, udp.next()?);
+    let column = names.split_whitespace().position(|n| n == "RcvbufErrors")?;
+    values.split_whitespace().nth(column)?.parse().ok()
+}
+
+/// Packets dropped at the input backlog, every CPU (second column of
+/// `/proc/net/softnet_stat`, hexadecimal).
+fn softnet_drops() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/softnet_stat").ok()?;
+    text.lines()
+        .map(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .and_then(|d| u64::from_str_radix(d, 16).ok())
+        })
+        .sum()
+}
+
 /// `target/` of this workspace.
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(
@@ -483,8 +564,14 @@ impl Farm {
         users: Vec<Credentials>,
     ) -> anyhow::Result<Self> {
         let name = topo.sub_if.clone();
-        let socket = in_netns(&topo.sub, move || PacketSocket::open(&name))
-            .context("subscriber farm socket")?;
+        let socket = in_netns(&topo.sub, move || {
+            let socket = PacketSocket::open(&name)?;
+            // Test equipment: the LAC's replies to thousands of subscribers
+            // must not be lost at the farm.
+            set_receive_buffer(&socket, SINK_BUFFER)?;
+            Ok(socket)
+        })
+        .context("subscriber farm socket")?;
         let mut seed = [0u8; 32];
         rand::fill(&mut seed);
         let farm = SubscriberFarm::new(
@@ -789,6 +876,7 @@ fn measure_setup(
     let n = settings.subscribers;
     let start = Instant::now();
     let machine_before = machine_cpu();
+    let drops_before = Drops::read(topo);
     // A rate-limited start takes n / rate seconds by design.
     let limit = Duration::from_secs(120)
         + match settings.start_rate {
@@ -828,6 +916,7 @@ fn measure_setup(
     };
     let elapsed = start.elapsed().as_secs_f64();
     let machine = busy_cores(machine_before, machine_cpu(), elapsed);
+    let drops = Drops::read(topo).since(drops_before);
     let lac_cpu = proc_sample(lac.pid())?.cpu_seconds - idle.cpu_seconds;
     let up = stats.up;
     report.row(
@@ -911,6 +1000,7 @@ fn measure_setup(
         "cores",
         "LAC, farm, LNS emulator, softirq (/proc/stat)",
     );
+    drops.report(report, SECTION);
     // The LAC's own view, once its gauges refreshed (every second).
     pause(Duration::from_millis(1200))?;
     let text = scrape(&topo.lac, METRICS_ADDRESS.parse()?)?;
@@ -984,6 +1074,7 @@ fn measure_forwarding(
     let lns_before = lns.stats();
     let cpu_before = proc_sample(lac.pid())?;
     let machine_before = machine_cpu();
+    let drops_before = Drops::read(topo);
     let offered = Arc::new(TrafficCounter::new());
     let failure = Arc::new(Mutex::new(None::<String>));
     let start = Instant::now();
@@ -1011,6 +1102,7 @@ fn measure_forwarding(
     pause(SETTLE)?;
     let after = LacCounters::parse(&scrape(&topo.lac, metrics_addr)?)?;
     let lns_after = lns.stats();
+    let drops = Drops::read(topo).since(drops_before);
 
     let forwarded = after.upstream_packets - before.upstream_packets;
     let received = lns_after.rx_packets.saturating_sub(lns_before.rx_packets) as f64;
@@ -1103,6 +1195,7 @@ fn measure_forwarding(
         "packets",
         verdict,
     );
+    drops.report(report, &section);
     let still_up = farm.stats().up;
     report.row(
         &section,
