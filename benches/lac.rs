@@ -43,9 +43,10 @@
 //!    CPU-second. Bit rates are IP-level (packets × IP size × 8).
 //! 4. **Kernel baseline.** With the LAC stopped, the same namespaces are
 //!    routed (10.201.0.0/24 on the access veth, forwarding on in the LAC
-//!    namespace only) and the same packet sizes are sent as UDP by one
-//!    `sendmmsg(2)` thread in the subscriber namespace to a `recvmmsg(2)`
-//!    counter in the LNS namespace, for the same time. Reported: the
+//!    namespace only) and the same generator sends the same IPv4/UDP
+//!    packets, as plain Ethernet frames to the LAC namespace's MAC (one
+//!    flow per subscriber), to a `recvmmsg(2)` counter in the LNS
+//!    namespace, for the same time. Reported: the
 //!    kernel's delivered rate, and tunnelnas ÷ kernel.
 //!
 //! The figures are printed as a table and written to
@@ -84,7 +85,7 @@ use anyhow::{Context as _, bail, ensure};
 use tunnelnas::dataplane::packet::PacketSocket;
 use tunnelnas::loadgen::LatencyHistogram;
 use tunnelnas::loadgen::flood::{
-    DISCARD_PORT, MIN_IP_LEN, TrafficCount, TrafficCounter, count_udp, flood_frames, flood_udp,
+    DISCARD_PORT, MIN_IP_LEN, TrafficCount, TrafficCounter, count_udp, flood_frames, ipv4_frame,
     session_frame, set_receive_buffer,
 };
 use tunnelnas::loadgen::lns::{LnsConfig, LnsEmulator, LnsStats, run_lns};
@@ -1226,7 +1227,6 @@ fn measure_kernel(
 ) -> anyhow::Result<f64> {
     let section = format!("kernel {size} B");
     let sink_addr: SocketAddr = format!("{LNS_ADDRESS}:{DISCARD_PORT}").parse()?;
-    let source_addr: SocketAddr = format!("{}:0", Topology::baseline_sender_address()).parse()?;
     let sink = in_netns(&topo.lns, move || {
         let socket = UdpSocket::bind(sink_addr)?;
         set_receive_buffer(&socket, SINK_BUFFER)?;
@@ -1234,12 +1234,31 @@ fn measure_kernel(
         Ok(socket)
     })
     .context("baseline receiver socket")?;
-    let source = in_netns(&topo.sub, move || {
-        let socket = UdpSocket::bind(source_addr)?;
-        socket.connect(sink_addr)?;
-        Ok(socket)
+    // The same generator as through the LAC: prebuilt frames on the
+    // subscriber veth, now plain IPv4 to the LAC namespace's MAC.
+    let sub_if = topo.sub_if.clone();
+    let socket =
+        in_netns(&topo.sub, move || PacketSocket::open(&sub_if)).context("baseline sender")?;
+    let lac_if = topo.lac_access_if.clone();
+    let lac_mac = in_netns(&topo.lac, move || {
+        PacketSocket::open(&lac_if).map(|s| s.mac())
     })
-    .context("baseline sender socket")?;
+    .context("the LAC namespace's MAC")?;
+    let (src, dst): (Ipv4Addr, Ipv4Addr) = (
+        Topology::baseline_sender_address().parse()?,
+        LNS_ADDRESS.parse()?,
+    );
+    let frames: Vec<Vec<u8>> = (0..settings.subscribers)
+        .filter_map(|i| {
+            ipv4_frame(
+                (socket.mac(), lac_mac),
+                (src, dst),
+                1024 + (i % 60_000) as u16,
+                size,
+            )
+        })
+        .collect();
+    let flows = frames.len();
     let received = Arc::new(TrafficCounter::new());
     let offered = Arc::new(TrafficCounter::new());
     let failure = Arc::new(Mutex::new(None::<String>));
@@ -1251,13 +1270,12 @@ fn measure_kernel(
             }
         })?
     };
-    let payload = vec![0x5a_u8; size - MIN_IP_LEN];
     let machine_before = machine_cpu();
     let start = Instant::now();
     let mut sender = {
         let (offered, failure) = (Arc::clone(&offered), Arc::clone(&failure));
         Worker::spawn("bench-udp-flood", move |stop| {
-            if let Err(err) = flood_udp(&source, &payload, stop, &offered) {
+            if let Err(err) = flood_frames(&socket, &frames, size, stop, &offered) {
                 *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
             }
         })?
@@ -1279,7 +1297,10 @@ fn measure_kernel(
         "offered",
         offered.packets as f64 / window,
         "packets/s",
-        format!("one sendmmsg thread, {} send stalls", offered.errors),
+        format!(
+            "one sendmmsg thread of prebuilt frames (as through the LAC), {} flows, {} send stalls",
+            flows, offered.errors
+        ),
     );
     report.row(
         &section,

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use super::icmp;
 use super::subscribers::{HEADROOM, UpSession, encapsulate};
 use crate::dataplane::packet::PacketSocket;
+use crate::wire::ethernet::{self, EtherType, EthernetRepr, MacAddress};
 use crate::wire::ppp::Protocol;
 
 /// The UDP discard port (RFC 863): where flood packets go.
@@ -122,6 +123,30 @@ pub fn session_frame(session: &UpSession, ip_len: usize) -> Option<Vec<u8>> {
     )?;
     buf.truncate(frame_len);
     Some(buf)
+}
+
+/// An untagged Ethernet frame (EtherType IPv4) from `src_mac` to
+/// `dst_mac` carrying an IPv4/UDP datagram of `ip_len` octets from
+/// `src:sport` to `dst`'s discard port: the same packet as
+/// [`session_frame`] without PPPoE and PPP, for a routed path (the kernel
+/// forwarding baseline). `None` for a length [`write_ipv4_udp`] refuses.
+pub fn ipv4_frame(
+    (src_mac, dst_mac): (MacAddress, MacAddress),
+    (src, dst): (Ipv4Addr, Ipv4Addr),
+    sport: u16,
+    ip_len: usize,
+) -> Option<Vec<u8>> {
+    let mut frame = vec![0u8; ethernet::HEADER_LEN.checked_add(ip_len)?];
+    EthernetRepr::new(dst_mac, src_mac, EtherType::Ipv4)
+        .emit(&mut frame)
+        .ok()?;
+    write_ipv4_udp(
+        frame.get_mut(ethernet::HEADER_LEN..)?,
+        (src, dst),
+        (sport, DISCARD_PORT),
+        ip_len,
+    )?;
+    Some(frame)
 }
 
 /// Packets, octets and send or receive errors, counted by one thread and
@@ -500,7 +525,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::wire::ethernet::{EtherType, Frame as EthernetFrame, MacAddress};
+    use crate::wire::ethernet::Frame as EthernetFrame;
     use crate::wire::ppp::Frame as PppFrame;
     use crate::wire::pppoe::SessionPacket;
 
@@ -592,6 +617,19 @@ mod tests {
         assert_eq!(&ip[16..20], &B.octets());
         assert_eq!(u16::from_be_bytes([ip[20], ip[21]]), 1024 + 7);
         assert!(udp_checksum_ok(ip));
+    }
+
+    #[test]
+    fn an_ipv4_frame_is_the_session_frame_without_pppoe() {
+        let s = session();
+        let frame = ipv4_frame((s.mac, s.ac_mac), (A, B), 1024 + 7, 64).expect("frame");
+        assert_eq!(frame.len(), 14 + 64);
+        let eth = EthernetFrame::new_checked(&frame[..]).expect("ethernet");
+        assert_eq!((eth.src(), eth.dst()), (s.mac, s.ac_mac));
+        assert_eq!(eth.ethertype(), EtherType::Ipv4);
+        let pppoe = session_frame(&s, 64).expect("session frame");
+        assert_eq!(eth.payload(), &pppoe[22..], "the same IPv4 datagram");
+        assert_eq!(ipv4_frame((s.mac, s.ac_mac), (A, B), 1, 27), None);
     }
 
     #[test]
