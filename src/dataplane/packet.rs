@@ -69,7 +69,8 @@ pub struct PacketSocket {
     name: String,
 }
 
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+/// A libc return value: negative is `errno`.
+pub(crate) fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -77,7 +78,13 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+/// `setsockopt(2)` with a value of type `T`.
+pub(crate) fn setsockopt<T>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     // SAFETY: `value` points to a live `T` of the size passed.
     let ret = unsafe {
         libc::setsockopt(

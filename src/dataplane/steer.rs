@@ -24,7 +24,7 @@ use std::mem::size_of;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
-use super::packet::PacketSocket;
+use super::packet::{PacketSocket, check, setsockopt};
 
 /// `<linux/if_packet.h>`; the libc crate does not define these for Linux.
 const PACKET_FANOUT: libc::c_int = 18;
@@ -91,28 +91,6 @@ fn tunnel_id_program(workers: u16) -> [libc::sock_filter; 7] {
         op(ALU_MOD_K, 0, 0, u32::from(workers)), // 5
         op(RET_A, 0, 0, 0),                      // 6: the socket index
     ]
-}
-
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` points to a live `T` of the size passed.
-    check(unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            std::ptr::from_ref(value).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    })
-    .map(drop)
 }
 
 fn attach_program(
