@@ -1307,11 +1307,14 @@ fn measure_kernel(
         "delivered",
         delivered,
         "packets/s",
-        if received.packets as f64 >= 0.98 * offered.packets as f64 {
-            "UDP received in the LNS namespace; all that was offered: the sender set the rate, \
-             the kernel can forward at least this"
-        } else {
+        if (received.packets as f64) < 0.98 * offered.packets as f64 {
             "UDP received in the LNS namespace; less than offered: the kernel's forwarding limit"
+        } else if offered.errors > 0 {
+            "UDP received in the LNS namespace; the sender was held back (send stalls: the \
+             forwarding core's backlog was full): the kernel's forwarding limit"
+        } else {
+            "UDP received in the LNS namespace; all that was offered, without back-pressure: \
+             the sender set the rate, the kernel can forward at least this"
         },
     );
     report.row(
