@@ -56,7 +56,8 @@
 //! # CPU placement
 //!
 //! The machine has two cores. Unless `TN_BENCH_PIN=0`, the LAC process
-//! (`taskset`, `[lac] workers` = `TN_BENCH_LAC_WORKERS`, default 1) runs
+//! (`taskset`, `[lac] workers` = `TN_BENCH_LAC_WORKERS`, default 1; the
+//! binary is `TN_BENCH_LAC_BIN`, default this build's) runs
 //! on CPU 1 and the benchmark's threads (generator, farm, LNS emulator)
 //! on CPU 0, where the kernel also delivers the subscribers' frames to
 //! the LAC's packet socket (what a NIC's interrupt core would do). For the
@@ -186,6 +187,9 @@ struct Settings {
     lns_window: Option<u16>,
     /// `[lac] workers`.
     lac_workers: u16,
+    /// The LAC binary (`TN_BENCH_LAC_BIN`, e.g. an earlier build for a
+    /// before/after ratio; default: this build's `tunnelnas`).
+    lac_binary: PathBuf,
     /// Pin the LAC (and the kernel's receive work for it) to CPU 1 and the
     /// benchmark's own threads to CPU 0.
     pin: bool,
@@ -221,6 +225,10 @@ impl Settings {
                 window => Some(window),
             },
             lac_workers: var("TN_BENCH_LAC_WORKERS", 1)?,
+            lac_binary: std::env::var_os("TN_BENCH_LAC_BIN").map_or_else(
+                || PathBuf::from(env!("CARGO_BIN_EXE_tunnelnas")),
+                PathBuf::from,
+            ),
             pin: var("TN_BENCH_PIN", 1u8)? != 0 && cpus >= 2,
         };
         ensure!(
@@ -270,6 +278,7 @@ impl Settings {
             },
         );
         report.condition("LAC workers", self.lac_workers);
+        report.condition("LAC binary", self.lac_binary.display());
         report.condition(
             "LNS emulator L2TP receive window",
             self.lns_window.map_or_else(
@@ -687,7 +696,7 @@ listen = "{lac}:1701"
 [lac]
 auth_group = "local"
 acct_group = "local"
-workers = {workers}
+{workers}
 
 [[lac.realm]]
 domain = "{REALM}"
@@ -713,7 +722,13 @@ listen = "{METRICS_ADDRESS}"
 "#,
         state = state.display(),
         max_sessions = settings.subscribers.max(16_000),
-        workers = settings.lac_workers,
+        // Left out at its default, so a build from before the key can be
+        // measured too (TN_BENCH_LAC_BIN).
+        workers = if settings.lac_workers == 1 {
+            String::new()
+        } else {
+            format!("workers = {}", settings.lac_workers)
+        },
         access = topo.lac_access_if,
         lac = topology::LAC_UPLINK_ADDRESS,
         users = users.display(),
@@ -741,7 +756,7 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
     let lns = Lns::start(&topo, users.clone(), settings.lns_window)?;
     let mut lac = LacProcess::start(
         &topo.lac,
-        env!("CARGO_BIN_EXE_tunnelnas"),
+        &settings.lac_binary,
         &config_path,
         &log_path,
         settings.pin.then_some(LAC_CPU),

@@ -300,7 +300,7 @@ impl LacProcess {
     /// (`taskset`, util-linux).
     pub(crate) fn start(
         ns: &str,
-        binary: &str,
+        binary: &Path,
         config: &Path,
         log: &Path,
         cpu: Option<usize>,
@@ -316,22 +316,15 @@ impl LacProcess {
             None => Command::new("ip"),
         };
         let child = command
-            .args([
-                "netns",
-                "exec",
-                ns,
-                binary,
-                "--log-level",
-                "warn",
-                "run",
-                "-c",
-            ])
+            .args(["netns", "exec", ns])
+            .arg(binary)
+            .args(["--log-level", "warn", "run", "-c"])
             .arg(config)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().context("log file")?)
             .stderr(log_file)
             .spawn()
-            .with_context(|| format!("cannot start {binary}"))?;
+            .with_context(|| format!("cannot start {}", binary.display()))?;
         Ok(Self { child })
     }
 
