@@ -98,6 +98,24 @@ pub(crate) fn setsockopt<T>(
     check(ret).map(drop)
 }
 
+/// Receive buffer asked for on the data-plane sockets: a burst (thousands
+/// of subscribers redialling after an outage, a line-rate burst of data)
+/// waits here while the worker is busy instead of being dropped at the
+/// 212 KiB default.
+pub const RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Sets the socket's receive buffer to `bytes`: `SO_RCVBUFFORCE` (above
+/// `net.core.rmem_max`, needs `CAP_NET_ADMIN`), else `SO_RCVBUF` (capped at
+/// `rmem_max`). A refusal is logged, not fatal: the default still works.
+pub(crate) fn grow_receive_buffer(fd: RawFd, bytes: usize) {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &value).is_err() {
+        if let Err(error) = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &value) {
+            tracing::debug!(%error, bytes, "receive buffer left at its default");
+        }
+    }
+}
+
 impl PacketSocket {
     /// Opens a PPPoE socket on interface `name`.
     ///
@@ -136,6 +154,7 @@ impl PacketSocket {
         };
         setsockopt(raw, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)?;
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_AUXDATA, &1_i32)?;
+        grow_receive_buffer(raw, RECEIVE_BUFFER);
         // Linux ≥ 4.20; older kernels are covered by the pkttype check.
         let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &1_i32);
 

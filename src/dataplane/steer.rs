@@ -197,6 +197,7 @@ pub fn bind_l2tp_workers(
             socket.set_reuse_port(true)?;
         }
         socket.set_nonblocking(true)?;
+        super::packet::grow_receive_buffer(socket.as_raw_fd(), super::packet::RECEIVE_BUFFER);
         socket.bind(&address.into())?;
         if let Some(bound) = socket.local_addr()?.as_socket() {
             address = bound;
@@ -275,6 +276,12 @@ mod tests {
         let sockets = bind_l2tp_workers("127.0.0.1:0".parse().expect("address"), 1).expect("bind");
         assert_eq!(sockets.len(), 1);
         let port = sockets[0].local_addr().expect("addr");
+        // A burst waits in a large receive buffer (we run as root here:
+        // SO_RCVBUFFORCE; the kernel reports twice what was set).
+        let buffer = socket2::SockRef::from(&sockets[0])
+            .recv_buffer_size()
+            .expect("SO_RCVBUF");
+        assert!(buffer >= super::super::packet::RECEIVE_BUFFER, "{buffer}");
         // Not SO_REUSEPORT: a second bind to the same port fails.
         assert!(std::net::UdpSocket::bind(port).is_err());
     }
