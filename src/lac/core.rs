@@ -2062,6 +2062,17 @@ impl LacCore {
         self.drain_selector();
         self.events.push_back(LacEvent::Selection(outcome));
         self.apply_authorization(now, token, &accept, false);
+        // From here on a session needs only what forwarding, accounting
+        // and teardown read (DESIGN.md, memory budget): the proxy AVPs and
+        // the rest of the Access-Accept served the set-up; Class is echoed
+        // in every accounting record (RFC 2865 §5.25).
+        if let Some(session) = self.sessions.get_mut(&token) {
+            session.proxy = None;
+            session.accept = Some(Box::new(AcceptAttributes {
+                class: accept.class,
+                ..AcceptAttributes::default()
+            }));
+        }
         if let Some(record) = self.session_record(now, token, AcctStatusType::Start) {
             self.account(record);
         }
