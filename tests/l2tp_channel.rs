@@ -693,6 +693,44 @@ fn delayed_ack_is_a_zlb_after_ack_delay_unless_a_message_carries_it() {
 }
 
 #[test]
+fn half_the_advertised_window_unacknowledged_is_acknowledged_at_once() {
+    let t0 = Instant::now();
+    let message = |ns: u16| {
+        ControlMessage {
+            tunnel_id: 9,
+            ns,
+            ..numbered(u32::from(ns))
+        }
+        .to_vec(None)
+        .unwrap()
+    };
+    // Window 4 (the default): the first message waits for a piggyback, the
+    // second (half the window) is acknowledged now, without ack_delay.
+    let mut b = ControlChannel::new(quiet_config());
+    b.handle_message(t0, &message(0), None).unwrap();
+    assert!(transmit_all(&mut b, t0).is_empty(), "first: delayed");
+    b.handle_message(t0 + ms(1), &message(1), None).unwrap();
+    let out = transmit_all(&mut b, t0 + ms(1));
+    assert_eq!(out.len(), 1, "second: a ZLB at once");
+    let zlb = ControlMessage::from_bytes(&out[0], None).unwrap();
+    assert!(zlb.is_zlb());
+    assert_eq!(zlb.nr, 2);
+    assert!(b.is_idle(), "nothing left to acknowledge");
+    // The count starts again after that acknowledgement.
+    b.handle_message(t0 + ms(2), &message(2), None).unwrap();
+    assert!(transmit_all(&mut b, t0 + ms(2)).is_empty());
+    assert_eq!(b.poll_timeout(), Some(t0 + ms(102)));
+
+    // Window 1: the peer can send nothing more until acknowledged.
+    let mut b = ControlChannel::new(ChannelConfig {
+        receive_window: 1,
+        ..quiet_config()
+    });
+    b.handle_message(t0, &message(0), None).unwrap();
+    assert_eq!(transmit_all(&mut b, t0).len(), 1);
+}
+
+#[test]
 fn zlb_carries_the_ns_the_peer_expects_while_a_message_is_in_flight() {
     let t0 = Instant::now();
     let mut a = ControlChannel::new(quiet_config()).with_initial_sequence(10, 0);

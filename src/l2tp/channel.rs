@@ -433,6 +433,8 @@ pub struct ControlChannel {
     ack_deadline: Option<Instant>,
     /// An acknowledgement must go out with the next transmission.
     ack_now: bool,
+    /// In-order messages delivered since our last acknowledgement went out.
+    received_unacked: u16,
 
     /// Last control traffic in either direction (for HELLO).
     last_activity: Option<Instant>,
@@ -465,6 +467,7 @@ impl ControlChannel {
             reorder: VecDeque::new(),
             ack_deadline: None,
             ack_now: false,
+            received_unacked: 0,
             last_activity: None,
             events: VecDeque::new(),
             diagnostic_events: 0,
@@ -672,6 +675,7 @@ impl ControlChannel {
             let delivered_ns = self.nr;
             self.nr = self.nr.wrapping_add(1);
             self.stats.delivered += 1;
+            self.received_unacked = self.received_unacked.saturating_add(1);
             match body {
                 Ok(msg) => self.events.push_back(ChannelEvent::Delivered(msg)),
                 Err(error) => {
@@ -683,8 +687,13 @@ impl ControlChannel {
                 }
             }
         }
-        // Acknowledge by piggybacking, or by a ZLB after ack_delay.
-        if self.config.ack_delay.is_zero() {
+        // Acknowledge by piggybacking, or by a ZLB after ack_delay — at once
+        // when half the window we advertised is unacknowledged: the peer
+        // may be stalled on it (a burst of ICCNs, say, which get no reply
+        // to carry the ack), and delaying would cap its message rate at a
+        // window per ack_delay.
+        let half_window = (self.config.receive_window / 2).max(1);
+        if self.config.ack_delay.is_zero() || self.received_unacked >= half_window {
             self.ack_now = true;
         } else if self.ack_deadline.is_none() {
             self.ack_deadline = Some(now + self.config.ack_delay);
@@ -778,6 +787,7 @@ impl ControlChannel {
             // The message carries the current Nr: no separate ack needed.
             self.ack_now = false;
             self.ack_deadline = None;
+            self.received_unacked = 0;
             return Some(buf.len());
         }
         if self.ack_now {
@@ -794,6 +804,7 @@ impl ControlChannel {
             buf.truncate(len);
             self.ack_now = false;
             self.ack_deadline = None;
+            self.received_unacked = 0;
             self.stats.zlbs_sent += 1;
             return Some(len);
         }
