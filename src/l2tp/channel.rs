@@ -26,7 +26,9 @@
 //!   gap fills; duplicates are dropped and re-acknowledged at once; messages
 //!   beyond the window are dropped and counted.
 //! * **Acknowledgements**: piggybacked on every outgoing message; otherwise
-//!   a ZLB after `ack_delay`. A ZLB takes no Ns and is never acknowledged.
+//!   a ZLB after `ack_delay`, or at once when half the receive window we
+//!   advertised is unacknowledged. A ZLB takes no Ns and is never
+//!   acknowledged.
 //! * **HELLO** (§6.5): after `hello_interval` without control traffic in
 //!   either direction, a HELLO goes through the reliable path, so a dead
 //!   peer is detected by the retransmission limit.
