@@ -19,6 +19,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -1476,6 +1477,71 @@ fn two_workers_share_the_subscribers_each_with_its_own_tunnel() -> Result<()> {
         "every Stop should say NAS-Reboot{}",
         world.diag()
     );
+    Ok(())
+}
+
+/// `[lac] workers = 2` with the preferred LNS silent: the worker of the
+/// first subscriber fails over and denylists it, and the other worker
+/// adopts that denylisting, so later subscribers on either worker go
+/// straight to the second LNS. One failover, one denylisting, and no new
+/// SCCRQ towards the dead LNS.
+#[test]
+fn two_workers_share_a_denylisting() -> Result<()> {
+    const N: u32 = 12;
+    let mut spec = WorldSpec::new("wdeny")
+        .lns(&[LNS_A, LNS_B])
+        .user(
+            UserEntry::new("wd-user")
+                .password(PASSWORD)
+                .l2tp_tunnel(1, &LNS_A.to_string(), TUNNEL_SECRET, 1)
+                .l2tp_tunnel(2, &LNS_B.to_string(), TUNNEL_SECRET, 2),
+        )
+        .subscribers(N, "wd-user");
+    spec.workers = 2;
+    let world = World::start(spec)?;
+    world.lns(LNS_A).set_mode(LnsMode::Silent);
+
+    let first = world.bring_up(0)?;
+    world.lns_session(LNS_B, &first)?;
+    let sccrqs = world.lns(LNS_A).state().sccrqs;
+    ensure!(
+        sccrqs >= 1,
+        "the first subscriber should try LNS A{}",
+        world.diag()
+    );
+    for index in 1..N as usize {
+        let up = world.bring_up(index)?;
+        world.lns_session(LNS_B, &up)?;
+    }
+    let workers: BTreeSet<u64> = world
+        .api_sessions()?
+        .iter()
+        .filter_map(|s| s["worker"].as_u64())
+        .collect();
+    ensure!(
+        workers.len() == 2,
+        "the {N} subscribers should be on both workers, they are on {workers:?}{}",
+        world.diag()
+    );
+    ensure!(
+        world.lns(LNS_A).state().sccrqs == sccrqs,
+        "LNS A got more SCCRQs after it was denylisted ({sccrqs} → {}): a worker did not adopt the denylisting{}",
+        world.lns(LNS_A).state().sccrqs,
+        world.diag()
+    );
+    world.wait_metric(
+        "tunnelnas_lac_selection_total",
+        &[("outcome", "failover")],
+        "1 (only the first subscriber)",
+        |n| n == 1.0,
+    )?;
+    world.wait_metric(
+        "tunnelnas_lac_denylist_total",
+        &[("lns", &format!("{LNS_A}:1701"))],
+        "1",
+        |n| n == 1.0,
+    )?;
+    world.wait_metric("tunnelnas_lac_denylisted_endpoints", &[], "1", |n| n == 1.0)?;
     Ok(())
 }
 

@@ -743,6 +743,13 @@ impl LacCore {
             .collect()
     }
 
+    /// Another worker denylisted `endpoint` until `until` (its
+    /// [`LacEvent::Select`]): this core avoids it too, so a dead LNS costs
+    /// one subscriber's set-up, not one per worker.
+    pub fn adopt_denylisting(&mut self, endpoint: SocketAddr, until: Instant) {
+        self.selector.adopt_denylisting(endpoint, until);
+    }
+
     /// Number of sessions in any state.
     pub fn session_count(&self) -> usize {
         self.sessions.len()

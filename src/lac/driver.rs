@@ -30,7 +30,8 @@ use anyhow::Context as _;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::core::{Command, Forward, LacConfig, LacCore, SessionState, SessionView};
+use super::core::{Command, Forward, LacConfig, LacCore, LacEvent, SessionState, SessionView};
+use super::select::SelectEvent;
 use crate::aaa::attributes::Decision;
 use crate::aaa::dynauth::{DynAuthCommand, DynAuthRequest, DynAuthResult, ErrorCause};
 use crate::aaa::request::AccountingRecord;
@@ -89,7 +90,12 @@ enum WorkerRequest {
     Disconnect(String, oneshot::Sender<bool>),
     DynAuth(Box<DynAuthRequest>, oneshot::Sender<DynAuthResult>),
     Snapshot(oneshot::Sender<WorkerSnapshot>),
+    /// Another worker denylisted this LNS until then.
+    AdoptDenylisting(SocketAddr, Instant),
 }
+
+/// A worker denylisted an LNS: (worker, endpoint, until).
+type Denylisting = (u16, SocketAddr, Instant);
 
 /// One worker's gauges, summed by [`Workers::update_metrics`].
 #[derive(Debug)]
@@ -132,6 +138,18 @@ impl Workers {
             .ask_all(|tx| WorkerRequest::DynAuth(Box::new(request.clone()), tx))
             .await;
         merge_dynauth(&results)
+    }
+
+    /// Tells every worker but `origin` that `endpoint` failed there, so a
+    /// dead LNS costs one subscriber's set-up rather than one per worker.
+    async fn share_denylisting(&self, (origin, endpoint, until): Denylisting) {
+        for (index, worker) in self.0.iter().enumerate() {
+            if index != usize::from(origin) {
+                let _ = worker
+                    .send(WorkerRequest::AdoptDenylisting(endpoint, until))
+                    .await;
+            }
+        }
     }
 
     /// Sums the workers' gauges into the LAC metric families.
@@ -268,6 +286,7 @@ pub struct Lac {
     aaa: AaaHandle,
     metrics: Arc<Metrics>,
     dynauth_rx: Option<mpsc::Receiver<DynAuthCommand>>,
+    denylisted_rx: mpsc::UnboundedReceiver<Denylisting>,
     acct_group: String,
     acct_session_prefix: String,
     l2tp_addr: SocketAddr,
@@ -323,6 +342,7 @@ impl Lac {
             .unwrap_or(l2tp_listen);
         let mut workers = Vec::with_capacity(usize::from(count));
         let mut senders = Vec::with_capacity(usize::from(count));
+        let (denylisted_tx, denylisted_rx) = mpsc::unbounded_channel();
         for (index, (interfaces, udp)) in (0..count).zip(per_worker.into_iter().zip(udp_sockets)) {
             let shard = Shard::new(index, count).context("worker index")?;
             // One worker keeps the plain prefix (Acct-Session-Ids as
@@ -339,6 +359,7 @@ impl Lac {
                 prefix,
                 aaa.clone(),
                 metrics.clone(),
+                denylisted_tx.clone(),
             )?;
             workers.push(worker);
             senders.push(api_tx);
@@ -351,6 +372,7 @@ impl Lac {
                 aaa,
                 metrics,
                 dynauth_rx: dynauth,
+                denylisted_rx,
                 acct_group: config.acct_group,
                 acct_session_prefix,
                 l2tp_addr,
@@ -378,6 +400,7 @@ impl Lac {
             aaa,
             metrics,
             mut dynauth_rx,
+            mut denylisted_rx,
             acct_group,
             acct_session_prefix,
             l2tp_addr,
@@ -416,6 +439,9 @@ impl Lac {
                         tracing::info!(kind = ?command.request.kind, selector = ?command.request.selector, ?result, "dynamic authorization");
                         let _ = command.reply.send(result);
                     });
+                }
+                Some(denylisting) = denylisted_rx.recv() => {
+                    senders.share_denylisting(denylisting).await;
                 }
                 _ = gauges.tick() => senders.update_metrics(&metrics).await,
             }
@@ -486,6 +512,8 @@ struct Worker {
     /// (datagram, interface, range in the datagram's buffer).
     downstream: Vec<(usize, usize, std::ops::Range<usize>)>,
     sender: DatagramSender,
+    /// Denylistings for the other workers ([`Workers::share_denylisting`]).
+    denylisted_tx: mpsc::UnboundedSender<Denylisting>,
 }
 
 impl Worker {
@@ -496,6 +524,7 @@ impl Worker {
         acct_session_prefix: String,
         aaa: AaaHandle,
         metrics: Arc<Metrics>,
+        denylisted_tx: mpsc::UnboundedSender<Denylisting>,
     ) -> anyhow::Result<(Self, mpsc::Sender<WorkerRequest>)> {
         let mut interfaces = Vec::with_capacity(sockets.len());
         let mut macs = Vec::with_capacity(sockets.len());
@@ -553,6 +582,7 @@ impl Worker {
                 upstream: Vec::with_capacity(BATCH),
                 downstream: Vec::with_capacity(BATCH),
                 sender: DatagramSender::with_capacity(BATCH),
+                denylisted_tx,
             },
             api_tx,
         ))
@@ -860,6 +890,10 @@ impl Worker {
             while let Some(event) = self.core.poll_event() {
                 progressed = true;
                 self.metrics.record_lac(&event);
+                if let LacEvent::Select(SelectEvent::Denylisted { endpoint, until }) = event {
+                    let worker = self.core.config().shard.index();
+                    let _ = self.denylisted_tx.send((worker, endpoint, until));
+                }
             }
             if !progressed {
                 break;
@@ -936,6 +970,9 @@ impl Worker {
             }
             WorkerRequest::DynAuth(request, tx) => {
                 let _ = tx.send(self.core.dynauth(now, &request));
+            }
+            WorkerRequest::AdoptDenylisting(endpoint, until) => {
+                self.core.adopt_denylisting(endpoint, until);
             }
             WorkerRequest::Snapshot(tx) => {
                 let _ = tx.send(WorkerSnapshot {

@@ -309,6 +309,14 @@ impl Selector {
             .push(SelectEvent::Denylisted { endpoint, until });
     }
 
+    /// Another worker found `endpoint` failing and avoids it until
+    /// `until`: avoid it here too. No event: the failure is counted and
+    /// logged where it happened.
+    pub fn adopt_denylisting(&mut self, endpoint: SocketAddr, until: Instant) {
+        let state = self.endpoints.entry(endpoint).or_default();
+        state.denylisted_until = Some(state.denylisted_until.map_or(until, |u| u.max(until)));
+    }
+
     /// A session came up on `endpoint`: it works, and carries one more.
     pub fn session_started(&mut self, endpoint: SocketAddr) {
         let state = self.endpoints.entry(endpoint).or_default();

@@ -85,6 +85,27 @@ fn failed_endpoint_is_denylisted_until_dead_time_expires() {
 }
 
 #[test]
+fn a_denylisting_adopted_from_another_worker_orders_the_plan_without_an_event() {
+    let mut s = selector(LnsBalancing::RoundRobin);
+    let now = Instant::now();
+    let candidates = [
+        candidate("192.0.2.1", Some(1), "a"),
+        candidate("192.0.2.2", Some(2), "b"),
+    ];
+    let until = now + Duration::from_secs(30);
+    s.adopt_denylisting(addr("192.0.2.1"), until);
+    // An earlier deadline does not shorten it.
+    s.adopt_denylisting(addr("192.0.2.1"), now + Duration::from_secs(5));
+    assert!(s.poll_event().is_none(), "counted where it failed");
+    let plan = s.plan(now + Duration::from_secs(10), &candidates).unwrap();
+    assert_eq!(endpoints(&plan), vec![addr("192.0.2.2"), addr("192.0.2.1")]);
+    assert_eq!(s.denylisted(now), vec![(addr("192.0.2.1"), until)]);
+    assert_eq!(s.next_expiry(), Some(until));
+    s.expire(until);
+    assert!(!s.is_denylisted(addr("192.0.2.1"), until));
+}
+
+#[test]
 fn a_session_coming_up_clears_the_denylist() {
     let mut s = selector(LnsBalancing::RoundRobin);
     let now = Instant::now();
