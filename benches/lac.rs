@@ -41,13 +41,21 @@
 //!    received; next to it what was offered, what was lost where, and the
 //!    LAC's CPU time (utime + stime) over the window → packets per LAC
 //!    CPU-second. Bit rates are IP-level (packets × IP size × 8).
-//! 4. **Kernel baseline.** With the LAC stopped, the same namespaces are
+//! 4. **Forwarding downstream.** Then, from the LNS namespace, L2TP data
+//!    messages on every session (the LAC's Tunnel and Session IDs from
+//!    `/api/v1/sessions`, prebuilt, `sendmmsg(2)` round robin) for the same
+//!    sizes and time; the LAC's downstream counter, the PPPoE session
+//!    frames counted on the subscribers' veth, and the LAC's CPU time.
+//! 5. **Kernel baseline.** With the LAC stopped, the same namespaces are
 //!    routed (10.201.0.0/24 on the access veth, forwarding on in the LAC
 //!    namespace only) and the same generator sends the same IPv4/UDP
 //!    packets, as plain Ethernet frames to the LAC namespace's MAC (one
 //!    flow per subscriber), to a `recvmmsg(2)` counter in the LNS
 //!    namespace, for the same time. Reported: the
-//!    kernel's delivered rate, and tunnelnas ÷ kernel.
+//!    kernel's delivered rate, and tunnelnas ÷ kernel. Downstream, UDP of
+//!    the same sizes goes from the LNS namespace to the subscriber
+//!    namespace, forwarded by the LAC namespace's kernel (its uplink's
+//!    receive processing steered to the LAC's CPU).
 //!
 //! The figures are printed as a table and written to
 //! `target/bench-lac.json`. A phase that fails is reported and the bench
@@ -86,8 +94,9 @@ use anyhow::{Context as _, bail, ensure};
 use tunnelnas::dataplane::packet::PacketSocket;
 use tunnelnas::loadgen::LatencyHistogram;
 use tunnelnas::loadgen::flood::{
-    DISCARD_PORT, MIN_IP_LEN, TrafficCount, TrafficCounter, count_udp, flood_frames, ipv4_frame,
-    session_frame, set_receive_buffer,
+    DISCARD_PORT, MIN_IP_LEN, TrafficCount, TrafficCounter, count_session_frames, count_udp,
+    flood_datagrams, flood_frames, flood_udp, ipv4_frame, session_frame, set_receive_buffer,
+    write_ipv4_udp,
 };
 use tunnelnas::loadgen::lns::{LnsConfig, LnsEmulator, LnsStats, run_lns};
 use tunnelnas::loadgen::subscribers::{
@@ -787,6 +796,14 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
                 break;
             }
         }
+        for &size in &settings.sizes {
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Err(err) = measure_downstream(&topo, &lac, &farm, settings, size, report) {
+                report.fail(&format!("downstream {size} B"), &err);
+            }
+        }
     }
 
     // Hang up (Terminate-Request, PADT), then stop the LAC (CDN, StopCCN,
@@ -845,6 +862,39 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
         }
         if INTERRUPTED.load(Ordering::Relaxed) {
             break;
+        }
+    }
+    if settings.pin {
+        if let Err(err) = topo.steer_uplink_receive(LAC_CPU) {
+            report.fail("kernel baseline downstream", &err);
+            return Ok(());
+        }
+    }
+    for &size in &settings.sizes {
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            break;
+        }
+        match measure_kernel_downstream(&topo, settings, size, report) {
+            Ok(kernel_pps) => {
+                let ours = report
+                    .rows
+                    .iter()
+                    .find(|r| {
+                        r.section == format!("downstream {size} B")
+                            && r.measurement == "received by the subscribers"
+                    })
+                    .and_then(|r| r.value);
+                report.maybe_row(
+                    "ratio",
+                    &format!("tunnelnas / kernel, downstream {size} B"),
+                    ours.map(|ours| ours / kernel_pps),
+                    "x",
+                    "packets/s delivered to the subscriber namespace through the LAC vs through \
+                     kernel forwarding (a lower bound when the downstream rows say the generator \
+                     set the LAC's rate)",
+                );
+            }
+            Err(err) => report.fail(&format!("kernel downstream {size} B"), &err),
         }
     }
     drop(topo);
@@ -1357,5 +1407,234 @@ fn measure_kernel(
         "busy over the window, every process and softirq (/proc/stat)",
     );
     ensure!(received.packets > 0, "nothing arrived");
+    Ok(delivered)
+}
+
+/// Forwarding downstream: from the LNS namespace, L2TP data messages on
+/// every session (prebuilt, round robin, `sendmmsg(2)` batches of 64) to
+/// the LAC, which makes PPPoE frames of them for the subscribers. The LAC's
+/// rate is the delta of its downstream counter; the subscribers' side
+/// counts the session frames that arrive.
+fn measure_downstream(
+    topo: &Topology,
+    lac: &LacProcess,
+    farm: &Farm,
+    settings: &Settings,
+    size: usize,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let section = format!("downstream {size} B");
+    let metrics_addr: SocketAddr = METRICS_ADDRESS.parse()?;
+    let api: serde_json::Value =
+        serde_json::from_str(&probe::get(&topo.lac, metrics_addr, "/api/v1/sessions")?)
+            .context("/api/v1/sessions")?;
+    let addresses: std::collections::HashMap<String, Ipv4Addr> = farm
+        .up_sessions()?
+        .iter()
+        .map(|s| (s.mac.to_string(), s.address))
+        .collect();
+    let datagrams: Vec<Vec<u8>> = api
+        .as_array()
+        .context("/api/v1/sessions is not a list")?
+        .iter()
+        .filter_map(|s| {
+            let tunnel_id = u16::try_from(s["tunnel_id"].as_u64()?).ok()?;
+            let session_id = u16::try_from(s["session_id"].as_u64()?).ok()?;
+            let to = *addresses.get(s["mac"].as_str()?)?;
+            // RFC 2661 §3.1 data message: no L, S or O bit, version 2.
+            let mut datagram = vec![0x00, 0x02];
+            datagram.extend_from_slice(&tunnel_id.to_be_bytes());
+            datagram.extend_from_slice(&session_id.to_be_bytes());
+            datagram.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
+            let start = datagram.len();
+            datagram.resize(start + size, 0);
+            write_ipv4_udp(
+                datagram.get_mut(start..)?,
+                (LNS_PPP_ADDRESS, to),
+                (DISCARD_PORT, DISCARD_PORT),
+                size,
+            )?;
+            Some(datagram)
+        })
+        .collect();
+    ensure!(!datagrams.is_empty(), "no session to send on");
+    let flows = datagrams.len();
+    let lac_address: SocketAddr = format!("{}:1701", topology::LAC_UPLINK_ADDRESS).parse()?;
+    let sender = in_netns(&topo.lns, move || {
+        let socket = UdpSocket::bind(format!("{LNS_ADDRESS}:0"))?;
+        socket.connect(lac_address)?;
+        Ok(socket)
+    })
+    .context("downstream sender")?;
+    let sub_if = topo.sub_if.clone();
+    let sink = in_netns(&topo.sub, move || {
+        let socket = PacketSocket::open(&sub_if)?;
+        set_receive_buffer(&socket, SINK_BUFFER)?;
+        Ok(socket)
+    })
+    .context("downstream counter")?;
+
+    let before = LacCounters::parse(&scrape(&topo.lac, metrics_addr)?)?;
+    let cpu_before = proc_sample(lac.pid())?;
+    let offered = Arc::new(TrafficCounter::new());
+    let received = Arc::new(TrafficCounter::new());
+    let failure = Arc::new(Mutex::new(None::<String>));
+    let mut counter = {
+        let (received, failure) = (Arc::clone(&received), Arc::clone(&failure));
+        Worker::spawn("bench-down-sink", move |stop| {
+            if let Err(err) = count_session_frames(&sink, stop, &received) {
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+            }
+        })?
+    };
+    let start = Instant::now();
+    let mut flood = {
+        let (offered, failure) = (Arc::clone(&offered), Arc::clone(&failure));
+        Worker::spawn("bench-down-flood", move |stop| {
+            if let Err(err) = flood_datagrams(&sender, &datagrams, size, stop, &offered) {
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+            }
+        })?
+    };
+    let waited = pause(Duration::from_secs(settings.seconds));
+    flood.finish();
+    let window = start.elapsed().as_secs_f64();
+    let cpu_after = proc_sample(lac.pid())?;
+    let _ = pause(Duration::from_millis(300));
+    counter.finish();
+    waited?;
+    if let Some(err) = lock(&failure) {
+        bail!("downstream traffic failed: {err}");
+    }
+    pause(SETTLE)?;
+    let after = LacCounters::parse(&scrape(&topo.lac, metrics_addr)?)?;
+    let (offered, received) = (offered.read(), received.read());
+    let forwarded = (after.downstream_packets - before.downstream_packets) / window;
+    let lac_cores = (cpu_after.cpu_seconds - cpu_before.cpu_seconds) / window;
+    report.row(
+        &section,
+        "offered",
+        offered.packets as f64 / window,
+        "packets/s",
+        format!(
+            "L2TP data from the LNS namespace, one sendmmsg thread, {flows} sessions, {} send stalls",
+            offered.errors
+        ),
+    );
+    report.row(
+        &section,
+        "forwarded by the LAC",
+        forwarded,
+        "packets/s",
+        "tunnelnas_lac_forwarded_packets_total{direction=\"downstream\"} delta",
+    );
+    report.row(
+        &section,
+        "forwarded by the LAC",
+        forwarded * size as f64 * 8.0 / 1e6,
+        "Mbit/s",
+        format!("IP level ({size} B packets)"),
+    );
+    report.row(
+        &section,
+        "received by the subscribers",
+        received.packets as f64 / window,
+        "packets/s",
+        "PPPoE session frames counted on the subscribers' veth",
+    );
+    report.row(
+        &section,
+        "LAC CPU",
+        lac_cores,
+        "cores",
+        "utime + stime over the window",
+    );
+    if lac_cores > 0.0 {
+        report.row(
+            &section,
+            "packets per LAC CPU-second",
+            forwarded / lac_cores,
+            "packets",
+            if lac_cores > 0.9 {
+                "the LAC was saturated (about one core busy): its own limit"
+            } else {
+                "the LAC had CPU to spare: the generator set the rate"
+            },
+        );
+    }
+    Ok(())
+}
+
+/// The kernel baseline downstream: the same IP packet sizes as UDP from
+/// the LNS namespace to the subscriber namespace, forwarded by the LAC
+/// namespace's kernel; returns what was delivered, packets/s.
+fn measure_kernel_downstream(
+    topo: &Topology,
+    settings: &Settings,
+    size: usize,
+    report: &mut Report,
+) -> anyhow::Result<f64> {
+    let section = format!("kernel downstream {size} B");
+    let sink_addr: SocketAddr =
+        format!("{}:{DISCARD_PORT}", Topology::baseline_sender_address()).parse()?;
+    let sink = in_netns(&topo.sub, move || {
+        let socket = UdpSocket::bind(sink_addr)?;
+        set_receive_buffer(&socket, SINK_BUFFER)?;
+        socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+        Ok(socket)
+    })
+    .context("baseline receiver socket")?;
+    let sender = in_netns(&topo.lns, move || {
+        let socket = UdpSocket::bind(format!("{LNS_ADDRESS}:0"))?;
+        socket.connect(sink_addr)?;
+        Ok(socket)
+    })
+    .context("baseline sender")?;
+    let payload = vec![0x5au8; size.saturating_sub(MIN_IP_LEN)];
+    let received = Arc::new(TrafficCounter::new());
+    let offered = Arc::new(TrafficCounter::new());
+    let failure = Arc::new(Mutex::new(None::<String>));
+    let mut receiver = {
+        let (received, failure) = (Arc::clone(&received), Arc::clone(&failure));
+        Worker::spawn("bench-down-sink", move |stop| {
+            if let Err(err) = count_udp(&sink, stop, &received) {
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+            }
+        })?
+    };
+    let start = Instant::now();
+    let mut flood = {
+        let (offered, failure) = (Arc::clone(&offered), Arc::clone(&failure));
+        Worker::spawn("bench-down-flood", move |stop| {
+            if let Err(err) = flood_udp(&sender, &payload, stop, &offered) {
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+            }
+        })?
+    };
+    let waited = pause(Duration::from_secs(settings.seconds));
+    flood.finish();
+    let window = start.elapsed().as_secs_f64();
+    let _ = pause(Duration::from_millis(300));
+    receiver.finish();
+    waited?;
+    if let Some(err) = lock(&failure) {
+        bail!("baseline traffic failed: {err}");
+    }
+    let (offered, received) = (offered.read(), received.read());
+    let delivered = received.packets as f64 / window;
+    report.row(
+        &section,
+        "offered",
+        offered.packets as f64 / window,
+        "packets/s",
+        format!("UDP from the LNS namespace, {} send stalls", offered.errors),
+    );
+    report.row(
+        &section,
+        "delivered",
+        delivered,
+        "packets/s",
+        "UDP received in the subscriber namespace (forwarding steered to the LAC's CPU)",
+    );
     Ok(delivered)
 }

@@ -12,23 +12,28 @@ use crate::topology::in_netns;
 
 /// `GET /metrics` from `addr` inside namespace `ns`; the body.
 pub(crate) fn scrape(ns: &str, addr: SocketAddr) -> anyhow::Result<String> {
+    get(ns, addr, "/metrics")
+}
+
+/// `GET path` from `addr` inside namespace `ns`; the body.
+pub(crate) fn get(ns: &str, addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     let mut stream = in_netns(ns, move || {
         TcpStream::connect_timeout(&addr, Duration::from_secs(2))
     })?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     // HTTP/1.0: the server closes after the response and does not chunk.
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: lac\r\n\r\n")?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: lac\r\n\r\n").as_bytes())?;
     let mut response = Vec::new();
     stream
         .read_to_end(&mut response)
-        .context("reading /metrics")?;
-    let text = String::from_utf8(response).context("/metrics is not UTF-8")?;
+        .with_context(|| format!("reading {path}"))?;
+    let text = String::from_utf8(response).with_context(|| format!("{path} is not UTF-8"))?;
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
         bail!("malformed HTTP response from {addr}");
     };
     if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
-        bail!("GET /metrics: {}", head.lines().next().unwrap_or_default());
+        bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
     }
     Ok(body.to_owned())
 }
@@ -50,6 +55,8 @@ pub(crate) struct LacCounters {
     pub(crate) upstream_packets: f64,
     /// Upstream PPP octets forwarded.
     pub(crate) upstream_bytes: f64,
+    /// Downstream packets forwarded.
+    pub(crate) downstream_packets: f64,
     /// Fast-path drops, every reason.
     pub(crate) fastpath_dropped: f64,
     /// Sessions up.
@@ -65,6 +72,9 @@ impl LacCounters {
         Ok(Self {
             upstream_packets: get("tunnelnas_lac_forwarded_packets_total{direction=\"upstream\"}")?,
             upstream_bytes: get("tunnelnas_lac_forwarded_bytes_total{direction=\"upstream\"}")?,
+            downstream_packets: get(
+                "tunnelnas_lac_forwarded_packets_total{direction=\"downstream\"}",
+            )?,
             fastpath_dropped: get("tunnelnas_lac_fastpath_dropped_total{reason=\"policed\"}")?
                 + get("tunnelnas_lac_fastpath_dropped_total{reason=\"other\"}")?,
             sessions_up: get("tunnelnas_lac_sessions{state=\"up\"}")?,

@@ -200,6 +200,27 @@ impl Topology {
         )
     }
 
+    /// Steers the receive processing of the LAC namespace's uplink veth
+    /// (traffic from the LNS) to `cpu`: where the kernel forwards the
+    /// downstream baseline.
+    pub(crate) fn steer_uplink_receive(&self, cpu: usize) -> anyhow::Result<()> {
+        let mask = format!("{:x}", 1u64 << cpu.min(63));
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.lac,
+                "sh",
+                "-c",
+                &format!(
+                    "echo {mask} > /sys/class/net/{}/queues/rx-0/rps_cpus",
+                    self.lac_uplink_if
+                ),
+            ],
+        )
+    }
+
     /// The subscriber-side address of the kernel baseline.
     pub(crate) fn baseline_sender_address() -> &'static str {
         BASELINE_SUB_ADDRESS

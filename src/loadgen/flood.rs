@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::icmp;
 use super::subscribers::{HEADROOM, UpSession, encapsulate};
-use crate::dataplane::packet::PacketSocket;
+use crate::dataplane::packet::{PacketSocket, RecvBatch};
 use crate::wire::ethernet::{self, EtherType, EthernetRepr, MacAddress};
 use crate::wire::ppp::Protocol;
 
@@ -304,6 +304,110 @@ pub fn flood_udp(
                 }
                 counter.error();
                 std::thread::yield_now();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends `datagrams` round robin on the connected UDP `socket`, [`BATCH`]
+/// per `sendmmsg(2)`, until `stop` is set; counts each with `counted_len`
+/// octets (what the caller measures, e.g. the IP packet inside).
+///
+/// # Errors
+/// A socket error other than a full buffer; nothing to send is
+/// `InvalidInput`.
+pub fn flood_datagrams(
+    socket: &UdpSocket,
+    datagrams: &[Vec<u8>],
+    counted_len: usize,
+    stop: &AtomicBool,
+    counter: &TrafficCounter,
+) -> io::Result<()> {
+    if datagrams.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no datagrams to send",
+        ));
+    }
+    // SAFETY: all-zero iovec and mmsghdr values are valid "empty" values.
+    let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
+    // SAFETY: as above.
+    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+    let mut next = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        for (msg, io) in msgs.iter_mut().zip(iov.iter_mut()) {
+            let datagram = datagrams.get(next).map_or(&[][..], Vec::as_slice);
+            next = (next + 1) % datagrams.len();
+            *io = libc::iovec {
+                iov_base: datagram.as_ptr().cast_mut().cast(),
+                iov_len: datagram.len(),
+            };
+            msg.msg_hdr.msg_iov = io;
+            msg.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: every header points at a datagram of `datagrams`, alive
+        // for the call; vlen is the array length.
+        let sent = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                0,
+            )
+        };
+        match u64::try_from(sent) {
+            Ok(sent) => counter.add(sent, sent * counted_len as u64),
+            Err(_) => {
+                let error = io::Error::last_os_error();
+                if !transient(&error) {
+                    return Err(error);
+                }
+                counter.error();
+                std::thread::yield_now();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Counts the PPPoE session frames arriving on `socket` until `stop` is
+/// set (waiting at most 100 ms at a time, so `stop` is seen).
+///
+/// # Errors
+/// A socket error.
+pub fn count_session_frames(
+    socket: &PacketSocket,
+    stop: &AtomicBool,
+    counter: &TrafficCounter,
+) -> io::Result<()> {
+    let mut batch = RecvBatch::new(BATCH);
+    while !stop.load(Ordering::Relaxed) {
+        let mut poll = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd.
+        if unsafe { libc::poll(&raw mut poll, 1, 100) } <= 0 {
+            continue;
+        }
+        loop {
+            match socket.recv_batch(&mut batch) {
+                Ok(0) => break,
+                Ok(_) => {
+                    let (mut packets, mut bytes) = (0u64, 0u64);
+                    for frame in batch.iter() {
+                        // EtherType at 12 (untagged: the farm's frames).
+                        if frame.data.get(12..14) == Some(&[0x88, 0x64][..]) {
+                            packets += 1;
+                            bytes += frame.data.len() as u64;
+                        }
+                    }
+                    counter.add(packets, bytes);
+                }
+                Err(error) if transient(&error) => break,
+                Err(error) => return Err(error),
             }
         }
     }
