@@ -795,6 +795,53 @@ mod tests {
     }
 
     #[test]
+    fn datagrams_go_round_robin_and_are_counted_with_the_length_asked_for() {
+        let sink = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sink.set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        set_receive_buffer(&sink, 1 << 20).expect("rcvbuf");
+        let source = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        source
+            .connect(sink.local_addr().expect("addr"))
+            .expect("connect");
+        let datagrams: Vec<Vec<u8>> = (1..=3u8).map(|i| vec![i; usize::from(i) * 10]).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(TrafficCounter::new());
+        let sender = {
+            let (stop, sent) = (Arc::clone(&stop), Arc::clone(&sent));
+            std::thread::spawn(move || flood_datagrams(&source, &datagrams, 100, &stop, &sent))
+        };
+        let mut batch = UdpBatch::new(BATCH, 2048);
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while seen.len() < 6 && std::time::Instant::now() < deadline {
+            if batch.recv(&sink, true).is_ok() {
+                seen.extend(batch.iter().map(|(_, data)| data.to_vec()));
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        sender.join().expect("sender").expect("flood");
+        assert!(seen.len() >= 6, "{} datagrams received", seen.len());
+        // Round robin from the first datagram.
+        assert_eq!(seen[0], vec![1u8; 10]);
+        assert_eq!(seen[1], vec![2u8; 20]);
+        assert_eq!(seen[2], vec![3u8; 30]);
+        assert_eq!(seen[3], vec![1u8; 10]);
+        let sent = sent.read();
+        assert_eq!(sent.bytes, sent.packets * 100);
+        let empty = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let error = flood_datagrams(
+            &empty,
+            &[],
+            1,
+            &AtomicBool::new(false),
+            &TrafficCounter::new(),
+        )
+        .expect_err("nothing to send");
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
     fn a_batch_reports_sources_and_skips_truncated_datagrams() {
         let sink = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let source = UdpSocket::bind("127.0.0.1:0").expect("bind");
