@@ -183,27 +183,18 @@ impl Topology {
     /// as it would on the core a NIC queue interrupts, instead of on the
     /// generator's.
     pub(crate) fn steer_access_receive(&self, cpu: usize) -> anyhow::Result<()> {
-        let mask = format!("{:x}", 1u64 << cpu.min(63));
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &self.lac,
-                "sh",
-                "-c",
-                &format!(
-                    "echo {mask} > /sys/class/net/{}/queues/rx-0/rps_cpus",
-                    self.lac_access_if
-                ),
-            ],
-        )
+        self.steer_receive(&self.lac_access_if, cpu)
     }
 
     /// Steers the receive processing of the LAC namespace's uplink veth
     /// (traffic from the LNS) to `cpu`: where the kernel forwards the
     /// downstream baseline.
     pub(crate) fn steer_uplink_receive(&self, cpu: usize) -> anyhow::Result<()> {
+        self.steer_receive(&self.lac_uplink_if, cpu)
+    }
+
+    /// RPS for `interface` of the LAC namespace: its receive work on `cpu`.
+    fn steer_receive(&self, interface: &str, cpu: usize) -> anyhow::Result<()> {
         let mask = format!("{:x}", 1u64 << cpu.min(63));
         run(
             "ip",
@@ -213,10 +204,7 @@ impl Topology {
                 &self.lac,
                 "sh",
                 "-c",
-                &format!(
-                    "echo {mask} > /sys/class/net/{}/queues/rx-0/rps_cpus",
-                    self.lac_uplink_if
-                ),
+                &format!("echo {mask} > /sys/class/net/{interface}/queues/rx-0/rps_cpus"),
             ],
         )
     }

@@ -271,43 +271,13 @@ pub fn flood_udp(
     stop: &AtomicBool,
     counter: &TrafficCounter,
 ) -> io::Result<()> {
-    let ip_len = (payload.len() + MIN_IP_LEN) as u64;
-    // SAFETY: all-zero iovec and mmsghdr values are valid "empty" values.
-    let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
-    // SAFETY: as above.
-    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
-    while !stop.load(Ordering::Relaxed) {
-        for (msg, io) in msgs.iter_mut().zip(iov.iter_mut()) {
-            *io = libc::iovec {
-                iov_base: payload.as_ptr().cast_mut().cast(),
-                iov_len: payload.len(),
-            };
-            msg.msg_hdr.msg_iov = io;
-            msg.msg_hdr.msg_iovlen = 1;
-        }
-        // SAFETY: every header points at `payload`, alive for the call;
-        // vlen is the array length. The kernel only reads the data.
-        let sent = unsafe {
-            libc::sendmmsg(
-                socket.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                BATCH as libc::c_uint,
-                0,
-            )
-        };
-        match u64::try_from(sent) {
-            Ok(sent) => counter.add(sent, sent * ip_len),
-            Err(_) => {
-                let error = io::Error::last_os_error();
-                if !transient(&error) {
-                    return Err(error);
-                }
-                counter.error();
-                std::thread::yield_now();
-            }
-        }
-    }
-    Ok(())
+    flood_datagrams(
+        socket,
+        &[payload.to_vec()],
+        payload.len() + MIN_IP_LEN,
+        stop,
+        counter,
+    )
 }
 
 /// Sends `datagrams` round robin on the connected UDP `socket`, [`BATCH`]
