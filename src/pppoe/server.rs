@@ -1074,6 +1074,23 @@ mod tests {
         )
     }
 
+    /// A plain untagged session `id` of `mac`, as a PADR would leave it.
+    fn session(id: u16, mac: MacAddress) -> SessionInfo {
+        SessionInfo {
+            session_id: id,
+            mac,
+            vlans: VlanStack::new(),
+            service_name: Vec::new(),
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            circuit_id: None,
+            remote_id: None,
+            host_uniq: None,
+            relay_session_id: None,
+            cookie: Vec::new(),
+            vlan_rule: None,
+        }
+    }
+
     #[test]
     fn a_shard_allocates_only_its_own_session_ids_and_shares_the_limits() {
         let shard = crate::shard::Shard::new(1, 3).expect("valid shard");
@@ -1088,22 +1105,8 @@ mod tests {
         for _ in 0..2000 {
             let id = d.allocate_session_id().expect("ids left");
             assert!(shard.owns(id) && id != 0 && id != 0xffff, "id {id}");
-            d.sessions.insert(
-                id,
-                SessionInfo {
-                    session_id: id,
-                    mac: MacAddress::new([2, 0, 0, 0, 0, 2]),
-                    vlans: VlanStack::new(),
-                    service_name: Vec::new(),
-                    max_payload: DEFAULT_MAX_PAYLOAD,
-                    circuit_id: None,
-                    remote_id: None,
-                    host_uniq: None,
-                    relay_session_id: None,
-                    cookie: Vec::new(),
-                    vlan_rule: None,
-                },
-            );
+            d.sessions
+                .insert(id, session(id, MacAddress::new([2, 0, 0, 0, 0, 2])));
         }
     }
 
@@ -1124,22 +1127,8 @@ mod tests {
         let mut d = core(config.clone());
         assert_eq!(d.pado_delay(), Duration::from_millis(200));
         for id in 1..=2 {
-            d.sessions.insert(
-                id,
-                SessionInfo {
-                    session_id: id,
-                    mac: MacAddress::new([2, 0, 0, 0, 1, id as u8]),
-                    vlans: VlanStack::new(),
-                    service_name: Vec::new(),
-                    max_payload: DEFAULT_MAX_PAYLOAD,
-                    circuit_id: None,
-                    remote_id: None,
-                    host_uniq: None,
-                    relay_session_id: None,
-                    cookie: Vec::new(),
-                    vlan_rule: None,
-                },
-            );
+            d.sessions
+                .insert(id, session(id, MacAddress::new([2, 0, 0, 0, 1, id as u8])));
         }
         assert_eq!(d.pado_delay(), Duration::from_millis(400));
         // max_sessions 0 does not divide by zero.
