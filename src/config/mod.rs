@@ -493,6 +493,39 @@ pub struct Lac {
     /// Sessions per tunnel before another tunnel is opened to the same LNS.
     /// Default 1000.
     pub max_sessions_per_tunnel: u16,
+    /// Tunnels of one LNS group (LNS address, Tunnel-Assignment-Id,
+    /// Tunnel-Client-Auth-Id) that take new calls at once. When every one
+    /// of them has calls waiting behind the LNS's receive window, a
+    /// further tunnel is opened, up to this many, so one tunnel's window
+    /// and acknowledgement delay do not cap the setup rate. Tunnels full
+    /// of sessions (`max_sessions_per_tunnel`) do not count. Default 4,
+    /// at most 64.
+    pub max_tunnels_per_lns: u16,
+    /// Calls to one LNS group that may wait for room in its tunnels'
+    /// windows. A call beyond it is not placed there: the subscriber's
+    /// set-up moves to the next LNS candidate, or fails with the reason
+    /// `lns_busy`. Default 10000.
+    pub max_queued_calls: u32,
+    /// How long one LNS attempt may wait for its tunnel to come up
+    /// (SCCRQ to SCCCN). Past it the call moves to the next candidate and
+    /// the LNS is denylisted, well before the control channel's own
+    /// retransmission schedule (31 s with the RFC 2661 defaults) gives up.
+    /// Default `5s`.
+    pub tunnel_setup_timeout: Duration,
+    /// What RADIUS authorizes: `user` (the subscriber's credentials,
+    /// checked by RADIUS) or `domain` (the realm, with
+    /// `authorize_password`; the LNS authenticates the user from the proxy
+    /// authentication AVPs and answers the subscriber itself). Default
+    /// `user`.
+    pub authorize: Authorize,
+    /// With `authorize = "domain"`: the User-Name of the Access-Request,
+    /// `realm` (the part after `@`) or `user` (the whole name). Default
+    /// `realm`.
+    pub authorize_name: AuthorizeName,
+    /// With `authorize = "domain"`: the User-Password of the
+    /// Access-Request. No default: required whenever a
+    /// domain is authorized (here or in a `[[lac.realm]]`).
+    pub authorize_password: Secret,
     /// What goes in the Calling Number AVP. Default `mac`.
     pub calling_number: CallingNumber,
     /// Clamp the MSS option of TCP SYNs forwarded either way to this many
@@ -530,9 +563,36 @@ impl Default for Lac {
             tcp_mss: 0,
             connect_speed: 1_000_000_000,
             workers: 1,
+            max_tunnels_per_lns: 4,
+            max_queued_calls: 10_000,
+            tunnel_setup_timeout: Duration::from_secs(5),
+            authorize: Authorize::User,
+            authorize_name: AuthorizeName::Realm,
+            authorize_password: Secret::default(),
             realms: Vec::new(),
         }
     }
+}
+
+/// `[lac] authorize`: what the LAC's Access-Request asks RADIUS about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Authorize {
+    /// The subscriber: RADIUS checks the credentials and names the LNS.
+    User,
+    /// The subscriber's domain (wholesale): RADIUS names the LNS, the LNS
+    /// authenticates the user.
+    Domain,
+}
+
+/// `[lac] authorize_name`: the User-Name of a domain authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthorizeName {
+    /// The realm: what follows the last `@` (the whole name without one).
+    Realm,
+    /// The whole user name as the subscriber sent it.
+    User,
 }
 
 /// `[[lac.realm]]`: a static rule mapping user names to an LNS group.
@@ -545,8 +605,13 @@ pub struct Realm {
     /// Matches user names starting with this prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    /// LNS endpoints of this realm (`[[lac.realm.lns]]`).
-    #[serde(rename = "lns")]
+    /// What RADIUS authorizes for users of this realm; absent = `[lac]
+    /// authorize`. Lets `user` and `domain` authorization live in one box.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorize: Option<Authorize>,
+    /// LNS endpoints of this realm (`[[lac.realm.lns]]`). May be empty
+    /// when the rule only sets `authorize` (RADIUS then names the LNS).
+    #[serde(rename = "lns", default)]
     pub endpoints: Vec<LnsEndpoint>,
 }
 
@@ -1225,6 +1290,33 @@ impl Config {
                 "a number of workers from 1 to 64",
             ));
         }
+        if !(1..=64).contains(&lac.max_tunnels_per_lns) {
+            return Err(Invalid::new(
+                "lac.max_tunnels_per_lns",
+                "a number of tunnels from 1 to 64",
+            ));
+        }
+        if lac.max_queued_calls == 0 {
+            return Err(Invalid::new("lac.max_queued_calls", "at least 1"));
+        }
+        if lac.tunnel_setup_timeout.get().is_zero() {
+            return Err(Invalid::new(
+                "lac.tunnel_setup_timeout",
+                "a duration above 0s",
+            ));
+        }
+        let authorizes_domains = lac.authorize == Authorize::Domain
+            || lac
+                .realms
+                .iter()
+                .any(|r| r.authorize == Some(Authorize::Domain));
+        if authorizes_domains && lac.authorize_password.expose().is_empty() {
+            return Err(Invalid::new(
+                "lac.authorize_password",
+                "a non-empty password for domain authorization (lac.authorize or a \
+                 [[lac.realm]] authorize is \"domain\")",
+            ));
+        }
         for (i, realm) in lac.realms.iter().enumerate() {
             match (&realm.domain, &realm.prefix) {
                 (Some(d), None) if !d.is_empty() => {}
@@ -1236,10 +1328,10 @@ impl Config {
                     ));
                 }
             }
-            if realm.endpoints.is_empty() {
+            if realm.endpoints.is_empty() && realm.authorize.is_none() {
                 return Err(Invalid::new(
                     format!("lac.realm.{i}.lns"),
-                    "at least one [[lac.realm.lns]] endpoint",
+                    "at least one [[lac.realm.lns]] endpoint (or an `authorize` mode)",
                 ));
             }
         }

@@ -241,11 +241,13 @@ fn realm_rules_match_domain_or_prefix_and_keep_ports() {
         Realm {
             domain: Some("Enterprise.Example".into()),
             prefix: None,
+            authorize: None,
             endpoints: vec![lns("192.0.2.10:1702", 2), lns("192.0.2.11", 1)],
         },
         Realm {
             domain: None,
             prefix: Some("corp/".into()),
+            authorize: None,
             endpoints: vec![lns("192.0.2.20", 0)],
         },
     ];
