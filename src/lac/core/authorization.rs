@@ -1,0 +1,259 @@
+//! The LAC core's RADIUS half: the Access-Request for a subscriber's
+//! credentials (RFC 2865 §5.1–§5.3, RFC 2759 via RFC 2548 for MS-CHAPv2,
+//! RFC 4679 for the DSL Forum attributes), the decision and its RFC 2868
+//! tunnel attributes (or a `[[lac.realm]]` rule), and the authorization a
+//! session lives by (Session-Timeout, Idle-Timeout, Acct-Interim-Interval,
+//! rate limits; changed later by RFC 5176 CoA).
+
+use super::*;
+
+impl LacCore {
+    /// The RADIUS decision for session `token`.
+    pub fn auth_result(&mut self, now: Instant, token: u64, decision: Decision) {
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        let Stage::Authenticating { since } = session.stage else {
+            return;
+        };
+        self.events.push_back(LacEvent::Phase {
+            phase: LacPhase::Radius,
+            took: now.saturating_duration_since(since),
+        });
+        match decision {
+            Decision::Reject(rejection) => {
+                tracing::info!(
+                    acct_session_id = %session.acct_session_id,
+                    user = session.user_name.as_deref().unwrap_or(""),
+                    cause = %rejection.cause,
+                    "access rejected"
+                );
+                let message = rejection.reply_message;
+                self.fail_setup(now, token, SetupFailure::RadiusReject, message);
+            }
+            Decision::Accept(attributes) => {
+                let user = session.user_name.clone().unwrap_or_default();
+                let (plan, group) = if attributes.tunnels.is_empty() {
+                    match crate::lac::select::match_realm(&self.config.realms, &user) {
+                        Some(realm) => {
+                            let candidates = crate::lac::select::realm_candidates(realm);
+                            (
+                                self.selector.plan_endpoints(now, &candidates),
+                                realm_group(realm),
+                            )
+                        }
+                        None => (Err(SelectError::NoCandidate), Arc::from("none")),
+                    }
+                } else {
+                    (
+                        self.selector.plan(now, &attributes.tunnels),
+                        Arc::from("radius"),
+                    )
+                };
+                self.drain_selector();
+                let Some(session) = self.sessions.get_mut(&token) else {
+                    return;
+                };
+                session.accept = Some(attributes);
+                session.lns_group = Some(group);
+                match plan {
+                    Ok(plan) if !plan.is_empty() => {
+                        session.stage = Stage::Tunnelling(Box::new(Tunnelling {
+                            plan,
+                            next: 0,
+                            current: None,
+                            deadline: now + self.config.setup_deadline,
+                            failed: 0,
+                        }));
+                        let deadline = now + self.config.setup_deadline;
+                        self.arm(deadline, token, TimerKind::Deadline);
+                        self.try_next_endpoint(now, token);
+                    }
+                    _ => {
+                        tracing::warn!(
+                            acct_session_id = %session.acct_session_id,
+                            user = %user,
+                            "no LNS for this user: RADIUS returned no usable tunnel and no realm rule matches"
+                        );
+                        self.events
+                            .push_back(LacEvent::Selection(SelectionOutcome::NoCandidate));
+                        self.fail_setup(
+                            now,
+                            token,
+                            SetupFailure::NoCandidate,
+                            Some("no tunnel for this user".into()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn authenticate(&mut self, now: Instant, token: u64, request: &PppAuthRequest) {
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        if !matches!(session.stage, Stage::Negotiating) {
+            // A retransmitted request while RADIUS or the LNS is busy.
+            return;
+        }
+        let (user, method, credentials) = match request {
+            PppAuthRequest::Pap { user, password } => (
+                user,
+                AuthMethod::Pap,
+                Credentials::Pap {
+                    password: password.expose().to_vec(),
+                },
+            ),
+            PppAuthRequest::Chap {
+                user,
+                id,
+                challenge,
+                response,
+            } => {
+                let Ok(response) = <[u8; 16]>::try_from(response.as_slice()) else {
+                    self.fail_setup(now, token, SetupFailure::Ppp, None);
+                    return;
+                };
+                (
+                    user,
+                    AuthMethod::ChapMd5,
+                    Credentials::Chap {
+                        id: *id,
+                        challenge: challenge.clone(),
+                        response,
+                    },
+                )
+            }
+            PppAuthRequest::MsChapV2 {
+                user,
+                id,
+                authenticator_challenge,
+                peer_challenge,
+                nt_response,
+                flags,
+            } => (
+                user,
+                AuthMethod::MsChapV2,
+                Credentials::MsChapV2 {
+                    id: *id,
+                    authenticator_challenge: *authenticator_challenge,
+                    peer_challenge: *peer_challenge,
+                    nt_response: *nt_response,
+                    flags: *flags,
+                },
+            ),
+        };
+        let user_name = String::from_utf8_lossy(user).into_owned();
+        session.user_name = Some(user_name.clone());
+        session.auth_method = Some(method);
+        // The proxy AVPs as they stand now: LCP is Opened and the
+        // credentials are recorded. A peer that renegotiates LCP while
+        // RADIUS or the LNS is busy must not empty them.
+        session.proxy = session
+            .link
+            .as_ref()
+            .and_then(|l| l.pending_negotiation_record())
+            .map(proxy_info);
+        session.stage = Stage::Authenticating { since: now };
+        let info = self.aaa_session_info(token);
+        self.commands.push_back(Command::Authenticate {
+            token,
+            group: self.config.auth_group.clone(),
+            request: Box::new(AuthRequest {
+                user_name,
+                credentials,
+                session: info,
+            }),
+        });
+    }
+
+    pub(super) fn aaa_session_info(&self, token: u64) -> AaaSessionInfo {
+        let Some(session) = self.sessions.get(&token) else {
+            return AaaSessionInfo::default();
+        };
+        let (svlan, cvlan) = match session.vlans.as_slice() {
+            [outer, inner] => (Some(outer.vid), Some(inner.vid)),
+            [only] => (None, Some(only.vid)),
+            _ => (None, None),
+        };
+        let port_type = match session.vlans.len() {
+            0 => NasPortType::PppoEoE,
+            1 => NasPortType::PppoEoVlan,
+            _ => NasPortType::PppoEoQinQ,
+        };
+        AaaSessionInfo {
+            acct_session_id: session.acct_session_id.clone(),
+            nas_port: Some(u32::from(session.pppoe_session_id)),
+            nas_port_type: Some(port_type.into()),
+            port: PortInfo {
+                interface: self
+                    .config
+                    .interfaces
+                    .get(session.interface)
+                    .map(|i| i.name.clone())
+                    .unwrap_or_default(),
+                svlan,
+                cvlan,
+                agent_circuit_id: session.circuit_id.clone(),
+                agent_remote_id: session.remote_id.clone(),
+                nas_port_id: self
+                    .discovery
+                    .get(session.interface)
+                    .and_then(|d| d.vlan_rule(&session.vlans))
+                    .and_then(|rule| rule.nas_port_id.clone()),
+            },
+            calling_mac: Some(session.mac.octets()),
+            calling_station_id: None,
+            called_station_id: (!session.service_name.is_empty())
+                .then(|| String::from_utf8_lossy(&session.service_name).into_owned()),
+        }
+    }
+
+    /// Session-Timeout, Idle-Timeout, interim interval and rate limits from
+    /// an Access-Accept or a CoA-Request.
+    pub(super) fn apply_authorization(
+        &mut self,
+        now: Instant,
+        token: u64,
+        attributes: &AcceptAttributes,
+        is_coa: bool,
+    ) {
+        let default_interim = self.config.interim_interval;
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        let mut timers = Vec::new();
+        if let Some(seconds) = attributes.session_timeout.filter(|s| *s > 0) {
+            // RFC 2865 §5.27: the maximum number of seconds of service; a
+            // CoA restarts the count from now.
+            let base = if is_coa {
+                now
+            } else {
+                session.up_at.unwrap_or(now)
+            };
+            let at = base + Duration::from_secs(u64::from(seconds));
+            session.session_timeout_at = Some(at);
+            timers.push((at, TimerKind::SessionTimeout));
+        }
+        if let Some(seconds) = attributes.idle_timeout.filter(|s| *s > 0) {
+            let idle = Duration::from_secs(u64::from(seconds));
+            session.idle_timeout = Some(idle);
+            timers.push((now + idle, TimerKind::IdleCheck));
+        }
+        let interim = attributes
+            .acct_interim_interval
+            .map(|s| Duration::from_secs(u64::from(s.max(60))))
+            .or_else(|| (!is_coa && !default_interim.is_zero()).then_some(default_interim));
+        if let Some(interval) = interim {
+            session.interim = Some(interval);
+            let at = now + interval;
+            session.next_interim = Some(at);
+            timers.push((at, TimerKind::Interim));
+        }
+        apply_rate_limit(session, now, &attributes.rate_limit);
+        for (at, kind) in timers {
+            self.arm(at, token, kind);
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The LAC core's teardown paths, each with its Accounting-Stop and
+//! Acct-Terminate-Cause (RFC 2866 §5.10): PADT (RFC 2516 §5.5), CDN and
+//! StopCCN (RFC 2661 §5.7, §6.13), RFC 5176 Disconnect, timeouts
+//! (RFC 2865 §5.27, §5.28), carrier loss and shutdown; and the refusal of a
+//! subscriber whose set-up failed (authentication failure, then LCP
+//! Terminate and PADT).
+
+use super::*;
+
+impl LacCore {
+    /// The subscriber sent PADT.
+    pub(super) fn subscriber_left(&mut self, now: Instant, token: u64) {
+        let Some(session) = self.sessions.get(&token) else {
+            return;
+        };
+        if matches!(session.stage, Stage::Up(_)) {
+            self.end_session(now, token, SessionEnd::SubscriberRequest);
+        } else {
+            self.abort_setup(now, token, SetupFailure::SubscriberLeft, false);
+        }
+    }
+
+    /// The PPP link went down before hand-over.
+    pub(super) fn link_down(&mut self, now: Instant, token: u64, reason: DownReason) {
+        let Some(session) = self.sessions.get(&token) else {
+            return;
+        };
+        tracing::info!(
+            acct_session_id = %session.acct_session_id,
+            user = session.user_name.as_deref().unwrap_or(""),
+            ?reason,
+            "PPP link down before hand-over"
+        );
+        let failure = if reason == DownReason::AuthFailed {
+            SetupFailure::RadiusReject
+        } else {
+            SetupFailure::Ppp
+        };
+        // fail_setup already counted auth rejections it caused.
+        let counted = matches!(session.stage, Stage::Authenticating { .. })
+            && failure == SetupFailure::RadiusReject;
+        self.abort_setup_inner(now, token, failure, true, !counted);
+    }
+
+    /// Refuses the subscriber: authentication failure to the peer, then
+    /// LCP Terminate and PADT follow from the link going down.
+    pub(super) fn fail_setup(
+        &mut self,
+        now: Instant,
+        token: u64,
+        failure: SetupFailure,
+        message: Option<String>,
+    ) {
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        self.events.push_back(LacEvent::SetupFailed(failure));
+        if let Stage::Tunnelling(t) = &mut session.stage {
+            if let Some((_, handle, _)) = t.current.take() {
+                self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
+                self.endpoint.close_session(
+                    now,
+                    handle,
+                    ResultCode::cdn(CdnResult::Administrative),
+                    None,
+                );
+            }
+        }
+        // Back to Authenticating so the link's Down is not counted twice.
+        session.stage = Stage::Authenticating { since: now };
+        if let Some(link) = session.link.as_mut() {
+            link.auth_complete(now, AuthDecision::Reject { message });
+        }
+        self.drain_link(now, token);
+        self.drain_endpoint(now);
+    }
+
+    pub(super) fn abort_setup(
+        &mut self,
+        now: Instant,
+        token: u64,
+        failure: SetupFailure,
+        send_padt: bool,
+    ) {
+        self.abort_setup_inner(now, token, failure, send_padt, true);
+    }
+
+    pub(super) fn abort_setup_inner(
+        &mut self,
+        now: Instant,
+        token: u64,
+        failure: SetupFailure,
+        send_padt: bool,
+        count: bool,
+    ) {
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        if count {
+            self.events.push_back(LacEvent::SetupFailed(failure));
+        }
+        if let Stage::Tunnelling(t) = &mut session.stage {
+            if let Some((_, handle, _)) = t.current.take() {
+                self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
+                self.endpoint.close_session(
+                    now,
+                    handle,
+                    ResultCode::cdn(CdnResult::LossOfCarrier),
+                    None,
+                );
+            }
+        }
+        if let Some(link) = session.link.as_mut() {
+            // Let an LCP Terminate-Request out when the link still can.
+            if link.phase() != crate::ppp::link::Phase::Dead && send_padt {
+                link.close(now, DownReason::AdminClose);
+                if let Some(link) = session.link.take() {
+                    let mut link = link;
+                    self.flush_link_frames(&mut link, token);
+                }
+            }
+        }
+        if send_padt {
+            self.send_padt(token, None);
+        }
+        self.forget(token);
+        self.drain_endpoint(now);
+    }
+
+    pub(super) fn flush_link_frames(&mut self, link: &mut Link, token: u64) {
+        let Some(session) = self.sessions.get(&token) else {
+            return;
+        };
+        let to = SubscriberAddress::of(session, &self.interface_macs);
+        queue_link_frames(&mut self.frames, &mut self.scratch, link, &to, |_| true);
+    }
+
+    pub(super) fn send_padt(&mut self, token: u64, reason: Option<&str>) {
+        let Some(session) = self.sessions.get(&token) else {
+            return;
+        };
+        let interface = session.interface;
+        let pppoe_session_id = session.pppoe_session_id;
+        if let Some(discovery) = self.discovery.get_mut(interface) {
+            let _ = discovery.terminate(pppoe_session_id, reason);
+            while let Some(tx) = discovery.poll_transmit(&mut self.scratch) {
+                if let Some(bytes) = self.scratch.get(..tx.len) {
+                    self.frames.push_back(OutFrame {
+                        interface,
+                        bytes: bytes.to_vec(),
+                    });
+                }
+            }
+            while let Some(event) = discovery.poll_event() {
+                self.events.push_back(LacEvent::Pppoe(event));
+            }
+        }
+    }
+
+    /// Ends a session in any state, with everything its end requires.
+    pub(super) fn end_session(&mut self, now: Instant, token: u64, end: SessionEnd) {
+        let Some(session) = self.sessions.get(&token) else {
+            return;
+        };
+        let Stage::Up(forwarding) = &session.stage else {
+            let failure = match end {
+                SessionEnd::SubscriberRequest => SetupFailure::SubscriberLeft,
+                _ => SetupFailure::Administrative,
+            };
+            let padt = !matches!(end, SessionEnd::LinkLost | SessionEnd::SubscriberRequest);
+            self.abort_setup(now, token, failure, padt);
+            return;
+        };
+        let handle = forwarding.handle;
+        let peer = forwarding.peer;
+        let l2tp_open = !forwarding.l2tp_closed;
+        tracing::info!(
+            acct_session_id = %session.acct_session_id,
+            user = session.user_name.as_deref().unwrap_or(""),
+            lns = %peer,
+            cause = ?end.terminate_cause(),
+            up = session.up.packets,
+            down = session.down.packets,
+            "session down"
+        );
+        // CDN towards the LNS unless the L2TP side ended it.
+        if l2tp_open {
+            let result = match end {
+                SessionEnd::SubscriberRequest | SessionEnd::LinkLost => {
+                    ResultCode::cdn(CdnResult::LossOfCarrier)
+                }
+                _ => ResultCode::cdn(CdnResult::Administrative),
+            };
+            self.endpoint.close_session(now, handle, result, None);
+            self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
+        }
+        // PADT towards the subscriber unless it sent one or the port is gone.
+        if !matches!(end, SessionEnd::SubscriberRequest | SessionEnd::LinkLost) {
+            let reason = match end {
+                SessionEnd::AdminDisconnect => "disconnected by the operator",
+                SessionEnd::SessionTimeout => "session timeout",
+                SessionEnd::IdleTimeout => "idle timeout",
+                SessionEnd::NasShutdown => "access server shutting down",
+                SessionEnd::HostRequest => "the LNS ended the session",
+                SessionEnd::TunnelLost => "tunnel to the LNS lost",
+                _ => "session ended",
+            };
+            self.send_padt(token, Some(reason));
+        } else if let Some(discovery) = self.discovery.get_mut(session.interface) {
+            // Forget the id without a PADT (the peer's PADT was consumed).
+            let _ = discovery.terminate(session.pppoe_session_id, None);
+            while discovery.poll_transmit(&mut self.scratch).is_some() {}
+            while let Some(event) = discovery.poll_event() {
+                self.events.push_back(LacEvent::Pppoe(event));
+            }
+        }
+        if let Some(mut record) = self.session_record(now, token, AcctStatusType::Stop) {
+            record.terminate_cause = Some(end.terminate_cause().into());
+            self.account(record);
+        }
+        if self.config.tunnel_accounting {
+            let record = self.tunnel_record(
+                handle.tunnel_id,
+                AcctStatusType::TunnelLinkStop,
+                Some(token),
+            );
+            self.account(record);
+        }
+        self.selector.session_ended(peer);
+        self.drain_selector();
+        self.events.push_back(LacEvent::SessionEnded { end });
+        self.forget(token);
+        self.drain_endpoint(now);
+    }
+
+    /// Removes a session from every table.
+    pub(super) fn forget(&mut self, token: u64) {
+        if let Some(session) = self.sessions.remove(&token) {
+            if self
+                .by_pppoe
+                .get(&pppoe_key(session.interface, session.pppoe_session_id))
+                == Some(&token)
+            {
+                self.by_pppoe
+                    .remove(&pppoe_key(session.interface, session.pppoe_session_id));
+            }
+            self.by_acct_id.remove(&session.acct_session_id);
+            let handle = match &session.stage {
+                Stage::Up(f) => Some(f.handle),
+                Stage::Tunnelling(t) => t.current.as_ref().map(|(_, h, _)| *h),
+                _ => None,
+            };
+            if let Some(h) = handle {
+                if self.by_l2tp.get(&(h.tunnel_id, h.session_id)) == Some(&token) {
+                    self.by_l2tp.remove(&(h.tunnel_id, h.session_id));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The LAC core's L2TP half: placing a subscriber's call with the LNSs of
+//! its plan in turn (RFC 2661 §7.4.1 ICRQ / ICRP / ICCN with the §4.4.5
+//! proxy AVPs), failover on a failed attempt, the hand-over when the call
+//! is up, and the endpoint's events (RFC 2661 §6).
+//!
+//! Events are taken from the endpoint's queue by one loop
+//! ([`LacCore::drain_endpoint`]); an event's handler that gives the
+//! endpoint more input only queues more events for that same loop, so a
+//! tunnel that takes 10,000 calls down with it is 10,000 turns of a loop,
+//! not 10,000 nested calls.
+
+use super::*;
+
+impl LacCore {
+    /// Places the call on the next endpoint of the plan.
+    pub(super) fn try_next_endpoint(&mut self, now: Instant, token: u64) {
+        loop {
+            let Some(session) = self.sessions.get_mut(&token) else {
+                return;
+            };
+            let Stage::Tunnelling(tunnelling) = &mut session.stage else {
+                return;
+            };
+            if tunnelling.deadline <= now {
+                self.events
+                    .push_back(LacEvent::Selection(SelectionOutcome::Exhausted));
+                self.fail_setup(
+                    now,
+                    token,
+                    SetupFailure::Deadline,
+                    Some("tunnel set-up timed out".into()),
+                );
+                return;
+            }
+            let Some(attempt) = tunnelling.plan.get(tunnelling.next).cloned() else {
+                self.events
+                    .push_back(LacEvent::Selection(SelectionOutcome::Exhausted));
+                self.fail_setup(
+                    now,
+                    token,
+                    SetupFailure::TunnelFailed,
+                    Some("no LNS available".into()),
+                );
+                return;
+            };
+            tunnelling.next += 1;
+            let call = self.call_info(token);
+            let Some(session) = self.sessions.get_mut(&token) else {
+                return;
+            };
+            tracing::info!(
+                acct_session_id = %session.acct_session_id,
+                user = session.user_name.as_deref().unwrap_or(""),
+                lns = %attempt.endpoint,
+                preference = ?attempt.preference,
+                denylisted = attempt.denylisted,
+                "placing the call with the LNS"
+            );
+            let opened = self.endpoint.open_session(
+                now,
+                OpenSession {
+                    peer: attempt.endpoint,
+                    secret: attempt.secret.clone(),
+                    assignment_id: attempt.assignment_id.clone(),
+                    client_auth_id: attempt.client_auth_id.clone(),
+                    call,
+                    request_id: token,
+                },
+            );
+            match opened {
+                Ok(handle) => {
+                    if let Some(session) = self.sessions.get_mut(&token) {
+                        if let Stage::Tunnelling(t) = &mut session.stage {
+                            t.current = Some((attempt.clone(), handle, now));
+                        }
+                        session.lns = Some(attempt.clone());
+                    }
+                    // Data of this call may come before the ICCN's
+                    // acknowledgement (see handle_datagram).
+                    self.by_l2tp
+                        .insert((handle.tunnel_id, handle.session_id), token);
+                    let record =
+                        self.tunnels
+                            .entry(handle.tunnel_id)
+                            .or_insert_with(|| TunnelRecord {
+                                peer: attempt.endpoint,
+                                connection_id: String::new(),
+                                assignment_id: attempt.assignment_id.clone(),
+                                opened_at: None,
+                            });
+                    record.peer = attempt.endpoint;
+                    self.drain_endpoint(now);
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(lns = %attempt.endpoint, %error, "cannot place the call");
+                    if let Some(Stage::Tunnelling(t)) =
+                        self.sessions.get_mut(&token).map(|s| &mut s.stage)
+                    {
+                        t.failed += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn call_info(&mut self, token: u64) -> CallInfo {
+        let serial = self.next_call_serial;
+        self.next_call_serial = self.next_call_serial.wrapping_add(1).max(1);
+        let Some(session) = self.sessions.get(&token) else {
+            return CallInfo::default();
+        };
+        let mac_text = session.mac.to_string().into_bytes();
+        let calling_number = match self.config.calling_number {
+            CallingNumber::Mac => mac_text,
+            CallingNumber::AgentCircuitId => session.circuit_id.clone().unwrap_or(mac_text),
+        };
+        let rate = session
+            .accept
+            .as_ref()
+            .map(|a| a.rate_limit)
+            .unwrap_or_default();
+        let clamp = |bps: Option<u64>| {
+            bps.map_or(self.config.connect_speed, |b| {
+                u32::try_from(b).unwrap_or(u32::MAX)
+            })
+        };
+        let proxy = session.proxy.clone().unwrap_or_default();
+        CallInfo {
+            call_serial_number: serial,
+            bearer_type: Some(Bearer::DIGITAL),
+            physical_channel_id: None,
+            calling_number: Some(calling_number),
+            called_number: (!session.service_name.is_empty()).then(|| session.service_name.clone()),
+            sub_address: None,
+            tx_connect_speed: clamp(rate.down_bps),
+            rx_connect_speed: Some(clamp(rate.up_bps)),
+            framing_type: Framing::SYNC,
+            private_group_id: None,
+            sequencing_required: false,
+            proxy,
+        }
+    }
+
+    pub(super) fn drain_endpoint(&mut self, now: Instant) {
+        while let Some(event) = self.endpoint.poll_event() {
+            match &event {
+                L2tpEvent::TunnelUp {
+                    tunnel_id,
+                    peer_tunnel_id,
+                    peer,
+                    requested_at,
+                    at,
+                    ..
+                } => {
+                    self.events.push_back(LacEvent::Phase {
+                        phase: LacPhase::Tunnel,
+                        took: at.saturating_duration_since(*requested_at),
+                    });
+                    let record = self.tunnels.entry(*tunnel_id).or_insert(TunnelRecord {
+                        peer: *peer,
+                        connection_id: String::new(),
+                        assignment_id: None,
+                        opened_at: None,
+                    });
+                    record.connection_id = format!("{tunnel_id}/{peer_tunnel_id}");
+                    record.opened_at = Some(*at);
+                    tracing::info!(tunnel_id, peer_tunnel_id, lns = %peer, "tunnel up");
+                    if self.config.tunnel_accounting {
+                        let record =
+                            self.tunnel_record(*tunnel_id, AcctStatusType::TunnelStart, None);
+                        self.account(record);
+                    }
+                }
+                L2tpEvent::TunnelDown {
+                    tunnel_id,
+                    was_established,
+                    peer,
+                    cause,
+                    result,
+                    ..
+                } => {
+                    tracing::info!(tunnel_id, lns = %peer, ?cause, ?result, "tunnel down");
+                    if *was_established && self.config.tunnel_accounting {
+                        let record =
+                            self.tunnel_record(*tunnel_id, AcctStatusType::TunnelStop, None);
+                        self.account(record);
+                    }
+                    if !*was_established && self.config.tunnel_accounting {
+                        let record =
+                            self.tunnel_record(*tunnel_id, AcctStatusType::TunnelReject, None);
+                        self.account(record);
+                    }
+                    self.tunnels.remove(tunnel_id);
+                }
+                L2tpEvent::SessionUp {
+                    handle,
+                    peer_tunnel_id,
+                    peer_session_id,
+                    peer,
+                    request_id,
+                    call,
+                    requested_at,
+                    at,
+                } => {
+                    self.events.push_back(LacEvent::Phase {
+                        phase: LacPhase::Session,
+                        took: at.saturating_duration_since(*requested_at),
+                    });
+                    self.session_up(
+                        now,
+                        *request_id,
+                        Forwarding {
+                            peer: *peer,
+                            handle: *handle,
+                            peer_tunnel_id: *peer_tunnel_id,
+                            peer_session_id: *peer_session_id,
+                            next_ns: call.sequencing_required.then_some(0),
+                            l2tp_closed: false,
+                        },
+                    );
+                }
+                L2tpEvent::SessionDown {
+                    handle,
+                    request_id,
+                    cause,
+                    result,
+                    ..
+                } => self.l2tp_session_down(now, *request_id, *handle, *cause, result.clone()),
+                _ => {}
+            }
+            self.events.push_back(LacEvent::L2tp(event));
+        }
+    }
+
+    /// ICCN sent: answer the subscriber, drop the link, forward.
+    pub(super) fn session_up(&mut self, now: Instant, token: u64, forwarding: Forwarding) {
+        let Some(session) = self.sessions.get_mut(&token) else {
+            // The subscriber left meanwhile: clear the call.
+            self.endpoint.close_session(
+                now,
+                forwarding.handle,
+                ResultCode::cdn(CdnResult::LossOfCarrier),
+                None,
+            );
+            return;
+        };
+        let Stage::Tunnelling(tunnelling) = &session.stage else {
+            return;
+        };
+        let outcome = if tunnelling.failed == 0 && tunnelling.next <= 1 {
+            SelectionOutcome::FirstChoice
+        } else {
+            SelectionOutcome::Failover
+        };
+        let accept = session.accept.clone().unwrap_or_default();
+        let authenticator_response = accept
+            .ms_chap2_success
+            .as_deref()
+            .and_then(parse_ms_chap2_success);
+        if let Some(link) = session.link.as_mut() {
+            link.auth_complete(
+                now,
+                AuthDecision::Accept {
+                    message: accept.reply_message.clone(),
+                    mschapv2_authenticator_response: authenticator_response,
+                },
+            );
+        }
+        // Send only the authentication answer; the NCPs are the LNS's.
+        if let Some(mut link) = session.link.take() {
+            let to = SubscriberAddress::of(session, &self.interface_macs);
+            queue_link_frames(&mut self.frames, &mut self.scratch, &mut link, &to, |p| {
+                matches!(p, Protocol::Pap | Protocol::Chap)
+            });
+            while let Some(event) = link.poll_event() {
+                if let LinkEvent::StepCompleted { .. } = event {
+                    self.events.push_back(LacEvent::Ppp(event));
+                }
+            }
+        }
+        let peer = forwarding.peer;
+        let handle = forwarding.handle;
+        session.stage = Stage::Up(forwarding);
+        session.up_at = Some(now);
+        session.last_activity = now;
+        tracing::info!(
+            acct_session_id = %session.acct_session_id,
+            user = session.user_name.as_deref().unwrap_or(""),
+            lns = %peer,
+            tunnel_id = handle.tunnel_id,
+            session_id = handle.session_id,
+            "session up"
+        );
+        self.by_l2tp
+            .insert((handle.tunnel_id, handle.session_id), token);
+        self.selector.session_started(peer);
+        self.drain_selector();
+        self.events.push_back(LacEvent::Selection(outcome));
+        self.apply_authorization(now, token, &accept, false);
+        // From here on a session needs only what forwarding, accounting
+        // and teardown read (DESIGN.md, memory budget): the proxy AVPs and
+        // the rest of the Access-Accept served the set-up; Class is echoed
+        // in every accounting record (RFC 2865 §5.25).
+        if let Some(session) = self.sessions.get_mut(&token) {
+            session.proxy = None;
+            session.accept = Some(Box::new(AcceptAttributes {
+                class: accept.class,
+                ..AcceptAttributes::default()
+            }));
+        }
+        if let Some(record) = self.session_record(now, token, AcctStatusType::Start) {
+            self.account(record);
+        }
+        if self.config.tunnel_accounting {
+            let record = self.tunnel_record(
+                handle.tunnel_id,
+                AcctStatusType::TunnelLinkStart,
+                Some(token),
+            );
+            self.account(record);
+        }
+    }
+
+    pub(super) fn l2tp_session_down(
+        &mut self,
+        now: Instant,
+        token: u64,
+        handle: SessionHandle,
+        cause: SessionDownCause,
+        result: Option<ResultCode>,
+    ) {
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        match &mut session.stage {
+            Stage::Tunnelling(tunnelling) => {
+                let Some((attempt, current, _)) = tunnelling.current.take() else {
+                    return;
+                };
+                if current != handle {
+                    tunnelling.current = Some((attempt, current, now));
+                    return;
+                }
+                tunnelling.failed += 1;
+                self.by_l2tp
+                    .remove(&(current.tunnel_id, current.session_id));
+                tracing::warn!(
+                    acct_session_id = %session.acct_session_id,
+                    lns = %attempt.endpoint,
+                    ?cause,
+                    ?result,
+                    "LNS attempt failed; trying the next candidate"
+                );
+                session.lns = None;
+                self.selector.report_failure(now, attempt.endpoint);
+                self.drain_selector();
+                self.try_next_endpoint(now, token);
+            }
+            Stage::Up(forwarding) if forwarding.handle == handle => {
+                let end = match cause {
+                    SessionDownCause::PeerCdn => SessionEnd::HostRequest,
+                    SessionDownCause::LocalCdn => return,
+                    _ => SessionEnd::TunnelLost,
+                };
+                // The L2TP side is gone already: no CDN, only the PADT.
+                self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
+                if let Stage::Up(f) = &mut session.stage {
+                    f.l2tp_closed = true;
+                }
+                self.end_session(now, token, end);
+            }
+            _ => {}
+        }
+    }
+}
