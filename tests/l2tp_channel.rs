@@ -730,6 +730,177 @@ fn half_the_advertised_window_unacknowledged_is_acknowledged_at_once() {
     assert_eq!(transmit_all(&mut b, t0).len(), 1);
 }
 
+/// A channel acknowledging like many deployed LNSs: only by a ZLB (or the
+/// next message) once `ack_delay` has passed, whatever it sends meanwhile
+/// and however much of its window is unacknowledged.
+fn delayed_acks_only(receive_window: u16, ack_delay: Duration) -> ChannelConfig {
+    ChannelConfig {
+        receive_window,
+        ack_delay,
+        piggyback_acks: false,
+        immediate_ack_at_half_window: false,
+        ..quiet_config()
+    }
+}
+
+#[test]
+fn default_config_piggybacks_and_hurries_half_a_window() {
+    let config = ChannelConfig::default();
+    assert!(config.piggyback_acks);
+    assert!(config.immediate_ack_at_half_window);
+}
+
+#[test]
+fn without_piggyback_a_reply_does_not_acknowledge_but_the_delayed_zlb_does() {
+    let t0 = Instant::now();
+    let mut a = ControlChannel::new(quiet_config());
+    let mut b = ControlChannel::new(ChannelConfig {
+        piggyback_acks: false,
+        ack_delay: ms(10),
+        ..quiet_config()
+    });
+    a.set_peer_tunnel_id(9);
+    b.set_peer_tunnel_id(42);
+    a.send(t0, numbered(1)).unwrap();
+    let icrq = transmit_all(&mut a, t0);
+    b.handle_message(t0, &icrq[0], None).unwrap();
+    assert_eq!(delivered(&events(&mut b)), [1]);
+    assert!(transmit_all(&mut b, t0).is_empty(), "no immediate ack");
+
+    // B replies within ack_delay: the reply carries the Nr of B's last
+    // acknowledgement (0, nothing acknowledged yet), not 1.
+    b.send(t0 + ms(3), numbered(2)).unwrap();
+    let reply = transmit_all(&mut b, t0 + ms(3));
+    assert_eq!(reply.len(), 1, "the reply alone, no ZLB");
+    assert_eq!(header(&reply[0]), (0, 0, false));
+    a.handle_message(t0 + ms(3), &reply[0], None).unwrap();
+    let a_events = events(&mut a);
+    assert_eq!(delivered(&a_events), [2]);
+    assert!(
+        !a_events
+            .iter()
+            .any(|e| matches!(e, ChannelEvent::Acked { .. })),
+        "the reply acknowledged A's message: {a_events:?}"
+    );
+    assert_eq!(a.unacknowledged(), 1);
+    // The acknowledgement is still owed, at t0 + ack_delay.
+    assert!(!b.is_idle());
+    assert_eq!(b.poll_timeout(), Some(t0 + ms(10)));
+    assert!(transmit_all(&mut b, t0 + ms(9)).is_empty());
+
+    // After ack_delay: a ZLB acknowledging A's message.
+    b.handle_timeout(t0 + ms(10));
+    let zlb = transmit_all(&mut b, t0 + ms(10));
+    assert_eq!(zlb.len(), 1);
+    let parsed = ControlMessage::from_bytes(&zlb[0], None).unwrap();
+    assert!(parsed.is_zlb());
+    assert_eq!((parsed.tunnel_id, parsed.nr), (42, 1));
+    a.handle_message(t0 + ms(10), &zlb[0], None).unwrap();
+    assert!(events(&mut a).contains(&ChannelEvent::Acked {
+        ns: 0,
+        message_type: Some(MessageType::Icrq)
+    }));
+    assert_eq!(a.unacknowledged(), 0);
+    assert_eq!(b.stats().zlbs_sent, 1);
+
+    // A retransmission of B's reply (A's ZLB lost, say) now carries the
+    // Nr of that acknowledgement.
+    b.handle_timeout(t0 + ms(3) + SECOND);
+    let again = transmit_all(&mut b, t0 + ms(3) + SECOND);
+    assert_eq!(again.len(), 1);
+    assert_eq!(header(&again[0]), (0, 1, false));
+}
+
+#[test]
+fn without_piggyback_the_first_message_after_ack_delay_carries_the_ack() {
+    let t0 = Instant::now();
+    let mut b = ControlChannel::new(ChannelConfig {
+        piggyback_acks: false,
+        ack_delay: ms(10),
+        ..quiet_config()
+    });
+    b.handle_message(t0, &from_peer(0, 0, 1), None).unwrap();
+    b.handle_message(t0 + ms(2), &from_peer(1, 0, 2), None)
+        .unwrap();
+    // Half the window (2 of 4) is unacknowledged: at once, by a ZLB, since
+    // immediate_ack_at_half_window is still on.
+    let out = transmit_all(&mut b, t0 + ms(2));
+    assert_eq!(out.len(), 1);
+    assert_eq!(header(&out[0]), (0, 2, true));
+    // B sends; a third message from the peer acknowledges it. When B's
+    // timer fires B has a message to send: that message carries the
+    // acknowledgement, no ZLB.
+    b.send(t0 + ms(5), numbered(9)).unwrap();
+    assert_eq!(header(&transmit_all(&mut b, t0 + ms(5))[0]), (0, 2, false));
+    b.handle_message(t0 + ms(6), &from_peer(2, 1, 3), None)
+        .unwrap();
+    assert_eq!(b.unacknowledged(), 0);
+    assert_eq!(b.poll_timeout(), Some(t0 + ms(16)));
+    b.send(t0 + ms(16), numbered(10)).unwrap();
+    b.handle_timeout(t0 + ms(16));
+    let out = transmit_all(&mut b, t0 + ms(16));
+    assert_eq!(out.len(), 1, "the message, no ZLB: {out:?}");
+    assert_eq!(header(&out[0]), (1, 3, false));
+    assert_eq!(b.stats().zlbs_sent, 1);
+    assert!(transmit_all(&mut b, t0 + ms(30)).is_empty());
+}
+
+#[test]
+fn without_the_half_window_rule_a_full_window_waits_for_ack_delay() {
+    let t0 = Instant::now();
+    let mut b = ControlChannel::new(delayed_acks_only(8, ms(10)));
+    for ns in 0..8 {
+        b.handle_message(
+            t0 + ms(u64::from(ns)),
+            &from_peer(ns, 0, u32::from(ns)),
+            None,
+        )
+        .unwrap();
+        assert!(
+            transmit_all(&mut b, t0 + ms(u64::from(ns))).is_empty(),
+            "acknowledged early after Ns {ns}"
+        );
+    }
+    assert_eq!(delivered(&events(&mut b)), (0..8).collect::<Vec<_>>());
+    // One ZLB for all eight, ack_delay after the first.
+    assert_eq!(b.poll_timeout(), Some(t0 + ms(10)));
+    b.handle_timeout(t0 + ms(10));
+    let out = transmit_all(&mut b, t0 + ms(10));
+    assert_eq!(out.len(), 1);
+    assert_eq!(header(&out[0]), (0, 8, true));
+    assert!(b.is_idle());
+}
+
+#[test]
+fn a_default_sender_gets_everything_through_a_delayed_acks_only_peer() {
+    // A LAC-side channel against an LNS-side one with window 8, 10 ms
+    // delayed acknowledgements and no piggybacking, both sending: every
+    // message arrives, in order, and the sender never exceeds the window.
+    const COUNT: u32 = 500;
+    let mut a = Side::new(quiet_config(), 8, COUNT, 0, 0);
+    let mut b = Side::new(delayed_acks_only(8, ms(10)), 4, COUNT, 0, 0);
+    let mut ab = Link::new(21, 0.0, 0.0, 0);
+    let mut ba = Link::new(22, 0.0, 0.0, 0);
+    let elapsed = run_pair_until_delivered(
+        &mut a,
+        &mut b,
+        &mut ab,
+        &mut ba,
+        COUNT,
+        Duration::from_secs(600),
+    );
+    let expected: Vec<u32> = (0..COUNT).collect();
+    assert_eq!(b.received, expected);
+    assert_eq!(a.received, expected);
+    assert_eq!(a.max_in_flight, 8);
+    assert_eq!(a.channel.stats().retransmits, 0);
+    // At most a window per ack_delay (plus the link's 5 ms): 500 messages
+    // need at least 62 rounds of 10 ms.
+    assert!(elapsed >= ms(620), "{elapsed:?}");
+    // B acknowledged only by ZLB, or by messages sent after its timer.
+    assert!(b.channel.stats().zlbs_sent > 0);
+}
+
 #[test]
 fn zlb_carries_the_ns_the_peer_expects_while_a_message_is_in_flight() {
     let t0 = Instant::now();

@@ -28,7 +28,13 @@
 //! * **Acknowledgements**: piggybacked on every outgoing message; otherwise
 //!   a ZLB after `ack_delay`, or at once when half the receive window we
 //!   advertised is unacknowledged. A ZLB takes no Ns and is never
-//!   acknowledged.
+//!   acknowledged. Test equipment can behave like LNSs that acknowledge
+//!   only late: with `piggyback_acks` off, messages carry the Nr of our
+//!   last acknowledgement (stale but cumulative, so legal) and what was
+//!   received is acknowledged only once `ack_delay` has passed (by a ZLB,
+//!   or by the next message sent after that); with
+//!   `immediate_ack_at_half_window` off, half a window no longer hurries
+//!   the acknowledgement.
 //! * **HELLO** (§6.5): after `hello_interval` without control traffic in
 //!   either direction, a HELLO goes through the reliable path, so a dead
 //!   peer is detected by the retransmission limit.
@@ -132,6 +138,22 @@ pub struct ChannelConfig {
     /// How long an acknowledgement waits for an outgoing message to ride on
     /// before a ZLB is sent. Default 100 ms.
     pub ack_delay: Duration,
+    /// Acknowledge on every outgoing message (§5.8: Nr is "the sequence
+    /// number of the next expected message"). Default true. When false, the
+    /// channel acknowledges the way some deployed LNSs do, only with a
+    /// delayed acknowledgement: messages it sends carry the Nr of its last
+    /// acknowledgement (a stale Nr is still a valid cumulative one), and
+    /// what it received is acknowledged only when `ack_delay` has passed,
+    /// by a ZLB or by the next message sent after that. For test equipment;
+    /// the product keeps the default.
+    pub piggyback_acks: bool,
+    /// Acknowledge at once when half the receive window we advertised is
+    /// unacknowledged, rather than waiting for `ack_delay`. Default true.
+    /// False makes the channel acknowledge only after `ack_delay` (or on a
+    /// piggyback), so a peer that fills our window stalls until then, as
+    /// it would against an LNS with a fixed acknowledgement delay. For test
+    /// equipment; the product keeps the default.
+    pub immediate_ack_at_half_window: bool,
     /// HELLO after this long without control messages in either direction
     /// (§6.5); `None` disables. Default 60 s.
     pub hello_interval: Option<Duration>,
@@ -151,6 +173,8 @@ impl Default for ChannelConfig {
             retransmit_max: Duration::from_secs(8),
             max_retransmits: 5,
             ack_delay: Duration::from_millis(100),
+            piggyback_acks: true,
+            immediate_ack_at_half_window: true,
             hello_interval: Some(Duration::from_secs(60)),
             max_send_queue: 1024,
         }
@@ -437,6 +461,9 @@ pub struct ControlChannel {
     ack_now: bool,
     /// In-order messages delivered since our last acknowledgement went out.
     received_unacked: u16,
+    /// The Nr our last acknowledgement carried: what messages carry while
+    /// `piggyback_acks` is off and no acknowledgement is due.
+    acked_nr: u16,
 
     /// Last control traffic in either direction (for HELLO).
     last_activity: Option<Instant>,
@@ -470,6 +497,7 @@ impl ControlChannel {
             ack_deadline: None,
             ack_now: false,
             received_unacked: 0,
+            acked_nr: 0,
             last_activity: None,
             events: VecDeque::new(),
             diagnostic_events: 0,
@@ -490,6 +518,7 @@ impl ControlChannel {
         }
         if self.reorder.is_empty() {
             self.nr = nr;
+            self.acked_nr = nr;
         }
         self
     }
@@ -693,9 +722,12 @@ impl ControlChannel {
         // when half the window we advertised is unacknowledged: the peer
         // may be stalled on it (a burst of ICCNs, say, which get no reply
         // to carry the ack), and delaying would cap its message rate at a
-        // window per ack_delay.
+        // window per ack_delay. (Unless configured away, to emulate peers
+        // that acknowledge only after a delay.)
         let half_window = (self.config.receive_window / 2).max(1);
-        if self.config.ack_delay.is_zero() || self.received_unacked >= half_window {
+        let half_window_unacked =
+            self.config.immediate_ack_at_half_window && self.received_unacked >= half_window;
+        if self.config.ack_delay.is_zero() || half_window_unacked {
             self.ack_now = true;
         } else if self.ack_deadline.is_none() {
             self.ack_deadline = Some(now + self.config.ack_delay);
@@ -756,7 +788,11 @@ impl ControlChannel {
         }
         if self.can_transmit() {
             let index = usize::from(seq_ahead(self.tx_next, self.snd_una));
-            let (nr, tunnel_id) = (self.nr, self.peer_tunnel_id);
+            // Without piggybacking, a message acknowledges only when an
+            // acknowledgement is due; otherwise it repeats the last one.
+            let acks = self.config.piggyback_acks || self.ack_now;
+            let nr = if acks { self.nr } else { self.acked_nr };
+            let tunnel_id = self.peer_tunnel_id;
             let out = self.send_queue.get_mut(index)?;
             // §5.8: "The retransmitted message contains the same Ns value,
             // but the Nr value MUST be updated with the sequence number of
@@ -786,10 +822,14 @@ impl ControlChannel {
             if self.rto_deadline.is_none() {
                 self.rto_deadline = Some(now + self.rto);
             }
-            // The message carries the current Nr: no separate ack needed.
-            self.ack_now = false;
-            self.ack_deadline = None;
-            self.received_unacked = 0;
+            if acks {
+                // The message carries the current Nr: no separate ack
+                // needed.
+                self.ack_now = false;
+                self.ack_deadline = None;
+                self.received_unacked = 0;
+                self.acked_nr = nr;
+            }
             return Some(buf.len());
         }
         if self.ack_now {
@@ -807,6 +847,7 @@ impl ControlChannel {
             self.ack_now = false;
             self.ack_deadline = None;
             self.received_unacked = 0;
+            self.acked_nr = self.nr;
             self.stats.zlbs_sent += 1;
             return Some(len);
         }
