@@ -22,6 +22,17 @@
 //!   must be returned in the echo reply message"); every other IPv4
 //!   packet is counted and dropped.
 //!
+//! * Acknowledgements: by default the control channel acknowledges as
+//!   ours does (piggybacked on every reply, a ZLB after 100 ms, at once
+//!   when half its receive window is unacknowledged), which is kinder than
+//!   many LNSs in the field. [`LnsConfig::like_deployed_lns`] gives the
+//!   realistic profile instead: a small receive window, acknowledgements
+//!   only by a ZLB after a fixed delay, nothing piggybacked
+//!   ([`DEPLOYED_LNS_RECEIVE_WINDOW`], [`DEPLOYED_LNS_ACK_DELAY`]) — the
+//!   LNS of issue 11, and the kind of peer xl2tpd's RFC default window of 4
+//!   and many deployed LNSs make. Against it, one tunnel's window and the
+//!   acknowledgement delay, not the LAC, cap the call rate.
+//!
 //! Inputs [`LnsEmulator::handle_datagram`] and
 //! [`LnsEmulator::handle_timeout`]; outputs [`LnsEmulator::poll_transmit`]
 //! (control and data datagrams), [`LnsEmulator::poll_timeout`],
@@ -70,6 +81,16 @@ const RECV_SLOT: usize = 4096;
 
 /// How often [`run_lns`] publishes its statistics.
 const REPORT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Receive window of the realistic LNS profile
+/// ([`LnsConfig::like_deployed_lns`]): what the LNS of issue 11 advertised.
+/// (xl2tpd advertises the RFC 2661 §4.4.3 default of 4.)
+pub const DEPLOYED_LNS_RECEIVE_WINDOW: u16 = 8;
+
+/// Acknowledgement delay of the realistic LNS profile
+/// ([`LnsConfig::like_deployed_lns`]): the LNS of issue 11 acknowledged
+/// control messages about 10 ms after they arrived.
+pub const DEPLOYED_LNS_ACK_DELAY: Duration = Duration::from_millis(10);
 
 /// Settings of the emulator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +156,32 @@ impl LnsConfig {
         }
     }
 
+    /// The realistic acknowledgement profile: small window, delayed acks.
+    /// The emulator advertises `receive_window` (Receive Window Size AVP,
+    /// RFC 2661 §4.4.3) and acknowledges the LAC's control messages only
+    /// with a ZLB `ack_delay` after the first unacknowledged one arrived
+    /// (or with the first message it sends after that): its SCCRP, ICRP
+    /// and other messages carry the Nr of its previous acknowledgement,
+    /// and a window half full is not acknowledged early. That is how the
+    /// LNS of issue 11 behaved (window 8, about 10 ms,
+    /// [`DEPLOYED_LNS_RECEIVE_WINDOW`], [`DEPLOYED_LNS_ACK_DELAY`]); with a
+    /// window of 4 it is close to xl2tpd's RFC default window and many
+    /// deployed LNSs. A LAC then gets at most `receive_window` control
+    /// messages per `ack_delay` (plus a round trip) through one tunnel.
+    ///
+    /// Sets `endpoint.channel.{receive_window, ack_delay, piggyback_acks,
+    /// immediate_ack_at_half_window}`; the rest of the configuration is
+    /// kept.
+    #[must_use]
+    pub fn like_deployed_lns(mut self, receive_window: u16, ack_delay: Duration) -> Self {
+        let channel = &mut self.endpoint.channel;
+        channel.receive_window = receive_window;
+        channel.ack_delay = ack_delay;
+        channel.piggyback_acks = false;
+        channel.immediate_ack_at_half_window = false;
+        self
+    }
+
     /// The server link of every session, as `LinkConfig::lns_from_config`
     /// builds it: PFC and ACFC accepted (RFC 2516 §7 forbids them only over
     /// PPPoE), IPCP with our address and DNS, no IPv6CP.
@@ -169,12 +216,20 @@ pub struct LnsStats {
     pub tunnels: u32,
     /// Tunnels established so far.
     pub tunnels_total: u64,
+    /// Established tunnels that went down (StopCCN either way, or the
+    /// control channel gave up), shutdown included.
+    pub tunnels_down: u64,
+    /// Tunnels that went down before they were established.
+    pub tunnels_failed: u64,
     /// Calls established now.
     pub sessions: u32,
     /// Calls established so far.
     pub sessions_total: u64,
     /// Calls refused (session limit, no address left).
     pub sessions_refused: u64,
+    /// Established calls that went down (CDN either way, or their tunnel
+    /// went down).
+    pub sessions_down: u64,
     /// Sessions with IPCP Opened now.
     pub sessions_network_up: u32,
     /// Authentications accepted.
@@ -593,9 +648,15 @@ impl LnsEmulator {
                     self.stats.tunnels_total += 1;
                 }
                 L2tpEvent::TunnelDown {
-                    was_established: true,
-                    ..
-                } => self.stats.tunnels = self.stats.tunnels.saturating_sub(1),
+                    was_established, ..
+                } => {
+                    if was_established {
+                        self.stats.tunnels = self.stats.tunnels.saturating_sub(1);
+                        self.stats.tunnels_down += 1;
+                    } else {
+                        self.stats.tunnels_failed += 1;
+                    }
+                }
                 L2tpEvent::SessionRequest { handle, .. } => {
                     if self.sessions.len() >= self.config.max_sessions {
                         self.stats.sessions_refused += 1;
@@ -613,7 +674,14 @@ impl LnsEmulator {
                     peer,
                     ..
                 } => self.session_up(now, handle, peer, (peer_tunnel_id, peer_session_id)),
-                L2tpEvent::SessionDown { handle, .. } => {
+                L2tpEvent::SessionDown {
+                    handle,
+                    was_established,
+                    ..
+                } => {
+                    if was_established {
+                        self.stats.sessions_down += 1;
+                    }
                     if let Some(session) = self.sessions.get_mut(&handle) {
                         session.link.lower_down(now);
                     }
@@ -968,6 +1036,9 @@ mod tests {
         credentials: BTreeMap<u64, (Credentials, Vec<AuthMethod>)>,
         /// Every data message the LNS sent.
         lns_data: Vec<Vec<u8>>,
+        /// Every control datagram each side sent, with the time.
+        lac_control: Vec<(Instant, Vec<u8>)>,
+        lns_control: Vec<(Instant, Vec<u8>)>,
         /// Impairment of the path, both ways: RNG, loss and duplication
         /// probabilities.
         impairment: Option<(StdRng, f64, f64)>,
@@ -988,6 +1059,8 @@ mod tests {
                 calls: BTreeMap::new(),
                 credentials: BTreeMap::new(),
                 lns_data: Vec::new(),
+                lac_control: Vec::new(),
+                lns_control: Vec::new(),
                 impairment: None,
             }
         }
@@ -1053,6 +1126,9 @@ mod tests {
             let mut buf = Vec::new();
             while let Some((to, len)) = self.lac.poll_transmit(now, &mut buf) {
                 assert_eq!(to, LNS_ADDR);
+                if crate::l2tp::is_control(&buf[..len]) {
+                    self.lac_control.push((now, buf[..len].to_vec()));
+                }
                 for _ in 0..self.copies() {
                     self.lns.handle_datagram(now, LAC_ADDR, &buf[..len]);
                 }
@@ -1131,6 +1207,7 @@ mod tests {
             }
             for datagram in downstream {
                 if crate::l2tp::is_control(&datagram) {
+                    self.lns_control.push((now, datagram.clone()));
                     self.lac.handle_datagram(now, LNS_ADDR, &datagram);
                     continue;
                 }
@@ -1304,6 +1381,88 @@ mod tests {
             (0, 0, 0)
         );
         assert_eq!(stats.tunnels_total, 1);
+        assert_eq!((stats.tunnels_down, stats.tunnels_failed), (1, 0));
+        assert_eq!(stats.sessions_down, 2);
+    }
+
+    #[test]
+    fn the_deployed_lns_profile_acknowledges_only_after_its_delay() {
+        use crate::wire::l2tp::{ControlMessage, MessageType};
+
+        let config = lns_config("10.0.0.0/24")
+            .like_deployed_lns(DEPLOYED_LNS_RECEIVE_WINDOW, DEPLOYED_LNS_ACK_DELAY);
+        let channel = &config.endpoint.channel;
+        assert_eq!(
+            (
+                channel.receive_window,
+                channel.ack_delay,
+                channel.piggyback_acks,
+                channel.immediate_ack_at_half_window
+            ),
+            (8, Duration::from_millis(10), false, false)
+        );
+        let mut world = World::new(config);
+        const CALLS: u64 = 30;
+        for id in 1..=CALLS {
+            world.dial(id, user("alice", "alice-pw"), &[AuthMethod::Pap]);
+        }
+        assert!(
+            world.run_until(Duration::from_secs(30), |w| w
+                .calls
+                .values()
+                .all(|c| c.ipv4.is_some())),
+            "{:?}",
+            world.lns.stats()
+        );
+        let stats = world.lns.stats();
+        assert_eq!((stats.tunnels, stats.sessions_network_up), (1, 30));
+        assert_eq!((stats.tunnels_down, stats.tunnels_failed), (0, 0));
+        assert_eq!(stats.sessions_down, 0);
+
+        let parse = |bytes: &[u8]| ControlMessage::from_bytes(bytes, None).unwrap();
+        // The SCCRP advertises window 8 and does not acknowledge the
+        // SCCRQ it answers (Nr 0): that is left to the delayed ZLB.
+        let sccrp = world
+            .lns_control
+            .iter()
+            .map(|(_, bytes)| parse(bytes))
+            .find(|m| m.message_type == Some(MessageType::Sccrp))
+            .expect("SCCRP");
+        assert_eq!((sccrp.ns, sccrp.nr), (0, 0));
+        assert_eq!(sccrp.receive_window_size(), Some(8));
+
+        // When each LAC message arrived (no loss: sent once each).
+        let mut arrived = HashMap::new();
+        for (at, bytes) in &world.lac_control {
+            let msg = parse(bytes);
+            if !msg.is_zlb() {
+                assert!(arrived.insert(msg.ns, *at).is_none(), "retransmitted");
+            }
+        }
+        // Every acknowledgement the LNS sent came at least ack_delay after
+        // the oldest message it acknowledged, and most were ZLBs.
+        let (mut acked, mut acks, mut zlbs) = (0u16, 0, 0);
+        for (at, bytes) in &world.lns_control {
+            let msg = parse(bytes);
+            if msg.nr == acked {
+                continue;
+            }
+            acks += 1;
+            zlbs += usize::from(msg.is_zlb());
+            let first = arrived[&acked];
+            assert!(
+                at.saturating_duration_since(first) >= DEPLOYED_LNS_ACK_DELAY,
+                "Nr {} ({:?}) acknowledges Ns {acked}, which arrived {:?} before",
+                msg.nr,
+                msg.message_type,
+                at.saturating_duration_since(first)
+            );
+            acked = msg.nr;
+        }
+        // SCCRQ, SCCCN, and an ICRQ and an ICCN per call.
+        assert_eq!(usize::from(acked), arrived.len());
+        assert_eq!(arrived.len(), 2 + 2 * CALLS as usize);
+        assert!(acks > 0 && zlbs * 2 > acks, "{zlbs} ZLBs of {acks} acks");
     }
 
     #[test]
