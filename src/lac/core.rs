@@ -632,6 +632,11 @@ pub struct LacCore {
     scratch: Vec<u8>,
     /// Rate limit of PADTs for unknown sessions: window start, count.
     stale_padts: (Instant, u32),
+    /// [`Self::drain_endpoint`]'s loop is running: a handler that gives
+    /// the endpoint more input leaves the events it causes to that loop
+    /// instead of starting another (no recursion, however many calls a
+    /// tunnel takes down with it).
+    draining_endpoint: bool,
 }
 
 impl LacCore {
@@ -678,6 +683,7 @@ impl LacCore {
             totals: ForwardingTotals::default(),
             scratch: vec![0; CONTROL_FRAME_LEN],
             stale_padts: (now, 0),
+            draining_endpoint: false,
         }
     }
 

@@ -240,6 +240,7 @@ impl LacCore {
         let Some(session) = self.sessions.get_mut(&token) else {
             return self.drop_frame(FastPathDrop::UnknownSession);
         };
+        let mut behind_answer = false;
         if let Stage::Tunnelling(tunnelling) = &session.stage {
             // The LNS sends on a call only once it has our ICCN: data ahead
             // of the ICCN's acknowledgement confirms the call. The session
@@ -267,19 +268,11 @@ impl LacCore {
             if !up {
                 return self.drop_frame(FastPathDrop::NotUp);
             }
-            return match self.handle_datagram(now, from, buf, start, len) {
-                Forward::Frame { interface, range } => {
-                    if let Some(bytes) = buf.get(range) {
-                        self.frames.push_back(OutFrame {
-                            interface,
-                            bytes: bytes.to_vec(),
-                        });
-                    }
-                    Forward::Control
-                }
-                other => other,
-            };
+            behind_answer = true;
         }
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return self.drop_frame(FastPathDrop::UnknownSession);
+        };
         let Stage::Up(forwarding) = &mut session.stage else {
             return self.drop_frame(FastPathDrop::NotUp);
         };
@@ -331,9 +324,17 @@ impl LacCore {
         session.down.bytes += ppp_len as u64;
         self.totals.downstream.packets += 1;
         self.totals.downstream.bytes += ppp_len as u64;
-        Forward::Frame {
-            interface: session.interface,
-            range: frame_start..ppp_start + ppp_len,
+        let (interface, range) = (session.interface, frame_start..ppp_start + ppp_len);
+        if behind_answer {
+            // In order behind the authentication answer session_up queued.
+            if let Some(bytes) = buf.get(range) {
+                self.frames.push_back(OutFrame {
+                    interface,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            return Forward::Control;
         }
+        Forward::Frame { interface, range }
     }
 }

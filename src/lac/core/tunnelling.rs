@@ -142,7 +142,20 @@ impl LacCore {
         }
     }
 
+    /// Handles the endpoint's events in order, in one loop. Called after
+    /// every input to the endpoint; when the loop is already running
+    /// further up the stack (an event's handler placed or cleared a call),
+    /// it returns at once and the running loop takes the new events.
     pub(super) fn drain_endpoint(&mut self, now: Instant) {
+        if self.draining_endpoint {
+            return;
+        }
+        self.draining_endpoint = true;
+        self.drain_endpoint_events(now);
+        self.draining_endpoint = false;
+    }
+
+    fn drain_endpoint_events(&mut self, now: Instant) {
         while let Some(event) = self.endpoint.poll_event() {
             match &event {
                 L2tpEvent::TunnelUp {
