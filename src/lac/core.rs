@@ -61,7 +61,7 @@ use crate::dataplane::mss::clamp_mss;
 use crate::dataplane::police::Policer;
 use crate::l2tp::{
     CallInfo, Endpoint, EndpointConfig, Event as L2tpEvent, OpenSession, ProxyInfo,
-    SessionDownCause, SessionHandle,
+    SessionDownCause, SessionHandle, TunnelState,
 };
 use crate::ppp::auth::{AuthDecision, AuthMethod, AuthRequest as PppAuthRequest};
 use crate::ppp::link::{DownReason, Link, LinkConfig, LinkEvent, NegotiationRecord};
@@ -123,6 +123,9 @@ pub struct LacConfig {
     pub acct_group: String,
     /// From the Access-Accept to an established L2TP session.
     pub setup_deadline: Duration,
+    /// How long one LNS attempt waits for its tunnel to come up before the
+    /// call moves to the next candidate (`[lac] tunnel_setup_timeout`).
+    pub tunnel_setup_timeout: Duration,
     /// What the Calling Number AVP carries.
     pub calling_number: CallingNumber,
     /// Interim interval when RADIUS sends no Acct-Interim-Interval (zero:
@@ -170,6 +173,7 @@ impl LacConfig {
             auth_group: lac.auth_group.clone(),
             acct_group: lac.acct_group.clone(),
             setup_deadline: lac.setup_deadline.get(),
+            tunnel_setup_timeout: lac.tunnel_setup_timeout.get(),
             calling_number: lac.calling_number,
             interim_interval: config.radius.accounting.interim_interval.get(),
             tunnel_accounting: config.radius.accounting.tunnel_accounting,
@@ -568,6 +572,8 @@ impl Session {
 enum TimerKind {
     Link,
     Deadline,
+    /// An LNS attempt's [`LacConfig::tunnel_setup_timeout`].
+    Attempt,
     SessionTimeout,
     IdleCheck,
     Interim,
@@ -1056,6 +1062,7 @@ impl LacCore {
                     }
                 }
             }
+            TimerKind::Attempt => self.attempt_timed_out(now, token),
             TimerKind::SessionTimeout => {
                 if session.session_timeout_at.is_some_and(|t| t <= now) {
                     self.end_session(now, token, SessionEnd::SessionTimeout);

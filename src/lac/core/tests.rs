@@ -79,6 +79,7 @@ fn lac_config() -> LacConfig {
         auth_group: "auth".into(),
         acct_group: "acct".into(),
         setup_deadline: Duration::from_secs(30),
+        tunnel_setup_timeout: Duration::from_secs(5),
         calling_number: CallingNumber::Mac,
         interim_interval: Duration::ZERO,
         tunnel_accounting: true,

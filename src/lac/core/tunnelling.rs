@@ -89,6 +89,11 @@ impl LacCore {
                                 opened_at: None,
                             });
                     record.peer = attempt.endpoint;
+                    self.arm(
+                        now + self.config.tunnel_setup_timeout,
+                        token,
+                        TimerKind::Attempt,
+                    );
                     self.drain_endpoint(now);
                     return;
                 }
@@ -102,6 +107,50 @@ impl LacCore {
                 }
             }
         }
+    }
+
+    /// The current attempt of session `token` has waited
+    /// [`LacConfig::tunnel_setup_timeout`]. If its tunnel is still not up,
+    /// the LNS is denylisted and the tunnel closed: every call waiting on
+    /// it (this one included) gets its `SessionDown` and moves to its next
+    /// candidate, seconds after the SCCRQ instead of after the control
+    /// channel's whole retransmission schedule (31 s with the RFC 2661
+    /// §5.8 defaults), which no subscriber waits for. A call on a tunnel
+    /// that is up waits its turn behind the LNS's window instead: the
+    /// set-up deadline bounds that wait.
+    pub(super) fn attempt_timed_out(&mut self, now: Instant, token: u64) {
+        let Some(Stage::Tunnelling(tunnelling)) = self.sessions.get(&token).map(|s| &s.stage)
+        else {
+            return;
+        };
+        let Some((attempt, handle, started)) = &tunnelling.current else {
+            return;
+        };
+        if *started + self.config.tunnel_setup_timeout > now {
+            // The timer of an earlier attempt.
+            return;
+        }
+        let state = self.endpoint.tunnel_state(handle.tunnel_id);
+        if matches!(state, Some(TunnelState::Established)) {
+            return;
+        }
+        let (endpoint, tunnel_id) = (attempt.endpoint, handle.tunnel_id);
+        tracing::warn!(
+            lns = %endpoint,
+            tunnel_id,
+            timeout = ?self.config.tunnel_setup_timeout,
+            "the LNS did not bring the tunnel up in time; its calls move to their next LNS"
+        );
+        if !self.selector.is_denylisted(endpoint, now) {
+            self.selector.report_failure(now, endpoint);
+            self.drain_selector();
+        }
+        let result = ResultCode::stop_ccn(StopCcnResult::GeneralError).with_error(
+            crate::wire::l2tp::GeneralError::NoError,
+            "control connection setup timed out",
+        );
+        self.endpoint.close_tunnel(now, tunnel_id, result);
+        self.drain_endpoint(now);
     }
 
     pub(super) fn call_info(&mut self, token: u64) -> CallInfo {
@@ -366,8 +415,12 @@ impl LacCore {
                     "LNS attempt failed; trying the next candidate"
                 );
                 session.lns = None;
-                self.selector.report_failure(now, attempt.endpoint);
-                self.drain_selector();
+                // One denylisting per failure of the LNS, not one per call
+                // it took down with it.
+                if !self.selector.is_denylisted(attempt.endpoint, now) {
+                    self.selector.report_failure(now, attempt.endpoint);
+                    self.drain_selector();
+                }
                 self.try_next_endpoint(now, token);
             }
             Stage::Up(forwarding) if forwarding.handle == handle => {
