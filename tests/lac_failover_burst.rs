@@ -304,7 +304,10 @@ fn ten_thousand_calls_fail_over_when_their_tunnel_dies() {
         world.calls_at.get(&LNS_B),
         &world.lac_events[..world.lac_events.len().min(8)]
     );
-    assert_eq!(world.authentications, SUBSCRIBERS as usize, "one Access-Request each");
+    assert_eq!(
+        world.authentications, SUBSCRIBERS as usize,
+        "one Access-Request each"
+    );
     assert_eq!(world.calls_at.get(&LNS_B), Some(&(SUBSCRIBERS as usize)));
     let failovers = world
         .lac_events

@@ -89,6 +89,9 @@ struct WorldSpec {
     lns_receive_window: u16,
     /// `[lac] workers`.
     workers: u16,
+    /// The LAC with the L2TP timers and set-up deadline a user gets by
+    /// default, instead of the suite's shortened ones.
+    default_timers: bool,
 }
 
 impl WorldSpec {
@@ -109,6 +112,7 @@ impl WorldSpec {
             capture: std::env::var_os("TN_TEST_CAPTURE").is_some(),
             lns_receive_window: 4,
             workers: 1,
+            default_timers: false,
         }
     }
 
@@ -503,18 +507,15 @@ restart_timer = "1s"
 
 [l2tp]
 listen = "{LAC_CORE}:1701"
-hello_interval = "60s"
-retransmit_initial = "200ms"
-retransmit_max = "400ms"
-max_retransmits = 3
 hide_avps = {hide}
+{l2tp_timers}
 
 [lac]
 auth_group = "test"
 acct_group = "test"
 balancing = "{balancing}"
 max_attempts = 3
-setup_deadline = "20s"
+{setup_deadline}
 denylist_time = "{denylist}"
 max_sessions_per_tunnel = {per_tunnel}
 calling_number = "mac"
@@ -567,6 +568,16 @@ listen = "{MGMT}"
         radius_secret = radius.secret(),
         tunnel_accounting = spec.tunnel_accounting,
         interim = spec.interim_interval,
+        l2tp_timers = if spec.default_timers {
+            "# L2TP timers: the defaults"
+        } else {
+            "hello_interval = \"60s\"\nretransmit_initial = \"200ms\"\nretransmit_max = \"400ms\"\nmax_retransmits = 3"
+        },
+        setup_deadline = if spec.default_timers {
+            "# setup_deadline and tunnel_setup_timeout: the defaults"
+        } else {
+            "setup_deadline = \"20s\""
+        },
     ))
 }
 
@@ -1542,6 +1553,72 @@ fn two_workers_share_a_denylisting() -> Result<()> {
         |n| n == 1.0,
     )?;
     world.wait_metric("tunnelnas_lac_denylisted_endpoints", &[], "1", |n| n == 1.0)?;
+    Ok(())
+}
+
+/// Issue 11: with the configuration a user runs (no timer shortened), a
+/// silent preferred LNS costs 50 subscribers a few seconds, not their
+/// session: `[lac] tunnel_setup_timeout` (5 s) moves every waiting call to
+/// the second LNS long before the control channel's retransmissions
+/// (31 s) would give up, and before a subscriber's patience runs out. The
+/// subscribers retransmit their PAP request meanwhile (every 3 s, as
+/// pppd does); each subscriber goes to RADIUS once.
+#[test]
+fn silent_preferred_lns_costs_fifty_subscribers_seconds_with_default_timers() -> Result<()> {
+    const N: u32 = 50;
+    let mut spec = WorldSpec::new("fodflt").lns(&[LNS_A, LNS_B]).user(
+        UserEntry::new("fd-user")
+            .password(PASSWORD)
+            .l2tp_tunnel(1, &LNS_A.to_string(), TUNNEL_SECRET, 1)
+            .l2tp_tunnel(2, &LNS_B.to_string(), TUNNEL_SECRET, 2),
+    );
+    for i in 0..N {
+        spec = spec
+            .subscriber(SubscriberSpec::new(i, "fd-user", PASSWORD).methods(&[AuthMethod::Pap]));
+    }
+    spec.default_timers = true;
+    let world = World::start(spec)?;
+    world.lns(LNS_A).set_mode(LnsMode::Silent);
+
+    let started = Instant::now();
+    world.subs.dial_all(Duration::from_millis(10))?;
+    world
+        .subs
+        .wait_all_authenticated(Duration::from_secs(10), &|| world.diag())?;
+    let took = started.elapsed();
+    eprintln!("{N} subscribers up through the second LNS after {took:?}");
+    ensure!(
+        took < Duration::from_secs(10),
+        "{N} subscribers took {took:?}{}",
+        world.diag()
+    );
+    for index in 0..N as usize {
+        let status = world.subs.status(index)?;
+        world.lns_session(LNS_B, &status)?;
+    }
+    ensure!(
+        world.lns(LNS_A).state().sccrqs >= 1,
+        "the preferred LNS was never tried{}",
+        world.diag()
+    );
+    world.wait_metric(
+        "tunnelnas_lac_selection_total",
+        &[("outcome", "failover")],
+        &format!("{N}"),
+        |n| n == f64::from(N),
+    )?;
+    world.wait_metric(
+        "tunnelnas_lac_denylist_total",
+        &[("lns", &format!("{LNS_A}:1701"))],
+        "1 (one denylisting for the whole burst)",
+        |n| n == 1.0,
+    )?;
+    world.wait_metric(
+        "tunnelnas_radius_requests_total",
+        &[("service", "auth"), ("kind", "first")],
+        &format!("{N}: retransmitted PAP requests are absorbed"),
+        |n| n == f64::from(N),
+    )?;
     Ok(())
 }
 
