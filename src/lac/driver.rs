@@ -9,7 +9,11 @@
 //! from its own slice ([`crate::shard`]). So the per-packet path has no
 //! locks, no hand-off between tasks and no allocation: a batch is received,
 //! each frame is rewritten in place by the core and sent at once
-//! (DESIGN.md, "Memory and concurrency budget").
+//! (DESIGN.md, "Memory and concurrency budget"). The one thing the workers
+//! share is the [`LoadTable`] of sessions per LNS, written when a session
+//! starts or ends and read when an LNS is chosen, without locks, so that
+//! least-sessions and free-capacity balancing count the whole box
+//! ([`super::select::load`]).
 //!
 //! RADIUS requests run as spawned tasks on the [`AaaHandle`] and come back
 //! over a channel; accounting goes to the durable spool of the AAA service
@@ -31,7 +35,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::{Command, Forward, LacConfig, LacCore, LacEvent, SessionState, SessionView};
-use super::select::SelectEvent;
+use super::select::{LoadTable, SelectEvent, load::DEFAULT_ENDPOINTS_PER_WORKER};
 use crate::aaa::attributes::Decision;
 use crate::aaa::dynauth::{DynAuthCommand, DynAuthRequest, DynAuthResult, ErrorCause};
 use crate::aaa::request::AccountingRecord;
@@ -343,6 +347,11 @@ impl Lac {
         let mut workers = Vec::with_capacity(usize::from(count));
         let mut senders = Vec::with_capacity(usize::from(count));
         let (denylisted_tx, denylisted_rx) = mpsc::unbounded_channel();
+        // Box-wide sessions per LNS for least-sessions and free-capacity
+        // balancing: each worker publishes its counts, reads the others'
+        // (lock-free, never on the per-packet path: `lac::select::load`).
+        let load =
+            (count > 1).then(|| LoadTable::new(usize::from(count), DEFAULT_ENDPOINTS_PER_WORKER));
         for (index, (interfaces, udp)) in (0..count).zip(per_worker.into_iter().zip(udp_sockets)) {
             let shard = Shard::new(index, count).context("worker index")?;
             // One worker keeps the plain prefix (Acct-Session-Ids as
@@ -352,8 +361,11 @@ impl Lac {
             } else {
                 acct_session_prefix.clone()
             };
+            let mut worker_config = config.for_worker(shard);
+            worker_config.select.shared_load =
+                load.as_ref().and_then(|l| l.handle(usize::from(index)));
             let (worker, api_tx) = Worker::open(
-                config.for_worker(shard),
+                worker_config,
                 interfaces,
                 UdpSocket::from_std(udp).context("cannot register the L2TP socket")?,
                 prefix,

@@ -11,13 +11,20 @@
 //!   among equals to the NAS: equal preferences are balanced by
 //!   [`LnsBalancing`] — weighted by free capacity, round-robin, or least
 //!   sessions.
+//!   With several workers (`[lac] workers`), least sessions and free
+//!   capacity count the sessions of the whole box: each worker's selector
+//!   publishes its own per-endpoint counts and reads the others' from a
+//!   lock-free [`LoadTable`] (see [`load`] for the design), touched only
+//!   when a plan is made and when a session starts or ends — never per
+//!   packet.
 //! * An endpoint that failed (tunnel set-up timeout, StopCCN, a CDN saying
 //!   "try another") is denylisted for `denylist_time`; denylisted endpoints
 //!   are tried only after every other one, so a subscriber is still served
 //!   when they are all that is left.
 //! * At most `max_attempts` endpoints per subscriber.
 //!
-//! Sans-IO: time is an argument, randomness comes from a seeded RNG.
+//! Sans-IO: time is an argument, randomness comes from a seeded RNG, the
+//! other workers' load comes in as a handle ([`SelectConfig::shared_load`]).
 //! Endpoints given as host names are resolved by the driver before it asks.
 
 use std::collections::HashMap;
@@ -29,6 +36,11 @@ use rand::{RngExt, SeedableRng};
 
 use crate::aaa::attributes::{TunnelCandidate, TunnelEndpoint};
 use crate::config::{LnsBalancing, Realm};
+
+#[path = "select_load.rs"]
+pub mod load;
+
+pub use load::{LoadTable, LoadWriter, SharedLoad};
 
 /// The L2TP port an endpoint uses when none is given.
 pub const L2TP_PORT: u16 = 1701;
@@ -45,6 +57,9 @@ pub struct SelectConfig {
     /// Sessions an endpoint is assumed to carry at most, for weighting by
     /// free capacity.
     pub capacity: u32,
+    /// This worker's place in the box-wide session counts (`None`: one
+    /// worker, its own counts are the box's). Set by the driver per worker.
+    pub shared_load: Option<SharedLoad>,
 }
 
 impl Default for SelectConfig {
@@ -54,6 +69,7 @@ impl Default for SelectConfig {
             max_attempts: 3,
             denylist_time: Duration::from_secs(60),
             capacity: 10_000,
+            shared_load: None,
         }
     }
 }
@@ -66,6 +82,7 @@ impl SelectConfig {
             max_attempts: lac.max_attempts.max(1),
             denylist_time: lac.denylist_time.get(),
             capacity: 10_000,
+            shared_load: None,
         }
     }
 }
@@ -145,17 +162,33 @@ pub enum SelectEvent {
 pub struct Selector {
     config: SelectConfig,
     endpoints: HashMap<SocketAddr, EndpointState>,
+    /// Publishes this worker's counts ([`SelectConfig::shared_load`]).
+    load: Option<LoadWriter>,
     round_robin: u64,
     rng: StdRng,
     events: Vec<SelectEvent>,
 }
 
 impl Selector {
-    /// A selector; `seed` drives the weighted draw.
+    /// A selector; `seed` drives the weighted draw. With
+    /// [`SelectConfig::shared_load`] it becomes the only writer of its
+    /// worker's row (a second selector on the same row balances on its own
+    /// counts plus the others', and publishes nothing; logged).
     pub fn new(config: SelectConfig, seed: [u8; 32]) -> Self {
+        let load = config.shared_load.as_ref().and_then(|shared| {
+            let writer = shared.claim();
+            if writer.is_none() {
+                tracing::warn!(
+                    worker = shared.worker(),
+                    "another LNS selector publishes this worker's sessions: this one does not"
+                );
+            }
+            writer
+        });
         Self {
             config,
             endpoints: HashMap::new(),
+            load,
             round_robin: 0,
             rng: StdRng::from_seed(seed),
             events: Vec::new(),
@@ -244,6 +277,12 @@ impl Selector {
         if group.len() < 2 {
             return group;
         }
+        let mut load = if self.config.balancing == LnsBalancing::RoundRobin {
+            Vec::new()
+        } else {
+            let endpoints: Vec<SocketAddr> = group.iter().map(|a| a.endpoint).collect();
+            self.box_sessions(&endpoints)
+        };
         match self.config.balancing {
             LnsBalancing::RoundRobin => {
                 let shift = (self.round_robin % group.len() as u64) as usize;
@@ -251,7 +290,9 @@ impl Selector {
                 group.rotate_left(shift);
             }
             LnsBalancing::LeastSessions => {
-                group.sort_by_key(|a| self.sessions(a.endpoint));
+                let mut ranked: Vec<(u32, Attempt)> = load.into_iter().zip(group).collect();
+                ranked.sort_by_key(|(sessions, _)| *sessions);
+                group = ranked.into_iter().map(|(_, attempt)| attempt).collect();
             }
             LnsBalancing::Weighted => {
                 // Draw without replacement, each endpoint weighted by its
@@ -259,15 +300,10 @@ impl Selector {
                 // of its failover role).
                 let mut out = Vec::with_capacity(group.len());
                 while !group.is_empty() {
-                    let weights: Vec<u64> = group
+                    let weights: Vec<u64> = load
                         .iter()
-                        .map(|a| {
-                            u64::from(
-                                self.config
-                                    .capacity
-                                    .saturating_sub(self.sessions(a.endpoint)),
-                            )
-                            .max(1)
+                        .map(|sessions| {
+                            u64::from(self.config.capacity.saturating_sub(*sessions)).max(1)
                         })
                         .collect();
                     let total: u64 = weights.iter().sum();
@@ -281,6 +317,7 @@ impl Selector {
                         draw -= w;
                     }
                     out.push(group.remove(index));
+                    load.remove(index);
                 }
                 group = out;
             }
@@ -288,8 +325,19 @@ impl Selector {
         group
     }
 
-    fn sessions(&self, endpoint: SocketAddr) -> u32 {
+    /// This worker's sessions on `endpoint`.
+    pub fn sessions(&self, endpoint: SocketAddr) -> u32 {
         self.endpoints.get(&endpoint).map_or(0, |e| e.sessions)
+    }
+
+    /// The box's sessions on each of `endpoints`: this worker's, plus what
+    /// the other workers published ([`SelectConfig::shared_load`]).
+    pub fn box_sessions(&self, endpoints: &[SocketAddr]) -> Vec<u32> {
+        let mut totals: Vec<u32> = endpoints.iter().map(|e| self.sessions(*e)).collect();
+        if let Some(shared) = &self.config.shared_load {
+            shared.add_others(endpoints, &mut totals);
+        }
+        totals
     }
 
     /// Whether `endpoint` is denylisted at `now`.
@@ -321,8 +369,12 @@ impl Selector {
     pub fn session_started(&mut self, endpoint: SocketAddr) {
         let state = self.endpoints.entry(endpoint).or_default();
         state.sessions = state.sessions.saturating_add(1);
+        let sessions = state.sessions;
         if state.denylisted_until.take().is_some() {
             self.events.push(SelectEvent::Cleared { endpoint });
+        }
+        if let Some(load) = &mut self.load {
+            load.publish(endpoint, sessions);
         }
     }
 
@@ -330,6 +382,9 @@ impl Selector {
     pub fn session_ended(&mut self, endpoint: SocketAddr) {
         if let Some(state) = self.endpoints.get_mut(&endpoint) {
             state.sessions = state.sessions.saturating_sub(1);
+            if let Some(load) = &mut self.load {
+                load.publish(endpoint, state.sessions);
+            }
         }
         self.forget_idle(endpoint);
     }

@@ -265,3 +265,140 @@ fn realm_rules_match_domain_or_prefix_and_keep_ports() {
     );
     assert_eq!(plan[0].secret, b"s");
 }
+
+/// Two workers' selectors on one [`LoadTable`].
+fn two_workers(balancing: LnsBalancing, capacity: u32) -> (Selector, Selector) {
+    let table = LoadTable::new(2, 16);
+    let worker = |index: usize, seed: u8| {
+        Selector::new(
+            SelectConfig {
+                balancing,
+                max_attempts: 5,
+                capacity,
+                shared_load: table.handle(index),
+                ..SelectConfig::default()
+            },
+            [seed; 32],
+        )
+    };
+    (worker(0, 3), worker(1, 4))
+}
+
+#[test]
+fn least_sessions_counts_every_workers_sessions() {
+    let (mut w0, mut w1) = two_workers(LnsBalancing::LeastSessions, 10_000);
+    let now = Instant::now();
+    let candidates = [
+        candidate("192.0.2.1", Some(1), "a"),
+        candidate("192.0.2.2", Some(1), "b"),
+    ];
+    // Worker 0 alone carries .1 twice, worker 1 alone .2 three times: each
+    // worker on its own counts would pick the LNS the *other* one loads.
+    w0.session_started(addr("192.0.2.1"));
+    w0.session_started(addr("192.0.2.1"));
+    for _ in 0..3 {
+        w1.session_started(addr("192.0.2.2"));
+    }
+    assert_eq!(
+        w0.box_sessions(&[addr("192.0.2.1"), addr("192.0.2.2")]),
+        [2, 3]
+    );
+    assert_eq!(
+        w0.sessions(addr("192.0.2.2")),
+        0,
+        "its own count stays its own"
+    );
+    for worker in [&mut w0, &mut w1] {
+        assert_eq!(
+            worker.plan(now, &candidates).unwrap()[0].endpoint,
+            addr("192.0.2.1"),
+            "2 < 3 box-wide"
+        );
+    }
+    // Worker 1 drops two of its sessions: .2 is now the emptier one, for
+    // both workers.
+    w1.session_ended(addr("192.0.2.2"));
+    w1.session_ended(addr("192.0.2.2"));
+    for worker in [&mut w0, &mut w1] {
+        assert_eq!(
+            worker.plan(now, &candidates).unwrap()[0].endpoint,
+            addr("192.0.2.2"),
+            "1 < 2 box-wide"
+        );
+    }
+    // A worker that stops takes its sessions out of the others' view.
+    drop(w1);
+    assert_eq!(
+        w0.box_sessions(&[addr("192.0.2.1"), addr("192.0.2.2")]),
+        [2, 0]
+    );
+}
+
+#[test]
+fn weighted_balancing_uses_box_wide_free_capacity() {
+    let (mut w0, mut w1) = two_workers(LnsBalancing::Weighted, 100);
+    let now = Instant::now();
+    // .1 is 75 % full box-wide, but worker 0 carries none of it: on its own
+    // counts it would split 50/50.
+    for _ in 0..75 {
+        w1.session_started(addr("192.0.2.1"));
+    }
+    let candidates = [
+        candidate("192.0.2.1", Some(1), "a"),
+        candidate("192.0.2.2", Some(1), "b"),
+    ];
+    let mut first_one = 0;
+    for _ in 0..2000 {
+        let plan = w0.plan(now, &candidates).unwrap();
+        assert_eq!(plan.len(), 2, "the other stays as failover");
+        if plan[0].endpoint == addr("192.0.2.1") {
+            first_one += 1;
+        }
+    }
+    // Free capacity 25 against 100: expected 2000 * 25 / 125 = 400.
+    assert!((300..=500).contains(&first_one), "{first_one}");
+    // 25 of .1's sessions move to worker 0 and worker 1 puts 50 on .2:
+    // box-wide 75 and 50 whichever worker asks.
+    for _ in 0..25 {
+        w0.session_started(addr("192.0.2.1"));
+    }
+    for _ in 0..25 {
+        w1.session_ended(addr("192.0.2.1"));
+    }
+    for _ in 0..50 {
+        w1.session_started(addr("192.0.2.2"));
+    }
+    assert_eq!(
+        w0.box_sessions(&[addr("192.0.2.1"), addr("192.0.2.2")]),
+        [75, 50]
+    );
+    let mut first_one = 0;
+    for _ in 0..2000 {
+        if w1.plan(now, &candidates).unwrap()[0].endpoint == addr("192.0.2.1") {
+            first_one += 1;
+        }
+    }
+    // Free capacity 25 against 50: expected 2000 * 25 / 75 ≈ 667.
+    assert!((560..=770).contains(&first_one), "{first_one}");
+}
+
+#[test]
+fn a_second_selector_on_one_workers_row_publishes_nothing() {
+    let table = LoadTable::new(2, 4);
+    let config = SelectConfig {
+        shared_load: table.handle(0),
+        ..SelectConfig::default()
+    };
+    let mut first = Selector::new(config.clone(), [1; 32]);
+    let mut second = Selector::new(config, [2; 32]);
+    first.session_started(addr("192.0.2.1"));
+    second.session_started(addr("192.0.2.1"));
+    assert_eq!(table.total(addr("192.0.2.1")), 1);
+    // A selector without a shared view counts only its own.
+    let mut alone = selector(LnsBalancing::LeastSessions);
+    alone.session_started(addr("192.0.2.2"));
+    assert_eq!(
+        alone.box_sessions(&[addr("192.0.2.1"), addr("192.0.2.2")]),
+        [0, 1]
+    );
+}
