@@ -497,7 +497,10 @@ open_enum! {
 }
 
 /// The optional error part of a Result Code AVP.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// `Debug` and `Display` show the Error Message as text (see
+/// [`ResultCode`]).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ResultError {
     /// Error Code (for StopCCN result 5: the highest protocol version
     /// supported, which shows up as [`GeneralError::Unknown`] or a
@@ -510,7 +513,14 @@ pub struct ResultError {
 /// Result Code AVP value (RFC 2661 §4.4.2). The meaning of `result`
 /// depends on the message: see [`ResultCode::stop_ccn_result`] and
 /// [`ResultCode::cdn_result`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// `Debug` and `Display` are for logs: the Error Message is shown as text
+/// (invalid UTF-8 as `\xNN`, control characters escaped, quoted, cut after
+/// [`MESSAGE_SHOWN`] characters), the Error Code by number and name:
+/// `ResultCode { result: 2, error: 0 (NoError), message: "control
+/// connection setup timed out" }`, or with `{}` `result 2, error 0
+/// (NoError): "control connection setup timed out"`.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ResultCode {
     /// Result Code field.
     pub result: u16,
@@ -558,6 +568,108 @@ impl ResultCode {
     /// The error code, if present.
     pub fn error_code(&self) -> Option<GeneralError> {
         self.error.as_ref().map(|e| e.code)
+    }
+}
+
+/// Characters of an Error Message that `Debug` and `Display` of
+/// [`ResultCode`] and [`ResultError`] show; the rest is cut (a peer
+/// controls the message and logs must stay bounded).
+pub const MESSAGE_SHOWN: usize = 160;
+
+/// An Error Code as `7 (TryAnother)`, or `9` when it has no name.
+struct ErrorCodeText(GeneralError);
+
+impl core::fmt::Debug for ErrorCodeText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            GeneralError::Unknown(code) => write!(f, "{code}"),
+            named => write!(f, "{} ({named:?})", u16::from(named)),
+        }
+    }
+}
+
+/// An Error Message as quoted, escaped, bounded text.
+struct MessageText<'a>(&'a [u8]);
+
+impl core::fmt::Debug for MessageText<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use core::fmt::Write as _;
+        f.write_char('"')?;
+        let mut shown = 0;
+        let mut cut = false;
+        'chunks: for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                if shown == MESSAGE_SHOWN {
+                    cut = true;
+                    break 'chunks;
+                }
+                shown += 1;
+                if c == '\'' {
+                    f.write_char(c)?;
+                } else {
+                    write!(f, "{}", c.escape_debug())?;
+                }
+            }
+            for byte in chunk.invalid() {
+                if shown == MESSAGE_SHOWN {
+                    cut = true;
+                    break 'chunks;
+                }
+                shown += 1;
+                write!(f, "\\x{byte:02x}")?;
+            }
+        }
+        f.write_char('"')?;
+        if cut {
+            write!(f, "… ({} bytes)", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
+impl core::fmt::Debug for ResultError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ResultError")
+            .field("code", &ErrorCodeText(self.code))
+            .field("message", &MessageText(&self.message))
+            .finish()
+    }
+}
+
+/// `error 7 (TryAnother): "message"` (the message only when present).
+impl core::fmt::Display for ResultError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "error {:?}", ErrorCodeText(self.code))?;
+        if !self.message.is_empty() {
+            write!(f, ": {:?}", MessageText(&self.message))?;
+        }
+        Ok(())
+    }
+}
+
+impl core::fmt::Debug for ResultCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut out = f.debug_struct("ResultCode");
+        out.field("result", &self.result);
+        if let Some(error) = &self.error {
+            out.field("error", &ErrorCodeText(error.code));
+            if !error.message.is_empty() {
+                out.field("message", &MessageText(&error.message));
+            }
+        }
+        out.finish()
+    }
+}
+
+/// `result 2, error 0 (NoError): "message"` (error and message only when
+/// present).
+impl core::fmt::Display for ResultCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "result {}", self.result)?;
+        if let Some(error) = &self.error {
+            write!(f, ", {error}")?;
+        }
+        Ok(())
     }
 }
 
@@ -1558,6 +1670,61 @@ pub(crate) mod tests {
         assert!(!AvpType::HostName.may_be_hidden());
         assert!(AvpType::ProxyAuthenResponse.may_be_hidden());
         assert_eq!(AvpType::RxConnectSpeed.rfc_mandatory(), Some(false));
+    }
+
+    #[test]
+    fn result_codes_show_their_message_as_bounded_escaped_text() {
+        let rc = ResultCode::stop_ccn(StopCcnResult::GeneralError)
+            .with_error(GeneralError::NoError, "control connection setup timed out");
+        assert_eq!(
+            format!("{rc:?}"),
+            r#"ResultCode { result: 2, error: 0 (NoError), message: "control connection setup timed out" }"#
+        );
+        assert_eq!(
+            rc.to_string(),
+            r#"result 2, error 0 (NoError): "control connection setup timed out""#
+        );
+        assert_eq!(
+            format!("{:?}", Some(rc.clone())),
+            format!("Some({rc:?})"),
+            "as a log field shows it"
+        );
+        // No error part; an unnamed code; no message.
+        let bare = ResultCode::cdn(CdnResult::Administrative);
+        assert_eq!(format!("{bare:?}"), "ResultCode { result: 3 }");
+        assert_eq!(bare.to_string(), "result 3");
+        let unnamed = bare.with_error(GeneralError::Unknown(42), Vec::new());
+        assert_eq!(
+            format!("{unnamed:?}"),
+            "ResultCode { result: 3, error: 42 }"
+        );
+        assert_eq!(unnamed.to_string(), "result 3, error 42");
+        // Invalid UTF-8, quotes, control characters: escaped, never raw.
+        let error = ResultError {
+            code: GeneralError::TryAnother,
+            message: b"it's \"full\"\n\xff\xfe\x07caf\xc3\xa9".to_vec(),
+        };
+        assert_eq!(
+            format!("{error:?}"),
+            r#"ResultError { code: 7 (TryAnother), message: "it's \"full\"\n\xff\xfe\u{7}café" }"#
+        );
+        assert_eq!(
+            error.to_string(),
+            r#"error 7 (TryAnother): "it's \"full\"\n\xff\xfe\u{7}café""#
+        );
+        // A peer cannot flood the log: the message is cut.
+        let long = ResultError {
+            code: GeneralError::NoError,
+            message: vec![b'a'; 1000],
+        };
+        let shown = long.to_string();
+        assert!(
+            shown.ends_with(&format!("{}\"… (1000 bytes)", "a".repeat(MESSAGE_SHOWN))),
+            "{shown}"
+        );
+        assert!(shown.len() < MESSAGE_SHOWN + 40, "{shown}");
+        // The derives the protocol code relies on stay.
+        assert_eq!(error.clone(), error);
     }
 
     #[test]
