@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::net::UdpSocket;
@@ -196,6 +197,9 @@ pub struct AaaHandle {
     local: Option<Arc<LocalUsers>>,
     local_accounting: Arc<LocalAccounting>,
     cache: Arc<AuthCache>,
+    /// Records in the spool, as the AAA task left it after its last change
+    /// (so still right once the task has stopped).
+    spool_depth: Arc<AtomicUsize>,
 }
 
 /// Accounting for the group [`LOCAL_GROUP`]: one JSON object per record,
@@ -256,6 +260,7 @@ impl AaaHandle {
     /// Socket or spool I/O errors.
     pub async fn start(config: AaaConfig) -> std::io::Result<Self> {
         let spool = Spool::open(&config.state_dir, config.spool_max_records)?;
+        let spool_depth = Arc::new(AtomicUsize::new(spool.depth()));
         let client = Client::new(
             config.client.clone(),
             config.nas.clone(),
@@ -294,6 +299,7 @@ impl AaaHandle {
             client,
             sockets,
             spool,
+            spool_depth: Arc::clone(&spool_depth),
             events: events.clone(),
             waiting_auth: HashMap::new(),
             acct_in_flight: HashMap::new(),
@@ -320,6 +326,7 @@ impl AaaHandle {
             local,
             local_accounting,
             cache: Arc::new(AuthCache::new(&config.auth_cache, cache_key)),
+            spool_depth,
         })
     }
 
@@ -373,17 +380,28 @@ impl AaaHandle {
     }
 
     /// Waits until the spool is empty (every record acknowledged) or
-    /// `timeout` passes; returns the records still pending.
+    /// `timeout` passes; returns the records still in the spool: 0 when
+    /// all were delivered, else what the next start replays (also when the
+    /// AAA task has already stopped).
     pub async fn flush(&self, timeout: Duration) -> usize {
-        let (reply, rx) = oneshot::channel();
-        if self.commands.send(Command::Flush { reply }).await.is_err() {
-            return usize::MAX;
+        let emptied = tokio::time::timeout(timeout, async {
+            let (reply, rx) = oneshot::channel();
+            self.commands.send(Command::Flush { reply }).await.ok()?;
+            rx.await.ok()
+        })
+        .await;
+        match emptied {
+            Ok(Some(pending)) => pending,
+            // Timed out, or the task is gone: what the spool holds.
+            Ok(None) | Err(_) => self.spool_depth(),
         }
-        tokio::time::timeout(timeout, rx)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or(usize::MAX)
+    }
+
+    /// Records in the durable spool (written, not yet acknowledged), as of
+    /// the AAA task's last change.
+    #[must_use]
+    pub fn spool_depth(&self) -> usize {
+        self.spool_depth.load(Ordering::Acquire)
     }
 
     /// Stops the driver (pending requests are answered with
@@ -418,6 +436,8 @@ struct Driver {
     client: Client,
     sockets: Vec<Arc<UdpSocket>>,
     spool: Spool,
+    /// [`AaaHandle::spool_depth`], kept by [`Self::report_spool`].
+    spool_depth: Arc<AtomicUsize>,
     events: broadcast::Sender<AaaEvent>,
     waiting_auth: HashMap<RequestId, (String, Box<AuthRequest>, oneshot::Sender<Decision>)>,
     acct_in_flight: HashMap<RequestId, u64>,
@@ -505,8 +525,10 @@ impl Driver {
         let _ = self.events.send(event);
     }
 
+    /// Publishes the spool's depth; called after every change of it.
     fn report_spool(&mut self) {
         let depth = self.spool.depth();
+        self.spool_depth.store(depth, Ordering::Release);
         let oldest_age = self.spool.oldest_created_ms().map_or(Duration::ZERO, |t| {
             Duration::from_millis(unix_ms().saturating_sub(t))
         });
@@ -580,6 +602,8 @@ impl Driver {
                 if self.spool.depth() == 0 {
                     let _ = reply.send(0);
                 } else {
+                    // Callers that gave up waiting are forgotten.
+                    self.flush_waiters.retain(|waiter| !waiter.is_closed());
                     self.flush_waiters.push(reply);
                 }
             }
@@ -698,5 +722,209 @@ impl Driver {
             return local.authenticate(request);
         }
         Decision::Reject(Rejection::new(cause))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::aaa::client::ServerConfig;
+    use crate::aaa::request::{AcctStatusType, SessionInfo};
+    use crate::config::ServerStrategy;
+    use crate::wire::radius::{Code, Packet, PacketBuilder};
+
+    const SECRET: &[u8] = b"spool-test";
+
+    /// An accounting port that answers every request with a signed
+    /// Accounting-Response while `answering` is set, and is silent (a
+    /// server that is down) otherwise. Counts the Accounting-Requests it
+    /// acknowledged.
+    struct Responder {
+        port: u16,
+        answering: Arc<AtomicBool>,
+        acked: Arc<AtomicUsize>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Responder {
+        async fn start(answering: bool) -> Self {
+            let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+            let port = socket.local_addr().unwrap().port();
+            let answering = Arc::new(AtomicBool::new(answering));
+            let acked = Arc::new(AtomicUsize::new(0));
+            let (on, count) = (Arc::clone(&answering), Arc::clone(&acked));
+            let task = tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                while let Ok((len, from)) = socket.recv_from(&mut buf).await {
+                    if !on.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let Ok(request) = Packet::new_checked(&buf[..len]) else {
+                        continue;
+                    };
+                    if request.code() == Code::AccountingRequest {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let mut out = vec![0u8; 4096];
+                    let mut reply = PacketBuilder::new(
+                        &mut out,
+                        Code::AccountingResponse,
+                        request.identifier(),
+                        &[0; 16],
+                    )
+                    .unwrap();
+                    reply.push_message_authenticator().unwrap();
+                    let len = reply
+                        .finish_signed(SECRET, Some(&request.authenticator()))
+                        .unwrap();
+                    let _ = socket.send_to(&out[..len], from).await;
+                }
+            });
+            Self {
+                port,
+                answering,
+                acked,
+                task,
+            }
+        }
+
+        fn answer(&self, on: bool) {
+            self.answering.store(on, Ordering::Relaxed);
+        }
+    }
+
+    fn config(state_dir: &std::path::Path, acct_port: u16) -> AaaConfig {
+        AaaConfig {
+            client: ClientConfig {
+                sockets: 1,
+                probe_interval: Duration::from_millis(100),
+                max_timeout: Duration::from_millis(200),
+                ..ClientConfig::default()
+            },
+            groups: vec![GroupConfig {
+                name: "acct".into(),
+                servers: vec![ServerConfig {
+                    address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    auth_port: acct_port,
+                    acct_port,
+                    secret: SECRET.to_vec(),
+                    weight: 1,
+                }],
+                strategy: ServerStrategy::Failover,
+                timeout: Duration::from_millis(100),
+                retries: 1,
+                dead_after: 1,
+                dead_time: Duration::from_millis(200),
+            }],
+            nas: NasIdentity::default(),
+            state_dir: state_dir.to_owned(),
+            spool_max_records: 100,
+            acct_window: 4,
+            acct_retry_interval: Duration::from_millis(100),
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            local_users: None,
+            local_fallback: false,
+            seed: [9; 32],
+            auth_cache: AuthCacheConfig::default(),
+        }
+    }
+
+    async fn account(aaa: &AaaHandle, n: usize) {
+        let record = AccountingRecord::new(
+            AcctStatusType::Start,
+            Some(format!("user{n}")),
+            SessionInfo {
+                acct_session_id: format!("SPOOL-{n}"),
+                ..SessionInfo::default()
+            },
+        );
+        aaa.account("acct", record).await.unwrap();
+    }
+
+    /// What a fresh start would replay.
+    fn left_in_spool(dir: &std::path::Path) -> usize {
+        Spool::open(dir, 100).unwrap().depth()
+    }
+
+    /// The count the LAC logs at exit ("accounting records still
+    /// unacknowledged") is [`AaaHandle::flush`]'s: it must be the number
+    /// of records left in the spool, through enqueue, ack, a server
+    /// outage, shutdown and replay — never a sentinel (it was `usize::MAX`
+    /// whenever the flush timed out, logged as 18446744073709551615).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn flush_reports_the_records_left_in_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Responder::start(true).await;
+        let aaa = AaaHandle::start(config(dir.path(), server.port))
+            .await
+            .unwrap();
+        // Enqueue, acknowledged: nothing left.
+        for n in 0..3 {
+            account(&aaa, n).await;
+        }
+        assert_eq!(aaa.flush(Duration::from_secs(10)).await, 0);
+        assert_eq!(aaa.spool_depth(), 0);
+        assert!(server.acked.load(Ordering::Relaxed) >= 3);
+
+        // The server goes silent: the flush times out with the real count.
+        server.answer(false);
+        for n in 3..5 {
+            account(&aaa, n).await;
+        }
+        assert_eq!(aaa.flush(Duration::from_millis(400)).await, 2);
+        assert_eq!(aaa.spool_depth(), 2);
+        // Retries while it is down (timeouts, dead server, re-queueing)
+        // neither lose nor double-count a record.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(aaa.flush(Duration::from_millis(100)).await, 2);
+
+        // Shutdown: a flush after it still reports what the spool keeps,
+        // and the spool on disk agrees.
+        aaa.shutdown().await;
+        assert_eq!(aaa.flush(Duration::from_millis(100)).await, 2);
+        drop(aaa);
+        assert_eq!(left_in_spool(dir.path()), 2);
+
+        // Restart with the server still down: the replay counts the same
+        // records again (not twice, not minus the acknowledged ones).
+        let aaa = AaaHandle::start(config(dir.path(), server.port))
+            .await
+            .unwrap();
+        assert_eq!(aaa.spool_depth(), 2);
+        account(&aaa, 5).await;
+        assert_eq!(aaa.flush(Duration::from_millis(400)).await, 3);
+        aaa.shutdown().await;
+        drop(aaa);
+        assert_eq!(left_in_spool(dir.path()), 3);
+
+        // Restart with the server back: the replay is delivered.
+        server.answer(true);
+        let aaa = AaaHandle::start(config(dir.path(), server.port))
+            .await
+            .unwrap();
+        assert_eq!(aaa.flush(Duration::from_secs(10)).await, 0);
+        aaa.shutdown().await;
+        drop(aaa);
+        assert_eq!(left_in_spool(dir.path()), 0);
+        assert!(server.acked.load(Ordering::Relaxed) >= 6);
+        server.task.abort();
+    }
+
+    /// A handle whose task is gone answers from the count it left, not a
+    /// sentinel.
+    #[tokio::test]
+    async fn flush_on_a_stopped_aaa_task_reports_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        // A port nothing answers on.
+        let closed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let aaa = AaaHandle::start(config(dir.path(), port)).await.unwrap();
+        account(&aaa, 0).await;
+        aaa.shutdown().await;
+        assert_eq!(aaa.flush(Duration::from_secs(1)).await, 1);
+        assert_eq!(left_in_spool(dir.path()), 1);
     }
 }
