@@ -13,11 +13,37 @@
 //! * **LNS policy**: an SCCRQ is accepted only from an address a
 //!   `[[lns.peer]]` rule admits, with that rule's secret (§5.1.1).
 //! * **LAC tunnel sharing**: [`Endpoint::open_session`] puts a call on an
-//!   established or establishing tunnel to the same LNS address with the
-//!   same Tunnel-Assignment-Id, Tunnel-Client-Auth-ID and secret (RFC 2868
-//!   §3.7: sessions with the same Tunnel-Assignment-Id share a tunnel)
-//!   while it has fewer than `max_sessions_per_tunnel` sessions; otherwise
-//!   it opens another tunnel. Many tunnels per peer are normal.
+//!   established or establishing tunnel of its *LNS group* — the same LNS
+//!   address, Tunnel-Assignment-Id, Tunnel-Client-Auth-ID and secret
+//!   ([`SharingKey`]; RFC 2868 §3.7: sessions with the same
+//!   Tunnel-Assignment-Id share a tunnel) — that has fewer than
+//!   `max_sessions_per_tunnel` sessions; when every tunnel of the group is
+//!   full, it opens another one. Many tunnels per peer are normal.
+//! * **Several tunnels per LNS group**: one tunnel's setup rate is capped
+//!   by the LNS's receive window and acknowledgement delay (RFC 2661 §5.8:
+//!   at most a window of unacknowledged messages, two per call, §7.4). So
+//!   among the group's tunnels with room, a call goes to the one with the
+//!   fewest calls waiting (lowest Tunnel ID on a tie, which fills one
+//!   tunnel at a time under light load); and when every one of them is
+//!   established and has calls waiting behind its window, and there are
+//!   fewer than `max_tunnels_per_lns` of them, a further tunnel is opened
+//!   (SCCRQ) and the call waits there. None is opened in parallel while a
+//!   tunnel of the group is still coming up: a tunnel in wait-ctl-reply
+//!   does not prove the LNS is alive, so calls placed before the group's
+//!   first tunnel is up all wait on it. Tunnels full of sessions do not
+//!   count against `max_tunnels_per_lns`.
+//! * **Back-pressure, never self-teardown**: a call the window cannot take
+//!   yet waits in its tunnel's outbox (see [`super::tunnel`]), in order,
+//!   and is placed as acknowledgements open room; a busy tunnel is never
+//!   torn down. The wait is bounded per LNS group: when
+//!   `max_queued_calls` calls of the group are waiting (opened, ICRQ not
+//!   yet handed to the channel — which includes every call of a tunnel
+//!   not up yet), [`Endpoint::open_session`] refuses the next one with
+//!   [`OpenError::Busy`] and changes nothing: the caller decides (the LAC
+//!   tries its next LNS candidate). Calls already waiting are unaffected;
+//!   as they are placed, new ones are accepted again.
+//!   [`Endpoint::queued_calls`] and [`Endpoint::queued_calls_by_peer`]
+//!   expose the waits for metrics.
 //! * **Tie breaker** (§4.4.3): see [`Endpoint::handle_datagram`].
 //!
 //! Sans-IO: `handle_datagram` / `handle_timeout` in, `poll_transmit` /
@@ -96,6 +122,15 @@ pub struct EndpointConfig {
     pub accept_calls: bool,
     /// LAC: sessions per tunnel before another tunnel is opened.
     pub max_sessions_per_tunnel: u16,
+    /// LAC: tunnels of one LNS group ([`SharingKey`]) that take new calls
+    /// at once; a further one is opened when all have calls waiting
+    /// behind their window (module docs). Tunnels full of sessions do not
+    /// count. Default 4; 0 is taken as 1.
+    pub max_tunnels_per_lns: u16,
+    /// LAC: calls of one LNS group that may wait for room in its tunnels
+    /// (not placed yet); beyond it [`Endpoint::open_session`] fails with
+    /// [`OpenError::Busy`]. Default 10,000; 0 is taken as 1.
+    pub max_queued_calls: usize,
     /// LNS role: who may open tunnels (empty = SCCRQs are dropped).
     pub peers: Vec<PeerPolicy>,
     /// The Tunnel IDs this endpoint may allocate: with several workers
@@ -117,6 +152,8 @@ impl Default for EndpointConfig {
             send_tie_breaker: false,
             accept_calls: true,
             max_sessions_per_tunnel: 1000,
+            max_tunnels_per_lns: 4,
+            max_queued_calls: 10_000,
             peers: Vec::new(),
             tunnel_ids: crate::shard::Shard::WHOLE,
         }
@@ -139,6 +176,13 @@ impl EndpointConfig {
                 .lac
                 .as_ref()
                 .map_or(1000, |lac| lac.max_sessions_per_tunnel.max(1)),
+            max_tunnels_per_lns: config
+                .lac
+                .as_ref()
+                .map_or(4, |lac| lac.max_tunnels_per_lns.max(1)),
+            max_queued_calls: config.lac.as_ref().map_or(10_000, |lac| {
+                usize::try_from(lac.max_queued_calls.max(1)).unwrap_or(usize::MAX)
+            }),
             peers: lns
                 .map(|lns| {
                     lns.peers
@@ -205,6 +249,10 @@ pub enum OpenError {
     /// No free Session ID in the chosen tunnel.
     #[error("no free Session ID")]
     NoSessionId,
+    /// `max_queued_calls` calls of this LNS group already wait for room in
+    /// its tunnels: the call was not placed (try another LNS, or later).
+    #[error("LNS busy: max_queued_calls calls already wait for its tunnels' windows")]
+    Busy,
 }
 
 /// What the fast path needs about a session.
@@ -239,6 +287,15 @@ pub struct TunnelInfo {
     pub state: TunnelState,
     /// Its sessions, in any state.
     pub sessions: usize,
+    /// LAC: calls opened on it and not placed yet (waiting for the tunnel
+    /// or for room in the window).
+    pub queued_calls: usize,
+    /// Control messages of calls in progress or of the tunnel waiting in
+    /// the tunnel's outbox because the channel's send queue is full.
+    pub outbox_messages: usize,
+    /// Control messages the channel holds: in flight or waiting for the
+    /// window (RFC 2661 §5.8).
+    pub unacknowledged: usize,
 }
 
 /// All tunnels of one L2TP socket.
@@ -308,10 +365,43 @@ impl Endpoint {
                 initiated_locally: t.initiated_locally,
                 state: t.state,
                 sessions: t.session_count(),
+                queued_calls: t.queued_calls(),
+                outbox_messages: t.waiting_messages(),
+                unacknowledged: t.unacknowledged(),
             })
             .collect();
         out.sort_unstable_by_key(|t| t.tunnel_id);
         out
+    }
+
+    /// LAC: calls opened and not placed yet (waiting for their tunnel to
+    /// come up or for room in its window), over every tunnel.
+    pub fn queued_calls(&self) -> usize {
+        self.tunnels.values().map(Tunnel::queued_calls).sum()
+    }
+
+    /// LAC: [`Self::queued_calls`] by LNS address (as given to
+    /// [`Self::open_session`]), for a gauge per LNS: every LNS we have a
+    /// tunnel to (closing ones included) appears, with 0 when nothing
+    /// waits; sorted by address.
+    pub fn queued_calls_by_peer(&self) -> Vec<(SocketAddr, usize)> {
+        self.by_lns(Tunnel::queued_calls)
+    }
+
+    /// LAC: tunnels we opened, by LNS address (as given to
+    /// [`Self::open_session`]), closing ones included; sorted by address.
+    pub fn tunnels_by_peer(&self) -> Vec<(SocketAddr, usize)> {
+        self.by_lns(|_| 1)
+    }
+
+    fn by_lns(&self, count: impl Fn(&Tunnel) -> usize) -> Vec<(SocketAddr, usize)> {
+        let mut out: std::collections::BTreeMap<SocketAddr, usize> = Default::default();
+        for tunnel in self.tunnels.values() {
+            if let Some(key) = &tunnel.sharing {
+                *out.entry(key.peer).or_default() += count(tunnel);
+            }
+        }
+        out.into_iter().collect()
     }
 
     /// Sessions per tunnel (our Tunnel ID → count), for tests and the API.
@@ -358,9 +448,9 @@ impl Endpoint {
         let Some((mut ctx, tunnel)) = self.ctx_and_tunnel(tunnel_id, now) else {
             return;
         };
-        if tunnel.take_overflow() {
-            tunnel.lost(&mut ctx, TunnelDownCause::Overloaded);
-        }
+        // Feed the channel from the outbox: never a reason to drop the
+        // tunnel (a full window is back-pressure, not a failure).
+        tunnel.settle(&mut ctx);
         let gone = tunnel.is_gone(now);
         if gone {
             self.remove_tunnel(tunnel_id);
@@ -518,9 +608,18 @@ impl Endpoint {
         self.touched(now, local_id);
     }
 
-    /// LAC: places a call, on a shared tunnel when the sharing rule allows
-    /// (module docs), else on a new one (SCCRQ). The ICRQ goes out once the
-    /// tunnel is up; [`Event::SessionUp`] or [`Event::SessionDown`] follows.
+    /// LAC: places a call on a tunnel of its LNS group, or on a new one
+    /// (SCCRQ), per the module docs. The call waits in that tunnel until
+    /// the tunnel is up and its window has room, then its ICRQ goes out;
+    /// [`Event::SessionUp`] or [`Event::SessionDown`] follows (a call
+    /// cleared while still waiting — tunnel lost, StopCCN, setup timeout,
+    /// [`Self::close_session`] — gets its `SessionDown` too, with no CDN on
+    /// the wire).
+    ///
+    /// Fails, changing nothing, with [`OpenError::Busy`] when
+    /// `max_queued_calls` calls of the group already wait, and with
+    /// [`OpenError::NoTunnelId`] / [`OpenError::NoSessionId`] when ids run
+    /// out.
     pub fn open_session(
         &mut self,
         now: Instant,
@@ -532,18 +631,8 @@ impl Endpoint {
             client_auth_id: request.client_auth_id.clone(),
             secret: request.secret.clone(),
         };
-        let max = usize::from(self.config.max_sessions_per_tunnel.max(1));
-        let mut shared: Vec<u16> = self
-            .tunnels
-            .values()
-            .filter(|t| {
-                t.is_usable() && t.sharing.as_ref() == Some(&key) && t.session_count() < max
-            })
-            .map(|t| t.local_id)
-            .collect();
-        shared.sort_unstable();
-        let tunnel_id = match shared.first() {
-            Some(&id) => id,
+        let tunnel_id = match self.choose_tunnel(&key)? {
+            Some(id) => id,
             None => {
                 let local_id = ids::allocate_with(&mut self.rng, |id| {
                     self.tunnels.contains_key(&id) || !self.config.tunnel_ids.owns(id)
@@ -574,13 +663,48 @@ impl Endpoint {
         let (mut ctx, tunnel) = self
             .ctx_and_tunnel(tunnel_id, now)
             .ok_or(OpenError::NoTunnelId)?;
-        let session_id = tunnel
-            .add_lac_session(&mut ctx, request.call, request.request_id)
-            .ok_or(OpenError::NoSessionId)?;
+        let added = tunnel.add_lac_session(&mut ctx, request.call, request.request_id);
         self.touched(now, tunnel_id);
+        let session_id = added.ok_or(OpenError::NoSessionId)?;
         Ok(SessionHandle {
             tunnel_id,
             session_id,
+        })
+    }
+
+    /// The tunnel of `key`'s group a new call goes to, `None` for a new
+    /// tunnel, or [`OpenError::Busy`] (module docs).
+    fn choose_tunnel(&self, key: &SharingKey) -> Result<Option<u16>, OpenError> {
+        let max_sessions = usize::from(self.config.max_sessions_per_tunnel.max(1));
+        let max_tunnels = usize::from(self.config.max_tunnels_per_lns.max(1));
+        let mut queued = 0;
+        let mut with_room = 0;
+        // Every tunnel with room is established and has calls waiting.
+        let mut saturated = true;
+        // (calls waiting, Tunnel ID) of the best tunnel with room.
+        let mut best: Option<(usize, u16)> = None;
+        for tunnel in self.tunnels.values() {
+            if !tunnel.is_usable() || tunnel.sharing.as_ref() != Some(key) {
+                continue;
+            }
+            let waiting = tunnel.queued_calls();
+            queued += waiting;
+            if tunnel.session_count() >= max_sessions {
+                continue;
+            }
+            with_room += 1;
+            saturated &= tunnel.state == TunnelState::Established && waiting > 0;
+            let candidate = (waiting, tunnel.local_id);
+            if best.is_none_or(|b| candidate < b) {
+                best = Some(candidate);
+            }
+        }
+        if queued >= self.config.max_queued_calls.max(1) {
+            return Err(OpenError::Busy);
+        }
+        Ok(match best {
+            Some((_, id)) if !saturated || with_room >= max_tunnels => Some(id),
+            _ => None,
         })
     }
 
@@ -727,6 +851,16 @@ mod tests {
         assert!(lac_only.hide_avps);
         assert!(lac_only.peers.is_empty());
         assert_eq!(lac_only.teardown_hold, Duration::from_secs(31));
+        assert_eq!(lac_only.max_tunnels_per_lns, 4);
+        assert_eq!(lac_only.max_queued_calls, 10_000);
+        config.lac = Some(crate::config::Lac {
+            max_tunnels_per_lns: 2,
+            max_queued_calls: 50,
+            ..crate::config::Lac::default()
+        });
+        let lac = EndpointConfig::from_config(&config);
+        assert_eq!(lac.max_tunnels_per_lns, 2);
+        assert_eq!(lac.max_queued_calls, 50);
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub enum Direction {
 }
 
 /// Why a tunnel went down.
+///
+/// Being busy is not among the causes: a full window or send queue is
+/// back-pressure (messages and calls wait in the tunnel's outbox, and
+/// [`super::OpenError::Busy`] bounds the wait), never a reason for a
+/// tunnel to tear itself down (the `Overloaded` cause that did is gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TunnelDownCause {
@@ -40,8 +45,6 @@ pub enum TunnelDownCause {
     /// Tie breaker lost (§4.4.3): our tunnel was silently discarded in
     /// favour of the peer's.
     TieBreakerLost,
-    /// The control channel's send queue overflowed.
-    Overloaded,
 }
 
 /// Why a session went down.

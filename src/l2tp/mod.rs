@@ -5,14 +5,23 @@
 //! | module       | what                                                              |
 //! |--------------|-------------------------------------------------------------------|
 //! | [`channel`]  | §5.8 reliable delivery, §6.5 HELLO                                |
-//! | [`tunnel`]   | §7.2 control connection states, §4.2/§5.1.1 authentication, §5.7 teardown |
+//! | [`tunnel`]   | §7.2 control connection states, §4.2/§5.1.1 authentication, §5.7 teardown, the outbox (back-pressure above §5.8) |
 //! | [`session`]  | §7.4 / §7.5 incoming calls, proxy AVPs (§4.4.5), OCRQ refusal     |
-//! | [`endpoint`] | demux by Tunnel ID, LNS peer policy, LAC tunnel sharing, tie breaker (§4.4.3) |
+//! | [`endpoint`] | demux by Tunnel ID, LNS peer policy, LAC tunnel sharing and several tunnels per LNS group, the bounded call queue, tie breaker (§4.4.3) |
 //! | [`ids`]      | random, non-zero, unique Tunnel / Session IDs                     |
 //! | [`event`]    | events for drivers and metrics                                    |
 //!
 //! Sans-IO: the wire format lives in [`crate::wire::l2tp`]; no sockets, no
 //! clock, randomness from a seeded RNG.
+//!
+//! **Busy is not broken.** The control channel lets at most the peer's
+//! Receive Window Size of messages fly unacknowledged (RFC 2661 §5.8), and
+//! every call costs the LAC two of them (ICRQ, ICCN: §7.4), so a slow LNS
+//! caps one tunnel's call rate. Calls and messages that do not fit wait in
+//! their tunnel, in order ([`tunnel`]); a LAC spreads an LNS group's calls
+//! over up to `max_tunnels_per_lns` tunnels and bounds the calls waiting
+//! per group with `max_queued_calls` ([`OpenError::Busy`], see
+//! [`endpoint`]). No tunnel is ever torn down for being busy.
 //!
 //! A driver feeds datagrams and time in, and sends what comes out. Two
 //! endpoints wired back to back, in memory:

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! LAC (§7.4)                              LNS (§7.5)
-//! wait-tunnel --tunnel up--> send ICRQ     idle --ICRQ--> wait-accept (driver)
+//! wait-tunnel --up, room--> send ICRQ      idle --ICRQ--> wait-accept (driver)
 //! wait-reply  --ICRP-->      send ICCN     wait-accept --accept--> ICRP, wait-connect
 //!             established                  wait-connect --ICCN--> established
 //! any --CDN--> gone        any --close--> CDN, gone
@@ -25,9 +25,10 @@ use crate::wire::l2tp::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SessionState {
-    /// LAC: the call waits for its tunnel to be established (§7.4 "idle,
-    /// bearer line ring or ready to indicate incoming OR" while the
-    /// control connection is not yet up).
+    /// LAC: the call is not placed yet (§7.4 "idle, bearer line ring or
+    /// ready to indicate incoming OR"): it waits in its tunnel's outbox
+    /// for the control connection to be established and for room in the
+    /// peer's receive window (§5.8). The peer has not heard of it.
     WaitTunnel,
     /// LAC: ICRQ sent, waiting for ICRP (§7.4 wait-reply).
     WaitReply,

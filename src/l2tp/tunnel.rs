@@ -16,6 +16,36 @@
 //! Reliable delivery (Ns/Nr, retransmission, acknowledgement) is the
 //! control channel's ([`super::channel`]); this module sees messages in
 //! order, once.
+//!
+//! # Back-pressure: the outbox
+//!
+//! The channel never has more messages in flight than the peer's Receive
+//! Window Size (§5.8), and its own send queue is bounded
+//! (`max_send_queue`). A LAC placing calls faster than a slow LNS
+//! acknowledges them must wait, never fail: a busy tunnel is not a broken
+//! one, and tearing it down would take the established sessions with it.
+//! So every tunnel has an ordered outbox in front of its channel
+//! (`outbox.rs`):
+//!
+//! * **Messages of calls in progress and of the tunnel** (ICRP, ICCN, CDN,
+//!   StopCCN, …) go to the channel at once while it has room, else wait in
+//!   the outbox, in order, and are handed over as acknowledgements
+//!   ([`ChannelEvent::Acked`]) open room. Nothing is ever refused.
+//! * **New calls** (LAC, §7.4 / §7.2: an ICRQ needs an established control
+//!   connection) wait in the outbox as *not yet placed* calls, in the order
+//!   they were opened. Their ICRQ is handed to the channel only while the
+//!   channel's backlog (messages queued beyond what the window lets fly)
+//!   is below one window, and only after every waiting message of a call
+//!   in progress: the channel always has enough to fill its window, the
+//!   ICCN of a call already answered never queues behind thousands of new
+//!   ICRQs, and the channel's own queue stays around two windows long.
+//! * The held `SessionUp` of a LAC call (released when the peer
+//!   acknowledges the ICCN) follows its ICCN: it is attached to the ICCN's
+//!   Ns when the ICCN reaches the channel.
+//! * StopCCN (sent or received) and a dead peer end every call, those
+//!   still waiting in the outbox included: each gets its
+//!   [`Event::SessionDown`] ([`SessionDownCause::TunnelDown`]); the
+//!   outbox is emptied, and a StopCCN we send goes out first.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -25,21 +55,21 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 
 use crate::wire::l2tp::{
-    Avp, Bearer, CdnResult, ControlMessage, Framing, GeneralError, HiddenPadding, Hiding,
-    MessageType, ProtocolVersion, ResultCode, StopCcnResult, challenge_response,
-    verify_challenge_response,
+    Avp, Bearer, CdnResult, ControlMessage, Framing, GeneralError, MessageType, ProtocolVersion,
+    ResultCode, StopCcnResult, challenge_response, verify_challenge_response,
 };
 
-use super::channel::{ChannelError, ChannelEvent, ControlChannel};
+use super::channel::{ChannelEvent, ControlChannel};
 use super::endpoint::{EndpointConfig, SharingKey};
 use super::event::{
     ChannelActivity, Direction, DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause,
 };
-use super::ids;
-use super::session::{
-    CallInfo, ProxyInfo, SENSITIVE_CALL_AVPS, Session, SessionState, malformed_call_result,
-    outgoing_call_refusal,
-};
+use super::session::Session;
+
+mod calls;
+mod outbox;
+
+use outbox::Outbox;
 
 /// Length of the Challenge we send (§4.4.3: "one or more octets of random
 /// data"; 16 like CHAP-MD5).
@@ -101,9 +131,9 @@ pub(crate) struct Tunnel {
     pub(crate) peer_host_name: Vec<u8>,
     /// Whether the peer may answer from another UDP port (until SCCRP).
     pub(crate) port_may_change: bool,
-    /// The channel refused a message (send queue full): the tunnel cannot
-    /// go on.
-    overflowed: bool,
+    /// Messages and new calls waiting for room in the channel (module
+    /// docs).
+    outbox: Outbox,
     /// LAC: `SessionUp` events held until the peer acknowledges the ICCN
     /// with this Ns, so no data message of the call can overtake it.
     pending_up: HashMap<u16, (u16, Event)>,
@@ -154,7 +184,7 @@ impl Tunnel {
             setup_deadlines: BTreeSet::new(),
             peer_host_name: Vec::new(),
             port_may_change: initiated_locally,
-            overflowed: false,
+            outbox: Outbox::default(),
             pending_up: HashMap::new(),
             refuse_with: None,
         }
@@ -215,81 +245,6 @@ impl Tunnel {
         msg
     }
 
-    /// Sends `msg` to the peer's `peer_session_id`, hiding sensitive AVPs
-    /// when configured (§4.3).
-    fn send(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        mut msg: ControlMessage,
-        peer_session_id: u16,
-    ) -> Option<u16> {
-        msg.tunnel_id = self.peer_id;
-        msg.session_id = peer_session_id;
-        let mut hide = false;
-        if ctx.config.hide_avps && self.secret.is_some() {
-            for item in &mut msg.avps {
-                if item
-                    .avp
-                    .ietf_type()
-                    .is_some_and(|t| SENSITIVE_CALL_AVPS.contains(&t))
-                {
-                    item.hidden = true;
-                    hide = true;
-                }
-            }
-        }
-        let sent = match (&self.secret, hide) {
-            (Some(secret), true) => {
-                // §4.3: "The Random Vector AVP MUST precede the first AVP
-                // with the H bit set"; a fresh vector per message.
-                let random_vector: [u8; 16] = ctx.rng.random();
-                let hiding = Hiding {
-                    secret,
-                    random_vector: &random_vector,
-                    hide: &[],
-                    padding: HiddenPadding::None,
-                };
-                self.channel.send_with_hiding(ctx.now, msg, Some(&hiding))
-            }
-            _ => self.channel.send(ctx.now, msg),
-        };
-        match sent {
-            Ok(ns) => Some(ns),
-            Err(ChannelError::Closed) => None,
-            Err(_) => {
-                self.overflowed = true;
-                None
-            }
-        }
-    }
-
-    /// Releases the held [`Event::SessionUp`] of `session_id` (its ICCN is
-    /// known to have arrived). Returns whether one was held.
-    pub(crate) fn confirm_session_up(&mut self, ctx: &mut Ctx<'_>, session_id: u16) -> bool {
-        let Some(ns) = self
-            .pending_up
-            .iter()
-            .find(|(_, (id, _))| *id == session_id)
-            .map(|(ns, _)| *ns)
-        else {
-            return false;
-        };
-        let Some((_, mut up)) = self.pending_up.remove(&ns) else {
-            return false;
-        };
-        if let Event::SessionUp { at, .. } = &mut up {
-            *at = ctx.now;
-        }
-        ctx.events.push_back(up);
-        true
-    }
-
-    /// Whether a send failed for lack of room; the endpoint then drops the
-    /// tunnel.
-    pub(crate) fn take_overflow(&mut self) -> bool {
-        std::mem::take(&mut self.overflowed)
-    }
-
     /// Whether the tunnel still accepts new sessions.
     pub(crate) fn is_usable(&self) -> bool {
         matches!(
@@ -346,24 +301,6 @@ impl Tunnel {
             }
             TunnelState::Established => self.expire_calls(ctx, timeout),
             _ => {}
-        }
-    }
-
-    fn expire_calls(&mut self, ctx: &mut Ctx<'_>, timeout: Duration) {
-        while let Some(&(at, session_id)) = self.setup_deadlines.first() {
-            if at > ctx.now {
-                break;
-            }
-            self.setup_deadlines.pop_first();
-            let expired = self.sessions.get(&session_id).is_some_and(|session| {
-                session.state != SessionState::Established
-                    && session.requested_at + timeout <= ctx.now
-            });
-            if expired {
-                let result = ResultCode::cdn(CdnResult::Timeout)
-                    .with_error(GeneralError::NoError, "call setup timed out");
-                self.close_session(ctx, session_id, result, None, SessionDownCause::LocalCdn);
-            }
         }
     }
 
@@ -462,6 +399,7 @@ impl Tunnel {
             return;
         }
         self.all_sessions_down(ctx, None);
+        self.outbox.clear();
         ctx.events.push_back(Event::TunnelDown {
             tunnel_id: self.local_id,
             was_established: self.state == TunnelState::Established,
@@ -481,6 +419,9 @@ impl Tunnel {
         if matches!(self.state, TunnelState::Gone | TunnelState::Closing { .. }) {
             return;
         }
+        // What still waits for the window is moot: StopCCN clears every
+        // call (§5.7), and it goes before anything else not yet sent.
+        self.outbox.clear();
         // A peer that never told us its Tunnel ID (SCCRQ without Assigned
         // Tunnel ID) cannot be addressed: the tunnel is discarded without
         // a StopCCN.
@@ -513,24 +454,6 @@ impl Tunnel {
         } else {
             TunnelState::Gone
         };
-    }
-
-    fn all_sessions_down(&mut self, ctx: &mut Ctx<'_>, result: Option<&ResultCode>) {
-        let mut ids: Vec<u16> = self.sessions.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            if let Some(session) = self.sessions.remove(&id) {
-                ctx.events.push_back(Event::SessionDown {
-                    handle: self.handle(id),
-                    request_id: session.request_id,
-                    was_established: session.state == SessionState::Established,
-                    cause: SessionDownCause::TunnelDown,
-                    result: result.cloned(),
-                    q931: None,
-                    at: ctx.now,
-                });
-            }
-        }
     }
 
     fn handle(&self, session_id: u16) -> SessionHandle {
@@ -817,7 +740,7 @@ impl Tunnel {
             requested_at: self.requested_at,
             at: ctx.now,
         });
-        self.start_waiting_sessions(ctx);
+        // Waiting calls are placed by the next flush (`settle`).
     }
 
     /// §6.4 StopCCN received.
@@ -830,6 +753,9 @@ impl Tunnel {
             });
         }
         self.all_sessions_down(ctx, result.as_ref());
+        // Nothing more to say to a peer that stopped: what waited for
+        // the window is dropped (the channel still acknowledges, §5.7).
+        self.outbox.clear();
         ctx.events.push_back(Event::TunnelDown {
             tunnel_id: self.local_id,
             was_established: self.state == TunnelState::Established,
@@ -844,344 +770,5 @@ impl Tunnel {
         self.state = TunnelState::Closing {
             until: ctx.now + ctx.config.teardown_hold,
         };
-    }
-
-    // ---- sessions -------------------------------------------------------
-
-    /// LAC: adds an outgoing-from-us incoming call (§7.4); ICRQ goes out
-    /// once the tunnel is established.
-    pub(crate) fn add_lac_session(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        call: CallInfo,
-        request_id: u64,
-    ) -> Option<u16> {
-        let session_id = ids::allocate(ctx.rng, &self.sessions)?;
-        self.setup_deadlines
-            .insert((ctx.now + ctx.config.setup_timeout, session_id));
-        self.sessions.insert(
-            session_id,
-            Session {
-                state: SessionState::WaitTunnel,
-                peer_session_id: 0,
-                call: Box::new(call),
-                requested_at: ctx.now,
-                request_id,
-            },
-        );
-        if self.state == TunnelState::Established {
-            self.send_icrq(ctx, session_id);
-        }
-        Some(session_id)
-    }
-
-    /// Moves waiting LAC sessions of another tunnel (tie breaker lost) here.
-    pub(crate) fn adopt_waiting_sessions(&mut self, ctx: &mut Ctx<'_>, other: &mut Self) {
-        let ids: Vec<u16> = other.sessions.keys().copied().collect();
-        for old in ids {
-            let Some(session) = other.sessions.remove(&old) else {
-                continue;
-            };
-            let new_id = if self.sessions.contains_key(&old) {
-                ids::allocate(ctx.rng, &self.sessions)
-            } else {
-                Some(old)
-            };
-            if let Some(id) = new_id {
-                self.setup_deadlines
-                    .insert((session.requested_at + ctx.config.setup_timeout, id));
-                self.sessions.insert(id, session);
-            }
-        }
-        if self.sharing.is_none() {
-            self.sharing = other.sharing.take();
-        }
-    }
-
-    fn start_waiting_sessions(&mut self, ctx: &mut Ctx<'_>) {
-        let mut waiting: Vec<u16> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.state == SessionState::WaitTunnel)
-            .map(|(id, _)| *id)
-            .collect();
-        waiting.sort_unstable();
-        for id in waiting {
-            self.send_icrq(ctx, id);
-        }
-    }
-
-    fn send_icrq(&mut self, ctx: &mut Ctx<'_>, session_id: u16) {
-        let Some(session) = self.sessions.get_mut(&session_id) else {
-            return;
-        };
-        session.state = SessionState::WaitReply;
-        let icrq = session.call.icrq(session_id);
-        self.send(ctx, icrq, 0);
-    }
-
-    /// LNS: the driver accepts an ICRQ: ICRP (§6.11), wait for ICCN.
-    pub(crate) fn accept_session(&mut self, ctx: &mut Ctx<'_>, session_id: u16) -> bool {
-        let Some(session) = self.sessions.get_mut(&session_id) else {
-            return false;
-        };
-        if session.state != SessionState::WaitAccept {
-            return false;
-        }
-        session.state = SessionState::WaitConnect;
-        let peer_session = session.peer_session_id;
-        let icrp =
-            ControlMessage::new(MessageType::Icrp).with_avp(Avp::AssignedSessionId(session_id));
-        self.send(ctx, icrp, peer_session);
-        true
-    }
-
-    /// Sends CDN (§6.13) for our session and forgets it.
-    pub(crate) fn close_session(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        session_id: u16,
-        result: ResultCode,
-        q931: Option<crate::wire::l2tp::Q931Cause>,
-        cause: SessionDownCause,
-    ) -> bool {
-        let Some(session) = self.sessions.remove(&session_id) else {
-            return false;
-        };
-        self.pending_up.retain(|_, (id, _)| *id != session_id);
-        // A call the peer never heard of (still waiting for the tunnel)
-        // needs no CDN.
-        if session.state != SessionState::WaitTunnel && self.state == TunnelState::Established {
-            let mut cdn = ControlMessage::cdn(session_id, result.clone());
-            if let Some(q) = q931.clone() {
-                cdn = cdn.with_avp(Avp::Q931CauseCode(q));
-            }
-            self.send(ctx, cdn, session.peer_session_id);
-            ctx.events.push_back(Event::Cdn {
-                direction: Direction::Sent,
-                result: result.clone(),
-            });
-        }
-        ctx.events.push_back(Event::SessionDown {
-            handle: self.handle(session_id),
-            request_id: session.request_id,
-            was_established: session.state == SessionState::Established,
-            cause,
-            result: Some(result),
-            q931,
-            at: ctx.now,
-        });
-        true
-    }
-
-    /// CDN for a call we keep no state for.
-    fn refuse_unknown_call(&mut self, ctx: &mut Ctx<'_>, peer_session: u16, result: ResultCode) {
-        // Our Assigned Session ID: a fresh one, never stored (the call
-        // does not exist on our side).
-        let ours = ids::allocate(ctx.rng, &self.sessions).unwrap_or(0);
-        self.send(ctx, ControlMessage::cdn(ours, result.clone()), peer_session);
-        ctx.events.push_back(Event::Cdn {
-            direction: Direction::Sent,
-            result,
-        });
-    }
-
-    fn on_call_message(&mut self, ctx: &mut Ctx<'_>, ty: MessageType, msg: &ControlMessage) {
-        match ty {
-            MessageType::Icrq => self.on_icrq(ctx, msg),
-            MessageType::Ocrq => {
-                // §6.7: we never place outgoing calls.
-                let peer_session = msg.assigned_session_id().unwrap_or(0);
-                self.refuse_unknown_call(ctx, peer_session, outgoing_call_refusal());
-            }
-            MessageType::Cdn => self.on_cdn(ctx, msg),
-            _ => {
-                let Some(session_id) = self.find_session(msg) else {
-                    // Late message for a session already gone: the
-                    // channel acknowledged it; nothing else to do.
-                    return;
-                };
-                self.on_session_message(ctx, ty, session_id, msg);
-            }
-        }
-    }
-
-    fn on_icrq(&mut self, ctx: &mut Ctx<'_>, msg: &ControlMessage) {
-        let peer_session = msg.assigned_session_id().unwrap_or(0);
-        if peer_session == 0 {
-            let result =
-                malformed_call_result(super::session::CallError::Missing("Assigned Session ID"));
-            self.refuse_unknown_call(ctx, 0, result);
-            return;
-        }
-        if !ctx.config.accept_calls {
-            let result = ResultCode::cdn(CdnResult::FacilitiesPermanentlyUnavailable)
-                .with_error(GeneralError::NoError, "incoming calls not accepted here");
-            self.refuse_unknown_call(ctx, peer_session, result);
-            return;
-        }
-        let call = match CallInfo::from_icrq(msg) {
-            Ok(call) => call,
-            Err(error) => {
-                self.refuse_unknown_call(ctx, peer_session, malformed_call_result(error));
-                return;
-            }
-        };
-        let Some(session_id) = ids::allocate(ctx.rng, &self.sessions) else {
-            let result = ResultCode::cdn(CdnResult::FacilitiesTemporarilyUnavailable)
-                .with_error(GeneralError::InsufficientResources, "no free Session ID");
-            self.refuse_unknown_call(ctx, peer_session, result);
-            return;
-        };
-        let call = Box::new(call);
-        self.setup_deadlines
-            .insert((ctx.now + ctx.config.setup_timeout, session_id));
-        self.sessions.insert(
-            session_id,
-            Session {
-                state: SessionState::WaitAccept,
-                peer_session_id: peer_session,
-                call: call.clone(),
-                requested_at: ctx.now,
-                request_id: 0,
-            },
-        );
-        ctx.events.push_back(Event::SessionRequest {
-            handle: self.handle(session_id),
-            peer: self.peer,
-            call,
-            at: ctx.now,
-        });
-    }
-
-    fn on_cdn(&mut self, ctx: &mut Ctx<'_>, msg: &ControlMessage) {
-        let result = msg.result_code().cloned();
-        if let Some(result) = &result {
-            ctx.events.push_back(Event::Cdn {
-                direction: Direction::Received,
-                result: result.clone(),
-            });
-        }
-        let Some(session_id) = self.find_session(msg) else {
-            return;
-        };
-        let Some(session) = self.sessions.remove(&session_id) else {
-            return;
-        };
-        ctx.events.push_back(Event::SessionDown {
-            handle: self.handle(session_id),
-            request_id: session.request_id,
-            was_established: session.state == SessionState::Established,
-            cause: SessionDownCause::PeerCdn,
-            result,
-            q931: msg.q931_cause().cloned(),
-            at: ctx.now,
-        });
-    }
-
-    fn on_session_message(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        ty: MessageType,
-        session_id: u16,
-        msg: &ControlMessage,
-    ) {
-        let handle = self.handle(session_id);
-        let Some(session) = self.sessions.get_mut(&session_id) else {
-            return;
-        };
-        match (ty, session.state) {
-            (MessageType::Icrp, SessionState::WaitReply) => {
-                let Some(peer_session) = msg.assigned_session_id().filter(|&id| id != 0) else {
-                    let result = malformed_call_result(super::session::CallError::Missing(
-                        "Assigned Session ID",
-                    ));
-                    self.close_session(ctx, session_id, result, None, SessionDownCause::LocalCdn);
-                    return;
-                };
-                session.peer_session_id = peer_session;
-                // §7.4: "wait-reply: Receive ICRP, acceptable -> Send ICCN
-                // -> established".
-                session.state = SessionState::Established;
-                let iccn = session.call.iccn();
-                let up = Event::SessionUp {
-                    handle,
-                    peer_tunnel_id: self.peer_id,
-                    peer_session_id: peer_session,
-                    peer: self.peer,
-                    request_id: session.request_id,
-                    call: session.call.clone(),
-                    requested_at: session.requested_at,
-                    at: ctx.now,
-                };
-                // The proxy AVPs served their purpose: keep only what the
-                // established session needs.
-                session.call.proxy = ProxyInfo::default();
-                // The driver may forward data once the session is up; an
-                // ICCN still waiting for the peer's window (or lost) would
-                // let that data arrive at an LNS that does not know the
-                // call yet. So the event waits for the ICCN's
-                // acknowledgement (RFC 2661 §5.8: Nr acknowledges it).
-                match self.send(ctx, iccn, peer_session) {
-                    Some(ns) => {
-                        self.pending_up.insert(ns, (session_id, up));
-                    }
-                    None => ctx.events.push_back(up),
-                }
-            }
-            (MessageType::Iccn, SessionState::WaitConnect) => {
-                if let Err(error) = session.call.apply_iccn(msg) {
-                    self.close_session(
-                        ctx,
-                        session_id,
-                        malformed_call_result(error),
-                        None,
-                        SessionDownCause::LocalCdn,
-                    );
-                    return;
-                }
-                session.state = SessionState::Established;
-                let call = session.call.clone();
-                // The driver gets the proxy AVPs in the event; the session
-                // keeps only what an established call needs.
-                session.call.proxy = ProxyInfo::default();
-                ctx.events.push_back(Event::SessionUp {
-                    handle,
-                    peer_tunnel_id: self.peer_id,
-                    peer_session_id: session.peer_session_id,
-                    peer: self.peer,
-                    request_id: session.request_id,
-                    call,
-                    requested_at: session.requested_at,
-                    at: ctx.now,
-                });
-            }
-            (MessageType::Sli, _) => {
-                if let Some(accm) = msg.accm() {
-                    ctx.events.push_back(Event::LinkInfo { handle, accm });
-                }
-            }
-            (MessageType::Wen, _) => {
-                if let Some(errors) = msg.call_errors() {
-                    ctx.events.push_back(Event::WanError { handle, errors });
-                }
-            }
-            _ => {
-                let why = format!("unexpected message type {} for this session", u16::from(ty));
-                let result =
-                    ResultCode::cdn(CdnResult::ErrorCode).with_error(GeneralError::NoError, why);
-                self.close_session(ctx, session_id, result, None, SessionDownCause::LocalCdn);
-            }
-        }
-    }
-
-    /// Session lookup for the data path.
-    pub(crate) fn session(&self, session_id: u16) -> Option<&Session> {
-        self.sessions.get(&session_id)
-    }
-
-    /// Number of sessions, for the sharing rule.
-    pub(crate) fn session_count(&self) -> usize {
-        self.sessions.len()
     }
 }
