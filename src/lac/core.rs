@@ -126,6 +126,13 @@ pub struct LacConfig {
     /// How long one LNS attempt waits for its tunnel to come up before the
     /// call moves to the next candidate (`[lac] tunnel_setup_timeout`).
     pub tunnel_setup_timeout: Duration,
+    /// What RADIUS authorizes (`[lac] authorize`); a `[[lac.realm]]` rule
+    /// may say otherwise for its users.
+    pub authorize: config::Authorize,
+    /// The User-Name of a domain authorization.
+    pub authorize_name: config::AuthorizeName,
+    /// The User-Password of a domain authorization.
+    pub authorize_password: Vec<u8>,
     /// What the Calling Number AVP carries.
     pub calling_number: CallingNumber,
     /// Interim interval when RADIUS sends no Acct-Interim-Interval (zero:
@@ -174,6 +181,9 @@ impl LacConfig {
             acct_group: lac.acct_group.clone(),
             setup_deadline: lac.setup_deadline.get(),
             tunnel_setup_timeout: lac.tunnel_setup_timeout.get(),
+            authorize: lac.authorize,
+            authorize_name: lac.authorize_name,
+            authorize_password: lac.authorize_password.expose().to_vec(),
             calling_number: lac.calling_number,
             interim_interval: config.radius.accounting.interim_interval.get(),
             tunnel_accounting: config.radius.accounting.tunnel_accounting,
@@ -527,6 +537,13 @@ struct Session {
     link: Option<Box<Link>>,
     /// Credentials sent to RADIUS (kept for the proxy AVPs).
     auth_method: Option<AuthMethod>,
+    /// RADIUS authorized the subscriber's domain, not the subscriber: the
+    /// LNS authenticates and answers ([`config::Authorize::Domain`]).
+    domain_authorized: bool,
+    /// The subscriber's last PAP Authenticate-Request or CHAP Response
+    /// (PPP Protocol field and information), replayed in band to the LNS
+    /// of a domain-authorized session at hand-over.
+    auth_frame: Option<Vec<u8>>,
     /// RFC 2661 §4.4.5 proxy AVPs, taken when the credentials arrived.
     proxy: Option<ProxyInfo>,
     accept: Option<Box<AcceptAttributes>>,
@@ -634,6 +651,9 @@ pub struct LacCore {
     commands: VecDeque<Command>,
     events: VecDeque<LacEvent>,
     frames: VecDeque<OutFrame>,
+    /// L2TP data messages the core itself sends (a domain-authorized
+    /// subscriber's authentication request, replayed to its LNS).
+    data_out: VecDeque<(SocketAddr, Vec<u8>)>,
     totals: ForwardingTotals,
     scratch: Vec<u8>,
     /// Rate limit of PADTs for unknown sessions: window start, count.
@@ -686,6 +706,7 @@ impl LacCore {
             commands: VecDeque::new(),
             events: VecDeque::new(),
             frames: VecDeque::new(),
+            data_out: VecDeque::new(),
             totals: ForwardingTotals::default(),
             scratch: vec![0; CONTROL_FRAME_LEN],
             stale_padts: (now, 0),
@@ -1000,12 +1021,18 @@ impl LacCore {
         Some((frame.interface, len))
     }
 
-    /// The next L2TP control datagram (written into `buf`).
+    /// The next L2TP datagram the core sends itself (written into `buf`):
+    /// control messages, and the rare data message of the control path.
     pub fn poll_datagram(
         &mut self,
         now: Instant,
         buf: &mut Vec<u8>,
     ) -> Option<(SocketAddr, usize)> {
+        if let Some((to, bytes)) = self.data_out.pop_front() {
+            buf.clear();
+            buf.extend_from_slice(&bytes);
+            return Some((to, bytes.len()));
+        }
         let out = self.endpoint.poll_transmit(now, buf);
         // Transmitting may have produced events (e.g. a retransmission
         // count).
@@ -1202,6 +1229,8 @@ impl LacCore {
             user_name: None,
             link: Some(Box::new(link)),
             auth_method: None,
+            domain_authorized: false,
+            auth_frame: None,
             proxy: None,
             accept: None,
             stage: Stage::Negotiating,

@@ -145,6 +145,24 @@ impl LacCore {
             ),
         };
         let user_name = String::from_utf8_lossy(user).into_owned();
+        let authorize = crate::lac::select::match_realm(&self.config.realms, &user_name)
+            .and_then(|realm| realm.authorize)
+            .unwrap_or(self.config.authorize);
+        // Domain authorization (the wholesale arrangement): RADIUS knows the
+        // enterprise's realm, not its users. The Access-Request names the
+        // realm with the configured password; the subscriber's own
+        // credentials go to the LNS in the proxy authentication AVPs
+        // (RFC 2661 §4.4.5) and in band, and the LNS answers.
+        let (radius_user, credentials) = match authorize {
+            config::Authorize::User => (user_name.clone(), credentials),
+            config::Authorize::Domain => (
+                domain_user_name(&user_name, self.config.authorize_name),
+                Credentials::Pap {
+                    password: self.config.authorize_password.clone(),
+                },
+            ),
+        };
+        session.domain_authorized = authorize == config::Authorize::Domain;
         session.user_name = Some(user_name.clone());
         session.auth_method = Some(method);
         // The proxy AVPs as they stand now: LCP is Opened and the
@@ -161,7 +179,7 @@ impl LacCore {
             token,
             group: self.config.auth_group.clone(),
             request: Box::new(AuthRequest {
-                user_name,
+                user_name: radius_user,
                 credentials,
                 session: info,
             }),
@@ -255,5 +273,38 @@ impl LacCore {
         for (at, kind) in timers {
             self.arm(at, token, kind);
         }
+    }
+}
+
+/// The User-Name of a domain authorization for subscriber `user`: the
+/// realm after its last `@` (the whole name without one), or the whole
+/// name.
+fn domain_user_name(user: &str, name: config::AuthorizeName) -> String {
+    match name {
+        config::AuthorizeName::User => user.to_owned(),
+        config::AuthorizeName::Realm => user
+            .rsplit_once('@')
+            .map_or(user, |(_, realm)| realm)
+            .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_user_name_is_the_realm_or_the_whole_name() {
+        let realm = config::AuthorizeName::Realm;
+        assert_eq!(
+            domain_user_name("alice@corp.example", realm),
+            "corp.example"
+        );
+        assert_eq!(domain_user_name("a@b@corp.example", realm), "corp.example");
+        assert_eq!(domain_user_name("alice", realm), "alice");
+        assert_eq!(
+            domain_user_name("alice@corp.example", config::AuthorizeName::User),
+            "alice@corp.example"
+        );
     }
 }

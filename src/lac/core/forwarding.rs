@@ -155,6 +155,16 @@ impl LacCore {
             let Ok(ppp) = crate::wire::ppp::Frame::new_checked(ppp) else {
                 return self.drop_frame(FastPathDrop::Malformed);
             };
+            // The subscriber's authentication request, kept for a domain
+            // authorization's replay to the LNS (PAP code 1, CHAP code 2).
+            let auth_request = match ppp.protocol() {
+                Protocol::Pap => ppp.payload().first() == Some(&1),
+                Protocol::Chap => ppp.payload().first() == Some(&2),
+                _ => false,
+            };
+            if auth_request && session.link.is_some() {
+                session.auth_frame = frame.get(ppp_start..ppp_end).map(<[u8]>::to_vec);
+            }
             if let Some(link) = session.link.as_mut() {
                 link.handle_frame(now, ppp.protocol(), ppp.payload());
             }

@@ -80,6 +80,9 @@ fn lac_config() -> LacConfig {
         acct_group: "acct".into(),
         setup_deadline: Duration::from_secs(30),
         tunnel_setup_timeout: Duration::from_secs(5),
+        authorize: config::Authorize::User,
+        authorize_name: config::AuthorizeName::Realm,
+        authorize_password: Vec::new(),
         calling_number: CallingNumber::Mac,
         interim_interval: Duration::ZERO,
         tunnel_accounting: true,
@@ -121,6 +124,8 @@ struct World {
     lnss: Vec<Lns>,
     decision: Box<dyn FnMut() -> Decision>,
     accounting: Vec<AccountingRecord>,
+    /// Every Access-Request the LAC asked for.
+    auth_requests: Vec<AuthRequest>,
     events: Vec<LacEvent>,
 }
 
@@ -176,6 +181,7 @@ impl World {
             lnss,
             decision: Box::new(decision),
             accounting: Vec::new(),
+            auth_requests: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -274,7 +280,8 @@ impl World {
         // RADIUS and accounting.
         while let Some(command) = self.lac.poll_command() {
             match command {
-                Command::Authenticate { token, .. } => {
+                Command::Authenticate { token, request, .. } => {
+                    self.auth_requests.push(*request);
                     let decision = (self.decision)();
                     self.lac.auth_result(now, token, decision);
                 }
@@ -942,4 +949,82 @@ fn the_lns_turns_data_sequencing_on_and_off() {
     // An unsequenced one turns it off again.
     world.lns_sends(0, &payload);
     assert_eq!(upstream_sequenced(&mut world), None);
+}
+
+/// `[lac] authorize = "domain"`: RADIUS is asked about the realm with the
+/// configured password; the subscriber's own credentials reach the LNS in
+/// the proxy authentication AVPs and, right behind the ICCN, in band; the
+/// LAC answers nothing, and the LNS's answer reaches the subscriber
+/// unchanged.
+#[test]
+fn domain_authorization_lets_the_lns_authenticate_the_subscriber() {
+    let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
+    let mut config = lac_config();
+    config.authorize = config::Authorize::Domain;
+    config.authorize_password = b"domain-pw".to_vec();
+    world.lac = LacCore::new(
+        config,
+        vec![LAC_MAC],
+        "0000000A-".into(),
+        [1; 32],
+        world.now,
+    );
+    assert!(
+        world.run_until(Duration::from_secs(20), |w| w.up()),
+        "{:?}",
+        world.events
+    );
+    let request = &world.auth_requests[0];
+    assert_eq!(world.auth_requests.len(), 1);
+    assert_eq!(request.user_name, "isp.example");
+    assert!(
+        matches!(&request.credentials, Credentials::Pap { password } if password == b"domain-pw")
+    );
+    let (_, call) = &world.lnss[0].calls[0];
+    assert_eq!(
+        call.proxy.authen_name.as_deref(),
+        Some(&b"alice@isp.example"[..])
+    );
+    assert_eq!(call.proxy.authen_response.as_deref(), Some(&b"pw"[..]));
+    // The subscriber's PAP Authenticate-Request went to the LNS in band;
+    // the LAC sent no answer of its own.
+    world.run_until(Duration::from_millis(200), |_| false);
+    let replayed = world.lnss[0]
+        .data
+        .iter()
+        .find(|(_, payload)| payload.starts_with(&[0xff, 0x03, 0xc0, 0x23, 1]))
+        .map(|(_, payload)| payload.clone())
+        .expect("the PAP request reached the LNS");
+    assert!(!world.subscriber.authenticated);
+    assert!(
+        !world
+            .subscriber
+            .received
+            .iter()
+            .any(|(protocol, _)| *protocol == Protocol::Pap)
+    );
+    // The LNS's Authenticate-Ack, with its message, reaches the subscriber.
+    let id = replayed[5];
+    let message = b"welcome, from the LNS";
+    let mut ack = vec![0xc0, 0x23, 2, id, 0, 0, message.len() as u8];
+    ack.extend_from_slice(message);
+    let len = (ack.len() - 2) as u16;
+    ack[4..6].copy_from_slice(&len.to_be_bytes());
+    world.lns_sends(0, &ack);
+    world.run_until(Duration::from_millis(100), |_| false);
+    let (_, answer) = world
+        .subscriber
+        .received
+        .iter()
+        .find(|(protocol, _)| *protocol == Protocol::Pap)
+        .expect("the LNS's answer");
+    assert_eq!(answer[..], ack[2..]);
+    assert!(world.subscriber.authenticated);
+    // Accounting names the subscriber, not the domain.
+    let start = world
+        .accounting
+        .iter()
+        .find(|r| r.status == u32::from(AcctStatusType::Start))
+        .expect("Start");
+    assert_eq!(start.user_name.as_deref(), Some("alice@isp.example"));
 }

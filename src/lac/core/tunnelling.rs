@@ -296,7 +296,7 @@ impl LacCore {
     }
 
     /// ICCN sent: answer the subscriber, drop the link, forward.
-    pub(super) fn session_up(&mut self, now: Instant, token: u64, forwarding: Forwarding) {
+    pub(super) fn session_up(&mut self, now: Instant, token: u64, mut forwarding: Forwarding) {
         let Some(session) = self.sessions.get_mut(&token) else {
             // The subscriber left meanwhile: clear the call.
             self.endpoint.close_session(
@@ -320,6 +320,32 @@ impl LacCore {
             .ms_chap2_success
             .as_deref()
             .and_then(parse_ms_chap2_success);
+        if session.domain_authorized {
+            // The LNS authenticates: it has the proxy authentication AVPs,
+            // and gets the subscriber's request itself, in band, right
+            // behind the ICCN. Its answer (PAP Ack/Nak, CHAP
+            // Success/Failure, Reply-Message and all) reaches the
+            // subscriber unchanged through the fast path.
+            session.link = None;
+            if let Some(ppp) = session.auth_frame.take() {
+                let mut header =
+                    HeaderRepr::data(forwarding.peer_tunnel_id, forwarding.peer_session_id);
+                if let Some(ns) = forwarding.next_ns.as_mut() {
+                    header.sequence = Some(Sequence { ns: *ns, nr: 0 });
+                    *ns = ns.wrapping_add(1);
+                }
+                let header_len = header.header_len();
+                let payload_len = ADDRESS_CONTROL.len() + ppp.len();
+                let mut bytes = vec![0u8; header_len + payload_len];
+                bytes[header_len..header_len + ADDRESS_CONTROL.len()]
+                    .copy_from_slice(&ADDRESS_CONTROL);
+                bytes[header_len + ADDRESS_CONTROL.len()..].copy_from_slice(&ppp);
+                if header.emit(&mut bytes, payload_len).is_ok() {
+                    self.data_out.push_back((forwarding.peer, bytes));
+                }
+            }
+        }
+        session.auth_frame = None;
         if let Some(link) = session.link.as_mut() {
             link.auth_complete(
                 now,
