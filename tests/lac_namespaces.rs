@@ -92,6 +92,8 @@ struct WorldSpec {
     /// The LAC with the L2TP timers and set-up deadline a user gets by
     /// default, instead of the suite's shortened ones.
     default_timers: bool,
+    /// Lines added to `[lac]` (keys, then `[[lac.realm]]` tables).
+    lac_extra: String,
 }
 
 impl WorldSpec {
@@ -113,6 +115,7 @@ impl WorldSpec {
             lns_receive_window: 4,
             workers: 1,
             default_timers: false,
+            lac_extra: String::new(),
         }
     }
 
@@ -520,6 +523,7 @@ denylist_time = "{denylist}"
 max_sessions_per_tunnel = {per_tunnel}
 calling_number = "mac"
 workers = {workers}
+{lac_extra}
 
 [radius]
 nas_ip_address = "{LAC_CORE}"
@@ -568,6 +572,7 @@ listen = "{MGMT}"
         radius_secret = radius.secret(),
         tunnel_accounting = spec.tunnel_accounting,
         interim = spec.interim_interval,
+        lac_extra = spec.lac_extra,
         l2tp_timers = if spec.default_timers {
             "# L2TP timers: the defaults"
         } else {
@@ -1619,6 +1624,94 @@ fn silent_preferred_lns_costs_fifty_subscribers_seconds_with_default_timers() ->
         &format!("{N}: retransmitted PAP requests are absorbed"),
         |n| n == f64::from(N),
     )?;
+    Ok(())
+}
+
+/// Issue 11: domain authorization, the wholesale arrangement, beside
+/// per-user authorization in one box. FreeRADIUS knows the realm
+/// `enterprise.example` (with the LAC's domain password) and the retail
+/// user `bob@retail.example`, not alice. Alice's PAP request reaches the
+/// LNS in the ICCN's proxy AVPs and in band; the LAC does not answer her,
+/// the LNS does, and its Authenticate-Ack reaches her unchanged. Bob, whose
+/// realm rule says `authorize = "user"`, is authenticated by RADIUS and
+/// answered by the LAC as before.
+#[test]
+fn domain_authorization_lets_the_lns_authenticate_beside_per_user_authorization() -> Result<()> {
+    let mut spec = WorldSpec::new("domain")
+        .user(
+            UserEntry::new("enterprise.example")
+                .password("domain-pw")
+                .l2tp_tunnel(1, &LNS_A.to_string(), TUNNEL_SECRET, 1),
+        )
+        .user(tunnelled_user("bob@retail.example", LNS_A))
+        .subscriber(
+            SubscriberSpec::new(0, "alice@enterprise.example", "alice-own-pw")
+                .methods(&[AuthMethod::Pap]),
+        )
+        .subscriber(
+            SubscriberSpec::new(1, "bob@retail.example", PASSWORD).methods(&[AuthMethod::Pap]),
+        );
+    spec.lac_extra = "authorize = \"domain\"\nauthorize_password = \"domain-pw\"\n\n\
+                      [[lac.realm]]\ndomain = \"retail.example\"\nauthorize = \"user\"\n"
+        .to_owned();
+    let world = World::start(spec)?;
+
+    // Bob: per-user authorization, answered by the LAC.
+    let bob = world.bring_up(1)?;
+    world.lns_session(LNS_A, &bob)?;
+
+    // Alice: the LNS gets her credentials and answers her.
+    world.subs.dial(0)?;
+    let alice_mac = world.subs.status(0)?.mac_string();
+    let session =
+        world
+            .lns(LNS_A)
+            .wait_for(Duration::from_secs(15), &|| world.diag(), |state| {
+                state
+                    .session_by_calling_number(&alice_mac)
+                    .filter(|s| s.frames.iter().any(|f| f.protocol == Protocol::Pap))
+                    .cloned()
+            })?;
+    let call = session.call.clone().context("ICCN")?;
+    ensure!(
+        call.proxy.authen_name.as_deref() == Some(&b"alice@enterprise.example"[..])
+            && call.proxy.authen_response.as_deref() == Some(&b"alice-own-pw"[..]),
+        "the ICCN's proxy authentication is not alice's: {:?}{}",
+        call.proxy,
+        world.diag()
+    );
+    let request = session
+        .frames
+        .iter()
+        .find(|f| f.protocol == Protocol::Pap)
+        .map(|f| f.payload.clone())
+        .context("PAP request")?;
+    ensure!(
+        request.first() == Some(&1) && request.windows(12).any(|w| w == b"alice-own-pw"),
+        "the LNS did not get alice's PAP Authenticate-Request: {request:?}{}",
+        world.diag()
+    );
+    ensure!(
+        !world.subs.status(0)?.authenticated,
+        "the LAC answered a domain-authorized subscriber itself{}",
+        world.diag()
+    );
+    let message = b"welcome to enterprise.example";
+    let mut ack = vec![2, request[1], 0, 0, message.len() as u8];
+    ack.extend_from_slice(message);
+    let len = ack.len() as u16;
+    ack[2..4].copy_from_slice(&len.to_be_bytes());
+    world
+        .lns(LNS_A)
+        .send_ppp(session.handle, Protocol::Pap, &ack)?;
+    world
+        .subs
+        .wait_authenticated(0, Duration::from_secs(10), &|| world.diag())?;
+    // Accounting names alice, not the domain.
+    world.wait_records(1, "Start for alice", |r| {
+        r.attrs.get("Acct-Status-Type") == Some("Start")
+            && r.attrs.get("User-Name") == Some("alice@enterprise.example")
+    })?;
     Ok(())
 }
 
