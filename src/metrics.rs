@@ -574,6 +574,17 @@ impl Metrics {
                 .with_label_values(&[group.as_ref(), &lns.to_string()])
                 .set(i64::try_from(*count).unwrap_or(i64::MAX));
         }
+        for (family, per_lns) in [
+            (&lac.queued_calls, &snapshot.queued_calls),
+            (&lac.lns_tunnels, &snapshot.tunnels),
+        ] {
+            family.reset();
+            for (lns, count) in per_lns {
+                family
+                    .with_label_values(&[&lns.to_string()])
+                    .set(i64::try_from(*count).unwrap_or(i64::MAX));
+            }
+        }
         lac.denylisted
             .set(i64::try_from(snapshot.denylisted).unwrap_or(i64::MAX));
         let bump = |c: &IntCounterVec, label: &str, total: u64| {
@@ -1065,6 +1076,11 @@ pub struct LacSnapshot {
     pub denylisted: usize,
     /// Fast-path totals since start.
     pub totals: ForwardingTotals,
+    /// Calls waiting for room in their LNS's tunnels (`[lac]
+    /// max_queued_calls` bounds them), per LNS.
+    pub queued_calls: Vec<(std::net::SocketAddr, usize)>,
+    /// Tunnels per LNS (`[lac] max_tunnels_per_lns` take new calls).
+    pub tunnels: Vec<(std::net::SocketAddr, usize)>,
 }
 
 /// The LAC families (issue 6, item 8).
@@ -1072,6 +1088,8 @@ pub struct LacSnapshot {
 struct LacFamilies {
     sessions: IntGaugeVec,
     lns_sessions: IntGaugeVec,
+    queued_calls: IntGaugeVec,
+    lns_tunnels: IntGaugeVec,
     selection: IntCounterVec,
     denylisted: IntGauge,
     denylist_total: IntCounterVec,
@@ -1094,6 +1112,16 @@ impl LacFamilies {
                 "tunnelnas_lac_lns_sessions",
                 "Established LAC sessions per LNS group (Tunnel-Assignment-Id, else radius or realm:RULE) and endpoint.",
                 &["group", "lns"],
+            ),
+            queued_calls: gauge_vec(
+                "tunnelnas_lac_queued_calls",
+                "LAC calls waiting for room in the control windows of their LNS's tunnels (bounded by [lac] max_queued_calls), per LNS endpoint.",
+                &["lns"],
+            ),
+            lns_tunnels: gauge_vec(
+                "tunnelnas_lac_lns_tunnels",
+                "L2TP tunnels per LNS endpoint (up to [lac] max_tunnels_per_lns take new calls per LNS group).",
+                &["lns"],
             ),
             selection: counter(
                 "tunnelnas_lac_selection_total",
@@ -1158,6 +1186,8 @@ impl LacFamilies {
         vec![
             Box::new(self.sessions.clone()),
             Box::new(self.lns_sessions.clone()),
+            Box::new(self.queued_calls.clone()),
+            Box::new(self.lns_tunnels.clone()),
             Box::new(self.selection.clone()),
             Box::new(self.denylisted.clone()),
             Box::new(self.denylist_total.clone()),

@@ -60,7 +60,7 @@ use crate::config::{self, CallingNumber};
 use crate::dataplane::mss::clamp_mss;
 use crate::dataplane::police::Policer;
 use crate::l2tp::{
-    CallInfo, Endpoint, EndpointConfig, Event as L2tpEvent, OpenSession, ProxyInfo,
+    CallInfo, Endpoint, EndpointConfig, Event as L2tpEvent, OpenError, OpenSession, ProxyInfo,
     SessionDownCause, SessionHandle, TunnelState,
 };
 use crate::ppp::auth::{AuthDecision, AuthMethod, AuthRequest as PppAuthRequest};
@@ -282,6 +282,8 @@ pub enum SetupFailure {
     TunnelFailed,
     /// The set-up deadline passed.
     Deadline,
+    /// Every LNS of the plan had `[lac] max_queued_calls` calls waiting.
+    LnsBusy,
     /// The subscriber left (PADT) while the session was being set up.
     SubscriberLeft,
     /// Administrative action (Disconnect-Request, shutdown, interface down).
@@ -297,6 +299,7 @@ impl SetupFailure {
             Self::NoCandidate => "no_candidate",
             Self::TunnelFailed => "tunnel_failed",
             Self::Deadline => "deadline",
+            Self::LnsBusy => "lns_busy",
             Self::SubscriberLeft => "subscriber_left",
             Self::Administrative => "administrative",
         }
@@ -512,6 +515,8 @@ struct Tunnelling {
     current: Option<(Attempt, SessionHandle, Instant)>,
     deadline: Instant,
     failed: u32,
+    /// Attempts skipped because the LNS group's call queue was full.
+    busy: u32,
 }
 
 #[derive(Debug)]

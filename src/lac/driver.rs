@@ -108,6 +108,10 @@ struct WorkerSnapshot {
     per_lns: Vec<((Arc<str>, SocketAddr), usize)>,
     denylisted: Vec<SocketAddr>,
     totals: crate::lac::core::ForwardingTotals,
+    /// Calls waiting for room in their LNS's tunnels, per LNS.
+    queued_calls: Vec<(SocketAddr, usize)>,
+    /// Tunnels per LNS.
+    tunnels: Vec<(SocketAddr, usize)>,
 }
 
 /// Every worker's request channel, in worker order.
@@ -189,7 +193,17 @@ fn merge_snapshots(snapshots: Vec<WorkerSnapshot>) -> LacSnapshot {
         std::collections::HashMap::new();
     let mut denylisted: Vec<SocketAddr> = Vec::new();
     let mut totals = crate::lac::core::ForwardingTotals::default();
+    let mut queued_calls: std::collections::HashMap<SocketAddr, usize> =
+        std::collections::HashMap::new();
+    let mut tunnels: std::collections::HashMap<SocketAddr, usize> =
+        std::collections::HashMap::new();
     for snapshot in snapshots {
+        for (lns, count) in snapshot.queued_calls {
+            *queued_calls.entry(lns).or_insert(0) += count;
+        }
+        for (lns, count) in snapshot.tunnels {
+            *tunnels.entry(lns).or_insert(0) += count;
+        }
         for (state, count) in snapshot.states {
             if let Some(entry) = states.iter_mut().find(|(s, _)| *s == state) {
                 entry.1 += count;
@@ -208,6 +222,8 @@ fn merge_snapshots(snapshots: Vec<WorkerSnapshot>) -> LacSnapshot {
         per_lns: per_lns.into_iter().collect(),
         denylisted: denylisted.len(),
         totals,
+        queued_calls: queued_calls.into_iter().collect(),
+        tunnels: tunnels.into_iter().collect(),
     }
 }
 
@@ -997,6 +1013,8 @@ impl Worker {
                         .map(|(endpoint, _)| endpoint)
                         .collect(),
                     totals: self.core.totals(),
+                    queued_calls: self.core.endpoint().queued_calls_by_peer(),
+                    tunnels: self.core.endpoint().tunnels_by_peer(),
                 });
             }
         }

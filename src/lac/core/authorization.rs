@@ -64,6 +64,7 @@ impl LacCore {
                             current: None,
                             deadline: now + self.config.setup_deadline,
                             failed: 0,
+                            busy: 0,
                         }));
                         let deadline = now + self.config.setup_deadline;
                         self.arm(deadline, token, TimerKind::Deadline);

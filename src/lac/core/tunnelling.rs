@@ -33,14 +33,15 @@ impl LacCore {
                 return;
             }
             let Some(attempt) = tunnelling.plan.get(tunnelling.next).cloned() else {
+                let busy = tunnelling.busy > 0 && tunnelling.failed == 0;
                 self.events
                     .push_back(LacEvent::Selection(SelectionOutcome::Exhausted));
-                self.fail_setup(
-                    now,
-                    token,
-                    SetupFailure::TunnelFailed,
-                    Some("no LNS available".into()),
-                );
+                let (failure, message) = if busy {
+                    (SetupFailure::LnsBusy, "every LNS is busy")
+                } else {
+                    (SetupFailure::TunnelFailed, "no LNS available")
+                };
+                self.fail_setup(now, token, failure, Some(message.into()));
                 return;
             };
             tunnelling.next += 1;
@@ -98,11 +99,18 @@ impl LacCore {
                     return;
                 }
                 Err(error) => {
+                    // A full call queue says the LNS is busy, not dead: the
+                    // next candidate is tried and nobody is denylisted.
+                    let busy = error == OpenError::Busy;
                     tracing::warn!(lns = %attempt.endpoint, %error, "cannot place the call");
                     if let Some(Stage::Tunnelling(t)) =
                         self.sessions.get_mut(&token).map(|s| &mut s.stage)
                     {
-                        t.failed += 1;
+                        if busy {
+                            t.busy += 1;
+                        } else {
+                            t.failed += 1;
+                        }
                     }
                 }
             }
