@@ -668,3 +668,53 @@ fn errors_in_file_elements_of_an_env_patched_array_blame_the_file() {
         "{err}"
     );
 }
+
+/// Issue 11's `[lac]` keys are validated, each error naming its key.
+#[test]
+fn lac_load_and_authorization_keys_are_validated() {
+    const LAC: &str = r#"
+[pppoe]
+[[pppoe.interface]]
+name = "access0"
+[radius.group.default]
+[[radius.group.default.server]]
+address = "127.0.0.1"
+secret = "s3cret"
+[lac]
+"#;
+    let cases = [
+        ("max_tunnels_per_lns = 0", "`lac.max_tunnels_per_lns`"),
+        ("max_tunnels_per_lns = 65", "`lac.max_tunnels_per_lns`"),
+        ("max_queued_calls = 0", "`lac.max_queued_calls`"),
+        (
+            "tunnel_setup_timeout = \"0s\"",
+            "`lac.tunnel_setup_timeout`",
+        ),
+        ("authorize = \"domain\"", "`lac.authorize_password`"),
+        (
+            "[[lac.realm]]\ndomain = \"corp.example\"\nauthorize = \"domain\"",
+            "`lac.authorize_password`",
+        ),
+        ("authorize = \"realm\"", "`lac.authorize`"),
+    ];
+    for (keys, named) in cases {
+        let (_f, path) = write(&format!("{LAC}{keys}\n"));
+        let err = Config::load_with_env(&path, env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(named), "{keys}: {err}");
+    }
+    let (_f, path) = write(&format!(
+        "{LAC}authorize = \"domain\"\nauthorize_password = \"pw\"\n\
+         [[lac.realm]]\ndomain = \"retail.example\"\nauthorize = \"user\"\n"
+    ));
+    let config = Config::load_with_env(&path, env(&[])).expect("valid");
+    let lac = config.lac.expect("[lac]");
+    assert_eq!(lac.authorize, Authorize::Domain);
+    assert_eq!(lac.realms[0].authorize, Some(Authorize::User));
+    assert_eq!(lac.max_tunnels_per_lns, 4);
+    assert_eq!(
+        lac.tunnel_setup_timeout.get(),
+        std::time::Duration::from_secs(5)
+    );
+}
