@@ -61,6 +61,32 @@
 //! `target/bench-lac.json`. A phase that fails is reported and the bench
 //! exits non-zero after cleaning up.
 //!
+//! # Scenario `deployed-lns` (issue 11)
+//!
+//! `TN_BENCH_SCENARIO=deployed-lns` measures session setup only, against
+//! the LNS emulator acting like many deployed LNSs
+//! ([`LnsConfig::like_deployed_lns`]): receive window
+//! `TN_BENCH_LNS_WINDOW` (default 8), control messages acknowledged only
+//! by a ZLB `TN_BENCH_LNS_ACK_DELAY_MS` (default 10) after they arrive,
+//! nothing piggybacked. Through one tunnel that allows about a window of
+//! control messages per acknowledgement delay, so the LAC's `[lac]
+//! max_tunnels_per_lns` matters: the setup phase runs once per value of
+//! `TN_BENCH_MAX_TUNNELS_PER_LNS` (default `1,4`), each with a fresh LAC
+//! and emulator, and the figures are put side by side. Defaults: 10,000
+//! subscribers offered at 1,000/s, with at most `TN_BENCH_MAX_IN_SETUP`
+//! (default 2,000) in set-up at once — a limit the subscriber farm must
+//! enforce (see the `max in set-up` condition of the report); `[lac]
+//! max_sessions_per_tunnel` is the LAC's default unless
+//! `TN_BENCH_MAX_SESSIONS_PER_TUNNEL` sets it. Memory, forwarding and the
+//! kernel baseline are not run. The report goes to
+//! `target/bench-lac-deployed-lns.json`; each LAC's log to
+//! `target/bench-lac-deployed-lns-N.log`.
+//!
+//! `TN_BENCH_LNS_ACK_DELAY_MS` also applies to the standard scenario: the
+//! emulator then acknowledges like that too (without it, it acknowledges
+//! like our own channel: piggybacked, a ZLB after 100 ms, or at once at
+//! half its window).
+//!
 //! # CPU placement
 //!
 //! The machine has two cores. Unless `TN_BENCH_PIN=0`, the LAC process
@@ -98,7 +124,9 @@ use tunnelnas::loadgen::flood::{
     flood_datagrams, flood_frames, flood_udp, ipv4_frame, session_frame, set_receive_buffer,
     write_ipv4_udp,
 };
-use tunnelnas::loadgen::lns::{LnsConfig, LnsEmulator, LnsStats, run_lns};
+use tunnelnas::loadgen::lns::{
+    DEPLOYED_LNS_ACK_DELAY, DEPLOYED_LNS_RECEIVE_WINDOW, LnsConfig, LnsEmulator, LnsStats, run_lns,
+};
 use tunnelnas::loadgen::subscribers::{
     FarmConfig, FarmStats, SubscriberFarm, UpSession, run_farm_observed,
 };
@@ -173,7 +201,10 @@ fn main() -> ExitCode {
         report.fail("bench", &anyhow::anyhow!("interrupted"));
     }
     report.print();
-    let json = target_dir().join("bench-lac.json");
+    let json = target_dir().join(match settings.scenario {
+        Scenario::Standard => "bench-lac.json",
+        Scenario::DeployedLns => "bench-lac-deployed-lns.json",
+    });
     match report.write_json(&json) {
         Ok(()) => println!("\nJSON: {}", json.display()),
         Err(err) => report.fail("report", &err),
@@ -185,15 +216,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// Which measurements to run (`TN_BENCH_SCENARIO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// `standard` (default): setup, memory, forwarding both ways, kernel
+    /// baseline.
+    Standard,
+    /// `deployed-lns`: setup only, against an LNS with a small window and
+    /// delayed acknowledgements, once per `max_tunnels_per_lns` value.
+    DeployedLns,
+}
+
 /// What the environment asked for.
 #[derive(Debug, Clone)]
 struct Settings {
+    scenario: Scenario,
     subscribers: u32,
     start_rate: u32,
     seconds: u64,
     sizes: Vec<usize>,
     /// The LNS emulator's L2TP receive window (None: the channel default).
     lns_window: Option<u16>,
+    /// Acknowledge only by a ZLB this long after a message arrives, nothing
+    /// piggybacked ([`LnsConfig::like_deployed_lns`]); None: the emulator
+    /// acknowledges like our channel does.
+    lns_ack_delay: Option<Duration>,
+    /// `deployed-lns`: `[lac] max_tunnels_per_lns` of each run.
+    max_tunnels_per_lns: Vec<u16>,
+    /// `[lac] max_sessions_per_tunnel` (None: the LAC's default).
+    max_sessions_per_tunnel: Option<u16>,
+    /// Subscribers in set-up at once at most (None: no limit). The farm
+    /// has no such limit yet: reported, not enforced.
+    max_in_setup: Option<u32>,
     /// `[lac] workers`.
     lac_workers: u16,
     /// The LAC binary (`TN_BENCH_LAC_BIN`, e.g. an earlier build for a
@@ -224,15 +278,53 @@ impl Settings {
             Err(_) => vec![64, 1400],
         };
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let scenario = match std::env::var("TN_BENCH_SCENARIO").as_deref().map(str::trim) {
+            Err(_) | Ok("" | "standard") => Scenario::Standard,
+            Ok("deployed-lns") => Scenario::DeployedLns,
+            Ok(other) => bail!("TN_BENCH_SCENARIO={other:?}: `standard` or `deployed-lns`"),
+        };
+        let deployed = scenario == Scenario::DeployedLns;
+        let max_tunnels_per_lns = match std::env::var("TN_BENCH_MAX_TUNNELS_PER_LNS") {
+            Ok(text) => text
+                .split(',')
+                .map(|s| s.trim().parse::<u16>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    anyhow::anyhow!("TN_BENCH_MAX_TUNNELS_PER_LNS={text:?}: comma-separated counts")
+                })?,
+            Err(_) => vec![1, 4],
+        };
+        let optional = |value: u32| (value != 0).then_some(value);
         let this = Self {
-            subscribers: var("TN_BENCH_SUBSCRIBERS", 1000)?,
-            start_rate: var("TN_BENCH_START_RATE", 3000)?,
+            scenario,
+            subscribers: var("TN_BENCH_SUBSCRIBERS", if deployed { 10_000 } else { 1000 })?,
+            start_rate: var("TN_BENCH_START_RATE", if deployed { 1000 } else { 3000 })?,
             seconds: var("TN_BENCH_SECONDS", 10)?,
             sizes,
-            lns_window: match var("TN_BENCH_LNS_WINDOW", 64u16)? {
+            lns_window: match var(
+                "TN_BENCH_LNS_WINDOW",
+                if deployed {
+                    DEPLOYED_LNS_RECEIVE_WINDOW
+                } else {
+                    64u16
+                },
+            )? {
                 0 => None,
                 window => Some(window),
             },
+            lns_ack_delay: match std::env::var("TN_BENCH_LNS_ACK_DELAY_MS") {
+                Ok(text) => Some(Duration::from_millis(text.trim().parse().map_err(
+                    |_| anyhow::anyhow!("TN_BENCH_LNS_ACK_DELAY_MS={text:?} is not a number"),
+                )?)),
+                Err(_) => deployed.then_some(DEPLOYED_LNS_ACK_DELAY),
+            },
+            max_tunnels_per_lns,
+            max_sessions_per_tunnel: optional(var("TN_BENCH_MAX_SESSIONS_PER_TUNNEL", 0u32)?)
+                .map(|n| u16::try_from(n).unwrap_or(u16::MAX)),
+            max_in_setup: optional(var(
+                "TN_BENCH_MAX_IN_SETUP",
+                if deployed { 2000 } else { 0 },
+            )?),
             lac_workers: var("TN_BENCH_LAC_WORKERS", 1)?,
             lac_binary: std::env::var_os("TN_BENCH_LAC_BIN").map_or_else(
                 || PathBuf::from(env!("CARGO_BIN_EXE_tunnelnas")),
@@ -249,6 +341,14 @@ impl Settings {
             "TN_BENCH_SECONDS must be 1 to 3600"
         );
         ensure!(
+            !this.max_tunnels_per_lns.is_empty()
+                && this
+                    .max_tunnels_per_lns
+                    .iter()
+                    .all(|n| (1..=64).contains(n)),
+            "TN_BENCH_MAX_TUNNELS_PER_LNS: each from 1 to 64"
+        );
+        ensure!(
             this.sizes
                 .iter()
                 .all(|s| (MIN_IP_LEN.max(64)..=1400).contains(s)),
@@ -258,6 +358,16 @@ impl Settings {
     }
 
     fn describe(&self, report: &mut Report) {
+        report.condition(
+            "scenario",
+            match self.scenario {
+                Scenario::Standard => "standard (TN_BENCH_SCENARIO=deployed-lns: issue 11's LNS)",
+                Scenario::DeployedLns => {
+                    "deployed-lns: setup only, LNS with a small window and delayed \
+                     acknowledgements, once per max_tunnels_per_lns"
+                }
+            },
+        );
         report.condition("subscribers", self.subscribers);
         report.condition(
             "start rate",
@@ -293,6 +403,46 @@ impl Settings {
             self.lns_window.map_or_else(
                 || "4 (the channel default, RFC 2661 §4.4.3)".to_owned(),
                 |w| format!("{w} (TN_BENCH_LNS_WINDOW=0: the channel default 4)"),
+            ),
+        );
+        report.condition(
+            "LNS emulator acknowledgements",
+            self.lns_ack_delay.map_or_else(
+                || {
+                    "like our channel: piggybacked, else a ZLB after 100 ms or at once at half \
+                     its window (TN_BENCH_LNS_ACK_DELAY_MS: like a deployed LNS)"
+                        .to_owned()
+                },
+                |d| {
+                    format!(
+                        "only by a ZLB {} ms after a message arrives (or the first message sent \
+                         after that), nothing piggybacked, no early ack at half the window",
+                        d.as_millis()
+                    )
+                },
+            ),
+        );
+        report.condition(
+            "LAC max_sessions_per_tunnel",
+            self.max_sessions_per_tunnel
+                .map_or_else(|| "the LAC's default (1000)".to_owned(), |n| n.to_string()),
+        );
+        if self.scenario == Scenario::DeployedLns {
+            report.condition(
+                "LAC max_tunnels_per_lns",
+                format!("{:?}, one run each", self.max_tunnels_per_lns),
+            );
+        }
+        report.condition(
+            "max in set-up",
+            self.max_in_setup.map_or_else(
+                || "no limit".to_owned(),
+                |n| {
+                    format!(
+                        "{n} requested, NOT ENFORCED: the subscriber farm (FarmConfig) has no \
+                         limit of subscribers in set-up; every subscriber starts at its time"
+                    )
+                },
             ),
         );
         let first_line = |path: &str, key: &str| {
@@ -525,7 +675,7 @@ impl Lns {
     fn start(
         topo: &Topology,
         users: Vec<Credentials>,
-        window: Option<u16>,
+        settings: &Settings,
     ) -> anyhow::Result<Self> {
         let address: SocketAddr = format!("{LNS_ADDRESS}:1701").parse()?;
         let socket = in_netns(&topo.lns, move || {
@@ -543,8 +693,12 @@ impl Lns {
             LNS_PPP_ADDRESS,
             LNS_POOL.parse()?,
         );
-        if let Some(window) = window {
-            config.endpoint.channel.receive_window = window;
+        let window = settings
+            .lns_window
+            .unwrap_or(config.endpoint.channel.receive_window);
+        config.endpoint.channel.receive_window = window;
+        if let Some(delay) = settings.lns_ack_delay {
+            config = config.like_deployed_lns(window, delay);
         }
         let emulator = LnsEmulator::new(config, seed);
         let stats = Arc::new(Mutex::new(LnsStats::default()));
@@ -682,8 +836,14 @@ fn write_users_file(path: &Path, users: &[Credentials]) -> anyhow::Result<()> {
 
 /// The LAC's configuration: the demo's shape (local users, a realm rule
 /// to the LNS), with the PADI policer opened up so that it does not set
-/// the setup rate.
-fn lac_config(topo: &Topology, settings: &Settings, dir: &Path, users: &Path) -> String {
+/// the setup rate; `[lac] max_tunnels_per_lns` when given.
+fn lac_config(
+    topo: &Topology,
+    settings: &Settings,
+    dir: &Path,
+    users: &Path,
+    max_tunnels_per_lns: Option<u16>,
+) -> String {
     let state = dir.join("state");
     format!(
         r#"# Written by the LAC benchmark.
@@ -706,6 +866,8 @@ listen = "{lac}:1701"
 auth_group = "local"
 acct_group = "local"
 {workers}
+{per_tunnel}
+{tunnels}
 
 [[lac.realm]]
 domain = "{REALM}"
@@ -738,6 +900,14 @@ listen = "{METRICS_ADDRESS}"
         } else {
             format!("workers = {}", settings.lac_workers)
         },
+        // Only when asked for, like `workers`.
+        per_tunnel = settings
+            .max_sessions_per_tunnel
+            .map(|n| format!("max_sessions_per_tunnel = {n}"))
+            .unwrap_or_default(),
+        tunnels = max_tunnels_per_lns
+            .map(|n| format!("max_tunnels_per_lns = {n}"))
+            .unwrap_or_default(),
         access = topo.lac_access_if,
         lac = topology::LAC_UPLINK_ADDRESS,
         users = users.display(),
@@ -745,6 +915,13 @@ listen = "{METRICS_ADDRESS}"
 }
 
 fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
+    match settings.scenario {
+        Scenario::Standard => run_standard(settings, report),
+        Scenario::DeployedLns => run_deployed_lns(settings, report),
+    }
+}
+
+fn run_standard(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
     topology::remove_stale_namespaces();
     let topo = Topology::create().context("building the namespaces")?;
     let dir = tempfile::Builder::new()
@@ -757,12 +934,12 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
     let config_path = dir.path().join("lac.toml");
     std::fs::write(
         &config_path,
-        lac_config(&topo, settings, dir.path(), &users_path),
+        lac_config(&topo, settings, dir.path(), &users_path, None),
     )
     .context("writing the LAC configuration")?;
     let log_path = target_dir().join("bench-lac.log");
 
-    let lns = Lns::start(&topo, users.clone(), settings.lns_window)?;
+    let lns = Lns::start(&topo, users.clone(), settings)?;
     let mut lac = LacProcess::start(
         &topo.lac,
         &settings.lac_binary,
@@ -776,7 +953,7 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
     let idle = proc_sample(lac.pid())?;
 
     let farm = Farm::start(&topo, settings, users)?;
-    let setup = measure_setup(&topo, &lac, settings, &farm, idle, report);
+    let setup = measure_setup("setup", &topo, &mut lac, settings, &farm, idle, report);
     let up = match setup {
         Ok(up) => up,
         Err(err) => {
@@ -901,6 +1078,322 @@ fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `deployed-lns`: the setup phase once per `max_tunnels_per_lns`, each
+/// with a fresh LNS emulator and LAC in the same namespaces, then the runs
+/// side by side.
+fn run_deployed_lns(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
+    topology::remove_stale_namespaces();
+    let topo = Topology::create().context("building the namespaces")?;
+    let dir = tempfile::Builder::new()
+        .prefix("tunnelnas-bench-")
+        .tempdir()
+        .context("temporary directory")?;
+    let users = users(settings.subscribers);
+    let users_path = dir.path().join("users.toml");
+    write_users_file(&users_path, &users)?;
+    let mut runs = Vec::new();
+    for &tunnels in &settings.max_tunnels_per_lns {
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            break;
+        }
+        let section = format!("setup, max_tunnels_per_lns = {tunnels}");
+        match deployed_lns_run(
+            &topo,
+            settings,
+            dir.path(),
+            (&users, &users_path),
+            tunnels,
+            &section,
+            report,
+        ) {
+            Ok(run) => runs.push(run),
+            Err(err) => report.fail(&section, &err),
+        }
+    }
+    compare_runs(&runs, settings, report);
+    drop(topo);
+    Ok(())
+}
+
+/// What one `deployed-lns` run gives the side-by-side table.
+#[derive(Debug, Clone)]
+struct DeployedRun {
+    max_tunnels_per_lns: u16,
+    farm: FarmStats,
+    /// The LAC's L2TP counters at the end of the setup phase (None: no
+    /// answer, e.g. it exited).
+    lac: Option<L2tpCounters>,
+    lns: LnsStats,
+    /// How the LAC ended when it had exited by itself during the run.
+    lac_exit: Option<String>,
+    /// The setup phase's error, if it failed.
+    error: Option<String>,
+}
+
+impl DeployedRun {
+    /// Sessions up / (last IPCP Opened - first PADI), as the setup rows.
+    fn rate(&self) -> Option<f64> {
+        let (first, last) = (self.farm.first_dial_at?, self.farm.last_up_at?);
+        let span = last.saturating_sub(first);
+        (!span.is_zero()).then(|| self.farm.sessions_up as f64 / span.as_secs_f64())
+    }
+}
+
+/// The LAC's L2TP figures the `deployed-lns` rows report.
+#[derive(Debug, Clone)]
+struct L2tpCounters {
+    /// Tunnels set up (SCCRQ to SCCCN) since the LAC started.
+    tunnels_set_up: f64,
+    /// Tunnels established now.
+    tunnels_now: f64,
+    /// Tunnels that went down, every cause.
+    tunnels_down: f64,
+    /// The causes with a count, e.g. `overloaded 3`.
+    down_causes: String,
+    /// Messages that waited for the LNS's window.
+    window_stalls: f64,
+    /// Control messages retransmitted.
+    retransmits: f64,
+}
+
+impl L2tpCounters {
+    fn parse(text: &str) -> Self {
+        let total = |name: &str, labels: &[(&str, &str)]| probe::total(text, name, labels);
+        Self {
+            tunnels_set_up: total("tunnelnas_l2tp_setup_seconds_count", &[("kind", "tunnel")]),
+            tunnels_now: total("tunnelnas_l2tp_tunnels", &[("role", "lac")]),
+            tunnels_down: total("tunnelnas_l2tp_tunnel_down_total", &[]),
+            down_causes: probe::by_label(text, "tunnelnas_l2tp_tunnel_down_total", "cause")
+                .into_iter()
+                .filter(|(_, n)| *n > 0.0)
+                .map(|(cause, n)| format!("{cause} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            window_stalls: total(
+                "tunnelnas_l2tp_control_channel_total",
+                &[("activity", "window_stall")],
+            ),
+            retransmits: total(
+                "tunnelnas_l2tp_control_channel_total",
+                &[("activity", "retransmit")],
+            ),
+        }
+    }
+}
+
+/// One `deployed-lns` run: emulator, LAC with `max_tunnels_per_lns =
+/// tunnels`, farm; the setup phase; everything stopped again.
+fn deployed_lns_run(
+    topo: &Topology,
+    settings: &Settings,
+    dir: &Path,
+    (users, users_path): (&[Credentials], &Path),
+    tunnels: u16,
+    section: &str,
+    report: &mut Report,
+) -> anyhow::Result<DeployedRun> {
+    let run_dir = dir.join(format!("run-{tunnels}"));
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let config_path = run_dir.join("lac.toml");
+    std::fs::write(
+        &config_path,
+        lac_config(topo, settings, &run_dir, users_path, Some(tunnels)),
+    )
+    .context("writing the LAC configuration")?;
+    let log_path = target_dir().join(format!("bench-lac-deployed-lns-{tunnels}.log"));
+    report.condition(
+        &format!("LAC log, max_tunnels_per_lns = {tunnels}"),
+        log_path.display(),
+    );
+
+    let lns = Lns::start(topo, users.to_vec(), settings)?;
+    let mut lac = LacProcess::start(
+        &topo.lac,
+        &settings.lac_binary,
+        &config_path,
+        &log_path,
+        settings.pin.then_some(LAC_CPU),
+    )?;
+    wait_for_lac(topo, &mut lac, &log_path)?;
+    pause(Duration::from_secs(1))?;
+    let idle = proc_sample(lac.pid())?;
+    let farm = Farm::start(topo, settings, users.to_vec())?;
+    let setup = measure_setup(section, topo, &mut lac, settings, &farm, idle, report);
+    let counters = scrape(&topo.lac, METRICS_ADDRESS.parse()?)
+        .ok()
+        .map(|text| L2tpCounters::parse(&text));
+    let lac_exit = lac.exited().map(|status| status.to_string());
+    let lns_stats = lns.stats();
+    if let Some(c) = &counters {
+        report.row(
+            section,
+            "tunnels set up",
+            c.tunnels_set_up,
+            "tunnels",
+            format!(
+                "to the LNS emulator (SCCRQ to SCCCN); {} established at the end",
+                c.tunnels_now
+            ),
+        );
+        report.row(
+            section,
+            "tunnels torn down",
+            c.tunnels_down,
+            "tunnels",
+            format!(
+                "tunnelnas_l2tp_tunnel_down_total by cause: {}",
+                if c.down_causes.is_empty() {
+                    "none"
+                } else {
+                    &c.down_causes
+                }
+            ),
+        );
+        report.row(
+            section,
+            "window stalls",
+            c.window_stalls,
+            "messages",
+            "control messages that waited for the LNS's receive window",
+        );
+        report.row(
+            section,
+            "retransmissions",
+            c.retransmits,
+            "messages",
+            "control messages the LAC retransmitted",
+        );
+    }
+    report.row(
+        section,
+        "LNS emulator tunnels",
+        lns_stats.tunnels_total as f64,
+        "tunnels",
+        format!(
+            "established so far; {} up at the end, {} went down, {} failed before \
+             establishment",
+            lns_stats.tunnels, lns_stats.tunnels_down, lns_stats.tunnels_failed
+        ),
+    );
+    let farm_stats = farm.stats();
+
+    // Hang up, stop the LAC (CDNs, StopCCN) while the emulator still
+    // acknowledges, then the emulator.
+    drop(farm);
+    if !INTERRUPTED.load(Ordering::Relaxed) {
+        let _ = pause(Duration::from_millis(500));
+    }
+    let stopped = lac.stop(Duration::from_secs(20));
+    drop(lns);
+    match stopped {
+        Ok(status) if status.success() || lac_exit.is_some() => {}
+        Ok(status) => report.fail(
+            &format!("LAC, max_tunnels_per_lns = {tunnels}"),
+            &anyhow::anyhow!("exited with {status} (log: {})", log_path.display()),
+        ),
+        Err(err) => report.fail(&format!("LAC, max_tunnels_per_lns = {tunnels}"), &err),
+    }
+    let error = match setup {
+        Ok(_) => None,
+        Err(err) => {
+            report.fail(section, &err);
+            Some(format!("{err:#}"))
+        }
+    };
+    Ok(DeployedRun {
+        max_tunnels_per_lns: tunnels,
+        farm: farm_stats,
+        lac: counters,
+        lns: lns_stats,
+        lac_exit,
+        error,
+    })
+}
+
+/// The `deployed-lns` runs side by side, and the setup-rate ratio of the
+/// last run to the first.
+fn compare_runs(runs: &[DeployedRun], settings: &Settings, report: &mut Report) {
+    let number = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0}"));
+    let rows = runs
+        .iter()
+        .map(|run| {
+            let phases = &run.farm.setup;
+            let failures = &run.farm.setup_failures;
+            vec![
+                run.max_tunnels_per_lns.to_string(),
+                format!("{} / {}", run.farm.up, settings.subscribers),
+                number(run.rate()),
+                number(millis(phases.total.p50())),
+                number(millis(phases.total.p99())),
+                format!(
+                    "{} / {}",
+                    number(millis(phases.auth.p50())),
+                    number(millis(phases.auth.p99()))
+                ),
+                (failures.discovery + failures.lcp + failures.auth + failures.ipcp).to_string(),
+                run.lac
+                    .as_ref()
+                    .map_or_else(|| "n/a".to_owned(), |c| format!("{}", c.tunnels_set_up)),
+                format!(
+                    "{} / {}",
+                    run.lac
+                        .as_ref()
+                        .map_or_else(|| "n/a".to_owned(), |c| format!("{}", c.tunnels_down)),
+                    run.lns.tunnels_down + run.lns.tunnels_failed
+                ),
+                run.lac
+                    .as_ref()
+                    .map_or_else(|| "n/a".to_owned(), |c| format!("{}", c.window_stalls)),
+                match (&run.lac_exit, &run.error) {
+                    (Some(exit), _) => format!("LAC exited: {exit}"),
+                    (None, Some(_)) => "setup incomplete (see failures)".to_owned(),
+                    (None, None) => "ok".to_owned(),
+                },
+            ]
+        })
+        .collect();
+    report.table(
+        &format!(
+            "deployed LNS (window {}, acks after {} ms, none piggybacked): {} subscribers at {}/s",
+            settings
+                .lns_window
+                .map_or_else(|| "4".to_owned(), |w| w.to_string()),
+            settings.lns_ack_delay.map_or(0, |d| d.as_millis()),
+            settings.subscribers,
+            settings.start_rate,
+        ),
+        &[
+            "max_tunnels_per_lns",
+            "up",
+            "sessions/s",
+            "p50 ms",
+            "p99 ms",
+            "auth+L2TP p50 / p99 ms",
+            "failures",
+            "tunnels set up",
+            "torn down (LAC / LNS)",
+            "window stalls",
+            "outcome",
+        ],
+        rows,
+    );
+    if let (Some(first), Some(last)) = (runs.first(), runs.last())
+        && runs.len() > 1
+    {
+        report.maybe_row(
+            "side by side",
+            &format!(
+                "setup rate, max_tunnels_per_lns {} / {}",
+                last.max_tunnels_per_lns, first.max_tunnels_per_lns
+            ),
+            last.rate().zip(first.rate()).map(|(l, f)| l / f),
+            "x",
+            "sessions/s of the last run over the first",
+        );
+    }
+}
+
 /// Waits until the LAC answers `/metrics`.
 fn wait_for_lac(topo: &Topology, lac: &mut LacProcess, log: &Path) -> anyhow::Result<()> {
     let addr: SocketAddr = METRICS_ADDRESS.parse()?;
@@ -929,16 +1422,17 @@ fn millis(value: Option<Duration>) -> Option<f64> {
     value.map(|d| d.as_secs_f64() * 1000.0)
 }
 
-/// Phase 1: every subscriber dials; returns the sessions up.
+/// Phase 1: every subscriber dials; returns the sessions up. Rows go to
+/// `section`; a LAC that exits ends the wait at once.
 fn measure_setup(
+    section: &str,
     topo: &Topology,
-    lac: &LacProcess,
+    lac: &mut LacProcess,
     settings: &Settings,
     farm: &Farm,
     idle: probe::ProcSample,
     report: &mut Report,
 ) -> anyhow::Result<u32> {
-    const SECTION: &str = "setup";
     let n = settings.subscribers;
     let start = Instant::now();
     let machine_before = machine_cpu();
@@ -961,9 +1455,23 @@ fn measure_setup(
         if progress != last_progress.1 {
             last_progress = (Instant::now(), progress);
         }
+        if let Some(status) = lac.exited() {
+            report.row(
+                section,
+                "sessions up",
+                f64::from(stats.up),
+                "sessions",
+                format!("of {n}: the LAC exited"),
+            );
+            bail!(
+                "the LAC exited with {status} after {:.1?}, {} of {n} subscribers up",
+                start.elapsed(),
+                stats.up
+            );
+        }
         if start.elapsed() > limit || last_progress.0.elapsed() > Duration::from_secs(40) {
             report.row(
-                SECTION,
+                section,
                 "sessions up",
                 f64::from(stats.up),
                 "sessions",
@@ -986,7 +1494,7 @@ fn measure_setup(
     let lac_cpu = proc_sample(lac.pid())?.cpu_seconds - idle.cpu_seconds;
     let up = stats.up;
     report.row(
-        SECTION,
+        section,
         "sessions up",
         f64::from(up),
         "sessions",
@@ -997,7 +1505,7 @@ fn measure_setup(
         _ => None,
     };
     report.maybe_row(
-        SECTION,
+        section,
         "setup rate",
         span.filter(|s| !s.is_zero())
             .map(|s| stats.sessions_up as f64 / s.as_secs_f64()),
@@ -1010,7 +1518,7 @@ fn measure_setup(
     );
     let failures = stats.setup_failures;
     report.row(
-        SECTION,
+        section,
         "setup failures",
         (failures.discovery + failures.lcp + failures.auth + failures.ipcp) as f64,
         "sessions",
@@ -1036,14 +1544,14 @@ fn measure_setup(
     ];
     for (name, histogram, note) in phases {
         report.maybe_row(
-            SECTION,
+            section,
             &format!("{name} p50"),
             millis(histogram.p50()),
             "ms",
             note,
         );
         report.maybe_row(
-            SECTION,
+            section,
             &format!("{name} p99"),
             millis(histogram.p99()),
             "ms",
@@ -1051,7 +1559,7 @@ fn measure_setup(
         );
     }
     report.row(
-        SECTION,
+        section,
         "LAC CPU during setup",
         lac_cpu / elapsed,
         "cores",
@@ -1060,19 +1568,19 @@ fn measure_setup(
         ),
     );
     report.maybe_row(
-        SECTION,
+        section,
         "machine CPU during setup",
         machine,
         "cores",
         "LAC, farm, LNS emulator, softirq (/proc/stat)",
     );
-    drops.report(report, SECTION);
+    drops.report(report, section);
     // The LAC's own view, once its gauges refreshed (every second).
     pause(Duration::from_millis(1200))?;
     let text = scrape(&topo.lac, METRICS_ADDRESS.parse()?)?;
     let lac = LacCounters::parse(&text)?;
     report.row(
-        SECTION,
+        section,
         "sessions up at the LAC",
         lac.sessions_up,
         "sessions",

@@ -440,10 +440,10 @@ fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 /// The sample lines of a Prometheus exposition whose metric starts with
-/// one of `prefixes`.
+/// one of `prefixes` (histogram buckets left out).
 fn metric_lines(text: &str, prefixes: &[&str]) -> String {
     text.lines()
-        .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+        .filter(|l| prefixes.iter().any(|p| l.starts_with(p)) && !l.contains("_bucket{"))
         .collect::<Vec<_>>()
         .join("\n")
 }

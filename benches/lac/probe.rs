@@ -48,6 +48,45 @@ pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// Sum of the samples of metric `name` whose labels include every pair
+/// of `labels` (0 when there is none).
+pub(crate) fn total(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, label_text) = match series.split_once('{') {
+                Some((metric, rest)) => (metric, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let wanted = metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\"")));
+            wanted.then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// The samples of metric `name` by the value of its label `label`
+/// (samples without it left out), in the order exposed.
+pub(crate) fn by_label(text: &str, name: &str, label: &str) -> Vec<(String, f64)> {
+    let key = format!("{label}=\"");
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, label_text) = series.split_once('{')?;
+            if metric != name {
+                return None;
+            }
+            let (_, rest) = label_text.split_once(&key)?;
+            let (label_value, _) = rest.split_once('"')?;
+            Some((label_value.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
 /// The LAC counters the forwarding phase compares.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct LacCounters {

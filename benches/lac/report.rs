@@ -22,6 +22,17 @@ pub(crate) struct Row {
     pub(crate) note: String,
 }
 
+/// Figures side by side (e.g. one column per setting compared).
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Table {
+    /// What it compares.
+    pub(crate) title: String,
+    /// Column headers.
+    pub(crate) header: Vec<String>,
+    /// Cells, one row per compared run.
+    pub(crate) rows: Vec<Vec<String>>,
+}
+
 /// Everything the run measured.
 #[derive(Debug, Default, serde::Serialize)]
 pub(crate) struct Report {
@@ -31,6 +42,8 @@ pub(crate) struct Report {
     pub(crate) rows: Vec<Row>,
     /// Phases that failed, with why.
     pub(crate) failures: Vec<String>,
+    /// Side-by-side tables, printed after the rows.
+    pub(crate) tables: Vec<Table>,
 }
 
 impl Report {
@@ -75,6 +88,15 @@ impl Report {
         });
     }
 
+    /// Records a side-by-side table.
+    pub(crate) fn table(&mut self, title: &str, header: &[&str], rows: Vec<Vec<String>>) {
+        self.tables.push(Table {
+            title: title.to_owned(),
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows,
+        });
+    }
+
     /// Records that `phase` failed.
     pub(crate) fn fail(&mut self, phase: &str, error: &anyhow::Error) {
         eprintln!("lac bench: {phase} failed: {error:#}");
@@ -116,6 +138,9 @@ impl Report {
                 row.section, row.measurement, cell, row.unit, row.note
             );
         }
+        for table in &self.tables {
+            print_table(table);
+        }
         if self.failures.is_empty() {
             println!("\nevery phase completed");
         } else {
@@ -135,6 +160,36 @@ impl Report {
         let text = serde_json::to_string_pretty(self).context("report to JSON")?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// Prints `table` with columns as wide as their widest cell.
+fn print_table(table: &Table) {
+    let columns = table.header.len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            table
+                .rows
+                .iter()
+                .filter_map(|row| row.get(i).map(String::len))
+                .chain(std::iter::once(table.header[i].len()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:>width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("\n{}", table.title);
+    println!("{}", line(&table.header));
+    println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * columns));
+    for row in &table.rows {
+        println!("{}", line(row));
     }
 }
 
