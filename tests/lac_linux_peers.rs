@@ -10,9 +10,13 @@
 //!                             FreeRADIUS 127.0.0.1 (RFC 2868 Tunnel-* → that LNS guest)
 //! ```
 //!
-//! Everything lives in one namespace: one LAC with three access taps (one
-//! subscriber guest each: PAP, CHAP, MS-CHAPv2) and three LNS taps (one
-//! `l2tp-lns` guest each, with its own tunnel secret). One LNS per method,
+//! Everything lives in one namespace: one LAC with four access taps (one
+//! subscriber guest each: PAP, CHAP, MS-CHAPv2, and PAP authorized by
+//! domain) and four LNS taps (one `l2tp-lns` guest each, with its own
+//! tunnel secret). The fourth pair is issue 11's wholesale arrangement:
+//! RADIUS knows only the realm `enterprise.example` (the LAC's
+//! `[[lac.realm]] authorize = "domain"`), and the subscriber's password
+//! only the LNS guest's pppd, which authenticates it. One LNS per method,
 //! because the guest's pppd requires exactly one method (`tn.auth=any`
 //! means `require-pap` there) and xl2tpd ignores the proxy-authentication
 //! AVPs: the LNS renegotiates LCP and authentication with the subscriber's
@@ -28,7 +32,7 @@
 //! with proxy LCP AVPs (26–28, plus proxy authentication for PAP and CHAP)
 //! and an ICRQ whose Calling Number is the subscriber's MAC.
 //!
-//! Wall time: six guests, each ≈ 33 s of one core to boot under software
+//! Wall time: eight guests, each ≈ 33 s of one core to boot under software
 //! emulation (idle afterwards), so the LNS guests boot first and each
 //! subscriber guest as soon as its LNS reports `TN-START`; the last Stop
 //! comes ≈ 20 s after the last power-off (the LNS's LCP echoes). Measured:
@@ -64,10 +68,10 @@ const GUEST_MAC_PREFIX: &str = "52:54:00:";
 
 /// Upper bound of one guest's run (the `timeout` of the run script); the
 /// test powers the guests off itself long before.
-const GUEST_RUN_LIMIT_SECONDS: u64 = 420;
+const GUEST_RUN_LIMIT_SECONDS: u64 = 600;
 /// How long a guest may take to boot to `TN-START` (≈ 33 s alone; up to
-/// three boot at once on two cores).
-const BOOT_TIMEOUT: Duration = Duration::from_secs(200);
+/// four boot at once on two cores).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 /// From a subscriber's `TN-START` to its `TN-PING` (discovery, LCP,
 /// authentication, RADIUS, tunnel, session, LCP and authentication again
 /// with the LNS, IPCP, three pings).
@@ -96,6 +100,10 @@ struct Method {
     /// Proxy Authen Type (RFC 2661 §4.4.5) the ICCN must carry, when the
     /// RFC defines one for the method (MS-CHAPv2 has none).
     proxy_authen_type: Option<u16>,
+    /// Domain authorization (`[[lac.realm]] authorize = "domain"`): RADIUS
+    /// knows only this realm, with [`DOMAIN_PASSWORD`]; the user is
+    /// authenticated by the LNS alone.
+    domain: Option<&'static str>,
 }
 
 impl Method {
@@ -108,11 +116,20 @@ impl Method {
     }
 
     fn class(&self) -> String {
-        format!("lac-linux-peers-{}", self.auth)
+        format!("lac-linux-peers-{}", self.name())
+    }
+
+    /// The name in messages: the method, `domain-…` when the LNS alone
+    /// authenticates.
+    fn name(&self) -> String {
+        match self.domain {
+            Some(_) => format!("domain-{}", self.auth),
+            None => self.auth.to_owned(),
+        }
     }
 }
 
-const METHODS: [Method; 3] = [
+const METHODS: [Method; 4] = [
     Method {
         auth: "pap",
         user: "pap-sub@wholesale.example",
@@ -120,6 +137,7 @@ const METHODS: [Method; 3] = [
         tunnel_secret: "lns-pap-s3cret",
         subnet: 1,
         proxy_authen_type: Some(PROXY_AUTHEN_PAP),
+        domain: None,
     },
     Method {
         auth: "chap",
@@ -128,6 +146,7 @@ const METHODS: [Method; 3] = [
         tunnel_secret: "lns-chap-s3cret",
         subnet: 2,
         proxy_authen_type: Some(PROXY_AUTHEN_CHAP),
+        domain: None,
     },
     Method {
         auth: "mschapv2",
@@ -136,8 +155,23 @@ const METHODS: [Method; 3] = [
         tunnel_secret: "lns-mschap-s3cret",
         subnet: 3,
         proxy_authen_type: None,
+        domain: None,
+    },
+    // Issue 11: the wholesale arrangement. The LAC asks RADIUS about the
+    // realm; the subscriber's password is known to the LNS alone.
+    Method {
+        auth: "pap",
+        user: "dom-sub@enterprise.example",
+        password: "Dom-Pass-4",
+        tunnel_secret: "lns-dom-s3cret",
+        subnet: 4,
+        proxy_authen_type: Some(PROXY_AUTHEN_PAP),
+        domain: Some("enterprise.example"),
     },
 ];
+
+/// The User-Password of the LAC's domain authorizations.
+const DOMAIN_PASSWORD: &str = "lac-domain-pw";
 
 /// Everything the test learned about one method, for assertions and
 /// failure messages.
@@ -180,7 +214,8 @@ impl Pair {
     }
 
     fn fail(&mut self, what: String) {
-        self.failures.push(format!("[{}] {what}", self.method.auth));
+        self.failures
+            .push(format!("[{}] {what}", self.method.name()));
     }
 
     /// Powers the subscriber guest off (qemu ends: the access tap loses its
@@ -220,13 +255,13 @@ impl Pair {
             match path {
                 Some(path) => out.push_str(&format!(
                     "--- {} {who} guest console {} (tail):\n{}\n",
-                    self.method.auth,
+                    self.method.name(),
                     path.display(),
                     tail(&read_lossy(path).replace('\r', ""), 30)
                 )),
                 None => out.push_str(&format!(
                     "--- {} {who} guest: not booted\n",
-                    self.method.auth
+                    self.method.name()
                 )),
             }
         }
@@ -234,8 +269,9 @@ impl Pair {
     }
 }
 
-/// The LAC's configuration: three access interfaces, L2TP on the
-/// namespace's 10.91.0.1, RADIUS at FreeRADIUS, management HTTP on loopback.
+/// The LAC's configuration: one access interface per pair, a realm rule
+/// for each domain-authorized pair, L2TP on the namespace's 10.91.0.1,
+/// RADIUS at FreeRADIUS, management HTTP on loopback.
 fn lac_config(pairs: &[Pair], state_dir: &Path, radius_secret: &str) -> String {
     let mut config = format!(
         r#"# Generated by tests/lac_linux_peers.rs
@@ -254,6 +290,11 @@ ac_name = "tn-lac"
             pair.access_tap
         ));
     }
+    let realms: String = pairs
+        .iter()
+        .filter_map(|pair| pair.method.domain)
+        .map(|domain| format!("\n[[lac.realm]]\ndomain = \"{domain}\"\nauthorize = \"domain\"\n"))
+        .collect();
     config.push_str(&format!(
         r#"
 [ppp]
@@ -268,6 +309,8 @@ auth_group = "aaa"
 acct_group = "aaa"
 calling_number = "mac"
 setup_deadline = "40s"
+authorize_password = "{DOMAIN_PASSWORD}"
+{realms}
 
 [radius.group.aaa]
 timeout = "3s"
@@ -414,9 +457,14 @@ fn linux_pppd_subscribers_reach_xl2tpd_lns_through_our_lac() -> Result<()> {
 
     let mut radius = FreeRadius::builder().in_netns(&ns, LOOPBACK.into());
     for method in &METHODS {
+        let (name, password) = method
+            .domain
+            .map_or((method.user, method.password), |realm| {
+                (realm, DOMAIN_PASSWORD)
+            });
         radius = radius.user(
-            UserEntry::new(method.user)
-                .password(method.password)
+            UserEntry::new(name)
+                .password(password)
                 .l2tp_tunnel(
                     1,
                     &method.lns_address().to_string(),
@@ -491,7 +539,7 @@ fn linux_pppd_subscribers_reach_xl2tpd_lns_through_our_lac() -> Result<()> {
                 if lns_started {
                     eprintln!(
                         "[{}] LNS guest started after {:?}",
-                        method.auth,
+                        method.name(),
                         started.elapsed()
                     );
                     let guest = LinuxPeer::boot(
@@ -529,7 +577,7 @@ fn linux_pppd_subscribers_reach_xl2tpd_lns_through_our_lac() -> Result<()> {
                     .find(|session| session["user_name"] == method.user);
                 eprintln!(
                     "[{}] subscriber reported its ping after {:?}; powering it off",
-                    method.auth,
+                    method.name(),
                     started.elapsed()
                 );
                 pair.power_off_subscriber();
@@ -722,7 +770,7 @@ fn linux_pppd_subscribers_reach_xl2tpd_lns_through_our_lac() -> Result<()> {
         let cause = attr(stop, "Acct-Terminate-Cause").unwrap_or_default();
         eprintln!(
             "[{}] Accounting Stop, Acct-Terminate-Cause {cause:?}",
-            method.auth
+            method.name()
         );
         // The subscriber vanished without a word (qemu ended): the LAC either
         // saw its access tap lose the carrier, or the LNS hung up.
@@ -781,7 +829,7 @@ fn linux_pppd_subscribers_reach_xl2tpd_lns_through_our_lac() -> Result<()> {
             .first()
             .map(|list| list.split(',').filter_map(|t| t.parse().ok()).collect())
             .unwrap_or_default();
-        eprintln!("[{}] ICCN AVP types {types:?}", method.auth);
+        eprintln!("[{}] ICCN AVP types {types:?}", method.name());
         // Proxy LCP always; proxy authentication where RFC 2661 §4.4.5
         // defines the method (PAP: name and password in the response;
         // CHAP: name, challenge, id and response).
