@@ -86,6 +86,10 @@ pub struct FarmConfig {
     pub auth_methods: Vec<AuthMethod>,
     /// Subscribers started per second; 0 starts them all at once.
     pub start_rate: u32,
+    /// At most this many subscribers in set-up (discovery to IPCP) at
+    /// once: a first dial waits for room, as a load tester's concurrency
+    /// limit does; 0 means no limit. Redials are not held back.
+    pub max_in_setup: u32,
     /// Interval of the ICMP Echo Requests of a subscriber that is up;
     /// `None`: no pings.
     pub ping_interval: Option<Duration>,
@@ -119,6 +123,7 @@ impl Default for FarmConfig {
             }],
             auth_methods: vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5, AuthMethod::Pap],
             start_rate: 100,
+            max_in_setup: 0,
             ping_interval: Some(Duration::from_secs(1)),
             ping_payload: 56,
             ping_burst: 1,
@@ -687,6 +692,7 @@ impl SubscriberFarm {
         if !self.shutting_down {
             while self.next_start < self.config.subscribers
                 && self.start_time(self.next_start) <= now
+                && self.has_setup_room()
             {
                 let index = self.next_start;
                 self.next_start += 1;
@@ -727,8 +733,10 @@ impl SubscriberFarm {
 
     /// The earliest instant [`Self::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let start = (!self.shutting_down && self.next_start < self.config.subscribers)
-            .then(|| self.start_time(self.next_start));
+        let start = (!self.shutting_down
+            && self.next_start < self.config.subscribers
+            && self.has_setup_room())
+        .then(|| self.start_time(self.next_start));
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
         start.into_iter().chain(timer).min()
     }
@@ -810,6 +818,15 @@ impl SubscriberFarm {
         }
         let index = u32::from_be_bytes([c, d, e, f]);
         (index < self.config.subscribers).then_some(index)
+    }
+
+    /// Whether [`FarmConfig::max_in_setup`] lets one more subscriber
+    /// start.
+    fn has_setup_room(&self) -> bool {
+        let limit = self.config.max_in_setup;
+        let stats = &self.stats;
+        let in_setup = stats.discovering + stats.lcp + stats.authenticating + stats.network;
+        limit == 0 || in_setup < limit
     }
 
     /// When subscriber `index` first dials.
@@ -1754,6 +1771,26 @@ mod tests {
             pinger.sent();
         }
         assert_eq!(pinger.answer(65_532, now), None);
+    }
+
+    #[test]
+    fn at_most_max_in_setup_subscribers_set_up_at_once() {
+        let mut world = World::new(
+            FarmConfig {
+                start_rate: 0,
+                max_in_setup: 5,
+                ..config(20)
+            },
+            users(),
+        );
+        let mut most = 0;
+        let all_up = world.run_until(Duration::from_secs(10), |s| {
+            most = most.max(s.discovering + s.lcp + s.authenticating + s.network);
+            s.up == 20
+        });
+        assert!(all_up, "{:?}", world.farm.stats());
+        assert_eq!(most, 5, "the limit was reached and held");
+        assert_eq!(world.farm.stats().dials, 20);
     }
 
     #[test]
