@@ -1284,7 +1284,18 @@ fn deployed_lns_run(
     if !INTERRUPTED.load(Ordering::Relaxed) {
         let _ = pause(Duration::from_millis(500));
     }
-    let stopped = lac.stop(Duration::from_secs(20));
+    // Ending 10,000 calls (a CDN each through the LNS's window, an
+    // accounting Stop each) takes a while: 20 s plus 5 ms per subscriber.
+    let grace = Duration::from_secs(20) + Duration::from_millis(5) * settings.subscribers;
+    let stopping = Instant::now();
+    let stopped = lac.stop(grace);
+    report.row(
+        section,
+        "LAC stop",
+        stopping.elapsed().as_secs_f64(),
+        "s",
+        format!("SIGTERM to exit, every call ended (killed after {grace:.0?})"),
+    );
     drop(lns);
     match stopped {
         Ok(status) if status.success() || lac_exit.is_some() => {}
