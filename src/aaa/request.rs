@@ -34,6 +34,10 @@ use crate::wire::radius::{
     vendor,
 };
 
+/// Calling-Station-Id MAC format; defined with the configuration
+/// (`[radius] calling_station_id`), re-exported here.
+pub use crate::config::MacFormat;
+
 crate::open_enum! {
     /// NAS-Port-Type values (RFC 2865 §5.41, RFC 4603 §2).
     pub enum NasPortType(u32) {
@@ -59,35 +63,6 @@ crate::open_enum! {
         PppoEoVlan = 33,
         /// PPPoE over IEEE 802.1QinQ (RFC 4603).
         PppoEoQinQ = 34,
-    }
-}
-
-/// Formats a MAC address for Calling-Station-Id.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MacFormat {
-    /// `AA-BB-CC-DD-EE-FF` (RFC 3580 §3.21, IEEE 802 canonical).
-    #[default]
-    Ietf,
-    /// `aa:bb:cc:dd:ee:ff`.
-    Colon,
-    /// `aabb.ccdd.eeff` (Cisco).
-    Dotted,
-    /// `aabbccddeeff`.
-    Bare,
-}
-
-impl MacFormat {
-    /// Renders `mac` in this format.
-    #[must_use]
-    pub fn render(self, mac: [u8; 6]) -> String {
-        let [a, b, c, d, e, f] = mac;
-        match self {
-            Self::Ietf => format!("{a:02X}-{b:02X}-{c:02X}-{d:02X}-{e:02X}-{f:02X}"),
-            Self::Colon => format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}"),
-            Self::Dotted => format!("{a:02x}{b:02x}.{c:02x}{d:02x}.{e:02x}{f:02x}"),
-            Self::Bare => format!("{a:02x}{b:02x}{c:02x}{d:02x}{e:02x}{f:02x}"),
-        }
     }
 }
 

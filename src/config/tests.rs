@@ -1,4 +1,5 @@
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::*;
