@@ -8,12 +8,13 @@
 //!   Authenticator of every reply);
 //! * RFC 2866 §3 (Accounting-Request authenticator) and RFC 5176 §2.3 (the
 //!   same for CoA / Disconnect requests);
-//! * RFC 2869 §5.14 and RFC 3579 §3.2 (Message-Authenticator: HMAC-MD5,
-//!   computed before the Authenticator field), RFC 5176 §3.5 (in dynamic
-//!   authorization packets);
+//! * RFC 2869 §5.14 and RFC 3579 §3.2 (Message-Authenticator: HMAC-MD5 of
+//!   RFC 2104, from the `hmac` crate, computed before the Authenticator
+//!   field), RFC 5176 §3.5 (in dynamic authorization packets);
 //! * the FreeRADIUS 3.2.1 zero-authenticator form, accepted on verification
 //!   of the responses where it was measured (see the parent module).
 
+use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
 
 use super::{
@@ -114,13 +115,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
         secret: &[u8],
     ) -> Authenticator {
         let bytes = self.as_bytes();
-        let mut mac = HmacMd5::new(secret);
+        let mut mac = keyed(secret);
         mac.update(&bytes[..4]);
         mac.update(authenticator_field);
         mac.update(&bytes[HEADER_LEN..ma_offset]);
         mac.update(&[0; MESSAGE_AUTHENTICATOR_LEN]);
         mac.update(&bytes[ma_offset + MESSAGE_AUTHENTICATOR_LEN..]);
-        mac.finalize()
+        mac.finalize().into_bytes().into()
     }
 
     /// Checks a received request: the Request Authenticator for
@@ -356,48 +357,25 @@ pub fn ct_eq(a: &Authenticator, b: &Authenticator) -> bool {
     core::hint::black_box(diff) == 0
 }
 
-/// HMAC-MD5 (RFC 2104), streaming and infallible for any key length.
-struct HmacMd5 {
-    inner: Md5,
-    outer_key: [u8; 64],
-}
+/// HMAC-MD5 (RFC 2104), as RFC 3579 §3.2 uses it for the
+/// Message-Authenticator.
+type HmacMd5 = Hmac<Md5>;
 
-impl HmacMd5 {
-    fn new(key: &[u8]) -> Self {
-        let mut block = [0u8; 64];
-        if key.len() > block.len() {
-            block[..AUTHENTICATOR_LEN].copy_from_slice(&md5_parts(&[key]));
-        } else {
-            block[..key.len()].copy_from_slice(key);
-        }
-        let mut inner_key = [0u8; 64];
-        let mut outer_key = [0u8; 64];
-        for ((i, o), k) in inner_key.iter_mut().zip(outer_key.iter_mut()).zip(block) {
-            *i = k ^ 0x36;
-            *o = k ^ 0x5c;
-        }
-        let mut inner = Md5::new();
-        inner.update(inner_key);
-        Self { inner, outer_key }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        self.inner.update(data);
-    }
-
-    fn finalize(self) -> Authenticator {
-        let inner: Authenticator = self.inner.finalize().into();
-        md5_parts(&[&self.outer_key, &inner])
-    }
+/// A fresh HMAC-MD5 keyed with `key`.
+fn keyed(key: &[u8]) -> HmacMd5 {
+    // HMAC takes a key of any length (RFC 2104 §2: a longer one is hashed
+    // first); `Hmac::new_from_slice` never refuses one — the crate's own
+    // `KeyInit::new` makes the same `expect`.
+    <HmacMd5 as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length")
 }
 
 /// HMAC-MD5 of `data` under `key` (exposed for tests and for callers that
 /// sign other structures with the RADIUS secret).
 #[must_use]
 pub fn hmac_md5(key: &[u8], data: &[u8]) -> Authenticator {
-    let mut mac = HmacMd5::new(key);
+    let mut mac = keyed(key);
     mac.update(data);
-    mac.finalize()
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]
