@@ -33,6 +33,7 @@ use super::attributes::{
 };
 use super::request::{AuthRequest, Credentials};
 use crate::ppp::auth::crypto::{mschap_user_name, verify_chap_md5, verify_mschapv2};
+use crate::wire::ct_eq;
 
 /// One tunnel of a local user.
 #[derive(Debug, Clone, Deserialize)]
@@ -263,10 +264,6 @@ impl LocalUsers {
             ..AcceptAttributes::default()
         }))
     }
-}
-
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

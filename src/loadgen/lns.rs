@@ -836,7 +836,7 @@ fn verify_with<'a>(
     };
     match request {
         AuthRequest::Pap { password, .. } => {
-            if constant_time_eq(password.expose(), &user.password) {
+            if crate::wire::ct_eq(password.expose(), &user.password) {
                 accept(None)
             } else {
                 reject
@@ -871,11 +871,6 @@ fn verify_with<'a>(
             None => reject,
         },
     }
-}
-
-/// Equality whose time depends only on the lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Frames the PPP information field at `buf[DATA_HEADROOM..DATA_HEADROOM +

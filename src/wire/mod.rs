@@ -13,11 +13,14 @@
 //! Nothing in here keeps state, touches a socket or reads the clock. A
 //! malformed packet is an [`Error`] value, never a panic.
 
+mod ct;
 pub mod ethernet;
 pub mod l2tp;
 pub mod ppp;
 pub mod pppoe;
 pub mod radius;
+
+pub use ct::ct_eq;
 
 /// Why a buffer could not be parsed or emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

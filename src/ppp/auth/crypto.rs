@@ -40,7 +40,7 @@ pub fn chap_md5_response(id: u8, secret: &[u8], challenge: &[u8]) -> [u8; 16] {
 /// Whether `response` is the CHAP-MD5 answer to `challenge` with
 /// `secret` (constant-time over the 16 octets).
 pub fn verify_chap_md5(id: u8, secret: &[u8], challenge: &[u8], response: &[u8]) -> bool {
-    constant_time_eq(&chap_md5_response(id, secret, challenge), response)
+    crate::wire::ct_eq(&chap_md5_response(id, secret, challenge), response)
 }
 
 /// The user name that enters ChallengeHash: RFC 2759 §8.2 "Only the user
@@ -196,7 +196,7 @@ pub fn check_authenticator_response(
         authenticator_challenge,
         user_name,
     );
-    constant_time_eq(&expected, received)
+    crate::wire::ct_eq(&expected, received)
 }
 
 /// Verifies an MS-CHAPv2 NT-Response against a known password; on success
@@ -210,7 +210,7 @@ pub fn verify_mschapv2(
 ) -> Option<[u8; 20]> {
     let expected =
         generate_nt_response(authenticator_challenge, peer_challenge, user_name, password);
-    constant_time_eq(&expected, nt_response).then(|| {
+    crate::wire::ct_eq(&expected, nt_response).then(|| {
         generate_authenticator_response(
             password,
             nt_response,
@@ -219,11 +219,6 @@ pub fn verify_mschapv2(
             user_name,
         )
     })
-}
-
-/// Equality whose time depends only on the lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

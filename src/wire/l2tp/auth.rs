@@ -40,14 +40,7 @@ pub fn verify_challenge_response(
     response: &[u8],
 ) -> bool {
     let expected = challenge_response(message_type_id, secret, challenge);
-    if response.len() != expected.len() {
-        return false;
-    }
-    expected
-        .iter()
-        .zip(response)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+    crate::wire::ct_eq(&expected, response)
 }
 
 #[cfg(test)]

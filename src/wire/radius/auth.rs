@@ -21,7 +21,7 @@ use super::{
     AUTHENTICATOR_LEN, Authenticator, AuthenticatorKind, Code, HEADER_LEN,
     MESSAGE_AUTHENTICATOR_LEN, Packet, attr,
 };
-use crate::wire::Error;
+use crate::wire::{Error, ct_eq};
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// RFC 2865 §3: `ResponseAuth = MD5(Code + ID + Length + RequestAuth +
@@ -348,13 +348,6 @@ pub(super) fn md5_parts(parts: &[&[u8]]) -> Authenticator {
         hasher.update(part);
     }
     hasher.finalize().into()
-}
-
-/// Constant-time equality of two 16-octet values.
-#[must_use]
-pub fn ct_eq(a: &Authenticator, b: &Authenticator) -> bool {
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    core::hint::black_box(diff) == 0
 }
 
 /// HMAC-MD5 (RFC 2104), as RFC 3579 §3.2 uses it for the

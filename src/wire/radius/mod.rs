@@ -82,7 +82,7 @@ mod vsa;
 pub mod attr;
 pub mod vendor;
 
-pub use auth::{AuthError, Verified, ct_eq, hmac_md5};
+pub use auth::{AuthError, Verified, hmac_md5};
 pub use builder::PacketBuilder;
 pub use hide::{
     Plaintext, decrypt_salted, encrypt_salted, hide_user_password, unhide_user_password,
