@@ -4,14 +4,14 @@
 //! * A network namespace `tn-demo-PID` holds one end of a veth pair; the
 //!   other end stays in this namespace **without an address** and is the
 //!   LAC's PPPoE access interface. The subscriber farm
-//!   ([`tunnelnas::loadgen::subscribers`]) dials over AF_PACKET from inside
+//!   ([`crate::loadgen::subscribers`]) dials over AF_PACKET from inside
 //!   the namespace: PPPoE discovery, LCP, PAP / CHAP / MS-CHAPv2, IPCP,
 //!   then a ping a second.
 //! * The LAC is `tunnelnas run` with the built-in `config/demo.toml`: local
 //!   users instead of a RADIUS server (accounting to
 //!   `state_dir/local-accounting.jsonl`), the realm `demo.example` tunnelled
 //!   to an LNS on loopback.
-//! * The LNS emulator ([`tunnelnas::loadgen::lns`]) listens on
+//! * The LNS emulator ([`crate::loadgen::lns`]) listens on
 //!   127.0.0.2:1701: it accepts the tunnel and the calls, renegotiates LCP
 //!   and authentication through the LAC (as xl2tpd's pppd does), assigns
 //!   10.99.0.0/24 and answers the pings.
@@ -25,13 +25,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::aaa::service::AaaConfig;
+use crate::config::Config;
+use crate::dataplane::packet::PacketSocket;
+use crate::loadgen::lns::{LnsConfig, LnsEmulator, LnsStats, run_lns};
+use crate::loadgen::subscribers::{FarmConfig, FarmStats, SubscriberFarm, run_farm};
+use crate::ppp::link::Credentials;
 use anyhow::{Context as _, bail};
-use tunnelnas::aaa::service::AaaConfig;
-use tunnelnas::config::Config;
-use tunnelnas::dataplane::packet::PacketSocket;
-use tunnelnas::loadgen::lns::{LnsConfig, LnsEmulator, LnsStats, run_lns};
-use tunnelnas::loadgen::subscribers::{FarmConfig, FarmStats, SubscriberFarm, run_farm};
-use tunnelnas::ppp::link::Credentials;
 
 /// The demo's configuration, the same file as `config/demo.toml`.
 const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
@@ -44,11 +44,11 @@ const LNS_PPP_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 
 /// What `tunnelnas demo` was asked for.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct DemoOptions {
+pub struct DemoOptions {
     /// Emulated subscribers.
-    pub(crate) subscribers: u32,
+    pub subscribers: u32,
     /// Stop after this long (default: at Ctrl-C).
-    pub(crate) seconds: Option<u64>,
+    pub seconds: Option<u64>,
 }
 
 /// The namespace and veth pair, removed when dropped.
@@ -165,7 +165,7 @@ fn write_users_file(path: &Path, users: &[Credentials]) -> anyhow::Result<()> {
 }
 
 /// Runs the demo.
-pub(crate) fn demo(options: DemoOptions) -> anyhow::Result<()> {
+pub fn demo(options: DemoOptions) -> anyhow::Result<()> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!(
@@ -304,14 +304,14 @@ pub(crate) fn demo(options: DemoOptions) -> anyhow::Result<()> {
             match seconds {
                 Some(seconds) => {
                     tokio::select! {
-                        signal = crate::shutdown_signal() => signal,
+                        signal = crate::node::shutdown_signal() => signal,
                         () = tokio::time::sleep(Duration::from_secs(seconds)) => Ok(()),
                     }
                 }
-                None => crate::shutdown_signal().await,
+                None => crate::node::shutdown_signal().await,
             }
         };
-        let result = crate::serve(config, config_path, aaa, role, shutdown).await;
+        let result = crate::node::serve(config, config_path, aaa, role, shutdown).await;
         printer.abort();
         result
     });

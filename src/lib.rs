@@ -30,12 +30,14 @@
 pub mod aaa;
 pub mod config;
 pub mod dataplane;
+pub mod demo;
 pub mod l2tp;
 pub mod lac;
 pub mod lns;
 pub mod loadgen;
 pub mod metrics;
 pub mod mgmt;
+pub mod node;
 pub mod ppp;
 pub mod pppoe;
 pub mod shard;

@@ -1,27 +1,14 @@
-//! The `tunnelnas` command: parse arguments, load configuration, start the
-//! roles. Everything else lives in the library.
-
-mod demo;
+//! The `tunnelnas` command: parses the command line and sets up logging;
+//! starting a node ([`tunnelnas::node`]), the demo ([`tunnelnas::demo`])
+//! and everything else live in the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::time::Duration;
 use tracing_subscriber::EnvFilter;
-use tunnelnas::aaa::dictionary::Dictionary;
-
-use tunnelnas::aaa::SessionIdAllocator;
-use tunnelnas::aaa::dynauth::{DynAuthListener, DynAuthPolicy};
-use tunnelnas::aaa::request::NasIdentity;
-use tunnelnas::aaa::service::{AaaConfig, AaaHandle};
-use tunnelnas::config::{Config, Role};
-use tunnelnas::lac::core::LacConfig;
-use tunnelnas::lac::driver::Lac;
-use tunnelnas::metrics::Metrics;
-use tunnelnas::mgmt::{self, MgmtState};
+use tunnelnas::{demo, node};
 
 /// Network access server for wholesale broadband: PPPoE LAC, L2TPv2 LNS
 /// and tunnel switch, driven by RADIUS.
@@ -81,8 +68,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let result = match cli.command {
-        Command::CheckConfig { config } => check_config(&config),
-        Command::Run { config } => run(&config),
+        Command::CheckConfig { config } => node::check_config(&config),
+        Command::Run { config } => node::run(&config),
         Command::Demo {
             subscribers,
             seconds,
@@ -114,221 +101,6 @@ fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-    Ok(())
-}
-
-/// The RADIUS dictionary the configuration names, or the built-in one.
-fn load_dictionary(config: &Config) -> anyhow::Result<Dictionary> {
-    match &config.radius.dictionary {
-        Some(path) => Dictionary::load(path)
-            .with_context(|| format!("key `radius.dictionary`: cannot load {}", path.display())),
-        None => Dictionary::builtin().context("the built-in RADIUS dictionary is broken"),
-    }
-}
-
-/// Files the configuration names (local users), read now so a bad one is
-/// reported at start with the key that names it.
-fn load_aaa(config: &Config, path: &std::path::Path) -> anyhow::Result<AaaConfig> {
-    let mut seed = [0u8; 32];
-    rand::fill(&mut seed);
-    AaaConfig::load(config, seed)
-        .with_context(|| format!("config file {}: key `radius.local_users`", path.display()))
-}
-
-fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
-    let config = Config::load(path)?;
-    load_dictionary(&config).with_context(|| format!("config file {}", path.display()))?;
-    load_aaa(&config, path)?;
-    let role = config.role().map(|r| r.to_string()).unwrap_or_default();
-    println!("# {}: valid configuration for role {role}", path.display());
-    println!(
-        "# effective configuration (defaults and TUNNELNAS_* overrides applied, secrets redacted)"
-    );
-    print!("{}", config.to_redacted_toml());
-    Ok(())
-}
-
-fn run(path: &std::path::Path) -> anyhow::Result<()> {
-    let config = Config::load(path)?;
-    let dictionary =
-        load_dictionary(&config).with_context(|| format!("config file {}", path.display()))?;
-    let aaa_config = load_aaa(&config, path)?;
-    tracing::info!(
-        attributes = dictionary.attributes().count(),
-        vendors = dictionary.vendors().count(),
-        source = %config
-            .radius
-            .dictionary
-            .as_ref()
-            .map_or_else(|| "built-in".to_owned(), |p| p.display().to_string()),
-        "RADIUS dictionary loaded"
-    );
-    let role = config.role().context("the configuration enables no role")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("tunnelnas")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(serve(
-        config,
-        path.to_path_buf(),
-        aaa_config,
-        role,
-        shutdown_signal(),
-    ))
-}
-
-/// Starts the management plane, RADIUS and the roles, and runs until a
-/// signal or a failure.
-pub(crate) async fn serve(
-    config: Config,
-    path: PathBuf,
-    aaa_config: AaaConfig,
-    role: Role,
-    shutdown: impl Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<()> {
-    let metrics = Arc::new(Metrics::new());
-    let mut state = MgmtState::new(metrics.clone(), &config, role);
-    let mut tasks = tokio::task::JoinSet::new();
-
-    let aaa = AaaHandle::start(aaa_config).await.with_context(|| {
-        format!(
-            "config file {}: cannot start the RADIUS client",
-            path.display()
-        )
-    })?;
-    {
-        let mut events = aaa.events();
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            loop {
-                match events.recv().await {
-                    Ok(event) => metrics.record_aaa(&event),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        });
-    }
-
-    // RFC 5176 listener: its requests go to the LAC.
-    let mut dynauth_rx = None;
-    let _dynauth = match &config.radius.dynauth {
-        Some(dynauth) => {
-            let (tx, rx) = tokio::sync::mpsc::channel(256);
-            let policy = DynAuthPolicy::from_config(
-                dynauth,
-                NasIdentity::from_config(&config.node, &config.radius),
-            );
-            let listener =
-                DynAuthListener::start(dynauth.listen, policy, tx, Duration::from_secs(5))
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "config file {}: key `radius.dynauth.listen`: cannot bind {}",
-                            path.display(),
-                            dynauth.listen
-                        )
-                    })?;
-            tracing::info!(addr = %listener.local_addr(), "RFC 5176 dynamic authorization listening");
-            let mut events = listener.events();
-            let metrics = metrics.clone();
-            tokio::spawn(async move {
-                while let Ok(event) = events.recv().await {
-                    metrics.record_dynauth(&event);
-                }
-            });
-            dynauth_rx = Some(rx);
-            Some(listener)
-        }
-        None => None,
-    };
-
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let mut lac_task = None;
-    if let Some(lac_config) = LacConfig::from_config(&config) {
-        let ids = SessionIdAllocator::open(&config.node.state_dir).with_context(|| {
-            format!(
-                "config file {}: key `node.state_dir`: cannot use {}",
-                path.display(),
-                config.node.state_dir.display()
-            )
-        })?;
-        let prefix = format!("{:08X}-", ids.epoch());
-        let (lac, api) = Lac::open(
-            lac_config,
-            config.l2tp.listen,
-            prefix,
-            aaa.clone(),
-            metrics.clone(),
-            dynauth_rx.take(),
-        )
-        .await
-        .with_context(|| format!("config file {}", path.display()))?;
-        state = state.with_lac(api);
-        let mut stop = shutdown_rx.clone();
-        lac_task = Some(tokio::spawn(lac.run(async move {
-            let _ = stop.wait_for(|stop| *stop).await;
-        })));
-    } else {
-        tracing::warn!(
-            %role,
-            "the LNS role's drivers are not wired in yet: serving the management plane only"
-        );
-    }
-
-    let servers = mgmt::bind(Arc::new(state), config.metrics.listen, config.api.listen).await?;
-    for (addr, serving) in servers {
-        tracing::info!(%addr, "management HTTP listening");
-        tasks.spawn(serving);
-    }
-    tracing::info!(
-        %role,
-        nas_identifier = %config.node.nas_identifier,
-        version = tunnelnas::metrics::VERSION,
-        "tunnelnas started"
-    );
-    let outcome = tokio::select! {
-        signal = shutdown => {
-            signal?;
-            tracing::info!("shutting down");
-            Ok(())
-        }
-        Some(done) = tasks.join_next() => {
-            match done {
-                Ok(Ok(())) => Err(anyhow::anyhow!("management server stopped")),
-                Ok(Err(err)) => Err(anyhow::Error::from(err).context("management server failed")),
-                Err(err) => Err(anyhow::Error::from(err).context("management server panicked")),
-            }
-        }
-        Some(done) = async { match lac_task.as_mut() { Some(t) => Some(t.await), None => std::future::pending().await } } => {
-            lac_task = None;
-            match done {
-                Ok(Ok(())) => Err(anyhow::anyhow!("the LAC stopped")),
-                Ok(Err(err)) => Err(err.context("the LAC failed")),
-                Err(err) => Err(anyhow::Error::from(err).context("the LAC panicked")),
-            }
-        }
-    };
-    let _ = shutdown_tx.send(true);
-    if let Some(task) = lac_task {
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::error!(error = %format!("{err:#}"), "LAC shutdown failed"),
-            Err(err) => tracing::error!(%err, "LAC task panicked"),
-        }
-    }
-    aaa.shutdown().await;
-    outcome
-}
-
-pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    tokio::select! {
-        res = tokio::signal::ctrl_c() => res.context("cannot watch SIGINT")?,
-        _ = term.recv() => {}
     }
     Ok(())
 }

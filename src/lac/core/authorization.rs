@@ -164,7 +164,7 @@ impl LacCore {
             ),
         };
         session.domain_authorized = authorize == config::Authorize::Domain;
-        session.user_name = Some(user_name.clone());
+        session.user_name = Some(user_name);
         session.auth_method = Some(method);
         // The proxy AVPs as they stand now: LCP is Opened and the
         // credentials are recorded. A peer that renegotiates LCP while
