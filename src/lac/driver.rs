@@ -227,6 +227,38 @@ fn merge_snapshots(snapshots: Vec<WorkerSnapshot>) -> LacSnapshot {
     }
 }
 
+/// The LAC in the management API: its views as JSON, its denylist as
+/// `/api/v1/lac/denylist`.
+impl crate::mgmt::RoleApi for LacApi {
+    fn name(&self) -> &'static str {
+        "lac"
+    }
+
+    fn sessions(&self) -> crate::mgmt::ApiFuture<'_, Option<serde_json::Value>> {
+        Box::pin(async move { serde_json::to_value(Self::sessions(self).await?).ok() })
+    }
+
+    fn tunnels(&self) -> crate::mgmt::ApiFuture<'_, Option<serde_json::Value>> {
+        Box::pin(async move { serde_json::to_value(Self::tunnels(self).await?).ok() })
+    }
+
+    fn disconnect(&self, acct_session_id: String) -> crate::mgmt::ApiFuture<'_, Option<bool>> {
+        Box::pin(Self::disconnect(self, acct_session_id))
+    }
+
+    fn resource(
+        &self,
+        resource: String,
+    ) -> crate::mgmt::ApiFuture<'_, Option<Option<serde_json::Value>>> {
+        Box::pin(async move {
+            match resource.as_str() {
+                "denylist" => Some(serde_json::to_value(self.denylist().await?).ok()),
+                _ => Some(None),
+            }
+        })
+    }
+}
+
 /// The management API's handle on a running LAC: questions go to every
 /// worker and the answers are merged.
 #[derive(Debug, Clone)]

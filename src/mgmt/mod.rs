@@ -1,10 +1,14 @@
 //! Management HTTP: `/metrics` for Prometheus and the `/api/v1` API.
 //!
-//! `/api/v1/status` reports what this process is; with the LAC running,
-//! `/api/v1/sessions`, `/api/v1/tunnels` and `/api/v1/lac/denylist` show its
-//! state and `DELETE /api/v1/sessions/{acct_session_id}` ends a session the
-//! way a Disconnect-Request does. The handlers ask the LAC task over a
-//! channel; nothing is shared with the forwarding path.
+//! `/api/v1/status` reports what this process is. The roles that run
+//! serve the rest through one trait, [`RoleApi`]: `/api/v1/sessions` and
+//! `/api/v1/tunnels` list every role's (the arrays joined),
+//! `DELETE /api/v1/sessions/{acct_session_id}` ends a session the way a
+//! Disconnect-Request does, and `/api/v1/{role}/{resource}` is a role's own
+//! view (the LAC's `/api/v1/lac/denylist`). This module knows no role: a
+//! role's driver implements [`RoleApi`] and the node hands it in. The
+//! handlers ask the role's tasks over channels; nothing is shared with the
+//! forwarding path.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,8 +23,26 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Role};
-use crate::lac::driver::LacApi;
 use crate::metrics::{Metrics, VERSION};
+
+/// A future a [`RoleApi`] method returns.
+pub type ApiFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// What a running role offers the management API. Every method answers
+/// `None` when the role's tasks no longer answer (it is stopping).
+pub trait RoleApi: std::fmt::Debug + Send + Sync {
+    /// The role's name in paths: `lac`, `lns`, `lts`.
+    fn name(&self) -> &'static str;
+    /// Its sessions, as a JSON array.
+    fn sessions(&self) -> ApiFuture<'_, Option<serde_json::Value>>;
+    /// Its tunnels, as a JSON array.
+    fn tunnels(&self) -> ApiFuture<'_, Option<serde_json::Value>>;
+    /// Ends the session with this Acct-Session-Id; whether it had it.
+    fn disconnect(&self, acct_session_id: String) -> ApiFuture<'_, Option<bool>>;
+    /// `GET /api/v1/{name}/{resource}`: `Some(None)` when the role has no
+    /// such resource.
+    fn resource(&self, resource: String) -> ApiFuture<'_, Option<Option<serde_json::Value>>>;
+}
 
 /// What the management endpoints read.
 #[derive(Debug)]
@@ -29,7 +51,7 @@ pub struct MgmtState {
     role: Role,
     nas_identifier: String,
     started: Instant,
-    lac: Option<LacApi>,
+    roles: Vec<Arc<dyn RoleApi>>,
 }
 
 impl MgmtState {
@@ -40,14 +62,14 @@ impl MgmtState {
             role,
             nas_identifier: config.node.nas_identifier.clone(),
             started: Instant::now(),
-            lac: None,
+            roles: Vec::new(),
         }
     }
 
-    /// Serves the LAC's sessions, tunnels and denylist through `api`.
+    /// Serves a running role's sessions, tunnels and own resources.
     #[must_use]
-    pub fn with_lac(mut self, api: LacApi) -> Self {
-        self.lac = Some(api);
+    pub fn with_role(mut self, api: Arc<dyn RoleApi>) -> Self {
+        self.roles.push(api);
         self
     }
 }
@@ -67,7 +89,7 @@ pub fn api_router(state: Arc<MgmtState>) -> Router {
         .route("/api/v1/sessions", get(sessions))
         .route("/api/v1/sessions/{acct_session_id}", delete(disconnect))
         .route("/api/v1/tunnels", get(tunnels))
-        .route("/api/v1/lac/denylist", get(denylist))
+        .route("/api/v1/{role}/{resource}", get(role_resource))
         .with_state(state)
 }
 
@@ -103,61 +125,80 @@ async fn status(State(state): State<Arc<MgmtState>>) -> Json<Status> {
     })
 }
 
-/// 503 when no LAC runs (or it stopped answering).
+/// 503 when no role runs (or one stopped answering).
 fn unavailable() -> axum::response::Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        "no LAC is running in this process\n",
+        "no role is running in this process\n",
     )
         .into_response()
 }
 
+/// Every role's array from `list`, joined; `None` when no role runs or
+/// one does not answer.
+async fn joined<'a>(
+    roles: &'a [Arc<dyn RoleApi>],
+    list: impl Fn(&'a dyn RoleApi) -> ApiFuture<'a, Option<serde_json::Value>>,
+) -> Option<serde_json::Value> {
+    if roles.is_empty() {
+        return None;
+    }
+    let mut all = Vec::new();
+    for role in roles {
+        match list(role.as_ref()).await? {
+            serde_json::Value::Array(items) => all.extend(items),
+            other => all.push(other),
+        }
+    }
+    Some(serde_json::Value::Array(all))
+}
+
 /// `GET /api/v1/sessions`.
 async fn sessions(State(state): State<Arc<MgmtState>>) -> axum::response::Response {
-    match &state.lac {
-        Some(lac) => lac
-            .sessions()
-            .await
-            .map_or_else(unavailable, |s| Json(s).into_response()),
-        None => unavailable(),
-    }
+    joined(&state.roles, |role| role.sessions())
+        .await
+        .map_or_else(unavailable, |s| Json(s).into_response())
 }
 
 /// `GET /api/v1/tunnels`.
 async fn tunnels(State(state): State<Arc<MgmtState>>) -> axum::response::Response {
-    match &state.lac {
-        Some(lac) => lac
-            .tunnels()
-            .await
-            .map_or_else(unavailable, |t| Json(t).into_response()),
+    joined(&state.roles, |role| role.tunnels())
+        .await
+        .map_or_else(unavailable, |t| Json(t).into_response())
+}
+
+/// `GET /api/v1/{role}/{resource}` (e.g. `/api/v1/lac/denylist`).
+async fn role_resource(
+    State(state): State<Arc<MgmtState>>,
+    Path((name, resource)): Path<(String, String)>,
+) -> axum::response::Response {
+    let Some(role) = state.roles.iter().find(|r| r.name() == name) else {
+        return (StatusCode::NOT_FOUND, format!("no {name} role runs here\n")).into_response();
+    };
+    match role.resource(resource).await {
+        Some(Some(value)) => Json(value).into_response(),
+        Some(None) => (StatusCode::NOT_FOUND, "no such resource\n").into_response(),
         None => unavailable(),
     }
 }
 
-/// `GET /api/v1/lac/denylist`.
-async fn denylist(State(state): State<Arc<MgmtState>>) -> axum::response::Response {
-    match &state.lac {
-        Some(lac) => lac
-            .denylist()
-            .await
-            .map_or_else(unavailable, |d| Json(d).into_response()),
-        None => unavailable(),
-    }
-}
-
-/// `DELETE /api/v1/sessions/{acct_session_id}`: 204, or 404 when unknown.
+/// `DELETE /api/v1/sessions/{acct_session_id}`: 204, or 404 when no role
+/// has it.
 async fn disconnect(
     State(state): State<Arc<MgmtState>>,
     Path(acct_session_id): Path<String>,
 ) -> axum::response::Response {
-    match &state.lac {
-        Some(lac) => match lac.disconnect(acct_session_id).await {
-            Some(true) => StatusCode::NO_CONTENT.into_response(),
-            Some(false) => (StatusCode::NOT_FOUND, "no such session\n").into_response(),
-            None => unavailable(),
-        },
-        None => unavailable(),
+    if state.roles.is_empty() {
+        return unavailable();
     }
+    for role in &state.roles {
+        match role.disconnect(acct_session_id.clone()).await {
+            Some(true) => return StatusCode::NO_CONTENT.into_response(),
+            Some(false) => {}
+            None => return unavailable(),
+        }
+    }
+    (StatusCode::NOT_FOUND, "no such session\n").into_response()
 }
 
 /// Binds the metrics and API addresses (one server when they are equal and

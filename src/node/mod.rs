@@ -176,7 +176,7 @@ pub async fn serve(
         )
         .await
         .with_context(|| format!("config file {}", path.display()))?;
-        state = state.with_lac(api);
+        state = state.with_role(Arc::new(api));
         let mut stop = shutdown_rx.clone();
         lac_task = Some(tokio::spawn(lac.run(async move {
             let _ = stop.wait_for(|stop| *stop).await;
