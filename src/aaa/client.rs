@@ -478,6 +478,10 @@ pub struct Client {
     transmits: VecDeque<(usize, SocketAddr, Vec<u8>)>,
     events: VecDeque<ClientEvent>,
     rng: StdRng,
+    /// Drains asked for (by `finish`) while [`Self::drain_queues`] runs.
+    drains: Vec<usize>,
+    /// Whether [`Self::drain_queues`] is running.
+    draining: bool,
 }
 
 impl Client {
@@ -520,6 +524,8 @@ impl Client {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             rng: StdRng::from_seed(seed),
+            drains: Vec::new(),
+            draining: false,
         }
     }
 
@@ -834,26 +840,59 @@ impl Client {
             }
             self.events
                 .push_back(ClientEvent::Completed { id, outcome });
-            self.drain_queue(now, state.group);
+            self.drain_queues(now, state.group);
         }
     }
 
-    fn drain_queue(&mut self, now: Instant, group: usize) {
-        // Dispatch queued requests while there is room; a request that goes
-        // back into the queue stops the drain (no room yet).
-        let mut budget = self.groups[group].queue.len();
-        while budget > 0 {
-            budget -= 1;
+    /// Dispatches the queued requests of `group` now that one may have
+    /// room (a request finished, a server came back).
+    ///
+    /// A queued request that fails at once (every server dead, an encoding
+    /// error) finishes, and its `finish` asks for another drain of its
+    /// group. That drain used to run inside `finish`, nested, once per
+    /// queued request: 10,000 queued requests failing together overflowed
+    /// the stack. Now the drain is a loop over a stack of passes kept on
+    /// the heap: a drain asked for while one runs is noted in
+    /// `self.drains` and becomes a pass of its own, run to its end before
+    /// the pass that asked for it goes on, exactly the order the nested
+    /// calls had.
+    fn drain_queues(&mut self, now: Instant, group: usize) {
+        if self.draining {
+            self.drains.push(group);
+            return;
+        }
+        self.draining = true;
+        // (group, remaining budget: `None` until the pass starts, when it
+        // is the queue's length then, as the nested call measured it).
+        let mut passes: Vec<(usize, Option<usize>)> = vec![(group, None)];
+        while let Some((group, budget)) = passes.last_mut() {
+            let group = *group;
+            let budget = budget.get_or_insert(self.groups[group].queue.len());
+            // Dispatch queued requests while there is room; a request that
+            // goes back into the queue stops the pass (no room yet).
+            if *budget == 0 {
+                passes.pop();
+                continue;
+            }
+            *budget -= 1;
             let Some(next) = self.groups[group].queue.pop_front() else {
-                break;
+                passes.pop();
+                continue;
             };
             self.dispatch(now, next);
+            if !self.drains.is_empty() {
+                // `next` finished and asked for drains: they run first, in
+                // the order they were asked for; this pass resumes after.
+                passes.extend(self.drains.drain(..).rev().map(|g| (g, None)));
+                continue;
+            }
             if self.groups[group].queue.front() == Some(&next)
                 || self.groups[group].queue.back() == Some(&next)
             {
-                break;
+                passes.pop();
             }
         }
+        self.draining = false;
     }
 
     /// Handles a datagram received on pool socket `socket` from `from`.
@@ -931,7 +970,7 @@ impl Client {
         match inflight.purpose {
             Purpose::Probe => {
                 // Queued requests may now have a server.
-                self.drain_queue(now, group);
+                self.drain_queues(now, group);
             }
             Purpose::Request(id) => {
                 if let Some(state) = self.requests.get_mut(&id) {
