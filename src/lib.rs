@@ -38,6 +38,7 @@ pub mod loadgen;
 pub mod metrics;
 pub mod mgmt;
 pub mod node;
+pub mod observe;
 pub mod ppp;
 pub mod pppoe;
 pub mod shard;

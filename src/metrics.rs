@@ -22,8 +22,9 @@ use crate::aaa::client::{ClientEvent as RadiusClientEvent, Outcome as RadiusOutc
 use crate::aaa::dynauth::{DynAuthEvent, DynAuthResult};
 use crate::aaa::service::AaaEvent;
 use crate::l2tp::Event as L2tpEvent;
-use crate::lac::core::{ForwardingTotals, LacEvent, LacPhase, SessionState};
-use crate::lac::select::SelectEvent;
+use crate::observe::lac::{
+    LacEvent, LacObserver, LacPhase, LacSnapshot, SelectEvent, SessionState,
+};
 use crate::ppp::LinkEvent;
 use crate::pppoe::Event as PppoeEvent;
 use crate::wire::l2tp::ResultCode;
@@ -148,29 +149,7 @@ impl SetupPhase {
     }
 }
 
-/// A low-cardinality label from an enum value: the variant name in
-/// snake_case, without any data it carries (`Unknown(42)` → `unknown`,
-/// `NegotiationFailed { .. }` → `negotiation_failed`). The number of
-/// distinct labels is the number of variants, whatever peers send.
-pub fn variant_label(value: &impl Debug) -> String {
-    let debug = format!("{value:?}");
-    let name = debug
-        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .next()
-        .unwrap_or_default();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::observe::variant_label;
 
 /// The L2TP Result Code as a label: the RFC 2661 §4.4.2 codes by number,
 /// anything else `other` (a peer cannot create unbounded series).
@@ -1065,22 +1044,14 @@ mod tests {
     }
 }
 
-/// What the LAC driver reports once a second ([`Metrics::update_lac`]).
-#[derive(Debug, Clone, Default)]
-pub struct LacSnapshot {
-    /// Sessions per state.
-    pub states: Vec<(SessionState, usize)>,
-    /// Established sessions per (LNS group, endpoint).
-    pub per_lns: Vec<((std::sync::Arc<str>, std::net::SocketAddr), usize)>,
-    /// Denylisted endpoints.
-    pub denylisted: usize,
-    /// Fast-path totals since start.
-    pub totals: ForwardingTotals,
-    /// Calls waiting for room in their LNS's tunnels (`[lac]
-    /// max_queued_calls` bounds them), per LNS.
-    pub queued_calls: Vec<(std::net::SocketAddr, usize)>,
-    /// Tunnels per LNS (`[lac] max_tunnels_per_lns` take new calls).
-    pub tunnels: Vec<(std::net::SocketAddr, usize)>,
+impl LacObserver for Metrics {
+    fn lac_event(&self, event: &LacEvent) {
+        self.record_lac(event);
+    }
+
+    fn lac_gauges(&self, snapshot: &LacSnapshot) {
+        self.update_lac(snapshot);
+    }
 }
 
 /// The LAC families (issue 6, item 8).

@@ -43,7 +43,7 @@ use crate::aaa::service::AaaHandle;
 use crate::dataplane::packet::{AsyncPacketSocket, PacketSocket, RecvBatch};
 use crate::dataplane::steer;
 use crate::dataplane::udp::{DatagramBatch, DatagramSender};
-use crate::metrics::{LacSnapshot, Metrics};
+use crate::observe::lac::{LacObserver, LacSnapshot};
 use crate::shard::Shard;
 
 /// Frames per `recvmmsg(2)`.
@@ -101,7 +101,7 @@ enum WorkerRequest {
 /// A worker denylisted an LNS: (worker, endpoint, until).
 type Denylisting = (u16, SocketAddr, Instant);
 
-/// One worker's gauges, summed by [`Workers::update_metrics`].
+/// One worker's gauges, summed by [`Workers::publish_gauges`].
 #[derive(Debug)]
 struct WorkerSnapshot {
     states: Vec<(SessionState, usize)>,
@@ -161,12 +161,12 @@ impl Workers {
     }
 
     /// Sums the workers' gauges into the LAC metric families.
-    async fn update_metrics(&self, metrics: &Metrics) {
+    async fn publish_gauges(&self, observer: &dyn LacObserver) {
         let snapshots = self.ask_all(WorkerRequest::Snapshot).await;
         if snapshots.is_empty() {
             return;
         }
-        metrics.update_lac(&merge_snapshots(snapshots));
+        observer.lac_gauges(&merge_snapshots(snapshots));
     }
 }
 
@@ -336,7 +336,7 @@ pub struct Lac {
     workers: Vec<Worker>,
     senders: Workers,
     aaa: AaaHandle,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn LacObserver>,
     dynauth_rx: Option<mpsc::Receiver<DynAuthCommand>>,
     denylisted_rx: mpsc::UnboundedReceiver<Denylisting>,
     acct_group: String,
@@ -357,7 +357,7 @@ impl Lac {
         l2tp_listen: SocketAddr,
         acct_session_prefix: String,
         aaa: AaaHandle,
-        metrics: Arc<Metrics>,
+        observer: Arc<dyn LacObserver>,
         dynauth: Option<mpsc::Receiver<DynAuthCommand>>,
     ) -> anyhow::Result<(Self, LacApi)> {
         let count = config.workers.max(1);
@@ -418,7 +418,7 @@ impl Lac {
                 UdpSocket::from_std(udp).context("cannot register the L2TP socket")?,
                 prefix,
                 aaa.clone(),
-                metrics.clone(),
+                observer.clone(),
                 denylisted_tx.clone(),
             )?;
             workers.push(worker);
@@ -430,7 +430,7 @@ impl Lac {
                 workers,
                 senders: senders.clone(),
                 aaa,
-                metrics,
+                observer,
                 dynauth_rx: dynauth,
                 denylisted_rx,
                 acct_group: config.acct_group,
@@ -458,7 +458,7 @@ impl Lac {
             workers,
             senders,
             aaa,
-            metrics,
+            observer,
             mut dynauth_rx,
             mut denylisted_rx,
             acct_group,
@@ -503,7 +503,7 @@ impl Lac {
                 Some(denylisting) = denylisted_rx.recv() => {
                     senders.share_denylisting(denylisting).await;
                 }
-                _ = gauges.tick() => senders.update_metrics(&metrics).await,
+                _ = gauges.tick() => senders.publish_gauges(observer.as_ref()).await,
             }
         }
         let _ = stop_tx.send(true);
@@ -558,7 +558,7 @@ struct Worker {
     interfaces: Vec<AsyncPacketSocket>,
     udp: UdpSocket,
     aaa: AaaHandle,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn LacObserver>,
     api_rx: mpsc::Receiver<WorkerRequest>,
     auth_tx: mpsc::Sender<AuthDone>,
     auth_rx: mpsc::Receiver<AuthDone>,
@@ -583,7 +583,7 @@ impl Worker {
         udp: UdpSocket,
         acct_session_prefix: String,
         aaa: AaaHandle,
-        metrics: Arc<Metrics>,
+        observer: Arc<dyn LacObserver>,
         denylisted_tx: mpsc::UnboundedSender<Denylisting>,
     ) -> anyhow::Result<(Self, mpsc::Sender<WorkerRequest>)> {
         let mut interfaces = Vec::with_capacity(sockets.len());
@@ -632,7 +632,7 @@ impl Worker {
                 interfaces,
                 udp,
                 aaa,
-                metrics,
+                observer,
                 api_rx,
                 auth_tx,
                 auth_rx,
@@ -949,7 +949,7 @@ impl Worker {
             }
             while let Some(event) = self.core.poll_event() {
                 progressed = true;
-                self.metrics.record_lac(&event);
+                self.observer.lac_event(&event);
                 if let LacEvent::Select(SelectEvent::Denylisted { endpoint, until }) = event {
                     let worker = self.core.config().shard.index();
                     let _ = self.denylisted_tx.send((worker, endpoint, until));
@@ -1002,7 +1002,7 @@ impl Worker {
                         peer_tunnel_id: t.peer_tunnel_id,
                         peer: t.peer.to_string(),
                         peer_host_name: String::from_utf8_lossy(&t.peer_host_name).into_owned(),
-                        state: crate::metrics::variant_label(&t.state),
+                        state: crate::observe::variant_label(&t.state),
                         sessions: t.sessions,
                         worker,
                     })

@@ -140,22 +140,7 @@ struct EndpointState {
     denylisted_until: Option<Instant>,
 }
 
-/// What the selector tells the driver for logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SelectEvent {
-    /// An endpoint was denylisted until `until`.
-    Denylisted {
-        /// The endpoint.
-        endpoint: SocketAddr,
-        /// Until when.
-        until: Instant,
-    },
-    /// A denylisted endpoint worked again or its time ran out.
-    Cleared {
-        /// The endpoint.
-        endpoint: SocketAddr,
-    },
-}
+pub use crate::observe::lac::SelectEvent;
 
 /// The LAC's memory of LNS endpoints: sessions per endpoint, denylist.
 #[derive(Debug)]
