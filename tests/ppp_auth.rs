@@ -1771,11 +1771,11 @@ fn method_conversions() {
         None
     );
     assert_eq!(
-        AuthMethod::from(tunnelnas::config::AuthProtocol::Chap),
+        tunnelnas::node::convert::auth_method(tunnelnas::config::AuthProtocol::Chap),
         AuthMethod::ChapMd5
     );
     let ppp = tunnelnas::config::Ppp::default();
-    let config = AuthConfig::from_ppp_config(&ppp);
+    let config = tunnelnas::node::convert::auth_config(&ppp);
     assert_eq!(config.retry_interval, ppp.restart_timer.get());
     assert_eq!(config.max_retries, ppp.max_configure);
     assert_eq!(config.timeout, ppp.auth_timeout.get());

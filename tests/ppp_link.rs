@@ -1261,7 +1261,7 @@ fn negotiation_record_holds_wire_bytes() {
 #[test]
 fn server_config_from_ppp_section() {
     let ppp = tunnelnas::config::Ppp::default();
-    let config = LinkConfig::server_from_config(&ppp);
+    let config = tunnelnas::node::convert::server_link_config(&ppp);
     assert_eq!(config.role, Role::Server);
     assert_eq!(config.mru, 1492);
     assert_eq!(
@@ -1387,7 +1387,7 @@ fn lns_config_takes_address_and_dns() {
         dns: vec![DNS1, DNS2],
         ..tunnelnas::config::Lns::default()
     };
-    let config = LinkConfig::lns_from_config(&ppp, &lns);
+    let config = tunnelnas::node::convert::lns_link_config(&ppp, &lns);
     assert!(config.accept_compression);
     assert_eq!(config.ipcp.local, Some(Ipv4Addr::new(10, 255, 255, 1)));
     assert_eq!(config.ipcp.primary_dns, Some(DNS1));

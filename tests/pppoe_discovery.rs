@@ -1472,7 +1472,7 @@ fn config_from_the_pppoe_section() {
         max_sessions: Some(7),
         vlans: Vec::new(),
     };
-    let c = DiscoveryConfig::from_config(&section, Some(&iface));
+    let c = tunnelnas::node::convert::discovery_config(&section, Some(&iface));
     assert_eq!(c.ac_name, b"bras-1");
     assert_eq!(
         c.service_names,
@@ -1480,7 +1480,7 @@ fn config_from_the_pppoe_section() {
     );
     assert_eq!(c.max_sessions, 7);
     assert_eq!(c.max_payload, 1500);
-    let d = DiscoveryConfig::from_config(&section, None);
+    let d = tunnelnas::node::convert::discovery_config(&section, None);
     assert_eq!(d.service_names, vec![b"internet".to_vec()]);
     assert_eq!(d.max_sessions, 100);
     let def = DiscoveryConfig::default();
@@ -2034,7 +2034,7 @@ secret = "s"
     .unwrap();
     let config = tunnelnas::config::Config::load_with_env(file.path(), Vec::new()).unwrap();
     let pppoe = config.pppoe.as_ref().unwrap();
-    let cfg = DiscoveryConfig::from_config(pppoe, Some(&pppoe.interfaces[0]));
+    let cfg = tunnelnas::node::convert::discovery_config(pppoe, Some(&pppoe.interfaces[0]));
     let t0 = Instant::now();
     let mut s = server(cfg, t0);
     let biz = qinq(10, 150);

@@ -181,21 +181,6 @@ impl Default for ChannelConfig {
     }
 }
 
-impl From<&crate::config::L2tp> for ChannelConfig {
-    fn from(config: &crate::config::L2tp) -> Self {
-        let hello = config.hello_interval.get();
-        Self {
-            receive_window: config.receive_window,
-            retransmit_initial: config.retransmit_initial.get(),
-            retransmit_max: config.retransmit_max.get(),
-            max_retransmits: config.max_retransmits,
-            ack_delay: config.ack_delay.get(),
-            hello_interval: (!hello.is_zero()).then_some(hello),
-            ..Self::default()
-        }
-    }
-}
-
 impl ChannelConfig {
     /// The configuration with every value inside the range the channel
     /// relies on.
@@ -1155,16 +1140,5 @@ mod tests {
         });
         assert_eq!(channel.config().retransmit_max, MAX_TIMER);
         assert!(channel.full_retransmission_interval() > MAX_TIMER);
-    }
-
-    #[test]
-    fn config_from_file_section() {
-        let mut section = crate::config::L2tp::default();
-        let config = ChannelConfig::from(&section);
-        assert_eq!(config.receive_window, 16);
-        assert_eq!(config.hello_interval, Some(Duration::from_secs(60)));
-        assert_eq!(config.max_retransmits, 5);
-        section.hello_interval = crate::config::Duration::from_secs(0);
-        assert_eq!(ChannelConfig::from(&section).hello_interval, None);
     }
 }

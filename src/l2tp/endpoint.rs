@@ -161,44 +161,6 @@ impl Default for EndpointConfig {
 }
 
 impl EndpointConfig {
-    /// From the configuration file: `[l2tp]`, `[lac]` and `[lns]` with its
-    /// `[[lns.peer]]` rules. The LNS role (accepting tunnels and calls) is
-    /// on when `[lns]` is present.
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        let lns = config.lns.as_ref();
-        Self {
-            channel: ChannelConfig::from(&config.l2tp),
-            host_name: config.l2tp_host_name().as_bytes().to_vec(),
-            teardown_hold: config.l2tp.teardown_hold.get(),
-            hide_avps: config.l2tp.hide_avps,
-            accept_calls: lns.is_some(),
-            max_sessions_per_tunnel: config
-                .lac
-                .as_ref()
-                .map_or(1000, |lac| lac.max_sessions_per_tunnel.max(1)),
-            max_tunnels_per_lns: config
-                .lac
-                .as_ref()
-                .map_or(4, |lac| lac.max_tunnels_per_lns.max(1)),
-            max_queued_calls: config.lac.as_ref().map_or(10_000, |lac| {
-                usize::try_from(lac.max_queued_calls.max(1)).unwrap_or(usize::MAX)
-            }),
-            peers: lns
-                .map(|lns| {
-                    lns.peers
-                        .iter()
-                        .map(|peer| PeerPolicy {
-                            network: peer.network,
-                            secret: peer.secret.expose().to_vec(),
-                            host_name: peer.host_name.as_ref().map(|h| h.as_bytes().to_vec()),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            ..Self::default()
-        }
-    }
-
     /// The rule for an SCCRQ from `from` with Host Name `host_name`: the
     /// first rule naming that host, else the first rule without a name.
     fn policy_for(&self, from: SocketAddr, host_name: Option<&[u8]>) -> Option<&PeerPolicy> {
@@ -839,28 +801,6 @@ mod tests {
         assert!(!is_control(&[0xc8, 0x03]));
         assert!(!is_control(&[0xc8]));
         assert!(!is_control(&[]));
-    }
-
-    #[test]
-    fn config_file_maps_onto_the_endpoint() {
-        let mut config = crate::config::Config::default();
-        config.l2tp.hello_interval = crate::config::Duration::from_secs(0);
-        config.l2tp.hide_avps = true;
-        let lac_only = EndpointConfig::from_config(&config);
-        assert_eq!(lac_only.channel.hello_interval, None);
-        assert!(lac_only.hide_avps);
-        assert!(lac_only.peers.is_empty());
-        assert_eq!(lac_only.teardown_hold, Duration::from_secs(31));
-        assert_eq!(lac_only.max_tunnels_per_lns, 4);
-        assert_eq!(lac_only.max_queued_calls, 10_000);
-        config.lac = Some(crate::config::Lac {
-            max_tunnels_per_lns: 2,
-            max_queued_calls: 50,
-            ..crate::config::Lac::default()
-        });
-        let lac = EndpointConfig::from_config(&config);
-        assert_eq!(lac.max_tunnels_per_lns, 2);
-        assert_eq!(lac.max_queued_calls, 50);
     }
 
     #[test]

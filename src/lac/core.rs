@@ -161,46 +161,6 @@ pub struct LacConfig {
 }
 
 impl LacConfig {
-    /// From the configuration file; `None` without a `[lac]` section.
-    pub fn from_config(config: &config::Config) -> Option<Self> {
-        let lac = config.lac.as_ref()?;
-        let pppoe = config.pppoe.as_ref()?;
-        let interfaces = pppoe
-            .interfaces
-            .iter()
-            .map(|iface| InterfaceConfig {
-                name: iface.name.clone(),
-                discovery: DiscoveryConfig::from_config(pppoe, Some(iface)),
-            })
-            .collect();
-        let mut endpoint = EndpointConfig::from_config(config);
-        endpoint.setup_timeout = endpoint.setup_timeout.min(lac.setup_deadline.get());
-        let local = config.l2tp.listen.ip();
-        Some(Self {
-            interfaces,
-            link: LinkConfig::server_from_config(&config.ppp),
-            endpoint,
-            select: SelectConfig::from_config(lac),
-            realms: lac.realms.clone(),
-            auth_group: lac.auth_group.clone(),
-            acct_group: lac.acct_group.clone(),
-            setup_deadline: lac.setup_deadline.get(),
-            tunnel_setup_timeout: lac.tunnel_setup_timeout.get(),
-            authorize: lac.authorize,
-            authorize_name: lac.authorize_name,
-            authorize_password: lac.authorize_password.expose().to_vec(),
-            calling_number: lac.calling_number,
-            interim_interval: config.radius.accounting.interim_interval.get(),
-            tunnel_accounting: config.radius.accounting.tunnel_accounting,
-            tcp_mss: lac.tcp_mss,
-            connect_speed: lac.connect_speed,
-            local_address: (!local.is_unspecified()).then_some(local),
-            nas_port_id: NasPortIdTemplate(config.radius.nas_port_id.clone()),
-            workers: lac.workers.max(1),
-            shard: Shard::WHOLE,
-        })
-    }
-
     /// The configuration of worker `shard`: its PPPoE Session IDs and L2TP
     /// Tunnel IDs (so the kernel can steer to it), and its share of the
     /// access limits ([`DiscoveryConfig::for_shard`]).

@@ -74,19 +74,6 @@ impl Default for SelectConfig {
     }
 }
 
-impl SelectConfig {
-    /// From `[lac]`.
-    pub fn from_config(lac: &crate::config::Lac) -> Self {
-        Self {
-            balancing: lac.balancing,
-            max_attempts: lac.max_attempts.max(1),
-            denylist_time: lac.denylist_time.get(),
-            capacity: 10_000,
-            shared_load: None,
-        }
-    }
-}
-
 /// One endpoint to try, with what the L2TP tunnel needs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Attempt {

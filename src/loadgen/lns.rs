@@ -182,7 +182,7 @@ impl LnsConfig {
         self
     }
 
-    /// The server link of every session, as `LinkConfig::lns_from_config`
+    /// The server link of every session, as `node::convert::lns_link_config`
     /// builds it: PFC and ACFC accepted (RFC 2516 §7 forbids them only over
     /// PPPoE), IPCP with our address and DNS, no IPv6CP.
     fn link(&self) -> LinkConfig {

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+pub mod convert;
+
 use crate::aaa::SessionIdAllocator;
 use crate::aaa::dictionary::Dictionary;
 use crate::aaa::dynauth::{DynAuthListener, DynAuthPolicy};
 use crate::aaa::request::NasIdentity;
 use crate::aaa::service::{AaaConfig, AaaHandle};
 use crate::config::{Config, Role};
-use crate::lac::core::LacConfig;
 use crate::lac::driver::Lac;
 use crate::metrics::Metrics;
 use crate::mgmt::{self, MgmtState};
@@ -157,7 +158,7 @@ pub async fn serve(
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut lac_task = None;
-    if let Some(lac_config) = LacConfig::from_config(&config) {
+    if let Some(lac_config) = convert::lac_config(&config) {
         let ids = SessionIdAllocator::open(&config.node.state_dir).with_context(|| {
             format!(
                 "config file {}: key `node.state_dir`: cannot use {}",

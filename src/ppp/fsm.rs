@@ -557,18 +557,6 @@ impl Default for FsmConfig {
     }
 }
 
-impl FsmConfig {
-    /// From the `[ppp]` configuration section.
-    pub fn from_ppp_config(ppp: &crate::config::Ppp) -> Self {
-        Self {
-            restart_timer: ppp.restart_timer.get(),
-            max_configure: ppp.max_configure.max(1),
-            max_terminate: ppp.max_terminate.max(1),
-            max_failure: ppp.max_failure,
-        }
-    }
-}
-
 /// Why a received packet was dropped without affecting the automaton.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {

@@ -165,43 +165,6 @@ impl Default for LinkConfig {
 }
 
 impl LinkConfig {
-    /// A server link from the `[ppp]` configuration section (our IPCP
-    /// address and DNS servers are the driver's to fill in).
-    pub fn server_from_config(ppp: &crate::config::Ppp) -> Self {
-        let echo = ppp.lcp_echo_interval.get();
-        Self {
-            role: Role::Server,
-            fsm: FsmConfig::from_ppp_config(ppp),
-            mru: ppp.mru,
-            auth_methods: ppp
-                .auth_protocols
-                .iter()
-                .map(|p| AuthMethod::from(*p))
-                .collect(),
-            auth: AuthConfig::from_ppp_config(ppp),
-            echo_interval: (!echo.is_zero()).then_some(echo),
-            echo_failures: ppp.lcp_echo_failures.max(1),
-            ..Self::default()
-        }
-    }
-
-    /// An LNS server link (PPP inside L2TP): the `[ppp]` section plus the
-    /// `[lns]` IPCP address and DNS servers; PFC and ACFC are accepted
-    /// (RFC 2516 §7 forbids them only over PPPoE). The driver still sets
-    /// the path's payload with [`Link::set_lower_max_payload`].
-    pub fn lns_from_config(ppp: &crate::config::Ppp, lns: &crate::config::Lns) -> Self {
-        Self {
-            accept_compression: true,
-            ipcp: IpcpConfig {
-                local: Some(lns.local_address),
-                primary_dns: lns.dns.first().copied(),
-                secondary_dns: lns.dns.get(1).copied(),
-                ..IpcpConfig::default()
-            },
-            ..Self::server_from_config(ppp)
-        }
-    }
-
     /// A client link that authenticates with `credentials` by any of the
     /// three methods and asks for an IPv4 address, DNS and IPv6.
     pub fn client(credentials: Credentials) -> Self {

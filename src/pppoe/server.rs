@@ -36,7 +36,6 @@ use rand::{RngExt, SeedableRng};
 use super::cookie::{CookieError, CookieJar};
 use super::limits::TokenBucket;
 use super::{Direction, MAX_DISCOVERY_LEN, Outgoing, Transmit, parse_frame, write_frame};
-use crate::config;
 use crate::wire::ethernet::{MacAddress, VlanStack};
 use crate::wire::pppoe::{Code, DEFAULT_MAX_PAYLOAD, DiscoveryRepr, Tag};
 
@@ -90,7 +89,7 @@ pub struct DiscoveryConfig {
 }
 
 /// Settings for the subscribers on some VLANs of an interface (one
-/// `[[pppoe.interface.vlan]]`, see [`config::PppoeVlan`]).
+/// `[[pppoe.interface.vlan]]`, converted by `node::convert::vlan_rule`).
 ///
 /// # Matching
 ///
@@ -124,22 +123,6 @@ pub struct VlanRule {
 }
 
 impl VlanRule {
-    /// The rule of one `[[pppoe.interface.vlan]]` table.
-    pub fn from_config(rule: &config::PppoeVlan) -> Self {
-        let range = |r: Option<config::VlanRange>| r.map(|r| r.low..=r.high);
-        Self {
-            svlan: range(rule.svlan),
-            cvlan: range(rule.cvlan),
-            service_names: rule
-                .service_names
-                .as_ref()
-                .map(|names| names.iter().map(|s| s.as_bytes().to_vec()).collect()),
-            max_sessions: rule.max_sessions,
-            nas_port_id: rule.nas_port_id.clone(),
-            refuse: rule.refuse,
-        }
-    }
-
     /// Whether a packet with the tags `vlans` falls under this rule.
     pub fn matches(&self, vlans: &VlanStack) -> bool {
         let (svlan, cvlan) = match vlans.as_slice() {
@@ -156,47 +139,31 @@ impl VlanRule {
 }
 
 impl Default for DiscoveryConfig {
-    /// The defaults of `[pppoe]` (see [`config::Pppoe`]).
+    /// The defaults of `[pppoe]` (`node::convert::discovery_config` of an
+    /// empty section gives the same).
     fn default() -> Self {
-        Self::from_config(&config::Pppoe::default(), None)
+        Self {
+            ac_name: b"tunnelnas".to_vec(),
+            service_names: Vec::new(),
+            max_sessions: 16_000,
+            max_sessions_per_mac: 2,
+            padi_rate: 500,
+            padi_burst: 500,
+            padi_rate_per_mac: 2,
+            padi_burst_per_mac: 2,
+            pado_delay: Duration::ZERO,
+            pado_delay_max: Duration::ZERO,
+            cookie_lifetime: Duration::from_secs(30),
+            max_payload: 1492,
+            max_pending_pados: 4096,
+            max_tracked_macs: 65_536,
+            vlan_rules: Vec::new(),
+            session_ids: crate::shard::Shard::WHOLE,
+        }
     }
 }
 
 impl DiscoveryConfig {
-    /// The configuration for one `[[pppoe.interface]]` of `[pppoe]`
-    /// (`None`: the section's defaults). The interface's own Service-Names
-    /// and session limit override the section's, and its
-    /// `[[pppoe.interface.vlan]]` tables become [`Self::vlan_rules`], in
-    /// file order. `padi_rate` is applied per interface.
-    pub fn from_config(pppoe: &config::Pppoe, interface: Option<&config::PppoeInterface>) -> Self {
-        let services = interface
-            .and_then(|i| i.service_names.as_ref())
-            .unwrap_or(&pppoe.service_names);
-        let max_sessions = interface
-            .and_then(|i| i.max_sessions)
-            .unwrap_or(pppoe.max_sessions_per_interface);
-        Self {
-            ac_name: pppoe.ac_name.as_bytes().to_vec(),
-            service_names: services.iter().map(|s| s.as_bytes().to_vec()).collect(),
-            max_sessions,
-            max_sessions_per_mac: pppoe.max_sessions_per_mac,
-            padi_rate: pppoe.padi_rate,
-            padi_burst: pppoe.padi_rate,
-            padi_rate_per_mac: pppoe.padi_rate_per_mac,
-            padi_burst_per_mac: pppoe.padi_rate_per_mac,
-            pado_delay: pppoe.pado_delay.0,
-            pado_delay_max: pppoe.pado_delay_max.0,
-            cookie_lifetime: pppoe.cookie_lifetime.0,
-            max_payload: pppoe.max_payload,
-            max_pending_pados: 4096,
-            max_tracked_macs: 65_536,
-            vlan_rules: interface
-                .map(|i| i.vlans.iter().map(VlanRule::from_config).collect())
-                .unwrap_or_default(),
-            session_ids: crate::shard::Shard::WHOLE,
-        }
-    }
-
     /// This configuration for worker `shard` of several sharing the
     /// interface: its Session IDs, and its share of the limits that span
     /// subscribers (sessions on the interface and per VLAN rule, the PADI
@@ -1207,34 +1174,9 @@ mod tests {
     }
 
     #[test]
-    fn vlan_rules_come_from_the_interface_in_file_order() {
-        let rules = vec![
-            config::PppoeVlan {
-                svlan: Some(config::VlanRange::single(10)),
-                cvlan: Some(config::VlanRange {
-                    low: 100,
-                    high: 199,
-                }),
-                service_names: Some(vec!["biz".into()]),
-                max_sessions: Some(5),
-                nas_port_id: Some("{interface}/{cvlan}".into()),
-                refuse: false,
-            },
-            config::PppoeVlan {
-                refuse: true,
-                ..config::PppoeVlan::default()
-            },
-        ];
-        let iface = config::PppoeInterface {
-            name: "eth1".into(),
-            service_names: None,
-            max_sessions: None,
-            vlans: rules,
-        };
-        let c = DiscoveryConfig::from_config(&config::Pppoe::default(), Some(&iface));
-        assert_eq!(
-            c.vlan_rules,
-            vec![
+    fn vlan_rules_apply_in_order() {
+        let c = DiscoveryConfig {
+            vlan_rules: vec![
                 VlanRule {
                     svlan: Some(10..=10),
                     cvlan: Some(100..=199),
@@ -1247,8 +1189,9 @@ mod tests {
                     refuse: true,
                     ..VlanRule::default()
                 },
-            ]
-        );
+            ],
+            ..DiscoveryConfig::default()
+        };
         // No interface, no rules: the defaults have none.
         assert!(DiscoveryConfig::default().vlan_rules.is_empty());
         let d = core(c);

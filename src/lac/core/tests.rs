@@ -57,9 +57,12 @@ fn accept_to_a(attributes: AcceptAttributes) -> Decision {
 }
 
 fn lac_config() -> LacConfig {
-    let mut link = LinkConfig::server_from_config(&config::Ppp::default());
-    link.auth_methods = vec![AuthMethod::Pap];
-    link.echo_interval = None;
+    // The `[ppp]` defaults, PAP only and no echoes.
+    let link = LinkConfig {
+        auth_methods: vec![AuthMethod::Pap],
+        echo_interval: None,
+        ..LinkConfig::default()
+    };
     LacConfig {
         interfaces: vec![InterfaceConfig {
             name: "access0".into(),
@@ -73,7 +76,7 @@ fn lac_config() -> LacConfig {
         },
         select: SelectConfig {
             denylist_time: Duration::from_secs(60),
-            ..SelectConfig::from_config(&config::Lac::default())
+            ..SelectConfig::default()
         },
         realms: Vec::new(),
         auth_group: "auth".into(),

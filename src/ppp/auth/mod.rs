@@ -101,16 +101,6 @@ impl TryFrom<wire::ppp::AuthMethod> for AuthMethod {
     }
 }
 
-impl From<crate::config::AuthProtocol> for AuthMethod {
-    fn from(protocol: crate::config::AuthProtocol) -> Self {
-        match protocol {
-            crate::config::AuthProtocol::Pap => Self::Pap,
-            crate::config::AuthProtocol::Chap => Self::ChapMd5,
-            crate::config::AuthProtocol::Mschapv2 => Self::MsChapV2,
-        }
-    }
-}
-
 /// Timers and counters of the authentication cores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
@@ -144,21 +134,6 @@ impl Default for AuthConfig {
             rechallenge_interval: None,
             max_attempts: 3,
             name: "tunnelnas".to_owned(),
-        }
-    }
-}
-
-impl AuthConfig {
-    /// The configuration from the `[ppp]` section: the Restart timer and
-    /// Max-Configure drive retransmissions, `auth_timeout` bounds the
-    /// exchange. The name and re-challenge interval keep their defaults
-    /// (the section has no key for them).
-    pub fn from_ppp_config(ppp: &crate::config::Ppp) -> Self {
-        Self {
-            retry_interval: ppp.restart_timer.get(),
-            max_retries: ppp.max_configure,
-            timeout: ppp.auth_timeout.get(),
-            ..Self::default()
         }
     }
 }
