@@ -31,14 +31,14 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::freeradius::{FreeRadius, UserEntry};
+use common::mgmt;
 use common::netns::{Netns, VethPair};
 use common::process::Process;
 use common::{Context, Result, TempDir, bail, ensure, tail, wait_until};
@@ -205,7 +205,7 @@ impl World {
                 if let Some(status) = lac.try_wait()? {
                     bail!("the LAC exited with {status}");
                 }
-                Ok(http(&lac_ns, "/healthz")
+                Ok(mgmt::http(&lac_ns, MGMT, "GET", "/healthz")
                     .ok()
                     .filter(|(code, body)| *code == 200 && body.trim() == "ok"))
             },
@@ -286,7 +286,7 @@ impl World {
 
     /// GET `path` on the LAC's management server; fails unless 200.
     fn get(&self, path: &str) -> Result<String> {
-        let (code, body) = http(&self.lac_ns, path)?;
+        let (code, body) = mgmt::http(&self.lac_ns, MGMT, "GET", path)?;
         ensure!(code == 200, "GET {path}: HTTP {code}: {body}");
         Ok(body)
     }
@@ -396,51 +396,6 @@ listen = "{MGMT}"
             .map(|n| format!("max_sessions_per_tunnel = {n}"))
             .unwrap_or_default(),
     ))
-}
-
-/// A tiny HTTP/1.0 GET from inside `ns` to the LAC's management server:
-/// (status code, body).
-fn http(ns: &Netns, path: &str) -> Result<(u16, String)> {
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {MGMT}\r\n\r\n");
-    let response = ns.run(move || -> std::io::Result<String> {
-        let mut stream = TcpStream::connect(MGMT)?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(request.as_bytes())?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        Ok(response)
-    })??;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .with_context(|| format!("HTTP response without a header: {response:?}"))?;
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .with_context(|| format!("HTTP status line: {head:?}"))?;
-    Ok((code, body.to_owned()))
-}
-
-/// Sum of the Prometheus samples of `name` whose label set contains every
-/// pair of `labels`.
-fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (metric, label_text) = match series.split_once('{') {
-                Some((metric, rest)) => (metric, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            if metric != name {
-                return None;
-            }
-            labels
-                .iter()
-                .all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\"")))
-                .then(|| value.parse::<f64>().ok())?
-        })
-        .sum()
 }
 
 /// The sample lines of a Prometheus exposition whose metric starts with
@@ -575,15 +530,15 @@ fn burst(max_sessions_per_tunnel: Option<u16>) -> Result<()> {
         world.diag()
     );
     let metrics = world.get("/metrics")?;
-    let tunnels_down = metric_sum(&metrics, "tunnelnas_l2tp_tunnel_down_total", &[]);
-    let tunnels_up = metric_sum(&metrics, "tunnelnas_l2tp_tunnels", &[("role", "lac")]);
+    let tunnels_down = mgmt::metric_sum(&metrics, "tunnelnas_l2tp_tunnel_down_total", &[]);
+    let tunnels_up = mgmt::metric_sum(&metrics, "tunnelnas_l2tp_tunnels", &[("role", "lac")]);
     // The per-LNS gauge: tunnels to this LNS.
-    let lns_tunnels = metric_sum(
+    let lns_tunnels = mgmt::metric_sum(
         &metrics,
         "tunnelnas_lac_lns_tunnels",
         &[("lns", &format!("{LNS}:1701"))],
     );
-    let sessions_up = metric_sum(&metrics, "tunnelnas_lac_sessions", &[("state", "up")]);
+    let sessions_up = mgmt::metric_sum(&metrics, "tunnelnas_lac_sessions", &[("state", "up")]);
     let api: serde_json::Value = serde_json::from_str(&world.get("/api/v1/tunnels")?)
         .context("/api/v1/tunnels is not JSON")?;
     let api_tunnels: Vec<&serde_json::Value> = api

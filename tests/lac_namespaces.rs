@@ -21,13 +21,13 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use common::freeradius::{DetailRecord, FreeRadius, Radclient, UserEntry};
 use common::icmp;
 use common::lns_peer::{LnsConfig, LnsMode, LnsPeer, LnsSession};
+use common::mgmt;
 use common::netns::{Netns, VethPair};
 use common::process::Process;
 use common::subscribers::{SubscriberSpec, SubscriberStatus, Subscribers};
@@ -233,7 +233,7 @@ impl World {
                 if let Some(status) = lac.try_wait()? {
                     bail!("the LAC exited with {status}");
                 }
-                Ok(http(&lac_ns, "GET", "/healthz")
+                Ok(mgmt::http(&lac_ns, MGMT, "GET", "/healthz")
                     .ok()
                     .filter(|(code, body)| *code == 200 && body.trim() == "ok"))
             },
@@ -306,7 +306,7 @@ impl World {
 
     /// GET `path` on the management server; fails unless 200.
     fn get(&self, path: &str) -> Result<String> {
-        let (code, body) = http(&self.lac_ns, "GET", path)?;
+        let (code, body) = mgmt::http(&self.lac_ns, MGMT, "GET", path)?;
         ensure!(
             code == 200,
             "GET {path}: HTTP {code}: {body}{}",
@@ -342,7 +342,7 @@ impl World {
     /// `label="value"` in `labels`.
     fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Result<f64> {
         let text = self.get("/metrics")?;
-        Ok(metric_sum(&text, name, labels))
+        Ok(mgmt::metric_sum(&text, name, labels))
     }
 
     /// Polls metric `name` (summed over `labels`) until `accept` holds —
@@ -605,54 +605,6 @@ fn strip_ansi(text: &str) -> String {
         }
     }
     out
-}
-
-/// A tiny HTTP/1.0 request from inside `ns` to the LAC's management
-/// server: (status code, body).
-fn http(ns: &Netns, method: &str, path: &str) -> Result<(u16, String)> {
-    let request = format!("{method} {path} HTTP/1.0\r\nHost: {MGMT}\r\n\r\n");
-    let response = ns.run(move || -> std::io::Result<String> {
-        let mut stream = TcpStream::connect(MGMT)?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(request.as_bytes())?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        Ok(response)
-    })??;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .with_context(|| format!("HTTP response without a header: {response:?}"))?;
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .with_context(|| format!("HTTP status line: {head:?}"))?;
-    Ok((code, body.to_owned()))
-}
-
-/// Sum of the Prometheus samples of `name` whose label set contains every
-/// pair of `labels`.
-fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (metric, label_text) = match series.split_once('{') {
-                Some((metric, rest)) => (metric, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            if metric != name {
-                return None;
-            }
-            let all = labels
-                .iter()
-                .all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\"")));
-            if !all {
-                return None;
-            }
-            value.parse::<f64>().ok()
-        })
-        .sum()
 }
 
 /// The lines of a Prometheus exposition whose metric starts with `prefix`.
@@ -1259,7 +1211,12 @@ fn api_delete_tears_the_session_down_like_a_disconnect() -> Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let (code, body) = http(&world.lac_ns, "DELETE", &format!("/api/v1/sessions/{id}"))?;
+    let (code, body) = mgmt::http(
+        &world.lac_ns,
+        MGMT,
+        "DELETE",
+        &format!("/api/v1/sessions/{id}"),
+    )?;
     ensure!(
         code == 204,
         "DELETE answered {code}: {body}{}",

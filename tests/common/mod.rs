@@ -38,6 +38,7 @@ pub mod freeradius;
 pub mod icmp;
 pub mod linux_peer;
 pub mod lns_peer;
+pub mod mgmt;
 pub mod netns;
 pub mod pcap;
 pub mod ports;
