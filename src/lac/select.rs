@@ -35,7 +35,6 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::aaa::attributes::{TunnelCandidate, TunnelEndpoint};
-use crate::config::{LnsBalancing, Realm};
 
 #[path = "select_load.rs"]
 pub mod load;
@@ -44,6 +43,75 @@ pub use load::{LoadTable, LoadWriter, SharedLoad};
 
 /// The L2TP port an endpoint uses when none is given.
 pub const L2TP_PORT: u16 = 1701;
+
+/// How the selector balances among endpoints of equal preference
+/// (`[lac] balancing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LnsBalancing {
+    /// Weighted by free capacity (the default).
+    #[default]
+    Weighted,
+    /// In turn.
+    RoundRobin,
+    /// The endpoint with the fewest sessions.
+    LeastSessions,
+}
+
+/// What RADIUS authorizes (`[lac] authorize`, or a realm rule's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Authorize {
+    /// The subscriber's own credentials (the default).
+    #[default]
+    User,
+    /// The domain: the LAC asks with the domain's name and password, the
+    /// LNS authenticates the subscriber.
+    Domain,
+}
+
+/// A static realm rule (`[[lac.realm]]`): the users it covers and their
+/// LNS endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealmRule {
+    /// Matches `user@domain`, case-insensitive.
+    pub domain: Option<String>,
+    /// Matches names starting with it (when there is no domain).
+    pub prefix: Option<String>,
+    /// What RADIUS authorizes for these users (`None`: the LAC's setting).
+    pub authorize: Option<Authorize>,
+    /// The LNS endpoints, in file order.
+    pub endpoints: Vec<RealmEndpoint>,
+}
+
+/// One LNS endpoint of a realm rule.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RealmEndpoint {
+    /// LNS address and port.
+    pub address: SocketAddr,
+    /// Tunnel secret (empty: no tunnel authentication).
+    pub secret: Vec<u8>,
+    /// Tunnel-Preference.
+    pub preference: u32,
+    /// Tunnel-Assignment-Id.
+    pub assignment_id: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RealmEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealmEndpoint")
+            .field("address", &self.address)
+            .field(
+                "secret",
+                &if self.secret.is_empty() {
+                    "<none>"
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("preference", &self.preference)
+            .field("assignment_id", &self.assignment_id)
+            .finish()
+    }
+}
 
 /// Selection parameters (from `[lac]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -422,7 +490,7 @@ impl Selector {
 /// The static realm rule for `user_name`: `domain` matches `user@domain`
 /// (case-insensitive), `prefix` matches the start of the name. The first
 /// matching rule wins.
-pub fn match_realm<'a>(realms: &'a [Realm], user_name: &str) -> Option<&'a Realm> {
+pub fn match_realm<'a>(realms: &'a [RealmRule], user_name: &str) -> Option<&'a RealmRule> {
     realms.iter().find(|realm| {
         if let Some(domain) = &realm.domain {
             user_name
@@ -438,13 +506,13 @@ pub fn match_realm<'a>(realms: &'a [Realm], user_name: &str) -> Option<&'a Realm
 
 /// A realm rule's LNS endpoints as candidates, as if RADIUS had returned
 /// them (one untagged group each, RFC 2868 §3).
-pub fn realm_candidates(realm: &Realm) -> Vec<(SocketAddr, TunnelCandidate)> {
+pub fn realm_candidates(realm: &RealmRule) -> Vec<(SocketAddr, TunnelCandidate)> {
     realm
         .endpoints
         .iter()
         .enumerate()
         .map(|(i, lns)| {
-            let address = lns.address.0;
+            let address = lns.address;
             (
                 address,
                 TunnelCandidate {
@@ -456,9 +524,9 @@ pub fn realm_candidates(realm: &Realm) -> Vec<(SocketAddr, TunnelCandidate)> {
                     },
                     server_endpoint: TunnelEndpoint::Ip(address.ip()),
                     client_endpoint: None,
-                    password: (!lns.secret.is_empty()).then(|| lns.secret.expose().to_vec()),
+                    password: (!lns.secret.is_empty()).then(|| lns.secret.clone()),
                     preference: Some(lns.preference),
-                    assignment_id: lns.assignment_id.as_ref().map(|a| a.as_bytes().to_vec()),
+                    assignment_id: lns.assignment_id.clone(),
                     client_auth_id: None,
                     server_auth_id: None,
                     private_group_id: None,

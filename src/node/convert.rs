@@ -13,8 +13,8 @@ use crate::aaa::request::NasPortIdTemplate;
 use crate::config::{self, Config};
 use crate::l2tp::channel::ChannelConfig;
 use crate::l2tp::{EndpointConfig, PeerPolicy};
-use crate::lac::core::{InterfaceConfig, LacConfig};
-use crate::lac::select::SelectConfig;
+use crate::lac::core::{AuthorizeName, CallingNumber, InterfaceConfig, LacConfig};
+use crate::lac::select::{Authorize, LnsBalancing, RealmEndpoint, RealmRule, SelectConfig};
 use crate::ppp::auth::{AuthConfig, AuthMethod};
 use crate::ppp::fsm::FsmConfig;
 use crate::ppp::link::{LinkConfig, Role};
@@ -205,12 +205,66 @@ pub fn lns_link_config(ppp: &config::Ppp, lns: &config::Lns) -> LinkConfig {
     }
 }
 
+/// `[lac] balancing`.
+pub const fn balancing(balancing: config::LnsBalancing) -> LnsBalancing {
+    match balancing {
+        config::LnsBalancing::Weighted => LnsBalancing::Weighted,
+        config::LnsBalancing::RoundRobin => LnsBalancing::RoundRobin,
+        config::LnsBalancing::LeastSessions => LnsBalancing::LeastSessions,
+    }
+}
+
+/// `[lac] authorize` (or a realm rule's `authorize`).
+pub const fn authorize(authorize: config::Authorize) -> Authorize {
+    match authorize {
+        config::Authorize::User => Authorize::User,
+        config::Authorize::Domain => Authorize::Domain,
+    }
+}
+
+/// `[lac] authorize_name`.
+pub const fn authorize_name(name: config::AuthorizeName) -> AuthorizeName {
+    match name {
+        config::AuthorizeName::Realm => AuthorizeName::Realm,
+        config::AuthorizeName::User => AuthorizeName::User,
+    }
+}
+
+/// `[lac] calling_number`.
+pub const fn calling_number(calling_number: config::CallingNumber) -> CallingNumber {
+    match calling_number {
+        config::CallingNumber::Mac => CallingNumber::Mac,
+        config::CallingNumber::AgentCircuitId => CallingNumber::AgentCircuitId,
+    }
+}
+
+/// One `[[lac.realm]]` rule: `domain`, `prefix`, `authorize`, and its
+/// `[[lac.realm.lns]]` endpoints (`address`, with port 1701 when none is
+/// written; `secret`, `preference`, `assignment_id`).
+pub fn realm_rule(realm: &config::Realm) -> RealmRule {
+    RealmRule {
+        domain: realm.domain.clone(),
+        prefix: realm.prefix.clone(),
+        authorize: realm.authorize.map(authorize),
+        endpoints: realm
+            .endpoints
+            .iter()
+            .map(|lns| RealmEndpoint {
+                address: lns.address.0,
+                secret: lns.secret.expose().to_vec(),
+                preference: lns.preference,
+                assignment_id: lns.assignment_id.as_ref().map(|a| a.as_bytes().to_vec()),
+            })
+            .collect(),
+    }
+}
+
 /// LNS selection from `[lac]`: `balancing`, `max_attempts` (at least 1),
 /// `denylist_time`; the capacity keeps its default of 10,000 and the
 /// shared load is the driver's to set per worker.
 pub fn select_config(lac: &config::Lac) -> SelectConfig {
     SelectConfig {
-        balancing: lac.balancing,
+        balancing: balancing(lac.balancing),
         max_attempts: lac.max_attempts.max(1),
         denylist_time: lac.denylist_time.get(),
         capacity: 10_000,
@@ -248,15 +302,15 @@ pub fn lac_config(config: &Config) -> Option<LacConfig> {
         link: server_link_config(&config.ppp),
         endpoint,
         select: select_config(lac),
-        realms: lac.realms.clone(),
+        realms: lac.realms.iter().map(realm_rule).collect(),
         auth_group: lac.auth_group.clone(),
         acct_group: lac.acct_group.clone(),
         setup_deadline: lac.setup_deadline.get(),
         tunnel_setup_timeout: lac.tunnel_setup_timeout.get(),
-        authorize: lac.authorize,
-        authorize_name: lac.authorize_name,
+        authorize: authorize(lac.authorize),
+        authorize_name: authorize_name(lac.authorize_name),
         authorize_password: lac.authorize_password.expose().to_vec(),
-        calling_number: lac.calling_number,
+        calling_number: calling_number(lac.calling_number),
         interim_interval: config.radius.accounting.interim_interval.get(),
         tunnel_accounting: config.radius.accounting.tunnel_accounting,
         tcp_mss: lac.tcp_mss,

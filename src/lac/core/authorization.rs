@@ -155,15 +155,15 @@ impl LacCore {
         // credentials go to the LNS in the proxy authentication AVPs
         // (RFC 2661 §4.4.5) and in band, and the LNS answers.
         let (radius_user, credentials) = match authorize {
-            config::Authorize::User => (user_name.clone(), credentials),
-            config::Authorize::Domain => (
+            Authorize::User => (user_name.clone(), credentials),
+            Authorize::Domain => (
                 domain_user_name(&user_name, self.config.authorize_name),
                 Credentials::Pap {
                     password: self.config.authorize_password.clone(),
                 },
             ),
         };
-        session.domain_authorized = authorize == config::Authorize::Domain;
+        session.domain_authorized = authorize == Authorize::Domain;
         session.user_name = Some(user_name);
         session.auth_method = Some(method);
         // The proxy AVPs as they stand now: LCP is Opened and the
@@ -280,10 +280,10 @@ impl LacCore {
 /// The User-Name of a domain authorization for subscriber `user`: the
 /// realm after its last `@` (the whole name without one), or the whole
 /// name.
-fn domain_user_name(user: &str, name: config::AuthorizeName) -> String {
+fn domain_user_name(user: &str, name: AuthorizeName) -> String {
     match name {
-        config::AuthorizeName::User => user.to_owned(),
-        config::AuthorizeName::Realm => user
+        AuthorizeName::User => user.to_owned(),
+        AuthorizeName::Realm => user
             .rsplit_once('@')
             .map_or(user, |(_, realm)| realm)
             .to_owned(),
@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn domain_user_name_is_the_realm_or_the_whole_name() {
-        let realm = config::AuthorizeName::Realm;
+        let realm = AuthorizeName::Realm;
         assert_eq!(
             domain_user_name("alice@corp.example", realm),
             "corp.example"
@@ -304,7 +304,7 @@ mod tests {
         assert_eq!(domain_user_name("a@b@corp.example", realm), "corp.example");
         assert_eq!(domain_user_name("alice", realm), "alice");
         assert_eq!(
-            domain_user_name("alice@corp.example", config::AuthorizeName::User),
+            domain_user_name("alice@corp.example", AuthorizeName::User),
             "alice@corp.example"
         );
     }

@@ -83,8 +83,8 @@ fn lac_config() -> LacConfig {
         acct_group: "acct".into(),
         setup_deadline: Duration::from_secs(30),
         tunnel_setup_timeout: Duration::from_secs(5),
-        authorize: config::Authorize::User,
-        authorize_name: config::AuthorizeName::Realm,
+        authorize: Authorize::User,
+        authorize_name: AuthorizeName::Realm,
         authorize_password: Vec::new(),
         calling_number: CallingNumber::Mac,
         interim_interval: Duration::ZERO,
@@ -963,7 +963,7 @@ fn the_lns_turns_data_sequencing_on_and_off() {
 fn domain_authorization_lets_the_lns_authenticate_the_subscriber() {
     let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
     let mut config = lac_config();
-    config.authorize = config::Authorize::Domain;
+    config.authorize = Authorize::Domain;
     config.authorize_password = b"domain-pw".to_vec();
     world.lac = LacCore::new(
         config,

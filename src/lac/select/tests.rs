@@ -2,7 +2,6 @@ use std::net::IpAddr;
 
 use super::*;
 use crate::aaa::attributes::TunnelMediumKind;
-use crate::config::{Endpoint, LnsEndpoint, Secret};
 
 fn candidate(ip: &str, preference: Option<u32>, secret: &str) -> TunnelCandidate {
     TunnelCandidate {
@@ -231,20 +230,23 @@ fn no_candidates_and_unresolved_names_are_errors() {
 
 #[test]
 fn realm_rules_match_domain_or_prefix_and_keep_ports() {
-    let lns = |address: &str, preference| LnsEndpoint {
-        address: Endpoint::try_from(address.to_owned()).unwrap(),
-        secret: Secret::new("s"),
+    // As `node::convert` reads `[[lac.realm]]`: no port means 1701.
+    let lns = |address: &str, preference| RealmEndpoint {
+        address: address
+            .parse::<SocketAddr>()
+            .unwrap_or_else(|_| SocketAddr::new(address.parse().unwrap(), L2TP_PORT)),
+        secret: b"s".to_vec(),
         preference,
         assignment_id: None,
     };
     let realms = vec![
-        Realm {
+        RealmRule {
             domain: Some("Enterprise.Example".into()),
             prefix: None,
             authorize: None,
             endpoints: vec![lns("192.0.2.10:1702", 2), lns("192.0.2.11", 1)],
         },
-        Realm {
+        RealmRule {
             domain: None,
             prefix: Some("corp/".into()),
             authorize: None,
@@ -254,7 +256,7 @@ fn realm_rules_match_domain_or_prefix_and_keep_ports() {
     assert!(match_realm(&realms, "alice@enterprise.example").is_some());
     assert!(match_realm(&realms, "alice@other.example").is_none());
     let corp = match_realm(&realms, "corp/bob").unwrap();
-    assert_eq!(corp.endpoints[0].address.0, addr("192.0.2.20"));
+    assert_eq!(corp.endpoints[0].address, addr("192.0.2.20"));
     let mut s = selector(LnsBalancing::RoundRobin);
     let candidates = realm_candidates(&realms[0]);
     let plan = s.plan_endpoints(Instant::now(), &candidates).unwrap();

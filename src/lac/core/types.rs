@@ -1,0 +1,213 @@
+//! The LAC core's own types: its configuration (built by the driver side,
+//! `node::convert::lac_config`) and what it shows its driver (commands,
+//! fast-path results, the API's view of a session).
+
+use super::*;
+
+/// What the Calling Number AVP carries (`[lac] calling_number`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallingNumber {
+    /// The subscriber's MAC address (the default).
+    #[default]
+    Mac,
+    /// The PPPoE Agent-Circuit-Id, else the MAC address.
+    AgentCircuitId,
+}
+
+/// The User-Name of a domain authorization (`[lac] authorize_name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthorizeName {
+    /// The realm: the part after `@` (the default).
+    #[default]
+    Realm,
+    /// The subscriber's full User-Name.
+    User,
+}
+
+/// One access interface.
+#[derive(Debug, Clone)]
+pub struct InterfaceConfig {
+    /// Linux interface name (for NAS-Port-Id and logs).
+    pub name: String,
+    /// Its discovery server settings (per-interface Service-Names, limits).
+    pub discovery: DiscoveryConfig,
+}
+
+/// Everything the LAC core needs, from `[pppoe]`, `[ppp]`, `[l2tp]`,
+/// `[lac]` and `[radius.accounting]` (`node::convert::lac_config`).
+#[derive(Debug, Clone)]
+pub struct LacConfig {
+    /// Access interfaces, in the driver's order.
+    pub interfaces: Vec<InterfaceConfig>,
+    /// The PPP server link (LCP and authentication only).
+    pub link: LinkConfig,
+    /// The L2TP endpoint (LAC role).
+    pub endpoint: EndpointConfig,
+    /// LNS selection.
+    pub select: SelectConfig,
+    /// Static realm rules for users RADIUS gives no tunnel.
+    pub realms: Vec<RealmRule>,
+    /// RADIUS group for Access-Requests.
+    pub auth_group: String,
+    /// RADIUS group for accounting.
+    pub acct_group: String,
+    /// From the Access-Accept to an established L2TP session.
+    pub setup_deadline: Duration,
+    /// How long one LNS attempt waits for its tunnel to come up before the
+    /// call moves to the next candidate (`[lac] tunnel_setup_timeout`).
+    pub tunnel_setup_timeout: Duration,
+    /// What RADIUS authorizes (`[lac] authorize`); a `[[lac.realm]]` rule
+    /// may say otherwise for its users.
+    pub authorize: Authorize,
+    /// The User-Name of a domain authorization.
+    pub authorize_name: AuthorizeName,
+    /// The User-Password of a domain authorization.
+    pub authorize_password: Vec<u8>,
+    /// What the Calling Number AVP carries.
+    pub calling_number: CallingNumber,
+    /// Interim interval when RADIUS sends no Acct-Interim-Interval (zero:
+    /// none).
+    pub interim_interval: Duration,
+    /// Send RFC 2867 tunnel accounting records.
+    pub tunnel_accounting: bool,
+    /// Clamp the MSS of TCP SYNs in forwarded frames to this (0: off).
+    pub tcp_mss: u16,
+    /// (Tx) Connect Speed for the ICCN when RADIUS gives no rate, bit/s.
+    pub connect_speed: u32,
+    /// The LAC's L2TP address (Tunnel-Client-Endpoint in accounting).
+    pub local_address: Option<IpAddr>,
+    /// `[radius] nas_port_id`: matches the NAS-Port-Id of RFC 5176
+    /// requests against the one the session was reported with.
+    pub nas_port_id: NasPortIdTemplate,
+    /// `[lac] workers`: how many cores share the subscribers.
+    pub workers: u16,
+    /// Which of them this core is ([`Self::for_worker`]).
+    pub shard: Shard,
+}
+
+impl LacConfig {
+    /// The configuration of worker `shard`: its PPPoE Session IDs and L2TP
+    /// Tunnel IDs (so the kernel can steer to it), and its share of the
+    /// access limits ([`DiscoveryConfig::for_shard`]).
+    #[must_use]
+    pub fn for_worker(&self, shard: Shard) -> Self {
+        let mut config = self.clone();
+        config.shard = shard;
+        config.endpoint.tunnel_ids = shard;
+        for interface in &mut config.interfaces {
+            interface.discovery = interface.discovery.clone().for_shard(shard);
+        }
+        config
+    }
+}
+
+/// What the driver must do for the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Ask RADIUS; answer with [`LacCore::auth_result`].
+    Authenticate {
+        /// The session's token.
+        token: u64,
+        /// RADIUS group.
+        group: String,
+        /// The request.
+        request: Box<AuthRequest>,
+    },
+    /// Send an accounting record (the driver spools it durably).
+    Account {
+        /// RADIUS group.
+        group: String,
+        /// The record (Event-Timestamp is the driver's to fill).
+        record: Box<AccountingRecord>,
+    },
+}
+
+/// A frame the fast path produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forward {
+    /// Send `buf[range]` as one UDP datagram to `to`.
+    Datagram {
+        /// The LNS.
+        to: SocketAddr,
+        /// Where the datagram sits in the caller's buffer.
+        range: std::ops::Range<usize>,
+    },
+    /// Send `buf[range]` as one Ethernet frame on interface `interface`.
+    Frame {
+        /// Index of the access interface.
+        interface: usize,
+        /// Where the frame sits in the caller's buffer.
+        range: std::ops::Range<usize>,
+    },
+    /// Not a fast-path frame: the caller hands it to the control path
+    /// (already done by the core for PPPoE).
+    Control,
+    /// Dropped (counted).
+    Dropped(FastPathDrop),
+}
+
+/// Why the fast path dropped a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FastPathDrop {
+    /// Malformed Ethernet, PPPoE, L2TP or PPP framing.
+    Malformed,
+    /// No session with those identifiers (or wrong source).
+    UnknownSession,
+    /// Over the session's rate limit.
+    Policed,
+    /// The session is not forwarding yet.
+    NotUp,
+}
+
+impl FastPathDrop {
+    /// Label for metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownSession => "unknown_session",
+            Self::Policed => "policed",
+            Self::NotUp => "not_up",
+        }
+    }
+}
+
+/// A session as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionView {
+    /// Acct-Session-Id.
+    pub acct_session_id: String,
+    /// User-Name, once known.
+    pub user_name: Option<String>,
+    /// Access interface.
+    pub interface: String,
+    /// Subscriber MAC.
+    pub mac: String,
+    /// VLAN ids, outermost first.
+    pub vlans: Vec<u16>,
+    /// PPPoE SESSION_ID.
+    pub pppoe_session_id: u16,
+    /// State.
+    pub state: &'static str,
+    /// The LNS endpoint, once chosen.
+    pub lns: Option<String>,
+    /// Our Tunnel ID.
+    pub tunnel_id: Option<u16>,
+    /// Our Session ID.
+    pub session_id: Option<u16>,
+    /// The LNS's Tunnel ID.
+    pub peer_tunnel_id: Option<u16>,
+    /// The LNS's Session ID.
+    pub peer_session_id: Option<u16>,
+    /// Frames subscriber → LNS.
+    pub packets_up: u64,
+    /// Octets subscriber → LNS.
+    pub bytes_up: u64,
+    /// Frames LNS → subscriber.
+    pub packets_down: u64,
+    /// Octets LNS → subscriber.
+    pub bytes_down: u64,
+    /// Seconds since the session came up.
+    pub up_seconds: Option<u64>,
+    /// The worker that owns the session (`[lac] workers`).
+    pub worker: u16,
+}
