@@ -413,4 +413,52 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn lac_config_clamps_and_converts_realms() {
+        let mut config = Config::default();
+        assert!(lac_config(&config).is_none(), "no [lac]: no LAC");
+        config.pppoe = Some(config::Pppoe::default());
+        config.lac = Some(config::Lac {
+            workers: 0,
+            max_attempts: 0,
+            balancing: config::LnsBalancing::LeastSessions,
+            authorize: config::Authorize::Domain,
+            realms: vec![config::Realm {
+                domain: Some("corp.example".into()),
+                prefix: None,
+                authorize: Some(config::Authorize::User),
+                endpoints: vec![config::LnsEndpoint {
+                    address: config::Endpoint::try_from("192.0.2.1".to_owned()).unwrap(),
+                    secret: config::Secret::new("s3"),
+                    preference: 7,
+                    assignment_id: Some("a".into()),
+                }],
+            }],
+            ..config::Lac::default()
+        });
+        let lac = lac_config(&config).expect("[lac] and [pppoe]");
+        // The call setup timeout is capped at the setup deadline (30 s).
+        assert_eq!(lac.endpoint.setup_timeout, Duration::from_secs(30));
+        assert_eq!(lac.workers, 1);
+        assert_eq!(lac.select.max_attempts, 1);
+        assert_eq!(lac.select.balancing, LnsBalancing::LeastSessions);
+        assert_eq!(lac.authorize, Authorize::Domain);
+        assert_eq!(lac.authorize_name, AuthorizeName::Realm);
+        assert_eq!(lac.calling_number, CallingNumber::Mac);
+        assert_eq!(
+            lac.realms,
+            vec![RealmRule {
+                domain: Some("corp.example".into()),
+                prefix: None,
+                authorize: Some(Authorize::User),
+                endpoints: vec![RealmEndpoint {
+                    address: "192.0.2.1:1701".parse().unwrap(),
+                    secret: b"s3".to_vec(),
+                    preference: 7,
+                    assignment_id: Some(b"a".to_vec()),
+                }],
+            }]
+        );
+    }
 }
