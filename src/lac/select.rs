@@ -95,18 +95,20 @@ pub struct RealmEndpoint {
     pub assignment_id: Option<Vec<u8>>,
 }
 
+/// How a tunnel secret shows in debug output: never its value.
+const fn redacted(secret: &[u8]) -> &'static str {
+    if secret.is_empty() {
+        "<none>"
+    } else {
+        "<redacted>"
+    }
+}
+
 impl std::fmt::Debug for RealmEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RealmEndpoint")
             .field("address", &self.address)
-            .field(
-                "secret",
-                &if self.secret.is_empty() {
-                    "<none>"
-                } else {
-                    "<redacted>"
-                },
-            )
+            .field("secret", &redacted(&self.secret))
             .field("preference", &self.preference)
             .field("assignment_id", &self.assignment_id)
             .finish()
@@ -163,14 +165,7 @@ impl std::fmt::Debug for Attempt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Attempt")
             .field("endpoint", &self.endpoint)
-            .field(
-                "secret",
-                &if self.secret.is_empty() {
-                    "<none>"
-                } else {
-                    "<redacted>"
-                },
-            )
+            .field("secret", &redacted(&self.secret))
             .field("preference", &self.preference)
             .field("denylisted", &self.denylisted)
             .finish_non_exhaustive()
