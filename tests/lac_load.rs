@@ -41,7 +41,7 @@ use common::freeradius::{FreeRadius, UserEntry};
 use common::mgmt;
 use common::netns::{Netns, VethPair};
 use common::process::Process;
-use common::{Context, Result, TempDir, bail, ensure, tail, wait_until};
+use common::{Context, Result, TempDir, bail, ensure, tail};
 use tunnelnas::dataplane::packet::PacketSocket;
 use tunnelnas::loadgen::LatencyHistogram;
 use tunnelnas::loadgen::flood::set_receive_buffer;
@@ -185,39 +185,7 @@ impl World {
             lac_config(&access, &dir, &radius, max_sessions_per_tunnel)?,
         )
         .context("writing the LAC config")?;
-        let mut command = lac_ns.command(env!("CARGO_BIN_EXE_tunnelnas"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("TUNNELNAS_") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env_remove("RUST_LOG")
-            .arg("run")
-            .arg("-c")
-            .arg(&config_path)
-            .args(["--log-format", "text", "--log-level"])
-            .arg(std::env::var("TN_TEST_LAC_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()));
-        let mut lac = lac_ns.spawn("tunnelnas LAC", command, &dir.path().join("lac.log"))?;
-        let healthy = wait_until(
-            Duration::from_secs(20),
-            || {
-                if let Some(status) = lac.try_wait()? {
-                    bail!("the LAC exited with {status}");
-                }
-                Ok(mgmt::http(&lac_ns, MGMT, "GET", "/healthz")
-                    .ok()
-                    .filter(|(code, body)| *code == 200 && body.trim() == "ok"))
-            },
-            || "the LAC did not answer /healthz".to_owned(),
-        );
-        if let Err(error) = healthy {
-            bail!(
-                "{error:#}\nconfig:\n{}\nLAC log:\n{}",
-                std::fs::read_to_string(&config_path).unwrap_or_default(),
-                tail(&lac.log(), 80)
-            );
-        }
+        let lac = mgmt::start_lac(&lac_ns, MGMT, &config_path, &dir.path().join("lac.log"))?;
 
         // The farm last: every subscriber dials at once.
         let ifname = access.a().to_owned();

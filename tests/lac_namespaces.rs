@@ -212,40 +212,7 @@ impl World {
         let config_path = dir.path().join("lac.toml");
         std::fs::write(&config_path, lac_config(&spec, &access, &dir, &radius)?)
             .context("writing the LAC config")?;
-        let mut command = lac_ns.command(env!("CARGO_BIN_EXE_tunnelnas"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("TUNNELNAS_") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env_remove("RUST_LOG")
-            .arg("run")
-            .arg("-c")
-            .arg(&config_path)
-            .args(["--log-format", "text", "--log-level"])
-            // `TN_TEST_LAC_LOG_LEVEL=debug` for a post-mortem.
-            .arg(std::env::var("TN_TEST_LAC_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()));
-        let mut lac = lac_ns.spawn("tunnelnas LAC", command, &dir.path().join("lac.log"))?;
-        let healthy = wait_until(
-            Duration::from_secs(20),
-            || {
-                if let Some(status) = lac.try_wait()? {
-                    bail!("the LAC exited with {status}");
-                }
-                Ok(mgmt::http(&lac_ns, MGMT, "GET", "/healthz")
-                    .ok()
-                    .filter(|(code, body)| *code == 200 && body.trim() == "ok"))
-            },
-            || "the LAC did not answer /healthz".to_owned(),
-        );
-        if let Err(error) = healthy {
-            bail!(
-                "{error:#}\nconfig:\n{}\nLAC log:\n{}",
-                std::fs::read_to_string(&config_path).unwrap_or_default(),
-                tail(&lac.log(), 80)
-            );
-        }
+        let lac = mgmt::start_lac(&lac_ns, MGMT, &config_path, &dir.path().join("lac.log"))?;
 
         let subs = Subscribers::start(&subs_ns, access.a(), spec.subscribers)?;
         Ok(Self {

@@ -57,3 +57,49 @@ pub fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         })
         .sum()
 }
+
+/// Starts `tunnelnas run -c config_path` in `ns`, logging to `log`, and
+/// waits until its management server at `addr` answers `/healthz`.
+/// Hermetic: no `TUNNELNAS_*` override or `RUST_LOG` from the caller;
+/// `TN_TEST_LAC_LOG_LEVEL=debug` raises the log level for a post-mortem.
+pub fn start_lac(
+    ns: &Netns,
+    addr: &str,
+    config_path: &std::path::Path,
+    log: &std::path::Path,
+) -> Result<super::process::Process> {
+    let mut command = ns.command(env!("CARGO_BIN_EXE_tunnelnas"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TUNNELNAS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env_remove("RUST_LOG")
+        .arg("run")
+        .arg("-c")
+        .arg(config_path)
+        .args(["--log-format", "text", "--log-level"])
+        .arg(std::env::var("TN_TEST_LAC_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()));
+    let mut lac = ns.spawn("tunnelnas LAC", command, log)?;
+    let healthy = super::wait_until(
+        Duration::from_secs(20),
+        || {
+            if let Some(status) = lac.try_wait()? {
+                super::bail!("the LAC exited with {status}");
+            }
+            Ok(http(ns, addr, "GET", "/healthz")
+                .ok()
+                .filter(|(code, body)| *code == 200 && body.trim() == "ok"))
+        },
+        || "the LAC did not answer /healthz".to_owned(),
+    );
+    if let Err(error) = healthy {
+        super::bail!(
+            "{error:#}\nconfig:\n{}\nLAC log:\n{}",
+            std::fs::read_to_string(config_path).unwrap_or_default(),
+            super::tail(&lac.log(), 80)
+        );
+    }
+    Ok(lac)
+}
