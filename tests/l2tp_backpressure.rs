@@ -145,7 +145,7 @@ impl Sim {
     /// Moves transmissions onto the link and drains both endpoints'
     /// events (the LNS accepts every call).
     fn pump(&mut self) {
-        let mut buf = Vec::new();
+        let mut buf = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
         loop {
             let mut progressed = false;
             while let Some((to, len)) = self.lac.poll_transmit(self.now, &mut buf) {

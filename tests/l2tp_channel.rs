@@ -9,7 +9,8 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tunnelnas::l2tp::channel::{
-    ChannelConfig, ChannelError, ChannelEvent, ControlChannel, DeadCause, MAX_DIAGNOSTIC_EVENTS,
+    ChannelConfig, ChannelError, ChannelEvent, ControlChannel, DeadCause, MAX_CONTROL_LEN,
+    MAX_DIAGNOSTIC_EVENTS,
 };
 use tunnelnas::wire::l2tp::{Avp, ControlMessage, HiddenPadding, Hiding, MessageType, Packet};
 
@@ -48,10 +49,12 @@ fn header(datagram: &[u8]) -> (u16, u16, bool) {
 
 fn transmit_all(channel: &mut ControlChannel, now: Instant) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let mut buf = Vec::new();
+    let mut buf = vec![0u8; MAX_CONTROL_LEN];
     while let Some(len) = channel.poll_transmit(now, &mut buf) {
-        assert_eq!(len, buf.len());
-        out.push(buf.clone());
+        // The length returned is the whole datagram (its Length field).
+        let packet = Packet::new_checked(&buf[..len]).expect("a control datagram");
+        assert_eq!(packet.length().map(usize::from), Some(len));
+        out.push(buf[..len].to_vec());
         assert!(out.len() < 100_000, "poll_transmit does not terminate");
     }
     out

@@ -208,7 +208,7 @@ impl Sim {
 
     /// Moves transmissions onto the link and events into the logs.
     fn pump(&mut self) {
-        let mut buf = Vec::new();
+        let mut buf = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
         loop {
             let mut progressed = false;
             while let Some((to, len)) = self.lac.poll_transmit(self.now, &mut buf) {
@@ -768,7 +768,7 @@ fn sccrq_from_an_unknown_peer_is_dropped_without_state() {
             reason: DropReason::PeerNotAllowed
         })
     );
-    let mut buf = Vec::new();
+    let mut buf = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
     assert!(lns.poll_transmit(now, &mut buf).is_none());
 }
 
@@ -821,7 +821,7 @@ impl RawPeer {
     /// Takes every datagram the endpoint sends, returns the non-ZLB
     /// messages in order.
     fn receive(&mut self, endpoint: &mut Endpoint, now: Instant) -> Vec<ControlMessage> {
-        let mut buf = Vec::new();
+        let mut buf = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
         let mut out = Vec::new();
         while let Some((to, len)) = endpoint.poll_transmit(now, &mut buf) {
             assert_eq!(to, self.addr);
@@ -1036,7 +1036,7 @@ fn undersized_and_oversized_avps_never_panic() {
         }
         lns.handle_datagram(now, lac_addr(), &junk);
     }
-    let mut buf = Vec::new();
+    let mut buf = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
     while lns.poll_transmit(now, &mut buf).is_some() {}
     assert!(lns.tunnel_count() <= 1);
 }

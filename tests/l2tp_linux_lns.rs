@@ -104,7 +104,7 @@ fn run_lac(socket: &UdpSocket, deadline: Instant, stop: &AtomicBool) -> Outcome 
     let mut link: Option<Link> = None;
     let mut recv = vec![0u8; 4096];
     let mut buf = vec![0u8; 4096];
-    let mut control = Vec::with_capacity(2048);
+    let mut control = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
     let mut next_ping = None;
     let mut seq = 0;
     while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && outcome.failure.is_none() {

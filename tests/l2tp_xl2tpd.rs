@@ -51,7 +51,7 @@ fn run_endpoint(
             .expect("open_session");
     }
     let mut events = Vec::new();
-    let mut buf = Vec::new();
+    let mut buf = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
     let mut recv = vec![0u8; 4096];
     while start.elapsed() < limit && !stop.load(Ordering::Relaxed) {
         let now = Instant::now();

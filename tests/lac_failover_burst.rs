@@ -196,7 +196,7 @@ impl World {
             let frame = buf[..len].to_vec();
             self.farm.handle_frame(now, &frame);
         }
-        let mut control = Vec::new();
+        let mut control = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
         while let Some((to, len)) = self.lac.poll_datagram(now, &mut control) {
             datagrams.push((to, control[..len].to_vec()));
         }

@@ -2080,7 +2080,7 @@ fn harness_test_lns_against_our_l2tp_lac_endpoint_core() -> Result<()> {
     let mut up: Option<(SocketAddr, u16, u16, u16)> = None;
     let (mut got_reply, mut got_down, mut sent, mut closed) = (false, None, false, false);
     let mut recv = vec![0u8; 4096];
-    let mut control = Vec::new();
+    let mut control = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline && got_down.is_none() {
         let now = Instant::now();

@@ -53,19 +53,20 @@
 //! [`ChannelStats`] are not).
 //!
 //! The driver calls `handle_message` / `handle_timeout` on input, then
-//! drains `poll_transmit` and `poll_event`, and sleeps until
-//! `poll_timeout`:
+//! drains `poll_transmit` into a buffer it owns (at least
+//! [`MAX_CONTROL_LEN`] bytes: then every message fits) and `poll_event`,
+//! and sleeps until `poll_timeout`:
 //!
 //! ```
 //! use std::time::Instant;
-//! use tunnelnas::l2tp::channel::{ChannelConfig, ChannelEvent, ControlChannel};
+//! use tunnelnas::l2tp::channel::{ChannelConfig, ChannelEvent, ControlChannel, MAX_CONTROL_LEN};
 //! use tunnelnas::wire::l2tp::{ControlMessage, MessageType};
 //!
 //! let now = Instant::now();
 //! let mut lac = ControlChannel::new(ChannelConfig::default());
 //! let mut lns = ControlChannel::new(ChannelConfig::default());
 //! lac.send(now, ControlMessage::new(MessageType::Sccrq))?;
-//! let mut buf = Vec::new();
+//! let mut buf = vec![0; MAX_CONTROL_LEN];
 //! while let Some(len) = lac.poll_transmit(now, &mut buf) {
 //!     lns.handle_message(now, &buf[..len], None)?;
 //! }
@@ -94,6 +95,14 @@ use std::time::{Duration, Instant};
 
 use crate::wire;
 use crate::wire::l2tp::{ControlMessage, Hiding, MessageType, Packet};
+
+/// A buffer this long takes any control datagram: the header's Length
+/// field is 16 bits (RFC 2661 §3.1), and [`ControlChannel::send`] refuses a
+/// message that would be longer. Callers of `poll_transmit` provide at
+/// least this much; a shorter buffer works for the messages that fit it,
+/// and one that does not fit stays queued (see
+/// [`ControlChannel::poll_transmit`]).
+pub const MAX_CONTROL_LEN: usize = u16::MAX as usize;
 
 /// Largest receive window or send queue the channel uses: half the
 /// sequence space, so that "ahead" and "behind" stay unambiguous (§5.8).
@@ -375,7 +384,15 @@ pub struct ChannelStats {
     /// Diagnostic events not queued because [`MAX_DIAGNOSTIC_EVENTS`] were
     /// waiting.
     pub events_suppressed: u64,
+    /// `poll_transmit` calls whose buffer was shorter than the datagram
+    /// due (which stayed queued); 0 with buffers of [`MAX_CONTROL_LEN`].
+    pub short_buffers: u64,
 }
+
+/// `poll_transmit` wrote nothing: the datagram due is longer than the
+/// caller's buffer. It stays queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShortBuffer;
 
 /// A message waiting for its acknowledgement.
 #[derive(Debug)]
@@ -759,13 +776,27 @@ impl ControlChannel {
             .min()
     }
 
-    /// Writes the next datagram to send into `buf` (replacing its contents)
-    /// and returns its length: a new or retransmitted message (with the
-    /// current Nr), or a ZLB acknowledgement. Call until `None` after every
-    /// input.
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+    /// Writes the next datagram to send at the start of `buf` and returns
+    /// its length: a new or retransmitted message (with the current Nr),
+    /// or a ZLB acknowledgement. Call until `None` after every input.
+    ///
+    /// `buf` should hold [`MAX_CONTROL_LEN`] bytes. When the datagram due
+    /// is longer than `buf`, nothing is written or lost: it stays queued
+    /// for a later call with a longer buffer, the refusal is counted
+    /// ([`ChannelStats::short_buffers`], logged), and this returns `None`.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.try_transmit(now, buf).ok().flatten()
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit), telling "nothing to send"
+    /// (`Ok(None)`) from "the datagram due does not fit `buf`".
+    pub(crate) fn try_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> Result<Option<usize>, ShortBuffer> {
         if self.dead.is_some() {
-            return None;
+            return Ok(None);
         }
         if self.ack_deadline.is_some_and(|deadline| deadline <= now) {
             self.ack_deadline = None;
@@ -778,7 +809,13 @@ impl ControlChannel {
             let acks = self.config.piggyback_acks || self.ack_now;
             let nr = if acks { self.nr } else { self.acked_nr };
             let tunnel_id = self.peer_tunnel_id;
-            let out = self.send_queue.get_mut(index)?;
+            let Some(out) = self.send_queue.get_mut(index) else {
+                return Ok(None);
+            };
+            let len = out.bytes.len();
+            let Some(slot) = buf.get_mut(..len) else {
+                return Err(self.short_buffer(len, buf.len()));
+            };
             // §5.8: "The retransmitted message contains the same Ns value,
             // but the Nr value MUST be updated with the sequence number of
             // the next expected message."
@@ -786,8 +823,7 @@ impl ControlChannel {
                 let _ = packet.set_nr(nr);
                 packet.set_tunnel_id(tunnel_id);
             }
-            buf.clear();
-            buf.extend_from_slice(&out.bytes);
+            slot.copy_from_slice(&out.bytes);
             out.transmissions = out.transmissions.saturating_add(1);
             let (ns, transmissions) = (out.ns, out.transmissions);
             if out.first_sent.is_none() {
@@ -815,7 +851,7 @@ impl ControlChannel {
                 self.received_unacked = 0;
                 self.acked_nr = nr;
             }
-            return Some(buf.len());
+            return Ok(Some(len));
         }
         if self.ack_now {
             // §5.8: a ZLB takes no slot, "Ns is not incremented after a ZLB
@@ -825,18 +861,42 @@ impl ControlChannel {
             // they expect; with nothing in flight this is also "the next
             // Ns" of RFC 2661 Appendix B.
             let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.snd_una, self.nr);
-            buf.clear();
-            buf.resize(wire::l2tp::header::CONTROL_HEADER_LEN, 0);
-            let len = zlb.emit(None, buf).ok()?;
-            buf.truncate(len);
+            let needed = wire::l2tp::header::CONTROL_HEADER_LEN;
+            let Some(slot) = buf.get_mut(..needed) else {
+                return Err(self.short_buffer(needed, buf.len()));
+            };
+            let Ok(len) = zlb.emit(None, slot) else {
+                return Ok(None);
+            };
             self.ack_now = false;
             self.ack_deadline = None;
             self.received_unacked = 0;
             self.acked_nr = self.nr;
             self.stats.zlbs_sent += 1;
-            return Some(len);
+            return Ok(Some(len));
         }
-        None
+        Ok(None)
+    }
+
+    /// Counts and logs a `poll_transmit` buffer too short for the datagram
+    /// due (a caller's bug: [`MAX_CONTROL_LEN`] always fits). Logged as a
+    /// warning once per channel, then at debug level.
+    fn short_buffer(&mut self, needed: usize, available: usize) -> ShortBuffer {
+        if self.stats.short_buffers == 0 {
+            tracing::warn!(
+                needed,
+                available,
+                "L2TP control datagram longer than the transmit buffer; it stays queued"
+            );
+        } else {
+            tracing::debug!(
+                needed,
+                available,
+                "L2TP control datagram longer than the transmit buffer; it stays queued"
+            );
+        }
+        self.stats.short_buffers += 1;
+        ShortBuffer
     }
 
     /// The next event, oldest first.
@@ -1140,5 +1200,53 @@ mod tests {
         });
         assert_eq!(channel.config().retransmit_max, MAX_TIMER);
         assert!(channel.full_retransmission_interval() > MAX_TIMER);
+    }
+
+    #[test]
+    fn a_message_longer_than_the_buffer_stays_queued() {
+        let now = Instant::now();
+        let mut channel = ControlChannel::new(ChannelConfig::default());
+        channel
+            .send(now, ControlMessage::new(MessageType::Sccrq))
+            .unwrap();
+        let mut short = [0u8; 8];
+        assert_eq!(channel.poll_transmit(now, &mut short), None);
+        assert_eq!(channel.poll_transmit(now, &mut short), None);
+        assert_eq!(channel.stats().short_buffers, 2);
+        assert_eq!(channel.stats().transmitted, 0);
+        assert_eq!(channel.in_flight(), 0);
+        assert_eq!(channel.unacknowledged(), 1);
+        let mut buf = vec![0u8; MAX_CONTROL_LEN];
+        let len = channel.poll_transmit(now, &mut buf).expect("still queued");
+        let packet = Packet::new_checked(&buf[..len]).unwrap();
+        assert_eq!(packet.ns(), Some(0));
+        assert_eq!(packet.length().map(usize::from), Some(len));
+        assert_eq!(channel.stats().transmitted, 1);
+        assert_eq!(channel.poll_transmit(now, &mut buf), None);
+    }
+
+    #[test]
+    fn a_zlb_waits_for_a_buffer_it_fits() {
+        let now = Instant::now();
+        let mut lac = ControlChannel::new(ChannelConfig::default());
+        let mut lns = ControlChannel::new(ChannelConfig {
+            ack_delay: Duration::ZERO,
+            ..ChannelConfig::default()
+        });
+        lac.send(now, ControlMessage::new(MessageType::Sccrq))
+            .unwrap();
+        let mut buf = vec![0u8; MAX_CONTROL_LEN];
+        let len = lac.poll_transmit(now, &mut buf).unwrap();
+        lns.handle_message(now, &buf[..len], None).unwrap();
+        let header = wire::l2tp::header::CONTROL_HEADER_LEN;
+        let mut short = vec![0u8; header - 1];
+        assert_eq!(lns.poll_transmit(now, &mut short), None);
+        assert_eq!(lns.stats().short_buffers, 1);
+        assert_eq!(lns.stats().zlbs_sent, 0);
+        let mut exact = vec![0u8; header];
+        assert_eq!(lns.poll_transmit(now, &mut exact), Some(header));
+        assert_eq!(lns.stats().zlbs_sent, 1);
+        lac.handle_message(now, &exact, None).unwrap();
+        assert!(lac.is_idle() && lns.is_idle());
     }
 }

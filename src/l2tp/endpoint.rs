@@ -62,7 +62,7 @@ use crate::wire::l2tp::{
     header::{FLAG_TYPE, VERSION_L2TPV2, VERSION_MASK},
 };
 
-use super::channel::ChannelConfig;
+use super::channel::{ChannelConfig, ShortBuffer};
 use super::event::{DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause};
 use super::ids;
 use super::session::{CallInfo, SessionState};
@@ -766,17 +766,33 @@ impl Endpoint {
         }
     }
 
-    /// The next datagram to send: its destination and length in `buf`.
-    pub fn poll_transmit(
-        &mut self,
-        now: Instant,
-        buf: &mut Vec<u8>,
-    ) -> Option<(SocketAddr, usize)> {
-        while let Some(&id) = self.transmit_queue.front() {
-            if let Some(tunnel) = self.tunnels.get_mut(&id)
-                && let Some(len) = tunnel.poll_transmit(now, buf)
-            {
-                return Some((tunnel.peer, len));
+    /// The next datagram to send, written at the start of `buf`: its
+    /// destination and length.
+    ///
+    /// `buf` should hold [`MAX_CONTROL_LEN`](super::MAX_CONTROL_LEN) bytes:
+    /// then every datagram fits. A datagram longer than a shorter `buf` is
+    /// neither written nor lost: it stays queued in its tunnel (counted in
+    /// that tunnel's channel statistics and logged), the other tunnels'
+    /// datagrams are still returned, and once none fits this returns
+    /// `None`; a later call with a long enough buffer sends it.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        // Each tunnel queued at entry is tried once: one whose datagram
+        // does not fit goes to the back, still queued.
+        let mut left = self.transmit_queue.len();
+        while left > 0 {
+            left -= 1;
+            let Some(&id) = self.transmit_queue.front() else {
+                break;
+            };
+            if let Some(tunnel) = self.tunnels.get_mut(&id) {
+                match tunnel.poll_transmit(now, buf) {
+                    Ok(Some(len)) => return Some((tunnel.peer, len)),
+                    Ok(None) => {}
+                    Err(ShortBuffer) => {
+                        self.transmit_queue.rotate_left(1);
+                        continue;
+                    }
+                }
             }
             self.transmit_queue.pop_front();
             self.transmit_pending.remove(&id);
@@ -834,5 +850,47 @@ mod tests {
                 .policy_for("198.51.100.1:1701".parse().unwrap(), None)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_datagram_longer_than_the_buffer_stays_queued() {
+        let now = Instant::now();
+        let mut lac = Endpoint::new(EndpointConfig::default(), [1; 32]);
+        let open = |peer: &str, client_auth_id: Option<Vec<u8>>| OpenSession {
+            peer: peer.parse().unwrap(),
+            secret: b"s3cret".to_vec(),
+            assignment_id: None,
+            client_auth_id,
+            call: CallInfo::default(),
+            request_id: 1,
+        };
+        // Two tunnels; the first one's SCCRQ is the longer (its Host Name).
+        let long_name = Some(vec![b'x'; 200]);
+        lac.open_session(now, open("192.0.2.1:1701", long_name))
+            .unwrap();
+        lac.open_session(now, open("192.0.2.2:1701", None)).unwrap();
+        let mut buf = vec![0u8; super::super::MAX_CONTROL_LEN];
+        let mut probe = Endpoint::new(EndpointConfig::default(), [1; 32]);
+        probe
+            .open_session(now, open("192.0.2.2:1701", None))
+            .unwrap();
+        let (_, short_len) = probe.poll_transmit(now, &mut buf).unwrap();
+
+        // A buffer only the second SCCRQ fits: that one goes, the first
+        // stays queued, and the call ends (no endless retry).
+        let mut short = vec![0u8; short_len];
+        let (to, len) = lac.poll_transmit(now, &mut short).unwrap();
+        assert_eq!(to, "192.0.2.2:1701".parse().unwrap());
+        assert_eq!(len, short_len);
+        assert_eq!(lac.poll_transmit(now, &mut short), None);
+        assert_eq!(lac.poll_transmit(now, &mut [0u8; 4]), None);
+
+        // A long enough buffer sends it.
+        let (to, len) = lac.poll_transmit(now, &mut buf).expect("still queued");
+        assert_eq!(to, "192.0.2.1:1701".parse().unwrap());
+        let msg = ControlMessage::from_bytes(&buf[..len], None).unwrap();
+        assert_eq!(msg.message_type, Some(MessageType::Sccrq));
+        assert!(len > short_len);
+        assert_eq!(lac.poll_transmit(now, &mut buf), None);
     }
 }

@@ -53,7 +53,7 @@
 //!     request_id: 1,
 //! };
 //! lac.open_session(now, call).unwrap();
-//! let mut buf = Vec::new();
+//! let mut buf = vec![0; tunnelnas::l2tp::MAX_CONTROL_LEN];
 //! let mut up = false;
 //! for _ in 0..10 {
 //!     // Timers too: the LNS acknowledges the ICCN with a delayed ZLB, and
@@ -86,6 +86,7 @@ pub mod ids;
 pub mod session;
 pub mod tunnel;
 
+pub use channel::MAX_CONTROL_LEN;
 pub use endpoint::{
     Endpoint, EndpointConfig, OpenError, OpenSession, PeerPolicy, SessionInfo, SharingKey,
     TunnelInfo, is_control,

@@ -59,7 +59,7 @@ use crate::wire::l2tp::{
     ResultCode, StopCcnResult, challenge_response, verify_challenge_response,
 };
 
-use super::channel::{ChannelEvent, ControlChannel};
+use super::channel::{ChannelEvent, ControlChannel, ShortBuffer};
 use super::endpoint::{EndpointConfig, SharingKey};
 use super::event::{
     ChannelActivity, Direction, DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause,
@@ -304,9 +304,15 @@ impl Tunnel {
         }
     }
 
-    /// Next datagram for the peer.
-    pub(crate) fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
-        self.channel.poll_transmit(now, buf)
+    /// Next datagram for the peer, written at the start of `buf`: its
+    /// length, `Ok(None)` when nothing is due, or [`ShortBuffer`] when the
+    /// datagram due does not fit `buf` (it stays queued).
+    pub(crate) fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> Result<Option<usize>, ShortBuffer> {
+        self.channel.try_transmit(now, buf)
     }
 
     /// A control datagram addressed to this tunnel.

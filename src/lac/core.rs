@@ -634,17 +634,18 @@ impl LacCore {
         Some((frame.interface, len))
     }
 
-    /// The next L2TP datagram the core sends itself (written into `buf`):
-    /// control messages, and the rare data message of the control path.
-    pub fn poll_datagram(
-        &mut self,
-        now: Instant,
-        buf: &mut Vec<u8>,
-    ) -> Option<(SocketAddr, usize)> {
-        if let Some((to, bytes)) = self.data_out.pop_front() {
-            buf.clear();
-            buf.extend_from_slice(&bytes);
-            return Some((to, bytes.len()));
+    /// The next L2TP datagram the core sends itself, written at the start
+    /// of `buf` (at least [`crate::l2tp::MAX_CONTROL_LEN`] bytes; what does
+    /// not fit a shorter one stays queued): control messages, and the rare
+    /// data message of the control path.
+    pub fn poll_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        if let Some((to, bytes)) = self.data_out.front()
+            && let Some(slot) = buf.get_mut(..bytes.len())
+        {
+            slot.copy_from_slice(bytes);
+            let out = (*to, bytes.len());
+            self.data_out.pop_front();
+            return Some(out);
         }
         let out = self.endpoint.poll_transmit(now, buf);
         // Transmitting may have produced events (e.g. a retransmission

@@ -658,7 +658,7 @@ impl Worker {
             .collect();
         let mut udp_batch = DatagramBatch::new(BATCH, UDP_HEADROOM, UDP_MAX);
         let mut frame_buf = vec![0u8; crate::pppoe::MAX_FRAME_LEN];
-        let mut control_buf = Vec::with_capacity(2048);
+        let mut control_buf = vec![0u8; crate::l2tp::MAX_CONTROL_LEN];
         let mut carrier = tokio::time::interval(Duration::from_secs(1));
         carrier.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut next_interface = 0usize;
@@ -918,7 +918,7 @@ impl Worker {
     }
 
     /// Sends what the core queued, starts RADIUS work, maps events.
-    fn flush(&mut self, frame_buf: &mut [u8], control_buf: &mut Vec<u8>) {
+    fn flush(&mut self, frame_buf: &mut [u8], control_buf: &mut [u8]) {
         loop {
             let mut progressed = false;
             while let Some((interface, len)) = self.core.poll_frame(frame_buf) {

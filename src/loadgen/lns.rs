@@ -54,7 +54,9 @@ use rand::{RngExt as _, SeedableRng};
 use super::LatencyHistogram;
 use super::flood::{BATCH, UdpBatch};
 use super::icmp;
-use crate::l2tp::{Endpoint, EndpointConfig, Event as L2tpEvent, PeerPolicy, SessionHandle};
+use crate::l2tp::{
+    Endpoint, EndpointConfig, Event as L2tpEvent, MAX_CONTROL_LEN, PeerPolicy, SessionHandle,
+};
 use crate::ppp::auth::crypto::{mschap_user_name, verify_chap_md5, verify_mschapv2};
 use crate::ppp::auth::{AuthConfig, AuthDecision, AuthMethod, AuthRequest};
 use crate::ppp::fsm::FsmConfig;
@@ -68,9 +70,6 @@ use crate::wire::ppp::{Frame as PppFrame, FrameHeader, Protocol};
 /// Room in front of a PPP information field in a data message we send:
 /// the smallest data header (6 octets), `FF 03` and the Protocol field.
 const DATA_HEADROOM: usize = HeaderRepr::data(0, 0).header_len() + 4;
-
-/// Buffer the emulator needs for one datagram it writes.
-const MIN_BUFFER: usize = DATA_HEADROOM + 1600;
 
 /// Echo replies waiting for `poll_transmit` at most (more are dropped and
 /// counted).
@@ -539,35 +538,46 @@ impl LnsEmulator {
     // Output
     // ------------------------------------------------------------------
 
-    /// The next datagram to send: written at the start of `buf` (grown as
-    /// needed); returns its destination and length. Control messages
-    /// first, then echo replies, then the links' PPP control frames.
-    pub fn poll_transmit(
-        &mut self,
-        now: Instant,
-        buf: &mut Vec<u8>,
-    ) -> Option<(SocketAddr, usize)> {
+    /// The next datagram to send, written at the start of `buf`: its
+    /// destination and length. Control messages first, then echo replies,
+    /// then the links' PPP control frames.
+    ///
+    /// `buf` should hold [`MAX_CONTROL_LEN`] bytes, which every datagram
+    /// fits. With a shorter one, a control message or echo reply that does
+    /// not fit stays queued (the endpoint counts and logs control
+    /// messages), and a PPP frame that does not fit is dropped and counted
+    /// by its link, as [`Link::poll_transmit`] does.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
         if let Some(out) = self.endpoint.poll_transmit(now, buf) {
             self.endpoint_events(now);
             return Some(out);
         }
-        if buf.len() < MIN_BUFFER {
-            buf.resize(MIN_BUFFER, 0);
-        }
         while let Some((handle, reply)) = self.replies.pop_front() {
-            let out = self.sessions.get(&handle).and_then(|session| {
-                let end = DATA_HEADROOM.checked_add(reply.len())?;
-                if buf.len() < end {
-                    buf.resize(end, 0);
+            let Some(session) = self.sessions.get(&handle) else {
+                self.spare.push(reply);
+                continue;
+            };
+            let Some(end) = DATA_HEADROOM
+                .checked_add(reply.len())
+                .filter(|end| *end <= buf.len())
+            else {
+                // Too long for this buffer: it waits for a longer one.
+                self.replies.push_front((handle, reply));
+                break;
+            };
+            let peer = session.peer;
+            let peer_ids = session.peer_ids;
+            let out = match buf.get_mut(DATA_HEADROOM..end) {
+                Some(room) => {
+                    room.copy_from_slice(&reply);
+                    frame_data(buf, peer_ids, Protocol::Ipv4, reply.len())
                 }
-                buf.get_mut(DATA_HEADROOM..end)?.copy_from_slice(&reply);
-                let len = frame_data(buf, session.peer_ids, Protocol::Ipv4, reply.len())?;
-                Some((session.peer, len))
-            });
+                None => None,
+            };
             self.spare.push(reply);
-            if let Some((to, len)) = out {
+            if let Some(len) = out {
                 self.count_tx(len);
-                return Some((to, len));
+                return Some((peer, len));
             }
         }
         while let Some(&handle) = self.ready.front() {
@@ -917,7 +927,7 @@ pub fn run_lns(
     // One recvmmsg(2) per loop; datagrams longer than a slot (no LAC
     // sends any) are skipped.
     let mut batch = UdpBatch::new(BATCH, RECV_SLOT);
-    let mut send = Vec::with_capacity(4096);
+    let mut send = vec![0u8; MAX_CONTROL_LEN];
     let mut last_report: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         let mut busy = false;
@@ -1118,7 +1128,7 @@ mod tests {
             if self.lns.poll_timeout().is_some_and(|t| t <= now) {
                 self.lns.handle_timeout(now);
             }
-            let mut buf = Vec::new();
+            let mut buf = vec![0u8; MAX_CONTROL_LEN];
             while let Some((to, len)) = self.lac.poll_transmit(now, &mut buf) {
                 assert_eq!(to, LNS_ADDR);
                 if crate::l2tp::is_control(&buf[..len]) {
@@ -1192,7 +1202,7 @@ mod tests {
                     self.lac_sends(id, &frame);
                 }
             }
-            let mut buf = Vec::new();
+            let mut buf = vec![0u8; MAX_CONTROL_LEN];
             let mut downstream = Vec::new();
             while let Some((to, len)) = self.lns.poll_transmit(now, &mut buf) {
                 assert_eq!(to, LAC_ADDR);
@@ -1682,7 +1692,7 @@ mod tests {
                 datagram[1] = 0x02;
             }
             world.lns.handle_datagram(world.now, LAC_ADDR, &datagram);
-            let mut buf = Vec::new();
+            let mut buf = vec![0u8; MAX_CONTROL_LEN];
             while world.lns.poll_transmit(world.now, &mut buf).is_some() {}
             prop_assert!(world.lns.stats().sessions <= 1);
         }
@@ -1746,7 +1756,7 @@ mod driver_tests {
         // ~100 ms).
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut up = false;
-        let (mut buf, mut recv) = (Vec::new(), vec![0u8; 4096]);
+        let (mut buf, mut recv) = (vec![0u8; MAX_CONTROL_LEN], vec![0u8; 4096]);
         while Instant::now() < deadline {
             let now = Instant::now();
             while let Some((to, len)) = lac.poll_transmit(now, &mut buf) {

@@ -678,14 +678,14 @@ mod tests {
                     let frame = buf[..len].to_vec();
                     self.farm.handle_frame(now, &frame);
                 }
-                let mut control = Vec::new();
+                let mut control = vec![0u8; crate::l2tp::MAX_CONTROL_LEN];
                 while let Some((to, len)) = self.lac.poll_datagram(now, &mut control) {
                     assert_eq!(to, LNS_ADDR);
                     let datagram = control[..len].to_vec();
                     self.lns.handle_datagram(now, LAC_ADDR, &datagram);
                 }
                 // LNS → LAC (→ subscribers for forwarded data).
-                let mut out = Vec::new();
+                let mut out = vec![0u8; crate::l2tp::MAX_CONTROL_LEN];
                 while let Some((to, len)) = self.lns.poll_transmit(now, &mut out) {
                     assert_eq!(to, LAC_ADDR);
                     let start = DOWNSTREAM_HEADROOM + 64;

@@ -460,7 +460,7 @@ impl Driver {
             endpoint,
             recv: vec![0; 65_536],
             buf: vec![0; 65_536],
-            control: Vec::with_capacity(4096),
+            control: vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN],
         }
     }
 

@@ -239,7 +239,7 @@ impl World {
             self.subscriber_receives(&frame);
         }
         // LAC control → LNSs.
-        let mut control = Vec::new();
+        let mut control = vec![0u8; crate::l2tp::MAX_CONTROL_LEN];
         while let Some((to, len)) = self.lac.poll_datagram(now, &mut control) {
             let datagram = control[..len].to_vec();
             self.deliver_to_lns(to, &datagram);
