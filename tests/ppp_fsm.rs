@@ -30,8 +30,9 @@ fn server(now: Instant) -> Automaton<Ipcp> {
 
 fn drain(fsm: &mut Automaton<Ipcp>) -> (Vec<IpcpRepr>, Vec<FsmEvent>) {
     let mut packets = Vec::new();
-    while let Some(p) = fsm.poll_transmit() {
-        packets.push(IpcpRepr::parse_bytes(&p).expect("we emit valid packets"));
+    let mut buf = [0u8; 1500];
+    while let Some(len) = fsm.poll_transmit(&mut buf) {
+        packets.push(IpcpRepr::parse_bytes(&buf[..len]).expect("we emit valid packets"));
     }
     let mut events = Vec::new();
     while let Some(e) = fsm.poll_event() {

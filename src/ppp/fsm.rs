@@ -39,12 +39,18 @@ use core::fmt::{self, Write as _};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::queue::PacketQueue;
 use crate::wire::ppp::Protocol;
-use crate::wire::ppp::control::{Code, ConfigOption, ControlPacket, OptionIter, emit_header};
+use crate::wire::ppp::control::{
+    Code, ConfigOption, ControlPacket, HEADER_LEN, MAX_PACKET_LEN, OptionIter, emit_header,
+};
 
 /// Packets and events kept at most before the oldest are dropped, so a
 /// driver that stops polling cannot make a core grow without bound.
 const MAX_QUEUED: usize = 64;
+/// Capacity the reply buffer keeps between packets; a longer reply (a
+/// large Echo-Reply) gives its buffer back.
+const REPLY_RETAINED: usize = 1500;
 
 /// The ten states of RFC 1661 §4.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -613,6 +619,9 @@ pub struct FsmStats {
     pub dropped: u64,
     /// Packets or events discarded because the owner did not poll.
     pub queue_overflows: u64,
+    /// Polls whose buffer was shorter than the next packet (which stayed
+    /// queued, see [`Automaton::poll_transmit`]).
+    pub transmit_deferred: u64,
 }
 
 /// The RFC 1661 automaton of one control protocol.
@@ -627,10 +636,13 @@ pub struct Automaton<N: Negotiator> {
     failure_counter: u8,
     restart_deadline: Option<Instant>,
     next_identifier: u8,
-    /// Identifier and option bytes of the outstanding Configure-Request.
-    outstanding: Option<(u8, Vec<u8>)>,
-    /// Reply prepared for sca / scn / sta / scj / ser.
-    pending_reply: Option<Vec<u8>>,
+    /// Identifier of the outstanding Configure-Request (its options are
+    /// `last_sent_request`).
+    outstanding: Option<u8>,
+    /// Reply prepared for sca / scn / sta / scj / ser, valid while
+    /// `reply_ready`; the buffer is kept from packet to packet.
+    reply: Vec<u8>,
+    reply_ready: bool,
     /// The peer's options, recorded when `sca` runs.
     pending_peer_options: Option<Vec<N::Option>>,
     /// Identifier of the packet being handled (for sta).
@@ -638,7 +650,7 @@ pub struct Automaton<N: Negotiator> {
     last_sent_request: Option<Vec<u8>>,
     last_received_request: Option<Vec<u8>>,
     first_received_request: Option<Vec<u8>>,
-    transmit: VecDeque<Vec<u8>>,
+    transmit: PacketQueue<()>,
     events: VecDeque<FsmEvent>,
     stats: FsmStats,
 }
@@ -658,13 +670,14 @@ impl<N: Negotiator> Automaton<N> {
             restart_deadline: None,
             next_identifier: first_identifier,
             outstanding: None,
-            pending_reply: None,
+            reply: Vec::new(),
+            reply_ready: false,
             pending_peer_options: None,
             received_identifier: 0,
             last_sent_request: None,
             last_received_request: None,
             first_received_request: None,
-            transmit: VecDeque::new(),
+            transmit: PacketQueue::new(MAX_QUEUED),
             events: VecDeque::new(),
             stats: FsmStats::default(),
         }
@@ -748,10 +761,12 @@ impl<N: Negotiator> Automaton<N> {
 
     /// An Echo-Request (RXR): queues `reply` (the Echo-Reply) if the
     /// state's action is `ser`; returns whether it was sent.
-    pub fn echo_request_received(&mut self, now: Instant, reply: Vec<u8>) -> bool {
-        self.pending_reply = Some(reply);
+    pub fn echo_request_received(&mut self, now: Instant, reply: &[u8]) -> bool {
+        self.clear_reply();
+        self.reply.extend_from_slice(reply);
+        self.reply_ready = true;
         self.dispatch(now, Event::Rxr);
-        self.pending_reply.take().is_none()
+        !core::mem::take(&mut self.reply_ready)
     }
 
     /// An Echo-Reply or Discard-Request (RXR, no action).
@@ -782,9 +797,31 @@ impl<N: Negotiator> Automaton<N> {
         self.dispatch(now, event);
     }
 
-    /// The next packet to send (starting at the Code octet).
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.transmit.pop_front()
+    /// Writes the next packet to send (starting at the Code octet) into
+    /// `buf` and returns its length; `None` when nothing is queued.
+    ///
+    /// A packet longer than `buf` is not lost: nothing is written, the
+    /// packet stays first in the queue, `None` is returned and
+    /// [`FsmStats::transmit_deferred`] counts the attempt; poll again with
+    /// at least [`next_transmit_len`](Self::next_transmit_len) octets. No
+    /// packet is longer than the 65,535 octets a Length field counts; our
+    /// own requests are short, and a reply is about as long as the packet
+    /// it answers (an Echo-Reply, a Configure-Ack or -Reject repeat it).
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let ((), packet) = self.transmit.front()?;
+        let Some(out) = buf.get_mut(..packet.len()) else {
+            self.stats.transmit_deferred += 1;
+            return None;
+        };
+        out.copy_from_slice(packet);
+        self.transmit.pop_front();
+        Some(out.len())
+    }
+
+    /// The length of the packet [`poll_transmit`](Self::poll_transmit)
+    /// would write next, if any.
+    pub fn next_transmit_len(&self) -> Option<usize> {
+        self.transmit.front().map(|((), packet)| packet.len())
     }
 
     /// The next event.
@@ -820,8 +857,7 @@ impl<N: Negotiator> Automaton<N> {
                 code == Code::ConfigureReject,
             ),
             Code::TerminateRequest => {
-                self.pending_reply =
-                    Some(control_packet(Code::TerminateAck, packet.identifier(), &[]));
+                self.prepare_reply(Code::TerminateAck, packet.identifier(), &[]);
                 self.dispatch(now, Event::Rtr);
             }
             Code::TerminateAck => self.dispatch(now, Event::Rta),
@@ -845,7 +881,7 @@ impl<N: Negotiator> Automaton<N> {
         // under that too).
         let keep = rejected.len().min(128 - 4);
         let id = self.take_identifier();
-        self.pending_reply = Some(control_packet(Code::CodeReject, id, &rejected[..keep]));
+        self.prepare_reply(Code::CodeReject, id, &rejected[..keep]);
         self.dispatch(now, Event::Ruc);
     }
 
@@ -898,11 +934,9 @@ impl<N: Negotiator> Automaton<N> {
                 }
             }
         }
-        let (event, reply) = if !rejected.is_empty() {
-            (
-                Event::RcrBad,
-                control_packet(Code::ConfigureReject, identifier, &rejected),
-            )
+        let event = if !rejected.is_empty() {
+            self.prepare_reply(Code::ConfigureReject, identifier, &rejected);
+            Event::RcrBad
         } else {
             if !converting {
                 naks.extend(self.negotiator.missing(&parsed));
@@ -913,25 +947,20 @@ impl<N: Negotiator> Automaton<N> {
                 self.pending_peer_options = Some(parsed);
                 self.failure_counter = self.config.max_failure;
                 // §5.2: the Ack repeats the options exactly.
-                (
-                    Event::RcrGood,
-                    control_packet(Code::ConfigureAck, identifier, data),
-                )
+                self.prepare_reply(Code::ConfigureAck, identifier, data);
+                Event::RcrGood
             } else {
                 self.failure_counter = self.failure_counter.saturating_sub(1);
-                (
-                    Event::RcrBad,
-                    control_packet(Code::ConfigureNak, identifier, &encode_options(&naks)),
-                )
+                self.prepare_reply(Code::ConfigureNak, identifier, &encode_options(&naks));
+                Event::RcrBad
             }
         };
-        self.pending_reply = Some(reply);
         self.dispatch(now, event);
     }
 
     fn matches_outstanding(&self, identifier: u8) -> Option<&[u8]> {
-        match &self.outstanding {
-            Some((id, bytes)) if *id == identifier => Some(bytes),
+        match (self.outstanding, &self.last_sent_request) {
+            (Some(id), Some(bytes)) if id == identifier => Some(bytes),
             _ => None,
         }
     }
@@ -975,7 +1004,7 @@ impl<N: Negotiator> Automaton<N> {
 
     fn handle_nak_or_reject(&mut self, now: Instant, identifier: u8, data: &[u8], reject: bool) {
         if self.state_ignores_replies() {
-            self.pending_reply = Some(control_packet(Code::TerminateAck, identifier, &[]));
+            self.prepare_reply(Code::TerminateAck, identifier, &[]);
             self.dispatch(now, Event::Rcn);
             return;
         }
@@ -1029,12 +1058,44 @@ impl<N: Negotiator> Automaton<N> {
         self.events.push_back(event);
     }
 
-    fn send(&mut self, packet: Vec<u8>) {
-        if self.transmit.len() >= MAX_QUEUED {
-            self.transmit.pop_front();
+    /// Builds a control packet in the reply buffer, for the action the
+    /// row runs (a row that does not send it discards it).
+    fn prepare_reply(&mut self, code: Code, identifier: u8, data: &[u8]) {
+        // Our data never exceeds a control packet: cap defensively.
+        let data = &data[..data.len().min(MAX_PACKET_LEN - HEADER_LEN)];
+        self.clear_reply();
+        self.reply.resize(HEADER_LEN, 0);
+        if emit_header(&mut self.reply, u8::from(code), identifier, data.len()).is_ok() {
+            self.reply.extend_from_slice(data);
+        }
+        self.reply_ready = true;
+    }
+
+    fn clear_reply(&mut self) {
+        self.reply.clear();
+        if self.reply.capacity() > REPLY_RETAINED {
+            self.reply.shrink_to(REPLY_RETAINED);
+        }
+    }
+
+    /// Queues the prepared reply, if there is one.
+    fn send_reply(&mut self) {
+        if core::mem::take(&mut self.reply_ready)
+            && self.transmit.push((), &self.reply).dropped_oldest()
+        {
             self.stats.queue_overflows += 1;
         }
-        self.transmit.push_back(packet);
+    }
+
+    /// Queues a control packet, written straight into the queue.
+    fn send(&mut self, code: Code, identifier: u8, data: &[u8]) {
+        if self
+            .transmit
+            .push_control((), code, identifier, &[data])
+            .dropped_oldest()
+        {
+            self.stats.queue_overflows += 1;
+        }
     }
 
     fn take_identifier(&mut self) -> u8 {
@@ -1046,7 +1107,7 @@ impl<N: Negotiator> Automaton<N> {
     /// Runs one event through the table.
     fn dispatch(&mut self, now: Instant, event: Event) {
         let Some(row) = transition(self.state, event) else {
-            self.pending_reply = None;
+            self.reply_ready = false;
             self.drop_packet(DropReason::UnexpectedInState);
             return;
         };
@@ -1062,7 +1123,7 @@ impl<N: Negotiator> Automaton<N> {
             self.push_event(FsmEvent::StateChanged { from, to: row.to });
         }
         // A reply prepared for an action the row did not run is discarded.
-        self.pending_reply = None;
+        self.reply_ready = false;
         self.pending_peer_options = None;
     }
 
@@ -1097,16 +1158,16 @@ impl<N: Negotiator> Automaton<N> {
                 let options = self.negotiator.request();
                 let bytes = encode_options(&options);
                 let id = self.take_identifier();
-                self.send(control_packet(Code::ConfigureRequest, id, &bytes));
-                self.last_sent_request = Some(bytes.clone());
-                self.outstanding = Some((id, bytes));
+                self.send(Code::ConfigureRequest, id, &bytes);
+                self.last_sent_request = Some(bytes);
+                self.outstanding = Some(id);
                 self.after_restartable_send(now);
                 self.stats.configure_requests_sent += 1;
             }
             Action::Str => {
                 let id = self.take_identifier();
                 self.outstanding = None;
-                self.send(control_packet(Code::TerminateRequest, id, &[]));
+                self.send(Code::TerminateRequest, id, &[]);
                 self.after_restartable_send(now);
                 self.stats.terminate_requests_sent += 1;
             }
@@ -1114,23 +1175,18 @@ impl<N: Negotiator> Automaton<N> {
                 if let Some(options) = self.pending_peer_options.take() {
                     self.negotiator.peer_acked(&options);
                 }
-                if let Some(reply) = self.pending_reply.take() {
-                    self.send(reply);
-                }
+                self.send_reply();
             }
-            Action::Scn | Action::Scj | Action::Ser => {
-                if let Some(reply) = self.pending_reply.take() {
-                    self.send(reply);
-                }
-            }
+            Action::Scn | Action::Scj | Action::Ser => self.send_reply(),
             Action::Sta => {
                 // RTR prepared the Ack with its Identifier; RCR / RCA / RCN
                 // in Closed or Stopped answer with a fresh one.
-                let reply = match self.pending_reply.take() {
-                    Some(reply) if reply.first() == Some(&u8::from(Code::TerminateAck)) => reply,
-                    _ => control_packet(Code::TerminateAck, self.received_identifier, &[]),
-                };
-                self.send(reply);
+                if self.reply_ready && self.reply.first() == Some(&u8::from(Code::TerminateAck)) {
+                    self.send_reply();
+                } else {
+                    self.reply_ready = false;
+                    self.send(Code::TerminateAck, self.received_identifier, &[]);
+                }
             }
         }
     }
@@ -1139,17 +1195,6 @@ impl<N: Negotiator> Automaton<N> {
         self.restart_counter = self.restart_counter.saturating_sub(1);
         self.restart_deadline = Some(now + self.config.restart_timer);
     }
-}
-
-/// Builds a control packet (Code, Identifier, Length, data).
-pub(crate) fn control_packet(code: Code, identifier: u8, data: &[u8]) -> Vec<u8> {
-    // Our data never exceeds a control packet: cap defensively.
-    let data = &data[..data.len().min(u16::MAX as usize - 4)];
-    let mut out = vec![0; 4 + data.len()];
-    if emit_header(&mut out, u8::from(code), identifier, data.len()).is_ok() {
-        out[4..].copy_from_slice(data);
-    }
-    out
 }
 
 fn encode_options<O: ConfigOption>(options: &[O]) -> Vec<u8> {
@@ -1179,4 +1224,122 @@ fn is_subsequence(rejected: &[u8], sent: &[u8]) -> bool {
         Ok(raw) => sent_options.any(|s| s.bytes == raw.bytes),
         Err(_) => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::ppp::ncp::{Ipcp, IpcpConfig, NcpRole};
+    use crate::wire::ppp::control::ControlMessage;
+    use crate::wire::ppp::{IpcpOption, IpcpRepr};
+
+    const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    /// An IPCP server in Req-Sent: its Configure-Request (Identifier 10,
+    /// IP-Address: 10 octets) is queued.
+    fn server(now: Instant) -> Automaton<Ipcp> {
+        let mut ipcp = Ipcp::new(
+            NcpRole::Server,
+            IpcpConfig {
+                local: Some(LOCAL),
+                ..IpcpConfig::default()
+            },
+        );
+        ipcp.assign(PEER, None);
+        let mut fsm = Automaton::new(ipcp, FsmConfig::default(), 10);
+        fsm.open(now);
+        fsm.up(now);
+        fsm
+    }
+
+    fn parse(packet: &[u8]) -> IpcpRepr {
+        IpcpRepr::parse_bytes(packet).expect("we emit valid packets")
+    }
+
+    #[test]
+    fn a_short_buffer_leaves_the_packet_queued() {
+        let now = Instant::now();
+        let mut fsm = server(now);
+        assert_eq!(fsm.next_transmit_len(), Some(10));
+
+        let mut short = [0xee; 9];
+        assert_eq!(fsm.poll_transmit(&mut short), None);
+        assert_eq!(short, [0xee; 9], "nothing is written");
+        assert_eq!(fsm.poll_transmit(&mut []), None);
+        assert_eq!(fsm.stats().transmit_deferred, 2);
+        assert_eq!(fsm.next_transmit_len(), Some(10));
+
+        let mut exact = [0; 10];
+        assert_eq!(fsm.poll_transmit(&mut exact), Some(10));
+        let sent = parse(&exact);
+        assert_eq!(sent.identifier, 10);
+        assert_eq!(
+            sent.message,
+            ControlMessage::ConfigureRequest(vec![IpcpOption::IpAddress(LOCAL)])
+        );
+
+        // An empty queue is not a short buffer.
+        assert_eq!(fsm.next_transmit_len(), None);
+        assert_eq!(fsm.poll_transmit(&mut exact), None);
+        assert_eq!(fsm.stats().transmit_deferred, 2);
+    }
+
+    #[test]
+    fn deferred_packets_keep_their_order() {
+        let now = Instant::now();
+        let mut fsm = server(now);
+        // The peer's good request: Configure-Ack queued behind ours.
+        let request = IpcpRepr::new(
+            7,
+            ControlMessage::ConfigureRequest(vec![IpcpOption::IpAddress(PEER)]),
+        )
+        .to_vec()
+        .unwrap();
+        fsm.handle_packet(now, &request);
+        assert_eq!(fsm.state(), State::AckSent);
+        assert_eq!(fsm.poll_transmit(&mut [0; 4]), None);
+
+        let mut buf = [0; 1500];
+        let len = fsm.poll_transmit(&mut buf).unwrap();
+        assert_eq!(parse(&buf[..len]).identifier, 10);
+        let len = fsm.poll_transmit(&mut buf).unwrap();
+        assert_eq!(
+            parse(&buf[..len]),
+            IpcpRepr::new(
+                7,
+                ControlMessage::ConfigureAck(vec![IpcpOption::IpAddress(PEER)])
+            )
+        );
+        assert_eq!(fsm.poll_transmit(&mut buf), None);
+    }
+
+    #[test]
+    fn a_reply_longer_than_a_frame_is_handed_out_whole() {
+        let now = Instant::now();
+        let mut fsm = server(now);
+        let mut buf = vec![0; 1500];
+        assert_eq!(fsm.poll_transmit(&mut buf), Some(10));
+        // 40 unknown options of 255 octets: a Configure-Reject of 10,204.
+        let mut options = Vec::new();
+        for kind in 100..140u8 {
+            options.push(kind);
+            options.push(255);
+            options.extend_from_slice(&[kind; 253]);
+        }
+        let mut request = vec![1, 3, 0, 0];
+        request.extend_from_slice(&options);
+        let length = u16::try_from(request.len()).unwrap();
+        request[2..4].copy_from_slice(&length.to_be_bytes());
+        fsm.handle_packet(now, &request);
+
+        assert_eq!(fsm.next_transmit_len(), Some(4 + 40 * 255));
+        assert_eq!(fsm.poll_transmit(&mut buf), None);
+        buf.resize(fsm.next_transmit_len().unwrap(), 0);
+        assert_eq!(fsm.poll_transmit(&mut buf), Some(buf.len()));
+        assert_eq!(&buf[..2], &[4, 3], "Configure-Reject, Identifier 3");
+        assert_eq!(&buf[4..], &options[..]);
+    }
 }

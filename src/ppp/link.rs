@@ -42,9 +42,10 @@ use super::auth::{
     self, AuthClient, AuthClientEvent, AuthConfig, AuthDecision, AuthMethod, AuthRequest,
     AuthServer, AuthServerEvent,
 };
-use super::fsm::{self, Automaton, FsmConfig, FsmEvent, NegotiationFailure, State};
+use super::fsm::{self, Automaton, FsmConfig, FsmEvent, NegotiationFailure, Negotiator, State};
 use super::lcp::{AuthRole, Lcp, LcpConfig, LcpNegotiated};
 use super::ncp::{Ipcp, IpcpConfig, Ipv4Negotiated, Ipv6Negotiated, Ipv6cp, NcpRole};
+use super::queue::{PacketQueue, Pushed};
 use crate::wire::ppp::Protocol;
 use crate::wire::ppp::control::{Code, ControlPacket};
 
@@ -431,7 +432,7 @@ pub struct Link {
     down_reason: Option<DownReason>,
     down_reported: bool,
     record: NegotiationRecord,
-    transmit: VecDeque<(Protocol, Vec<u8>)>,
+    transmit: PacketQueue<Protocol>,
     events: VecDeque<LinkEvent>,
     stats: LinkStats,
     /// The phase being timed and when it began (for `StepCompleted`).
@@ -489,7 +490,7 @@ impl Link {
             down_reason: None,
             down_reported: false,
             record: NegotiationRecord::default(),
-            transmit: VecDeque::new(),
+            transmit: PacketQueue::new(MAX_QUEUED),
             events: VecDeque::new(),
             stats: LinkStats::default(),
             timed_phase: Phase::Dead,
@@ -695,14 +696,23 @@ impl Link {
 
     /// The next frame to send: writes the information field into `buf`,
     /// returns the protocol and length. A packet larger than `buf` is
-    /// dropped and counted.
+    /// dropped and counted ([`LinkStats::queue_overflows`]); drivers
+    /// discard a dead link's frames by polling with an empty buffer. The
+    /// link's own packets fit 1,500 octets; a reply that repeats a peer's
+    /// packet (Echo-Reply, Configure-Ack or -Reject) is as long as that
+    /// packet, so a buffer as long as the longest frame handed to
+    /// [`handle_frame`](Self::handle_frame), and 1,500 octets at least,
+    /// always suffices.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<(Protocol, usize)> {
         loop {
-            let (protocol, packet) = self.transmit.pop_front()?;
+            let (protocol, packet) = self.transmit.front()?;
             if let Some(out) = buf.get_mut(..packet.len()) {
-                out.copy_from_slice(&packet);
-                return Some((protocol, packet.len()));
+                out.copy_from_slice(packet);
+                let len = out.len();
+                self.transmit.pop_front();
+                return Some((protocol, len));
             }
+            self.transmit.pop_front();
             self.stats.queue_overflows += 1;
         }
     }
@@ -786,7 +796,7 @@ impl Link {
                     return;
                 }
                 // §5.8: only in Opened (the table's `ser`).
-                if !self.lcp.echo_request_received(now, reply) {
+                if !self.lcp.echo_request_received(now, &reply) {
                     self.dropped(Protocol::Lcp, LinkDropReason::WrongPhase);
                 }
             }
@@ -852,12 +862,9 @@ impl Link {
         let peer_mru = usize::from(self.lcp.negotiator().negotiated().peer_mru);
         let room = peer_mru.saturating_sub(4 + 2);
         let keep = payload.len().min(room);
-        let mut data = Vec::with_capacity(2 + keep);
-        data.extend_from_slice(&u16::from(protocol).to_be_bytes());
-        data.extend_from_slice(&payload[..keep]);
+        let rejected = u16::from(protocol).to_be_bytes();
         let id = self.next_lcp_identifier();
-        let packet = fsm::control_packet(Code::ProtocolReject, id, &data);
-        self.send(Protocol::Lcp, packet);
+        self.send_lcp(Code::ProtocolReject, id, &[&rejected, &payload[..keep]]);
         self.stats.protocol_rejects_sent += 1;
         self.push_event(LinkEvent::ProtocolRejectSent { protocol });
     }
@@ -883,8 +890,7 @@ impl Link {
         }
         let magic = self.lcp.negotiator().negotiated().our_magic;
         let id = self.next_lcp_identifier();
-        let packet = fsm::control_packet(Code::EchoRequest, id, &magic.to_be_bytes());
-        self.send(Protocol::Lcp, packet);
+        self.send_lcp(Code::EchoRequest, id, &[&magic.to_be_bytes()]);
         self.stats.echo_requests_sent += 1;
         self.echo_outstanding = self.echo_outstanding.saturating_add(1);
         self.echo_next = Some(now + interval);
@@ -898,26 +904,17 @@ impl Link {
     fn pump(&mut self, now: Instant) {
         for _ in 0..64 {
             let mut progress = false;
-            while let Some(packet) = self.lcp.poll_transmit() {
-                self.send(Protocol::Lcp, packet);
-                progress = true;
-            }
+            progress |= forward_transmit(&mut self.lcp, &mut self.transmit, &mut self.stats);
             while let Some(event) = self.lcp.poll_event() {
                 self.on_lcp_event(now, event);
                 progress = true;
             }
-            while let Some(packet) = self.ipcp.poll_transmit() {
-                self.send(Protocol::Ipcp, packet);
-                progress = true;
-            }
+            progress |= forward_transmit(&mut self.ipcp, &mut self.transmit, &mut self.stats);
             while let Some(event) = self.ipcp.poll_event() {
                 self.on_ncp_event(now, Protocol::Ipcp, event);
                 progress = true;
             }
-            while let Some(packet) = self.ipv6cp.poll_transmit() {
-                self.send(Protocol::Ipv6cp, packet);
-                progress = true;
-            }
+            progress |= forward_transmit(&mut self.ipv6cp, &mut self.transmit, &mut self.stats);
             while let Some(event) = self.ipv6cp.poll_event() {
                 self.on_ncp_event(now, Protocol::Ipv6cp, event);
                 progress = true;
@@ -962,11 +959,20 @@ impl Link {
         let protocol = self.auth_method.map(AuthMethod::protocol);
         let mut server_events = Vec::new();
         let mut client_events = Vec::new();
-        let mut packets = Vec::new();
+        // Packets go straight into the link's queue (without a method
+        // protocol, nowhere), events are handled once the core is let go.
+        let mut forward = |packet: &[u8]| {
+            if let Some(protocol) = protocol {
+                progress = true;
+                if self.transmit.push(protocol, packet).dropped_oldest() {
+                    self.stats.queue_overflows += 1;
+                }
+            }
+        };
         match &mut self.auth {
             AuthCore::Server(server) => {
                 while let Some(len) = server.poll_transmit(&mut buf) {
-                    packets.push(buf[..len].to_vec());
+                    forward(&buf[..len]);
                 }
                 while let Some(event) = server.poll_event() {
                     server_events.push(event);
@@ -974,19 +980,13 @@ impl Link {
             }
             AuthCore::Client(client) => {
                 while let Some(len) = client.poll_transmit(&mut buf) {
-                    packets.push(buf[..len].to_vec());
+                    forward(&buf[..len]);
                 }
                 while let Some(event) = client.poll_event() {
                     client_events.push(event);
                 }
             }
             AuthCore::None => {}
-        }
-        if let Some(protocol) = protocol {
-            for packet in packets {
-                progress = true;
-                self.send(protocol, packet);
-            }
         }
         for event in server_events {
             progress = true;
@@ -1326,12 +1326,16 @@ impl Link {
         id
     }
 
-    fn send(&mut self, protocol: Protocol, packet: Vec<u8>) {
-        if self.transmit.len() >= MAX_QUEUED {
-            self.transmit.pop_front();
+    /// Queues an LCP packet of the link's own (Protocol-Reject,
+    /// Echo-Request), written straight into the queue.
+    fn send_lcp(&mut self, code: Code, identifier: u8, data: &[&[u8]]) {
+        if self
+            .transmit
+            .push_control(Protocol::Lcp, code, identifier, data)
+            .dropped_oldest()
+        {
             self.stats.queue_overflows += 1;
         }
-        self.transmit.push_back((protocol, packet));
     }
 
     fn dropped(&mut self, protocol: Protocol, reason: LinkDropReason) {
@@ -1347,3 +1351,30 @@ impl Link {
         self.events.push_back(event);
     }
 }
+
+/// Moves every packet `fsm` has queued into the link's `queue`, each
+/// written by [`Automaton::poll_transmit`] straight into its place there
+/// (no buffer in between, no allocation); returns whether any moved.
+fn forward_transmit<N: Negotiator>(
+    fsm: &mut Automaton<N>,
+    queue: &mut PacketQueue<Protocol>,
+    stats: &mut LinkStats,
+) -> bool {
+    let protocol = fsm.protocol();
+    let mut moved = false;
+    while let Some(len) = fsm.next_transmit_len() {
+        let pushed = queue.push_with(protocol, len, |slot| fsm.poll_transmit(slot) == Some(len));
+        if pushed == Pushed::NotWritten {
+            // Cannot happen (the place is exactly as long); never spin.
+            break;
+        }
+        if pushed.dropped_oldest() {
+            stats.queue_overflows += 1;
+        }
+        moved = true;
+    }
+    moved
+}
+
+#[cfg(test)]
+mod tests;

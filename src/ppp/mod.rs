@@ -12,13 +12,16 @@
 //! - [`ncp`]: IPCP (RFC 1332, RFC 1877) and IPv6CP (RFC 5072);
 //! - [`auth`]: PAP, CHAP-MD5 and MS-CHAPv2 cores;
 //! - [`link`]: one [`Link`] per session, server or client, tying the
-//!   phases of RFC 1661 §3 together and reporting [`LinkEvent`]s.
+//!   phases of RFC 1661 §3 together and reporting [`LinkEvent`]s;
+//! - `queue`: the bounded packet queue behind the automatons' and the
+//!   link's `poll_transmit` (one reused buffer, no allocation per packet).
 
 pub mod auth;
 pub mod fsm;
 pub mod lcp;
 pub mod link;
 pub mod ncp;
+mod queue;
 
 pub use link::{
     AuthRecord, Credentials, DownReason, Link, LinkConfig, LinkDropReason, LinkEvent, LinkStats,
