@@ -825,7 +825,7 @@ pub(super) fn verify(users: &[Credentials], request: &AuthRequest) -> AuthDecisi
     verify_with(|name| users.iter().find(|u| u.user == name), request)
 }
 
-/// [`verify`] with the user looked up by `find` (the emulator keeps an
+/// `verify` with the user looked up by `find` (the emulator keeps an
 /// index, so that authentication does not cost a scan of every user).
 fn verify_with<'a>(
     find: impl Fn(&[u8]) -> Option<&'a Credentials>,

@@ -21,9 +21,9 @@
 //! measures the set-up rate the device under test sustains; each set-up is
 //! timed per phase (discovery: PADI → PADS; LCP: PADS → LCP Opened; auth:
 //! LCP Opened → authenticated; IPCP: authenticated → IPCP Opened; total)
-//! into [`LatencyHistogram`]s. A session that ends (PADT, LCP
-//! Terminate-Request, echo loss) is counted by cause, and redials after
-//! `redial` when that is set.
+//! into [`LatencyHistogram`](super::LatencyHistogram)s. A session that
+//! ends (PADT, LCP Terminate-Request, echo loss) is counted by cause, and
+//! redials after `redial` when that is set.
 //!
 //! Inputs: [`SubscriberFarm::handle_frame`] (every Ethernet frame of the
 //! segment, discovery and session) and [`SubscriberFarm::handle_timeout`];
@@ -33,29 +33,44 @@
 //! work per input does not grow with the number of subscribers, and the
 //! ping path writes straight into the caller's buffer (no allocation per
 //! packet). [`run_farm`] is a blocking driver over an AF_PACKET socket.
+//!
+//! This file has the farm itself: its subscribers, inputs, timers and
+//! ready queue. The parts around it: `stats` (what the farm reports:
+//! [`Stage`], [`FarmStats`], [`SubscriberView`], [`UpSession`]), `attempt`
+//! (one dial attempt's discovery and link events, and its end), `pinger`
+//! (the Echo Requests of a subscriber that is up) and `driver`
+//! ([`run_farm`] over an AF_PACKET socket).
+
+mod attempt;
+mod driver;
+mod pinger;
+mod stats;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::Ipv4Addr;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng};
 
-use super::LatencyHistogram;
 use super::icmp;
-use crate::dataplane::packet::{PacketSocket, RecvBatch};
 use crate::ppp::auth::{AuthConfig, AuthMethod};
 use crate::ppp::fsm::FsmConfig;
-use crate::ppp::link::{Credentials, DownReason, Link, LinkConfig, LinkEvent};
-use crate::pppoe::{Client, ClientConfig, ClientEvent};
+use crate::ppp::link::{Credentials, DownReason, Link};
+use crate::pppoe::{Client, ClientConfig};
 use crate::wire::ethernet::{
     self, EtherType, EthernetRepr, Frame as EthernetFrame, MacAddress, VlanStack,
 };
 use crate::wire::ppp::{Frame as PppFrame, FrameHeader, Protocol};
 use crate::wire::pppoe::{SessionPacket, encapsulate_session_in_place};
+
+use attempt::Attempt;
+pub use driver::{run_farm, run_farm_observed};
+use pinger::{Pinger, ping_ident};
+pub use stats::{
+    FarmStats, PhaseLatencies, SessionEnds, SetupFailures, Stage, SubscriberView, UpSession,
+};
 
 /// Room in front of a PPP information field: Ethernet (untagged), PPPoE
 /// header, PPP Protocol field.
@@ -63,12 +78,6 @@ pub(super) const HEADROOM: usize = ethernet::HEADER_LEN + crate::wire::pppoe::HE
 
 /// A buffer of this size holds every frame the farm writes.
 pub const MAX_FRAME_LEN: usize = crate::pppoe::MAX_FRAME_LEN;
-
-/// How often [`run_farm`] publishes its statistics.
-const REPORT_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Frames [`run_farm`] sends with one `sendmmsg(2)`.
-const SEND_BATCH: usize = 32;
 
 /// Settings of a farm.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,213 +156,6 @@ pub fn subscriber_mac(prefix: [u8; 2], index: u32) -> MacAddress {
     MacAddress::new([(prefix[0] & 0xfc) | 0x02, prefix[1], a, b, c, d])
 }
 
-/// Where a subscriber stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stage {
-    /// Not started yet, or waiting to redial.
-    Idle,
-    /// PPPoE discovery (PADI … PADS).
-    Discovering,
-    /// LCP negotiating.
-    Lcp,
-    /// Authenticating.
-    Authenticating,
-    /// Network phase, IPCP not Opened.
-    Network,
-    /// IPCP Opened: pinging.
-    Up,
-    /// Down for good (no redial, or the farm shut down).
-    Ended,
-}
-
-impl Stage {
-    /// Every stage.
-    pub const ALL: [Self; 7] = [
-        Self::Idle,
-        Self::Discovering,
-        Self::Lcp,
-        Self::Authenticating,
-        Self::Network,
-        Self::Up,
-        Self::Ended,
-    ];
-
-    /// Label for reports.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Idle => "idle",
-            Self::Discovering => "discovering",
-            Self::Lcp => "lcp",
-            Self::Authenticating => "authenticating",
-            Self::Network => "network",
-            Self::Up => "up",
-            Self::Ended => "ended",
-        }
-    }
-}
-
-/// Set-ups that failed, by the stage they failed in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SetupFailures {
-    /// No PADO or PADS, or the PADS refused.
-    pub discovery: u64,
-    /// LCP did not converge, or the session ended during LCP.
-    pub lcp: u64,
-    /// Authentication failed or the session ended during it.
-    pub auth: u64,
-    /// IPCP did not open.
-    pub ipcp: u64,
-}
-
-/// Sessions that were up and ended, by cause.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SessionEnds {
-    /// The access concentrator sent a PADT.
-    pub padt: u64,
-    /// The peer sent an LCP Terminate-Request.
-    pub lcp_terminate: u64,
-    /// LCP Echo-Requests went unanswered.
-    pub echo_timeout: u64,
-    /// Anything else (renegotiation failed, …).
-    pub other: u64,
-}
-
-/// Set-up latency per phase.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PhaseLatencies {
-    /// PADI sent → PADS received.
-    pub discovery: LatencyHistogram,
-    /// PADS → LCP Opened.
-    pub lcp: LatencyHistogram,
-    /// LCP Opened → authentication succeeded (at a LAC this includes
-    /// RADIUS and the L2TP tunnel and call).
-    pub auth: LatencyHistogram,
-    /// Authenticated → IPCP Opened (at a LAC this includes the LNS's LCP
-    /// and authentication renegotiation).
-    pub ipcp: LatencyHistogram,
-    /// First PADI → IPCP Opened.
-    pub total: LatencyHistogram,
-}
-
-/// A snapshot of the farm.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FarmStats {
-    /// Subscribers in the farm.
-    pub subscribers: u32,
-    /// Not started yet, or waiting to redial.
-    pub idle: u32,
-    /// In PPPoE discovery.
-    pub discovering: u32,
-    /// Negotiating LCP.
-    pub lcp: u32,
-    /// Authenticating.
-    pub authenticating: u32,
-    /// In the Network phase, IPCP not yet Opened.
-    pub network: u32,
-    /// Up (IPCP Opened).
-    pub up: u32,
-    /// Down for good.
-    pub ended: u32,
-    /// Dial attempts started (first dials and redials).
-    pub dials: u64,
-    /// Set-ups that reached IPCP Opened.
-    pub sessions_up: u64,
-    /// Set-ups that failed, by stage.
-    pub setup_failures: SetupFailures,
-    /// Sessions that ended after coming up, by cause.
-    pub session_ends: SessionEnds,
-    /// ICMP Echo Requests sent.
-    pub pings_sent: u64,
-    /// Echo Replies matching the last request of their subscriber.
-    pub pings_answered: u64,
-    /// Echo Replies matching nothing outstanding (late, duplicated,
-    /// misaddressed).
-    pub pings_unmatched: u64,
-    /// Frames received (for one of our subscribers).
-    pub frames_received: u64,
-    /// Frames received and ignored (not ours, malformed, stale session).
-    pub frames_ignored: u64,
-    /// Frames handed to the driver.
-    pub frames_sent: u64,
-    /// Frames the driver reported it could not send.
-    pub frames_send_failed: u64,
-    /// Set-up latency per phase (first completion of each phase per dial).
-    pub setup: PhaseLatencies,
-    /// Echo round-trip times.
-    pub ping_rtt: LatencyHistogram,
-    /// When the first dial started, from the farm's creation.
-    pub first_dial_at: Option<Duration>,
-    /// When the latest set-up reached IPCP Opened, from the farm's
-    /// creation: `sessions_up / (last_up_at - first_dial_at)` is the
-    /// set-up rate.
-    pub last_up_at: Option<Duration>,
-}
-
-impl FarmStats {
-    /// Subscribers in `stage`.
-    pub const fn in_stage(&self, stage: Stage) -> u32 {
-        match stage {
-            Stage::Idle => self.idle,
-            Stage::Discovering => self.discovering,
-            Stage::Lcp => self.lcp,
-            Stage::Authenticating => self.authenticating,
-            Stage::Network => self.network,
-            Stage::Up => self.up,
-            Stage::Ended => self.ended,
-        }
-    }
-
-    const fn stage_mut(&mut self, stage: Stage) -> &mut u32 {
-        match stage {
-            Stage::Idle => &mut self.idle,
-            Stage::Discovering => &mut self.discovering,
-            Stage::Lcp => &mut self.lcp,
-            Stage::Authenticating => &mut self.authenticating,
-            Stage::Network => &mut self.network,
-            Stage::Up => &mut self.up,
-            Stage::Ended => &mut self.ended,
-        }
-    }
-}
-
-/// One subscriber as the farm reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubscriberView {
-    /// Its MAC.
-    pub mac: MacAddress,
-    /// Its stage.
-    pub stage: Stage,
-    /// PPPoE SESSION_ID, while a session exists.
-    pub session_id: Option<u16>,
-    /// Its IPCP address, while up.
-    pub address: Option<Ipv4Addr>,
-    /// The far end's IPCP address (the ping target), while up.
-    pub peer_address: Option<Ipv4Addr>,
-    /// Dial attempts so far.
-    pub dials: u32,
-}
-
-/// A subscriber session that is up (IPCP Opened), with everything a
-/// traffic generator needs to write frames on it without the farm: see
-/// [`super::flood::session_frame`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UpSession {
-    /// The subscriber's index in the farm.
-    pub index: u32,
-    /// The subscriber's MAC (the frames' source).
-    pub mac: MacAddress,
-    /// The access concentrator's MAC (the frames' destination).
-    pub ac_mac: MacAddress,
-    /// PPPoE SESSION_ID.
-    pub session_id: u16,
-    /// The subscriber's IPCP address.
-    pub address: Ipv4Addr,
-    /// The far end's IPCP address.
-    pub peer_address: Ipv4Addr,
-    /// The largest PPP information field the far end accepts (its MRU).
-    pub peer_mru: u16,
-}
-
 /// A PPPoE session and its PPP link.
 #[derive(Debug)]
 struct Session {
@@ -366,86 +168,6 @@ struct Session {
     peer_mru: u16,
     /// The link is down: drop the session once its last frames are out.
     closing: bool,
-}
-
-/// Timestamps of one dial attempt.
-#[derive(Debug, Clone, Copy)]
-struct Attempt {
-    started: Instant,
-    established: Option<Instant>,
-    lcp_up: Option<Instant>,
-    authenticated: Option<Instant>,
-    up: bool,
-    active: bool,
-    /// The peer sent an LCP Terminate-Request (a PADT may follow before
-    /// the link reports Down; the session still ended by LCP).
-    peer_terminated: bool,
-}
-
-impl Attempt {
-    const fn new(now: Instant) -> Self {
-        Self {
-            started: now,
-            established: None,
-            lcp_up: None,
-            authenticated: None,
-            up: false,
-            active: true,
-            peer_terminated: false,
-        }
-    }
-}
-
-/// The pinger of a subscriber.
-#[derive(Debug, Clone, Copy)]
-struct Pinger {
-    /// When the next burst falls due.
-    next: Instant,
-    /// The next Sequence Number to send.
-    seq: u16,
-    /// Requests of the current burst still to send.
-    due: u16,
-    /// The current burst: its first Sequence Number and when it fell due
-    /// (round-trip times are measured for its replies).
-    burst: Option<(u16, Instant)>,
-    /// Bit `i` set: the request `i + 1` before `seq` is unanswered (the
-    /// last 64 requests are tracked; older replies count as unmatched).
-    outstanding: u64,
-}
-
-impl Pinger {
-    /// A reply with Sequence Number `seq` arrived: whether it answers an
-    /// outstanding request (each is answered once), and the round-trip
-    /// time when it belongs to the current burst.
-    fn answer(&mut self, seq: u16, now: Instant) -> Option<Option<Duration>> {
-        let age = self.seq.wrapping_sub(1).wrapping_sub(seq);
-        let bit = 1u64.checked_shl(u32::from(age))?;
-        if self.outstanding & bit == 0 {
-            return None;
-        }
-        self.outstanding &= !bit;
-        let rtt = self.burst.and_then(|(first, at)| {
-            let sent_in_burst = self.seq.wrapping_sub(first);
-            (seq.wrapping_sub(first) < sent_in_burst).then(|| now.saturating_duration_since(at))
-        });
-        Some(rtt)
-    }
-
-    /// Request `self.seq` was sent.
-    const fn sent(&mut self) {
-        self.outstanding = (self.outstanding << 1) | 1;
-        self.seq = self.seq.wrapping_add(1);
-        self.due = self.due.saturating_sub(1);
-    }
-}
-
-/// Why an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EndCause {
-    Padt,
-    LcpTerminate,
-    EchoTimeout,
-    Other,
 }
 
 #[derive(Debug)]
@@ -930,239 +652,6 @@ impl SubscriberFarm {
         self.touch(index);
     }
 
-    fn discovery_event(&mut self, now: Instant, index: u32, event: ClientEvent) {
-        match event {
-            ClientEvent::Established {
-                session_id,
-                ac_mac,
-                max_payload,
-                ..
-            } => {
-                let seed = self.rng.random();
-                let credentials = self
-                    .config
-                    .credentials
-                    .get(index as usize % self.config.credentials.len().max(1))
-                    .cloned();
-                let Some(sub) = self.subscribers.get_mut(index as usize) else {
-                    return;
-                };
-                let Some(attempt) = sub.attempt.as_mut().filter(|a| a.active) else {
-                    return;
-                };
-                attempt.established = Some(now);
-                self.stats
-                    .setup
-                    .discovery
-                    .record(now.saturating_duration_since(attempt.started));
-                let mut config = match credentials {
-                    Some(credentials) => LinkConfig::client(credentials),
-                    None => LinkConfig {
-                        role: crate::ppp::link::Role::Client,
-                        ..LinkConfig::default()
-                    },
-                };
-                config.auth_methods.clone_from(&self.config.auth_methods);
-                config.fsm = self.config.fsm;
-                config.auth = self.config.auth.clone();
-                config.echo_interval = self.config.lcp_echo_interval;
-                config.accept_compression = false;
-                config.ipv4 = true;
-                config.ipv6 = false;
-                config.mru = max_payload;
-                config.lower_max_payload = max_payload;
-                let mut link = Link::new(config, seed);
-                link.open(now);
-                sub.session = Some(Session {
-                    id: session_id,
-                    ac: ac_mac,
-                    link,
-                    addresses: None,
-                    peer_mru: max_payload,
-                    closing: false,
-                });
-                self.set_stage(index, Stage::Lcp);
-            }
-            ClientEvent::Failed(_) => self.end_attempt(now, index, EndCause::Other),
-            ClientEvent::Terminated { by_peer: true, .. } => {
-                self.end_attempt(now, index, EndCause::Padt);
-                if let Some(session) = self
-                    .subscribers
-                    .get_mut(index as usize)
-                    .and_then(|s| s.session.as_mut())
-                {
-                    // The session is gone: nothing more to say on it.
-                    session.link.lower_down(now);
-                    while session.link.poll_event().is_some() {}
-                    while session.link.poll_transmit(&mut [0u8; 0]).is_some() {}
-                    session.closing = true;
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn link_event(&mut self, now: Instant, index: u32, event: LinkEvent) {
-        let Some(sub) = self.subscribers.get_mut(index as usize) else {
-            return;
-        };
-        let active = sub.attempt.is_some_and(|a| a.active);
-        match event {
-            LinkEvent::LcpUp(negotiated) if active => {
-                if let Some(session) = sub.session.as_mut() {
-                    session.peer_mru = negotiated.peer_mru;
-                }
-                if let Some(attempt) = sub.attempt.as_mut()
-                    && attempt.lcp_up.is_none()
-                {
-                    attempt.lcp_up = Some(now);
-                    let since = attempt.established.unwrap_or(attempt.started);
-                    self.stats
-                        .setup
-                        .lcp
-                        .record(now.saturating_duration_since(since));
-                }
-                let next = if negotiated.auth_to_peer.is_some() {
-                    Stage::Authenticating
-                } else {
-                    Stage::Network
-                };
-                self.set_stage(index, next);
-            }
-            LinkEvent::Authenticated if active => {
-                if let Some(attempt) = sub.attempt.as_mut()
-                    && attempt.authenticated.is_none()
-                {
-                    attempt.authenticated = Some(now);
-                    let since = attempt.lcp_up.unwrap_or(attempt.started);
-                    self.stats
-                        .setup
-                        .auth
-                        .record(now.saturating_duration_since(since));
-                }
-                self.set_stage(index, Stage::Network);
-            }
-            LinkEvent::NetworkUp {
-                ipv4: Some(ipv4), ..
-            } if active => {
-                if let Some(session) = sub.session.as_mut() {
-                    session.addresses = Some((ipv4.local, ipv4.peer));
-                }
-                if let Some(attempt) = sub.attempt.as_mut()
-                    && !attempt.up
-                {
-                    attempt.up = true;
-                    let since = attempt
-                        .authenticated
-                        .or(attempt.lcp_up)
-                        .unwrap_or(attempt.started);
-                    self.stats
-                        .setup
-                        .ipcp
-                        .record(now.saturating_duration_since(since));
-                    self.stats
-                        .setup
-                        .total
-                        .record(now.saturating_duration_since(attempt.started));
-                    self.stats.sessions_up += 1;
-                    self.stats.last_up_at = Some(now.saturating_duration_since(self.epoch));
-                }
-                if sub.pinger.is_none()
-                    && let Some(interval) = self.config.ping_interval
-                {
-                    // Spread the first pings over one interval, so a
-                    // thousand sessions that came up together do not ping
-                    // in lockstep.
-                    let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
-                    let offset = Duration::from_nanos(self.rng.random_range(0..nanos.max(1)));
-                    sub.pinger = Some(Pinger {
-                        next: now + offset,
-                        seq: 0,
-                        due: 0,
-                        burst: None,
-                        outstanding: 0,
-                    });
-                }
-                self.set_stage(index, Stage::Up);
-            }
-            LinkEvent::NetworkDown {
-                protocol: Protocol::Ipcp,
-            } if active => {
-                if let Some(session) = sub.session.as_mut() {
-                    session.addresses = None;
-                }
-                self.set_stage(index, Stage::Network);
-            }
-            LinkEvent::Renegotiating if active => {
-                if let Some(session) = sub.session.as_mut() {
-                    session.addresses = None;
-                }
-                self.set_stage(index, Stage::Lcp);
-            }
-            LinkEvent::Down { reason } => {
-                if let Some(session) = sub.session.as_mut() {
-                    session.closing = true;
-                    session.addresses = None;
-                }
-                if reason != DownReason::LowerDown {
-                    // RFC 2516 §5.5: a PADT ends the session.
-                    sub.discovery.terminate(Some(reason.pppoe_generic_error()));
-                }
-                let cause = match reason {
-                    DownReason::PeerTerminated => EndCause::LcpTerminate,
-                    DownReason::EchoTimeout => EndCause::EchoTimeout,
-                    DownReason::LowerDown => EndCause::Padt,
-                    _ => EndCause::Other,
-                };
-                self.end_attempt(now, index, cause);
-            }
-            _ => {}
-        }
-    }
-
-    /// The current attempt of subscriber `index` is over: count it, and
-    /// schedule the redial.
-    fn end_attempt(&mut self, now: Instant, index: u32, cause: EndCause) {
-        let redial = self.config.redial.filter(|_| !self.shutting_down);
-        let Some(sub) = self.subscribers.get_mut(index as usize) else {
-            return;
-        };
-        let Some(attempt) = sub.attempt.as_mut().filter(|a| a.active) else {
-            return;
-        };
-        attempt.active = false;
-        let cause = if attempt.peer_terminated && cause == EndCause::Padt {
-            EndCause::LcpTerminate
-        } else {
-            cause
-        };
-        if attempt.up {
-            let ends = &mut self.stats.session_ends;
-            match cause {
-                EndCause::Padt => ends.padt += 1,
-                EndCause::LcpTerminate => ends.lcp_terminate += 1,
-                EndCause::EchoTimeout => ends.echo_timeout += 1,
-                EndCause::Other => ends.other += 1,
-            }
-        } else {
-            let failures = &mut self.stats.setup_failures;
-            match sub.stage {
-                Stage::Discovering | Stage::Idle | Stage::Ended => failures.discovery += 1,
-                Stage::Lcp => failures.lcp += 1,
-                Stage::Authenticating => failures.auth += 1,
-                Stage::Network | Stage::Up => failures.ipcp += 1,
-            }
-        }
-        sub.pinger = None;
-        sub.dial_at = redial.map(|delay| now + delay);
-        let stage = if redial.is_some() {
-            Stage::Idle
-        } else {
-            Stage::Ended
-        };
-        self.set_stage(index, stage);
-    }
-
     /// Re-arms subscriber `index`'s timer and queues it for transmission.
     fn touch(&mut self, index: u32) {
         let Some(sub) = self.subscribers.get_mut(index as usize) else {
@@ -1206,11 +695,6 @@ impl SubscriberFarm {
     }
 }
 
-/// The ICMP Identifier of subscriber `index`'s pings.
-const fn ping_ident(index: u32) -> u16 {
-    index as u16
-}
-
 /// Writes the PPP Protocol field, PPPoE session header and Ethernet header
 /// in front of the information field at `buf[HEADROOM..HEADROOM + len]`;
 /// moves the frame to the start of `buf` and returns its length.
@@ -1235,141 +719,18 @@ pub(super) fn encapsulate(
     Some(end - start)
 }
 
-/// Runs `farm` over `socket` until `stop` is set, then hangs every
-/// subscriber up (Terminate-Request and PADT) and returns. `report` gets
-/// a fresh [`FarmStats`] every ~100 ms and at the end.
-///
-/// The loop: a batch of received frames (`recvmmsg(2)`), due timers,
-/// transmissions in batches (`sendmmsg(2)`), and a short sleep when there
-/// was nothing to do.
-pub fn run_farm(
-    socket: PacketSocket,
-    farm: SubscriberFarm,
-    stop: &AtomicBool,
-    report: &Mutex<FarmStats>,
-) {
-    run_farm_observed(socket, farm, stop, report, |_| {});
-}
-
-/// [`run_farm`], calling `observe` with the farm each time it publishes
-/// its statistics (every ~100 ms and at the end): a benchmark takes what
-/// it needs from the running farm there (e.g. [`SubscriberFarm::up_sessions`]
-/// when it asked for them), without stopping it.
-pub fn run_farm_observed(
-    socket: PacketSocket,
-    mut farm: SubscriberFarm,
-    stop: &AtomicBool,
-    report: &Mutex<FarmStats>,
-    mut observe: impl FnMut(&SubscriberFarm),
-) {
-    let mut batch = RecvBatch::new(64);
-    let mut arena = vec![0u8; SEND_BATCH * MAX_FRAME_LEN];
-    let mut last_report: Option<Instant> = None;
-    loop {
-        let now = Instant::now();
-        if stop.load(Ordering::Relaxed) {
-            farm.shutdown(now);
-            flush(&socket, &mut farm, &mut arena);
-            publish(report, &farm);
-            observe(&farm);
-            return;
-        }
-        let mut busy = false;
-        if socket.recv_batch(&mut batch).is_ok() {
-            for frame in batch.iter() {
-                busy = true;
-                if frame.stripped_vlan.is_some() {
-                    // The farm's segment is untagged.
-                    continue;
-                }
-                farm.handle_frame(now, frame.data);
-            }
-        }
-        let now = Instant::now();
-        if farm.poll_timeout().is_some_and(|at| at <= now) {
-            farm.handle_timeout(now);
-        }
-        busy |= flush(&socket, &mut farm, &mut arena) > 0;
-        if last_report.is_none_or(|at| now.saturating_duration_since(at) >= REPORT_INTERVAL) {
-            publish(report, &farm);
-            observe(&farm);
-            last_report = Some(now);
-        }
-        if !busy {
-            let wait = farm
-                .poll_timeout()
-                .map_or(Duration::from_millis(1), |at| {
-                    at.saturating_duration_since(Instant::now())
-                })
-                .min(Duration::from_millis(1));
-            if !wait.is_zero() {
-                std::thread::sleep(wait);
-            }
-        }
-    }
-}
-
-/// Sends everything the farm has, in batches; returns the frames sent.
-fn flush(socket: &PacketSocket, farm: &mut SubscriberFarm, arena: &mut [u8]) -> usize {
-    let mut total = 0;
-    loop {
-        let mut lens = [0usize; SEND_BATCH];
-        let mut count = 0;
-        for (slot, len) in arena.chunks_exact_mut(MAX_FRAME_LEN).zip(lens.iter_mut()) {
-            let Some(n) = farm.poll_transmit(slot) else {
-                break;
-            };
-            *len = n;
-            count += 1;
-        }
-        if count == 0 {
-            return total;
-        }
-        let mut frames: [&[u8]; SEND_BATCH] = [&[]; SEND_BATCH];
-        for ((frame, slot), len) in frames
-            .iter_mut()
-            .zip(arena.chunks_exact(MAX_FRAME_LEN))
-            .zip(lens)
-            .take(count)
-        {
-            *frame = slot.get(..len).unwrap_or_default();
-        }
-        let mut sent = 0;
-        // One retry after a short pause when the socket buffer is full.
-        for attempt in 0..2 {
-            match socket.send_batch(frames.get(sent..count).unwrap_or_default()) {
-                Ok(n) => sent += n,
-                Err(_) if attempt == 0 => std::thread::sleep(Duration::from_micros(200)),
-                Err(_) => break,
-            }
-            if sent >= count {
-                break;
-            }
-        }
-        farm.note_send_failures((count - sent.min(count)) as u64);
-        total += count;
-        if count < SEND_BATCH {
-            return total;
-        }
-    }
-}
-
-fn publish(report: &Mutex<FarmStats>, farm: &SubscriberFarm) {
-    let stats = farm.stats();
-    *report
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = stats;
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use proptest::prelude::*;
 
     use super::*;
+    use crate::dataplane::packet::{PacketSocket, RecvBatch};
     use crate::ppp::auth::AuthDecision;
-    use crate::ppp::link::Role;
+    use crate::ppp::link::{LinkConfig, LinkEvent, Role};
     use crate::ppp::ncp::IpcpConfig;
     use crate::pppoe::{Discovery, DiscoveryConfig, Event as DiscoveryEvent};
 
