@@ -2,6 +2,7 @@
 //! forwarding fast path (one table lookup and an in-place header rewrite),
 //! and the kernel steering of packets to worker shards.
 
+pub mod fastpath;
 pub mod mss;
 pub mod packet;
 pub mod police;
