@@ -41,5 +41,6 @@ pub mod node;
 pub mod observe;
 pub mod ppp;
 pub mod pppoe;
+pub mod session;
 pub mod shard;
 pub mod wire;

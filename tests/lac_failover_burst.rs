@@ -20,13 +20,13 @@ use tunnelnas::aaa::attributes::{
 };
 use tunnelnas::config;
 use tunnelnas::l2tp::{Endpoint, EndpointConfig, Event as L2tpEvent, PeerPolicy};
-use tunnelnas::lac::core::{
-    Command, DOWNSTREAM_HEADROOM, Forward, LacConfig, LacCore, LacEvent, SelectionOutcome,
-    SessionState,
-};
 use tunnelnas::loadgen::subscribers::{FarmConfig, MAX_FRAME_LEN, SubscriberFarm};
 use tunnelnas::ppp::auth::AuthMethod;
 use tunnelnas::ppp::link::Credentials;
+use tunnelnas::session::{
+    Command, DOWNSTREAM_HEADROOM, Forward, LacEvent, NodeCore, NodeCoreConfig, SelectionOutcome,
+    SessionState,
+};
 use tunnelnas::wire::ethernet::MacAddress;
 use tunnelnas::wire::l2tp::{ResultCode, StopCcnResult};
 
@@ -41,7 +41,7 @@ const STEP: Duration = Duration::from_millis(1);
 /// The LAC as its configuration file makes it, with limits that let
 /// 10,000 subscribers in at once and set-up timers long enough for all of
 /// them to be waiting on LNS A's tunnel when it is cleared.
-fn lac_config() -> LacConfig {
+fn lac_config() -> NodeCoreConfig {
     let file: config::Config = toml::from_str(
         r#"
 [pppoe]
@@ -102,7 +102,7 @@ fn lns(host: &str, seed: u8) -> Endpoint {
 struct World {
     now: Instant,
     farm: SubscriberFarm,
-    lac: LacCore,
+    lac: NodeCore,
     lnss: Vec<(SocketAddr, Endpoint)>,
     authentications: usize,
     lac_events: Vec<LacEvent>,
@@ -128,7 +128,7 @@ impl World {
             [1; 32],
             now,
         );
-        let lac = LacCore::new(
+        let lac = NodeCore::new(
             lac_config(),
             vec![LAC_MAC],
             "0000000B-".into(),

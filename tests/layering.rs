@@ -2,11 +2,15 @@
 //! "Three roles, one session model": dependencies point down).
 //!
 //! Forbidden:
-//! - a sans-IO core (`wire`, `pppoe`, `ppp`, `l2tp`, `lac::core`,
-//!   `lac::select`, `shard`) using a driver or the process edge (`node`,
-//!   `mgmt`, `metrics`, `demo`, `loadgen`, a role's `driver`, the RADIUS
-//!   service task, the socket modules of `dataplane`), or the serde
-//!   configuration (`config`: cores take their own small config structs);
+//! - a sans-IO core (`wire`, `pppoe`, `ppp`, `l2tp`, the node core
+//!   `session`, the role policies `lac::select` and `lac::policy`, the
+//!   fast path `dataplane::{fastpath, mss, police}`, `shard`) using a
+//!   driver or the process edge (`node` with its workers, `mgmt`,
+//!   `metrics`, `demo`, `loadgen`, the RADIUS service task, the socket
+//!   modules of `dataplane`), or the serde configuration (`config`: cores
+//!   take their own small config structs);
+//! - a role policy (`lac`, `lns`, `lts`) using the node core (`session`):
+//!   the core owns the sessions and asks the policies, never the reverse;
 //! - `config` using any other module of the crate (it is a leaf);
 //! - `metrics`, `mgmt` or `observe` using a role (`lac`, `lns`, `lts`):
 //!   roles publish their `observe` events to an observer and implement
@@ -27,8 +31,12 @@ const CORES: &[&str] = &[
     "pppoe",
     "ppp",
     "l2tp",
-    "lac::core",
+    "session",
     "lac::select",
+    "lac::policy",
+    "dataplane::fastpath",
+    "dataplane::mss",
+    "dataplane::police",
     "shard",
 ];
 
@@ -39,7 +47,6 @@ const DRIVERS: &[&str] = &[
     "metrics",
     "demo",
     "loadgen",
-    "lac::driver",
     "aaa::service",
     "dataplane::packet",
     "dataplane::udp",
@@ -254,6 +261,9 @@ fn violation(from: &str, to: &str) -> Option<&'static str> {
     {
         return Some("metrics, mgmt and observe know no role");
     }
+    if ROLES.iter().any(|r| within(from, r)) && within(to, "session") {
+        return Some("a role policy does not use the node core");
+    }
     if within(from, "observe") && within(to, "metrics") {
         return Some("observe is below metrics");
     }
@@ -359,15 +369,21 @@ fn the_parser_reads_use_lines_as_written_here() {
 
 #[test]
 fn a_forbidden_edge_is_reported() {
-    assert!(violation("l2tp::tunnel", "lac::driver").is_some());
+    assert!(violation("l2tp::tunnel", "node::worker").is_some());
+    assert!(violation("session", "node::worker").is_some());
+    assert!(violation("session::forwarding", "metrics").is_some());
+    assert!(violation("dataplane::fastpath", "dataplane::udp").is_some());
+    assert!(violation("session", "config").is_some());
+    assert!(violation("lac::policy", "session").is_some());
+    assert!(violation("session", "lac::policy").is_none());
     assert!(violation("ppp::link", "metrics").is_some());
     assert!(violation("config::lac", "aaa::request").is_some());
-    assert!(violation("mgmt", "lac::driver").is_some());
+    assert!(violation("mgmt", "lac::select").is_some());
     assert!(violation("metrics", "lns").is_some());
-    assert!(violation("observe::lac", "lac::core").is_some());
+    assert!(violation("observe::lac", "lac::select").is_some());
     assert!(violation("observe", "metrics").is_some());
-    assert!(violation("lac::driver", "metrics").is_none());
-    assert!(violation("node", "lac::driver").is_none());
+    assert!(violation("node::worker", "metrics").is_none());
+    assert!(violation("node", "node::worker").is_none());
     let mut edges = BTreeSet::new();
     edges.insert(("a::x".to_owned(), "b".to_owned()));
     edges.insert(("b::y".to_owned(), "a::z".to_owned()));

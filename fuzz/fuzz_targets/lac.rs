@@ -1,4 +1,4 @@
-//! Fuzzes the LAC core (`lac::core::LacCore`): a sequence of Ethernet
+//! Fuzzes the LAC core (`lac::core::NodeCore`): a sequence of Ethernet
 //! frames from the access side, datagrams from the LNS and clock steps, in
 //! any order. Nothing may panic; whatever the core queues is drained.
 //!
@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use tunnelnas::config::Config;
-use tunnelnas::lac::core::{Command, LacConfig, LacCore};
+use tunnelnas::session::{Command, NodeCoreConfig, NodeCore};
 use tunnelnas::wire::ethernet::MacAddress;
 
-fn config() -> Option<LacConfig> {
+fn config() -> Option<NodeCoreConfig> {
     let text = r#"
 [pppoe]
 ac_name = "fuzz"
@@ -40,17 +40,17 @@ secret = "s"
     let path = dir.join("lac.toml");
     std::fs::write(&path, text).ok()?;
     let config = Config::load_with_env(&path, std::iter::empty()).ok()?;
-    LacConfig::from_config(&config)
+    NodeCoreConfig::from_config(&config)
 }
 
-static CONFIG: std::sync::OnceLock<Option<LacConfig>> = std::sync::OnceLock::new();
+static CONFIG: std::sync::OnceLock<Option<NodeCoreConfig>> = std::sync::OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let Some(config) = CONFIG.get_or_init(config).clone() else {
         return;
     };
     let mut now = Instant::now();
-    let mut lac = LacCore::new(
+    let mut lac = NodeCore::new(
         config,
         vec![MacAddress::new([2, 0, 0, 0, 0, 1])],
         "FUZZ-".into(),

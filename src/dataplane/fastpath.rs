@@ -495,17 +495,12 @@ impl FastPath {
                 peer_tunnel_id,
                 peer_session_id,
                 next_ns,
-            } => wrap_l2tp(
-                buf,
-                ppp.clone(),
-                *peer_tunnel_id,
-                *peer_session_id,
-                next_ns,
-            )
-            .map(|start| Delivery::Datagram {
-                to: *peer,
-                range: start..ppp.end,
-            }),
+            } => wrap_l2tp(buf, ppp.clone(), *peer_tunnel_id, *peer_session_id, next_ns).map(
+                |start| Delivery::Datagram {
+                    to: *peer,
+                    range: start..ppp.end,
+                },
+            ),
             Egress::Local => Some(Delivery::Ip {
                 range: ppp.start + ip_offset..ppp.end,
             }),

@@ -2,13 +2,16 @@
 //! session is authenticated against RADIUS and handed over an L2TP tunnel
 //! to the LNS that RADIUS (or a realm rule) names.
 //!
-//! * [`core`]: the sans-IO session core (discovery → LCP → authentication →
-//!   RADIUS → LNS selection → L2TP call → forwarding → teardown, with
-//!   accounting).
-//! * [`select`]: LNS selection (RFC 2868 preferences, balancing, denylist).
-//! * [`driver`]: the tokio driver that owns the sockets and the RADIUS
-//!   handle.
+//! This module is the LAC's policy only (DESIGN.md, "Three roles, one
+//! session model"): the node core ([`crate::session`]) owns the sockets'
+//! state, the sessions and the fast path, and asks the policy what to do
+//! with a PPPoE subscriber once it has authenticated.
+//!
+//! * [`policy`]: what RADIUS is asked (the subscriber, or its domain) and
+//!   which second leg an accepted subscriber gets (an outgoing L2TP call
+//!   to the LNSs of its plan), with what the call says about it.
+//! * [`select`]: LNS selection (RFC 2868 preferences, balancing, denylist,
+//!   the `[[lac.realm]]` rules).
 
-pub mod core;
-pub mod driver;
+pub mod policy;
 pub mod select;

@@ -534,11 +534,11 @@ mod tests {
             AcceptAttributes, Decision, TunnelCandidate, TunnelEndpoint, TunnelMediumKind,
         };
         use crate::config;
-        use crate::lac::core::{
-            Command, DOWNSTREAM_HEADROOM, Forward, LacConfig, LacCore, SessionState,
-        };
         use crate::ppp::auth::AuthMethod;
         use crate::ppp::link::Credentials;
+        use crate::session::{
+            Command, DOWNSTREAM_HEADROOM, Forward, NodeCore, NodeCoreConfig, SessionState,
+        };
         use crate::wire::ethernet::MacAddress;
 
         const LAC_MAC: MacAddress = MacAddress::new([0x02, 0, 0, 0, 0, 0xac]);
@@ -558,7 +558,7 @@ mod tests {
                 .collect()
         }
 
-        fn lac_config() -> LacConfig {
+        fn lac_config() -> NodeCoreConfig {
             // From the configuration file's shape, so the test follows
             // whatever the LAC's configuration grows.
             let file: config::Config =
@@ -596,7 +596,7 @@ mod tests {
         struct World {
             now: Instant,
             farm: SubscriberFarm,
-            lac: LacCore,
+            lac: NodeCore,
             lns: LnsEmulator,
             authentications: usize,
         }
@@ -616,7 +616,7 @@ mod tests {
                     [1; 32],
                     now,
                 );
-                let lac = LacCore::new(
+                let lac = NodeCore::new(
                     lac_config(),
                     vec![LAC_MAC],
                     "0000000A-".into(),

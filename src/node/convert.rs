@@ -13,13 +13,14 @@ use crate::aaa::request::NasPortIdTemplate;
 use crate::config::{self, Config};
 use crate::l2tp::channel::ChannelConfig;
 use crate::l2tp::{EndpointConfig, PeerPolicy};
-use crate::lac::core::{AuthorizeName, CallingNumber, InterfaceConfig, LacConfig};
+use crate::lac::policy::{AuthorizeName, CallingNumber, LacPolicyConfig};
 use crate::lac::select::{Authorize, LnsBalancing, RealmEndpoint, RealmRule, SelectConfig};
 use crate::ppp::auth::{AuthConfig, AuthMethod};
 use crate::ppp::fsm::FsmConfig;
 use crate::ppp::link::{LinkConfig, Role};
 use crate::ppp::ncp::IpcpConfig;
 use crate::pppoe::server::{DiscoveryConfig, VlanRule};
+use crate::session::{InterfaceConfig, NodeCoreConfig};
 use crate::shard::Shard;
 
 /// The control channel from `[l2tp]`: `receive_window`,
@@ -283,7 +284,7 @@ pub fn select_config(lac: &config::Lac) -> SelectConfig {
 /// `[radius.accounting]` `interim_interval` and `tunnel_accounting`,
 /// `[radius] nas_port_id`, and `[l2tp] listen` (its address, unless
 /// unspecified, is the Tunnel-Client-Endpoint).
-pub fn lac_config(config: &Config) -> Option<LacConfig> {
+pub fn lac_config(config: &Config) -> Option<NodeCoreConfig> {
     let lac = config.lac.as_ref()?;
     let pppoe = config.pppoe.as_ref()?;
     let interfaces = pppoe
@@ -297,24 +298,26 @@ pub fn lac_config(config: &Config) -> Option<LacConfig> {
     let mut endpoint = endpoint_config(config);
     endpoint.setup_timeout = endpoint.setup_timeout.min(lac.setup_deadline.get());
     let local = config.l2tp.listen.ip();
-    Some(LacConfig {
+    Some(NodeCoreConfig {
         interfaces,
         link: server_link_config(&config.ppp),
         endpoint,
-        select: select_config(lac),
-        realms: lac.realms.iter().map(realm_rule).collect(),
+        lac: LacPolicyConfig {
+            select: select_config(lac),
+            realms: lac.realms.iter().map(realm_rule).collect(),
+            setup_deadline: lac.setup_deadline.get(),
+            tunnel_setup_timeout: lac.tunnel_setup_timeout.get(),
+            authorize: authorize(lac.authorize),
+            authorize_name: authorize_name(lac.authorize_name),
+            authorize_password: lac.authorize_password.expose().to_vec(),
+            calling_number: calling_number(lac.calling_number),
+            connect_speed: lac.connect_speed,
+        },
         auth_group: lac.auth_group.clone(),
         acct_group: lac.acct_group.clone(),
-        setup_deadline: lac.setup_deadline.get(),
-        tunnel_setup_timeout: lac.tunnel_setup_timeout.get(),
-        authorize: authorize(lac.authorize),
-        authorize_name: authorize_name(lac.authorize_name),
-        authorize_password: lac.authorize_password.expose().to_vec(),
-        calling_number: calling_number(lac.calling_number),
         interim_interval: config.radius.accounting.interim_interval.get(),
         tunnel_accounting: config.radius.accounting.tunnel_accounting,
         tcp_mss: lac.tcp_mss,
-        connect_speed: lac.connect_speed,
         local_address: (!local.is_unspecified()).then_some(local),
         nas_port_id: NasPortIdTemplate(config.radius.nas_port_id.clone()),
         workers: lac.workers.max(1),
@@ -441,13 +444,13 @@ mod tests {
         // The call setup timeout is capped at the setup deadline (30 s).
         assert_eq!(lac.endpoint.setup_timeout, Duration::from_secs(30));
         assert_eq!(lac.workers, 1);
-        assert_eq!(lac.select.max_attempts, 1);
-        assert_eq!(lac.select.balancing, LnsBalancing::LeastSessions);
-        assert_eq!(lac.authorize, Authorize::Domain);
-        assert_eq!(lac.authorize_name, AuthorizeName::Realm);
-        assert_eq!(lac.calling_number, CallingNumber::Mac);
+        assert_eq!(lac.lac.select.max_attempts, 1);
+        assert_eq!(lac.lac.select.balancing, LnsBalancing::LeastSessions);
+        assert_eq!(lac.lac.authorize, Authorize::Domain);
+        assert_eq!(lac.lac.authorize_name, AuthorizeName::Realm);
+        assert_eq!(lac.lac.calling_number, CallingNumber::Mac);
         assert_eq!(
-            lac.realms,
+            lac.lac.realms,
             vec![RealmRule {
                 domain: Some("corp.example".into()),
                 prefix: None,

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 pub mod convert;
+pub mod worker;
 
 use crate::aaa::SessionIdAllocator;
 use crate::aaa::dictionary::Dictionary;
@@ -21,9 +22,9 @@ use crate::aaa::dynauth::{DynAuthListener, DynAuthPolicy};
 use crate::aaa::request::NasIdentity;
 use crate::aaa::service::{AaaConfig, AaaHandle};
 use crate::config::{Config, Role};
-use crate::lac::driver::Lac;
 use crate::metrics::Metrics;
 use crate::mgmt::{self, MgmtState};
+use crate::node::worker::Lac;
 
 /// The RADIUS dictionary the configuration names, or the built-in one.
 pub fn load_dictionary(config: &Config) -> anyhow::Result<Dictionary> {

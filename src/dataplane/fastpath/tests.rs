@@ -118,7 +118,13 @@ fn pppoe_to_l2tp_rewrites_in_place_with_the_peer_ids() {
             session_id: 0x1234,
         })
         .unwrap();
-    assert_eq!(leg, LegRef { slot, side: Side::First });
+    assert_eq!(
+        leg,
+        LegRef {
+            slot,
+            side: Side::First
+        }
+    );
     assert!(table.source_matches(leg, Source::Mac(SUBSCRIBER)));
     assert!(!table.source_matches(leg, Source::Mac(LOCAL_MAC)));
     let Delivery::Datagram { to, range } = table.forward(now, leg, &mut frame, range).unwrap()
@@ -161,7 +167,10 @@ fn l2tp_to_pppoe_writes_ethernet_vlan_and_pppoe_in_the_headroom() {
     let frame = EthernetFrame::new_checked(&buf[range]).unwrap();
     assert_eq!(frame.dst(), SUBSCRIBER);
     assert_eq!(frame.src(), LOCAL_MAC);
-    assert_eq!(frame.vlans().iter().map(|t| t.vid).collect::<Vec<_>>(), [100]);
+    assert_eq!(
+        frame.vlans().iter().map(|t| t.vid).collect::<Vec<_>>(),
+        [100]
+    );
     assert_eq!(frame.ethertype(), EtherType::PppoeSession);
     let session = SessionPacket::new_checked(frame.payload()).unwrap();
     assert_eq!(session.session_id(), 0x1234);
@@ -176,7 +185,13 @@ fn l2tp_to_pppoe_writes_ethernet_vlan_and_pppoe_in_the_headroom() {
 fn l2tp_to_l2tp_switches_ids_and_peer_and_follows_sequencing() {
     let now = Instant::now();
     let mut table = FastPath::new();
-    let entry = Entry::new(9, l2tp_leg(lns(), 40, 41), l2tp_leg(other_lns(), 80, 81), 0, now);
+    let entry = Entry::new(
+        9,
+        l2tp_leg(lns(), 40, 41),
+        l2tp_leg(other_lns(), 80, 81),
+        0,
+        now,
+    );
     let incoming = LegKey::L2tp {
         tunnel_id: 4,
         session_id: 5,

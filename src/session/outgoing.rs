@@ -4,14 +4,14 @@
 //! is up, and the endpoint's events (RFC 2661 §6).
 //!
 //! Events are taken from the endpoint's queue by one loop
-//! ([`LacCore::drain_endpoint`]); an event's handler that gives the
+//! ([`NodeCore::drain_endpoint`]); an event's handler that gives the
 //! endpoint more input only queues more events for that same loop, so a
 //! tunnel that takes 10,000 calls down with it is 10,000 turns of a loop,
 //! not 10,000 nested calls.
 
 use super::*;
 
-impl LacCore {
+impl NodeCore {
     /// Places the call on the next endpoint of the plan.
     pub(super) fn try_next_endpoint(&mut self, now: Instant, token: u64) {
         loop {
@@ -90,11 +90,11 @@ impl LacCore {
                                 opened_at: None,
                             });
                     record.peer = attempt.endpoint;
-                    self.arm(
-                        now + self.config.tunnel_setup_timeout,
-                        token,
-                        TimerKind::Attempt,
-                    );
+                    let timeout = match self.sessions.get(&token).map(|s| &s.stage) {
+                        Some(Stage::Tunnelling(t)) => t.attempt_timeout,
+                        _ => Duration::ZERO,
+                    };
+                    self.arm(now + timeout, token, TimerKind::Attempt);
                     self.drain_endpoint(now);
                     return;
                 }
@@ -118,7 +118,7 @@ impl LacCore {
     }
 
     /// The current attempt of session `token` has waited
-    /// [`LacConfig::tunnel_setup_timeout`]. If its tunnel is still not up,
+    /// its plan's `attempt_timeout`. If its tunnel is still not up,
     /// the LNS is denylisted and the tunnel closed: every call waiting on
     /// it (this one included) gets its `SessionDown` and moves to its next
     /// candidate, seconds after the SCCRQ instead of after the control
@@ -134,7 +134,8 @@ impl LacCore {
         let Some((attempt, handle, started)) = &tunnelling.current else {
             return;
         };
-        if *started + self.config.tunnel_setup_timeout > now {
+        let timeout = tunnelling.attempt_timeout;
+        if *started + timeout > now {
             // The timer of an earlier attempt.
             return;
         }
@@ -146,13 +147,11 @@ impl LacCore {
         tracing::warn!(
             lns = %endpoint,
             tunnel_id,
-            timeout = ?self.config.tunnel_setup_timeout,
+            ?timeout,
             "the LNS did not bring the tunnel up in time; its calls move to their next LNS"
         );
-        if !self.selector.is_denylisted(endpoint, now) {
-            self.selector.report_failure(now, endpoint);
-            self.drain_selector();
-        }
+        self.lac.attempt_failed(now, endpoint);
+        self.drain_policy();
         let result = ResultCode::stop_ccn(StopCcnResult::GeneralError).with_error(
             crate::wire::l2tp::GeneralError::NoError,
             "control connection setup timed out",
@@ -167,36 +166,21 @@ impl LacCore {
         let Some(session) = self.sessions.get(&token) else {
             return CallInfo::default();
         };
-        let mac_text = session.mac.to_string().into_bytes();
-        let calling_number = match self.config.calling_number {
-            CallingNumber::Mac => mac_text,
-            CallingNumber::AgentCircuitId => session.circuit_id.clone().unwrap_or(mac_text),
-        };
         let rate = session
             .accept
             .as_ref()
             .map(|a| a.rate_limit)
             .unwrap_or_default();
-        let clamp = |bps: Option<u64>| {
-            bps.map_or(self.config.connect_speed, |b| {
-                u32::try_from(b).unwrap_or(u32::MAX)
-            })
-        };
-        let proxy = session.proxy.clone().unwrap_or_default();
-        CallInfo {
-            call_serial_number: serial,
-            bearer_type: Some(Bearer::DIGITAL),
-            physical_channel_id: None,
-            calling_number: Some(calling_number),
-            called_number: (!session.service_name.is_empty()).then(|| session.service_name.clone()),
-            sub_address: None,
-            tx_connect_speed: clamp(rate.down_bps),
-            rx_connect_speed: Some(clamp(rate.up_bps)),
-            framing_type: Framing::SYNC,
-            private_group_id: None,
-            sequencing_required: false,
-            proxy,
-        }
+        self.lac.call_info(
+            serial,
+            Subscriber {
+                mac: session.mac,
+                circuit_id: session.circuit_id.as_deref(),
+                service_name: &session.service_name,
+            },
+            (rate.down_bps, rate.up_bps),
+            session.proxy.clone().unwrap_or_default(),
+        )
     }
 
     /// Handles the endpoint's events in order, in one loop. Called after
@@ -390,8 +374,8 @@ impl LacCore {
         );
         self.by_l2tp
             .insert((handle.tunnel_id, handle.session_id), token);
-        self.selector.session_started(peer);
-        self.drain_selector();
+        self.lac.session_started(peer);
+        self.drain_policy();
         self.events.push_back(LacEvent::Selection(outcome));
         self.apply_authorization(now, token, &accept, false);
         // From here on a session needs only what forwarding, accounting
@@ -451,10 +435,8 @@ impl LacCore {
                 session.lns = None;
                 // One denylisting per failure of the LNS, not one per call
                 // it took down with it.
-                if !self.selector.is_denylisted(attempt.endpoint, now) {
-                    self.selector.report_failure(now, attempt.endpoint);
-                    self.drain_selector();
-                }
+                self.lac.attempt_failed(now, attempt.endpoint);
+                self.drain_policy();
                 self.try_next_endpoint(now, token);
             }
             Stage::Up(forwarding) if forwarding.handle == handle => {

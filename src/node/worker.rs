@@ -1,6 +1,6 @@
 //! The LAC's I/O driver.
 //!
-//! `[lac] workers` tasks each own a [`LacCore`] with its share of the
+//! `[lac] workers` tasks each own a [`NodeCore`] with its share of the
 //! subscribers, its own AF_PACKET socket per access interface and its own
 //! L2TP UDP socket, and loop over readiness, timers and commands. The kernel
 //! steers every packet to the worker that owns it
@@ -13,7 +13,7 @@
 //! share is the [`LoadTable`] of sessions per LNS, written when a session
 //! starts or ends and read when an LNS is chosen, without locks, so that
 //! least-sessions and free-capacity balancing count the whole box
-//! ([`super::select::load`]).
+//! ([`crate::lac::select::load`]).
 //!
 //! RADIUS requests run as spawned tasks on the [`AaaHandle`] and come back
 //! over a channel; accounting goes to the durable spool of the AAA service
@@ -34,8 +34,6 @@ use anyhow::Context as _;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::core::{Command, Forward, LacConfig, LacCore, LacEvent, SessionState, SessionView};
-use super::select::{LoadTable, SelectEvent, load::DEFAULT_ENDPOINTS_PER_WORKER};
 use crate::aaa::attributes::Decision;
 use crate::aaa::dynauth::{DynAuthCommand, DynAuthRequest, DynAuthResult, ErrorCause};
 use crate::aaa::request::AccountingRecord;
@@ -43,7 +41,11 @@ use crate::aaa::service::AaaHandle;
 use crate::dataplane::packet::{AsyncPacketSocket, PacketSocket, RecvBatch};
 use crate::dataplane::steer;
 use crate::dataplane::udp::{DatagramBatch, DatagramSender};
+use crate::lac::select::{LoadTable, SelectEvent, load::DEFAULT_ENDPOINTS_PER_WORKER};
 use crate::observe::lac::{LacObserver, LacSnapshot};
+use crate::session::{
+    Command, Forward, LacEvent, NodeCore, NodeCoreConfig, SessionState, SessionView,
+};
 use crate::shard::Shard;
 
 /// Frames per `recvmmsg(2)`.
@@ -107,7 +109,7 @@ struct WorkerSnapshot {
     states: Vec<(SessionState, usize)>,
     per_lns: Vec<((Arc<str>, SocketAddr), usize)>,
     denylisted: Vec<SocketAddr>,
-    totals: crate::lac::core::ForwardingTotals,
+    totals: crate::session::ForwardingTotals,
     /// Calls waiting for room in their LNS's tunnels, per LNS.
     queued_calls: Vec<(SocketAddr, usize)>,
     /// Tunnels per LNS.
@@ -192,7 +194,7 @@ fn merge_snapshots(snapshots: Vec<WorkerSnapshot>) -> LacSnapshot {
     let mut per_lns: std::collections::HashMap<(Arc<str>, SocketAddr), usize> =
         std::collections::HashMap::new();
     let mut denylisted: Vec<SocketAddr> = Vec::new();
-    let mut totals = crate::lac::core::ForwardingTotals::default();
+    let mut totals = crate::session::ForwardingTotals::default();
     let mut queued_calls: std::collections::HashMap<SocketAddr, usize> =
         std::collections::HashMap::new();
     let mut tunnels: std::collections::HashMap<SocketAddr, usize> =
@@ -353,7 +355,7 @@ impl Lac {
     /// An interface that cannot be opened or an L2TP address that cannot
     /// be bound, named in the error.
     pub async fn open(
-        config: LacConfig,
+        config: NodeCoreConfig,
         l2tp_listen: SocketAddr,
         acct_session_prefix: String,
         aaa: AaaHandle,
@@ -410,7 +412,7 @@ impl Lac {
                 acct_session_prefix.clone()
             };
             let mut worker_config = config.for_worker(shard);
-            worker_config.select.shared_load =
+            worker_config.lac.select.shared_load =
                 load.as_ref().and_then(|l| l.handle(usize::from(index)));
             let (worker, api_tx) = Worker::open(
                 worker_config,
@@ -531,9 +533,9 @@ impl Lac {
     }
 }
 
-/// Spools Accounting-On or -Off for the whole LAC ([`LacCore::nas_record`]).
+/// Spools Accounting-On or -Off for the whole LAC ([`NodeCore::nas_record`]).
 async fn account_nas(aaa: &AaaHandle, group: &str, prefix: &str, on: bool) {
-    let mut record = LacCore::nas_record(prefix, on);
+    let mut record = NodeCore::nas_record(prefix, on);
     stamp(&mut record);
     if let Err(error) = aaa.account(group, record).await {
         tracing::error!(%error, group, on, "Accounting-On/Off not spooled");
@@ -554,7 +556,7 @@ fn stamp(record: &mut AccountingRecord) {
 /// frames and its tunnels' datagrams to.
 #[derive(Debug)]
 struct Worker {
-    core: LacCore,
+    core: NodeCore,
     interfaces: Vec<AsyncPacketSocket>,
     udp: UdpSocket,
     aaa: AaaHandle,
@@ -578,7 +580,7 @@ struct Worker {
 
 impl Worker {
     fn open(
-        config: LacConfig,
+        config: NodeCoreConfig,
         sockets: Vec<PacketSocket>,
         udp: UdpSocket,
         acct_session_prefix: String,
@@ -598,7 +600,7 @@ impl Worker {
         }
         let mut seed = [0u8; 32];
         rand::fill(&mut seed);
-        let core = LacCore::new(config, macs, acct_session_prefix, seed, Instant::now());
+        let core = NodeCore::new(config, macs, acct_session_prefix, seed, Instant::now());
         let (api_tx, api_rx) = mpsc::channel(64);
         let (auth_tx, auth_rx) = mpsc::channel(4096);
         let interface_down: Vec<bool> = interfaces

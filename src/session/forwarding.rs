@@ -5,7 +5,7 @@
 
 use super::*;
 
-impl LacCore {
+impl NodeCore {
     /// Handles a frame received on access interface `interface` (VLAN tags
     /// in the frame; a tag the kernel stripped already put back by the
     /// caller or given in `stripped`). Session data of a forwarding session

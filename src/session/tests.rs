@@ -13,6 +13,8 @@ use crate::aaa::attributes::{
 use crate::aaa::dynauth::ErrorCause;
 use crate::aaa::request::TerminateCause;
 use crate::l2tp::PeerPolicy;
+use crate::lac::policy::{AuthorizeName, CallingNumber, LacPolicyConfig};
+use crate::lac::select::{Authorize, SelectConfig};
 use crate::ppp::link::Credentials as LinkCredentials;
 use crate::pppoe::{Client, ClientConfig, ClientEvent};
 use crate::wire::l2tp::HeaderRepr as L2tpHeader;
@@ -56,14 +58,14 @@ fn accept_to_a(attributes: AcceptAttributes) -> Decision {
     }))
 }
 
-fn lac_config() -> LacConfig {
+fn lac_config() -> NodeCoreConfig {
     // The `[ppp]` defaults, PAP only and no echoes.
     let link = LinkConfig {
         auth_methods: vec![AuthMethod::Pap],
         echo_interval: None,
         ..LinkConfig::default()
     };
-    LacConfig {
+    NodeCoreConfig {
         interfaces: vec![InterfaceConfig {
             name: "access0".into(),
             discovery: DiscoveryConfig::default(),
@@ -74,23 +76,25 @@ fn lac_config() -> LacConfig {
             setup_timeout: Duration::from_secs(8),
             ..EndpointConfig::default()
         },
-        select: SelectConfig {
-            denylist_time: Duration::from_secs(60),
-            ..SelectConfig::default()
+        lac: LacPolicyConfig {
+            select: SelectConfig {
+                denylist_time: Duration::from_secs(60),
+                ..SelectConfig::default()
+            },
+            realms: Vec::new(),
+            setup_deadline: Duration::from_secs(30),
+            tunnel_setup_timeout: Duration::from_secs(5),
+            authorize: Authorize::User,
+            authorize_name: AuthorizeName::Realm,
+            authorize_password: Vec::new(),
+            calling_number: CallingNumber::Mac,
+            connect_speed: 1_000_000_000,
         },
-        realms: Vec::new(),
         auth_group: "auth".into(),
         acct_group: "acct".into(),
-        setup_deadline: Duration::from_secs(30),
-        tunnel_setup_timeout: Duration::from_secs(5),
-        authorize: Authorize::User,
-        authorize_name: AuthorizeName::Realm,
-        authorize_password: Vec::new(),
-        calling_number: CallingNumber::Mac,
         interim_interval: Duration::ZERO,
         tunnel_accounting: true,
         tcp_mss: 0,
-        connect_speed: 1_000_000_000,
         local_address: Some(LAC_ADDR.ip()),
         nas_port_id: NasPortIdTemplate::default(),
         workers: 1,
@@ -122,7 +126,7 @@ struct Lns {
 
 struct World {
     now: Instant,
-    lac: LacCore,
+    lac: NodeCore,
     subscriber: Subscriber,
     lnss: Vec<Lns>,
     decision: Box<dyn FnMut() -> Decision>,
@@ -135,7 +139,7 @@ struct World {
 impl World {
     fn new(lnss: &[SocketAddr], decision: impl FnMut() -> Decision + 'static) -> Self {
         let now = Instant::now();
-        let lac = LacCore::new(
+        let lac = NodeCore::new(
             lac_config(),
             vec![LAC_MAC],
             "0000000A-".into(),
@@ -963,9 +967,9 @@ fn the_lns_turns_data_sequencing_on_and_off() {
 fn domain_authorization_lets_the_lns_authenticate_the_subscriber() {
     let mut world = World::new(&[LNS_A], || accept(vec![candidate(1, LNS_A, 1)]));
     let mut config = lac_config();
-    config.authorize = Authorize::Domain;
-    config.authorize_password = b"domain-pw".to_vec();
-    world.lac = LacCore::new(
+    config.lac.authorize = Authorize::Domain;
+    config.lac.authorize_password = b"domain-pw".to_vec();
+    world.lac = NodeCore::new(
         config,
         vec![LAC_MAC],
         "0000000A-".into(),

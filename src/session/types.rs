@@ -4,26 +4,6 @@
 
 use super::*;
 
-/// What the Calling Number AVP carries (`[lac] calling_number`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CallingNumber {
-    /// The subscriber's MAC address (the default).
-    #[default]
-    Mac,
-    /// The PPPoE Agent-Circuit-Id, else the MAC address.
-    AgentCircuitId,
-}
-
-/// The User-Name of a domain authorization (`[lac] authorize_name`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AuthorizeName {
-    /// The realm: the part after `@` (the default).
-    #[default]
-    Realm,
-    /// The subscriber's full User-Name.
-    User,
-}
-
 /// One access interface.
 #[derive(Debug, Clone)]
 pub struct InterfaceConfig {
@@ -36,35 +16,19 @@ pub struct InterfaceConfig {
 /// Everything the LAC core needs, from `[pppoe]`, `[ppp]`, `[l2tp]`,
 /// `[lac]` and `[radius.accounting]` (`node::convert::lac_config`).
 #[derive(Debug, Clone)]
-pub struct LacConfig {
+pub struct NodeCoreConfig {
     /// Access interfaces, in the driver's order.
     pub interfaces: Vec<InterfaceConfig>,
     /// The PPP server link (LCP and authentication only).
     pub link: LinkConfig,
-    /// The L2TP endpoint (LAC role).
+    /// The L2TP endpoint shared by every role.
     pub endpoint: EndpointConfig,
-    /// LNS selection.
-    pub select: SelectConfig,
-    /// Static realm rules for users RADIUS gives no tunnel.
-    pub realms: Vec<RealmRule>,
+    /// The LAC role's policy for PPPoE subscribers.
+    pub lac: LacPolicyConfig,
     /// RADIUS group for Access-Requests.
     pub auth_group: String,
     /// RADIUS group for accounting.
     pub acct_group: String,
-    /// From the Access-Accept to an established L2TP session.
-    pub setup_deadline: Duration,
-    /// How long one LNS attempt waits for its tunnel to come up before the
-    /// call moves to the next candidate (`[lac] tunnel_setup_timeout`).
-    pub tunnel_setup_timeout: Duration,
-    /// What RADIUS authorizes (`[lac] authorize`); a `[[lac.realm]]` rule
-    /// may say otherwise for its users.
-    pub authorize: Authorize,
-    /// The User-Name of a domain authorization.
-    pub authorize_name: AuthorizeName,
-    /// The User-Password of a domain authorization.
-    pub authorize_password: Vec<u8>,
-    /// What the Calling Number AVP carries.
-    pub calling_number: CallingNumber,
     /// Interim interval when RADIUS sends no Acct-Interim-Interval (zero:
     /// none).
     pub interim_interval: Duration,
@@ -72,8 +36,6 @@ pub struct LacConfig {
     pub tunnel_accounting: bool,
     /// Clamp the MSS of TCP SYNs in forwarded frames to this (0: off).
     pub tcp_mss: u16,
-    /// (Tx) Connect Speed for the ICCN when RADIUS gives no rate, bit/s.
-    pub connect_speed: u32,
     /// The LAC's L2TP address (Tunnel-Client-Endpoint in accounting).
     pub local_address: Option<IpAddr>,
     /// `[radius] nas_port_id`: matches the NAS-Port-Id of RFC 5176
@@ -85,7 +47,7 @@ pub struct LacConfig {
     pub shard: Shard,
 }
 
-impl LacConfig {
+impl NodeCoreConfig {
     /// The configuration of worker `shard`: its PPPoE Session IDs and L2TP
     /// Tunnel IDs (so the kernel can steer to it), and its share of the
     /// access limits ([`DiscoveryConfig::for_shard`]).
@@ -104,7 +66,7 @@ impl LacConfig {
 /// What the driver must do for the core.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Ask RADIUS; answer with [`LacCore::auth_result`].
+    /// Ask RADIUS; answer with [`NodeCore::auth_result`].
     Authenticate {
         /// The session's token.
         token: u64,

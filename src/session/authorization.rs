@@ -7,7 +7,7 @@
 
 use super::*;
 
-impl LacCore {
+impl NodeCore {
     /// The RADIUS decision for session `token`.
     pub fn auth_result(&mut self, now: Instant, token: u64, decision: Decision) {
         let Some(session) = self.sessions.get_mut(&token) else {
@@ -33,44 +33,30 @@ impl LacCore {
             }
             Decision::Accept(attributes) => {
                 let user = session.user_name.clone().unwrap_or_default();
-                let (plan, group) = if attributes.tunnels.is_empty() {
-                    match crate::lac::select::match_realm(&self.config.realms, &user) {
-                        Some(realm) => {
-                            let candidates = crate::lac::select::realm_candidates(realm);
-                            (
-                                self.selector.plan_endpoints(now, &candidates),
-                                realm_group(realm),
-                            )
-                        }
-                        None => (Err(SelectError::NoCandidate), Arc::from("none")),
-                    }
-                } else {
-                    (
-                        self.selector.plan(now, &attributes.tunnels),
-                        Arc::from("radius"),
-                    )
-                };
-                self.drain_selector();
+                let second_leg = self.lac.second_leg(now, &user, &attributes);
+                self.drain_policy();
                 let Some(session) = self.sessions.get_mut(&token) else {
                     return;
                 };
                 session.accept = Some(attributes);
-                session.lns_group = Some(group);
-                match plan {
-                    Ok(plan) if !plan.is_empty() => {
+                match second_leg {
+                    SecondLeg::L2tpOut(plan) => {
+                        let deadline = now + plan.deadline;
+                        session.lns_group = Some(plan.group);
                         session.stage = Stage::Tunnelling(Box::new(Tunnelling {
-                            plan,
+                            plan: plan.attempts,
                             next: 0,
                             current: None,
-                            deadline: now + self.config.setup_deadline,
+                            deadline,
                             failed: 0,
+                            attempt_timeout: plan.attempt_timeout,
                             busy: 0,
                         }));
-                        let deadline = now + self.config.setup_deadline;
                         self.arm(deadline, token, TimerKind::Deadline);
                         self.try_next_endpoint(now, token);
                     }
-                    _ => {
+                    SecondLeg::NoCandidate => {
+                        session.lns_group = Some(Arc::from("none"));
                         tracing::warn!(
                             acct_session_id = %session.acct_session_id,
                             user = %user,
@@ -146,24 +132,8 @@ impl LacCore {
             ),
         };
         let user_name = String::from_utf8_lossy(user).into_owned();
-        let authorize = crate::lac::select::match_realm(&self.config.realms, &user_name)
-            .and_then(|realm| realm.authorize)
-            .unwrap_or(self.config.authorize);
-        // Domain authorization (the wholesale arrangement): RADIUS knows the
-        // enterprise's realm, not its users. The Access-Request names the
-        // realm with the configured password; the subscriber's own
-        // credentials go to the LNS in the proxy authentication AVPs
-        // (RFC 2661 §4.4.5) and in band, and the LNS answers.
-        let (radius_user, credentials) = match authorize {
-            Authorize::User => (user_name.clone(), credentials),
-            Authorize::Domain => (
-                domain_user_name(&user_name, self.config.authorize_name),
-                Credentials::Pap {
-                    password: self.config.authorize_password.clone(),
-                },
-            ),
-        };
-        session.domain_authorized = authorize == Authorize::Domain;
+        let identity = self.lac.radius_identity(&user_name, credentials);
+        session.domain_authorized = identity.domain;
         session.user_name = Some(user_name);
         session.auth_method = Some(method);
         // The proxy AVPs as they stand now: LCP is Opened and the
@@ -180,8 +150,8 @@ impl LacCore {
             token,
             group: self.config.auth_group.clone(),
             request: Box::new(AuthRequest {
-                user_name: radius_user,
-                credentials,
+                user_name: identity.user_name,
+                credentials: identity.credentials,
                 session: info,
             }),
         });
@@ -274,38 +244,5 @@ impl LacCore {
         for (at, kind) in timers {
             self.arm(at, token, kind);
         }
-    }
-}
-
-/// The User-Name of a domain authorization for subscriber `user`: the
-/// realm after its last `@` (the whole name without one), or the whole
-/// name.
-fn domain_user_name(user: &str, name: AuthorizeName) -> String {
-    match name {
-        AuthorizeName::User => user.to_owned(),
-        AuthorizeName::Realm => user
-            .rsplit_once('@')
-            .map_or(user, |(_, realm)| realm)
-            .to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn domain_user_name_is_the_realm_or_the_whole_name() {
-        let realm = AuthorizeName::Realm;
-        assert_eq!(
-            domain_user_name("alice@corp.example", realm),
-            "corp.example"
-        );
-        assert_eq!(domain_user_name("a@b@corp.example", realm), "corp.example");
-        assert_eq!(domain_user_name("alice", realm), "alice");
-        assert_eq!(
-            domain_user_name("alice@corp.example", AuthorizeName::User),
-            "alice@corp.example"
-        );
     }
 }

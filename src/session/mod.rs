@@ -3,7 +3,7 @@
 //! (RFC 2516 §5), a PPP server link for LCP and authentication
 //! (RFC 1661 §3, RFC 1334, RFC 1994, RFC 2759), the RADIUS decision
 //! (RFC 2865, RFC 2868 tunnel attributes), LNS selection
-//! ([`super::select`]) and the L2TP endpoint (RFC 2661 §5–§7), and then
+//! ([`crate::lac::select`]) and the L2TP endpoint (RFC 2661 §5–§7), and then
 //! forwards PPP frames between the PPPoE session and the L2TP session.
 //!
 //! # Flow of one subscriber
@@ -24,8 +24,8 @@
 //!    here "the LNS owns the link": every PPP frame, LCP included, is
 //!    forwarded — and sends Accounting-Start (RFC 2866) with the RFC 2867
 //!    tunnel attributes.
-//! 5. Forwarding ([`LacCore::handle_frame`] upstream,
-//!    [`LacCore::handle_datagram`] downstream): one hash lookup per frame and a
+//! 5. Forwarding ([`NodeCore::handle_frame`] upstream,
+//!    [`NodeCore::handle_datagram`] downstream): one hash lookup per frame and a
 //!    header rewrite in place, PPPoE session ⇄ L2TP data message with
 //!    Address/Control `FF 03` (RFC 2661 §5.4 carries HDLC-like framing without
 //!    flags and FCS), per-session counters, optional TCP MSS clamping and
@@ -37,7 +37,7 @@
 //!    Idle-Timeout (RFC 2865 §5.27, §5.28); interface down (Lost-Carrier);
 //!    shutdown (NAS-Reboot).
 //!
-//! Time is passed in; the driver ([`super::driver`]) owns the sockets, the
+//! Time is passed in; the driver ([`crate::node::worker`]) owns the sockets, the
 //! RADIUS handle and the clock.
 
 use std::cmp::Reverse;
@@ -49,9 +49,6 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng};
 
-use super::select::{
-    Attempt, Authorize, RealmRule, SelectConfig, SelectError, SelectEvent, Selector,
-};
 use crate::aaa::attributes::{AcceptAttributes, Decision, RateLimit};
 use crate::aaa::dynauth::{DynAuthKind, DynAuthRequest, DynAuthResult, ErrorCause};
 use crate::aaa::request::{
@@ -64,6 +61,8 @@ use crate::l2tp::{
     CallInfo, Endpoint, EndpointConfig, Event as L2tpEvent, OpenError, OpenSession, ProxyInfo,
     SessionDownCause, SessionHandle, TunnelState,
 };
+use crate::lac::policy::{LacPolicy, LacPolicyConfig, SecondLeg, Subscriber};
+use crate::lac::select::{Attempt, SelectEvent};
 use crate::ppp::auth::{AuthDecision, AuthMethod, AuthRequest as PppAuthRequest};
 use crate::ppp::link::{DownReason, Link, LinkConfig, LinkEvent, NegotiationRecord};
 use crate::pppoe::server::{Discovery, DiscoveryConfig, Event as PppoeEvent};
@@ -72,8 +71,8 @@ use crate::wire::ethernet::{
     EtherType, EthernetRepr, Frame as EthernetFrame, MacAddress, VlanStack,
 };
 use crate::wire::l2tp::{
-    Bearer, CdnResult, Framing, HeaderRepr, Packet as L2tpPacket, ProxyAuthenType, ResultCode,
-    Sequence, StopCcnResult,
+    CdnResult, HeaderRepr, Packet as L2tpPacket, ProxyAuthenType, ResultCode, Sequence,
+    StopCcnResult,
 };
 use crate::wire::ppp::{FrameHeader, Protocol};
 use crate::wire::pppoe::{SessionPacket, encapsulate_session_in_place};
@@ -123,6 +122,8 @@ struct Tunnelling {
     current: Option<(Attempt, SessionHandle, Instant)>,
     deadline: Instant,
     failed: u32,
+    /// One attempt's wait for its tunnel.
+    attempt_timeout: Duration,
     /// Attempts skipped because the LNS group's call queue was full.
     busy: u32,
 }
@@ -202,7 +203,7 @@ impl Session {
 enum TimerKind {
     Link,
     Deadline,
-    /// An LNS attempt's [`LacConfig::tunnel_setup_timeout`].
+    /// An LNS attempt's timeout (its plan's `attempt_timeout`).
     Attempt,
     SessionTimeout,
     IdleCheck,
@@ -225,18 +226,6 @@ struct OutFrame {
     bytes: Vec<u8>,
 }
 
-/// The LNS group of a `[[lac.realm]]` plan: `realm:` and the rule's domain
-/// or prefix.
-fn realm_group(realm: &RealmRule) -> Arc<str> {
-    let name = realm
-        .domain
-        .as_deref()
-        .map(|d| format!("realm:@{d}"))
-        .or_else(|| realm.prefix.as_deref().map(|p| format!("realm:{p}")))
-        .unwrap_or_else(|| "realm".to_owned());
-    Arc::from(name)
-}
-
 /// Returns a session's key in the PPPoE index.
 const fn pppoe_key(interface: usize, session_id: u16) -> (usize, u16) {
     (interface, session_id)
@@ -244,12 +233,13 @@ const fn pppoe_key(interface: usize, session_id: u16) -> (usize, u16) {
 
 /// The LAC core: every access interface, session and tunnel of one LAC.
 #[derive(Debug)]
-pub struct LacCore {
-    config: LacConfig,
+pub struct NodeCore {
+    config: NodeCoreConfig,
     discovery: Vec<Discovery>,
     interface_macs: Vec<MacAddress>,
     endpoint: Endpoint,
-    selector: Selector,
+    /// The LAC role: what PPPoE subscribers' second leg is.
+    lac: LacPolicy,
     rng: StdRng,
     sessions: HashMap<u64, Session>,
     by_pppoe: HashMap<(usize, u16), u64>,
@@ -278,13 +268,13 @@ pub struct LacCore {
     draining_endpoint: bool,
 }
 
-impl LacCore {
+impl NodeCore {
     /// A core for `config`, whose interfaces have the MACs
     /// `interface_macs` (same order). Acct-Session-Ids are
     /// `acct_session_prefix` followed by a counter, so the driver makes
     /// them unique across restarts.
     pub fn new(
-        config: LacConfig,
+        config: NodeCoreConfig,
         interface_macs: Vec<MacAddress>,
         acct_session_prefix: String,
         seed: [u8; 32],
@@ -298,13 +288,13 @@ impl LacCore {
             .map(|(iface, mac)| Discovery::new(iface.discovery.clone(), *mac, rng.random(), now))
             .collect();
         let endpoint = Endpoint::new(config.endpoint.clone(), rng.random());
-        let selector = Selector::new(config.select.clone(), rng.random());
+        let lac = LacPolicy::new(config.lac.clone(), rng.random());
         Self {
             config,
             discovery,
             interface_macs,
             endpoint,
-            selector,
+            lac,
             rng,
             sessions: HashMap::new(),
             by_pppoe: HashMap::new(),
@@ -328,7 +318,7 @@ impl LacCore {
     }
 
     /// The configuration in use.
-    pub const fn config(&self) -> &LacConfig {
+    pub const fn config(&self) -> &NodeCoreConfig {
         &self.config
     }
 
@@ -382,7 +372,7 @@ impl LacCore {
 
     /// Denylisted endpoints and how long they stay so.
     pub fn denylist(&self, now: Instant) -> Vec<(SocketAddr, Duration)> {
-        self.selector
+        self.lac
             .denylisted(now)
             .into_iter()
             .map(|(endpoint, until)| (endpoint, until.saturating_duration_since(now)))
@@ -393,7 +383,7 @@ impl LacCore {
     /// [`LacEvent::Select`]): this core avoids it too, so a dead LNS costs
     /// one subscriber's set-up, not one per worker.
     pub fn adopt_denylisting(&mut self, endpoint: SocketAddr, until: Instant) {
-        self.selector.adopt_denylisting(endpoint, until);
+        self.lac.adopt_denylisting(endpoint, until);
     }
 
     /// Number of sessions in any state.
@@ -587,7 +577,7 @@ impl LacCore {
             timers,
             discovery,
             self.endpoint.poll_timeout(),
-            self.selector.next_expiry(),
+            self.lac.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -616,8 +606,8 @@ impl LacCore {
             self.run_timer(now, token, kind);
         }
         // Denylistings that ran out (logged, counted).
-        self.selector.expire(now);
-        self.drain_selector();
+        self.lac.handle_timeout(now);
+        self.drain_policy();
     }
 
     // ------------------------------------------------------------------
@@ -738,8 +728,8 @@ impl LacCore {
         }
     }
 
-    fn drain_selector(&mut self) {
-        while let Some(event) = self.selector.poll_event() {
+    fn drain_policy(&mut self) {
+        while let Some(event) = self.lac.poll_event() {
             match &event {
                 SelectEvent::Denylisted { endpoint, until } => {
                     tracing::warn!(lns = %endpoint, until = ?until, "LNS endpoint denylisted");
@@ -1048,14 +1038,11 @@ fn parse_ms_chap2_success(value: &[u8]) -> Option<[u8; 20]> {
 mod accounting;
 mod authorization;
 mod forwarding;
+mod outgoing;
 mod teardown;
-mod tunnelling;
 mod types;
 
-pub use types::{
-    AuthorizeName, CallingNumber, Command, FastPathDrop, Forward, InterfaceConfig, LacConfig,
-    SessionView,
-};
+pub use types::{Command, FastPathDrop, Forward, InterfaceConfig, NodeCoreConfig, SessionView};
 
 #[cfg(test)]
 mod tests;

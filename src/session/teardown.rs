@@ -7,7 +7,7 @@
 
 use super::*;
 
-impl LacCore {
+impl NodeCore {
     /// The subscriber sent PADT.
     pub(super) fn subscriber_left(&mut self, now: Instant, token: u64) {
         let Some(session) = self.sessions.get(&token) else {
@@ -226,8 +226,8 @@ impl LacCore {
             );
             self.account(record);
         }
-        self.selector.session_ended(peer);
-        self.drain_selector();
+        self.lac.session_ended(peer);
+        self.drain_policy();
         self.events.push_back(LacEvent::SessionEnded { end });
         self.forget(token);
         self.drain_endpoint(now);

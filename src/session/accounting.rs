@@ -5,7 +5,7 @@
 
 use super::*;
 
-impl LacCore {
+impl NodeCore {
     pub(super) fn account(&mut self, record: AccountingRecord) {
         self.commands.push_back(Command::Account {
             group: self.config.acct_group.clone(),
