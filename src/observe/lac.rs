@@ -156,39 +156,9 @@ pub enum LacEvent {
     },
 }
 
-/// Counters of one direction.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DirectionCounters {
-    /// Frames.
-    pub packets: u64,
-    /// PPP octets (protocol field and information).
-    pub bytes: u64,
-}
-
-/// Totals of the fast path, for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ForwardingTotals {
-    /// Subscriber → LNS.
-    pub upstream: DirectionCounters,
-    /// LNS → subscriber.
-    pub downstream: DirectionCounters,
-    /// Dropped by the policer.
-    pub policed: u64,
-    /// Unknown session or malformed.
-    pub dropped: u64,
-}
-
-impl ForwardingTotals {
-    /// Adds another worker's totals.
-    pub const fn add(&mut self, other: &Self) {
-        self.upstream.packets += other.upstream.packets;
-        self.upstream.bytes += other.upstream.bytes;
-        self.downstream.packets += other.downstream.packets;
-        self.downstream.bytes += other.downstream.bytes;
-        self.policed += other.policed;
-        self.dropped += other.dropped;
-    }
-}
+/// The fast path's counters (`dataplane::fastpath`), as the metrics read
+/// them.
+pub use crate::dataplane::fastpath::{DirectionCounters, ForwardingTotals};
 
 /// What the selector tells the driver for logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

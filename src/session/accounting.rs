@@ -30,7 +30,7 @@ impl NodeCore {
             record.class.clone_from(&accept.class);
         }
         if status != AcctStatusType::Start {
-            record.counters = Some(session.counters());
+            record.counters = Some(self.counters(session));
             record.session_time = session.up_at.map(|t| {
                 u32::try_from(now.saturating_duration_since(t).as_secs()).unwrap_or(u32::MAX)
             });

@@ -240,7 +240,14 @@ impl NodeCore {
             session.next_interim = Some(at);
             timers.push((at, TimerKind::Interim));
         }
-        apply_rate_limit(session, now, &attributes.rate_limit);
+        // Policers live with the forwarding state: a session that is not
+        // up yet gets its Access-Accept's when it comes up.
+        if let Some(entry) = session
+            .slot()
+            .and_then(|slot| self.fastpath.entry_mut(slot))
+        {
+            apply_rate_limit(entry, now, &attributes.rate_limit);
+        }
         for (at, kind) in timers {
             self.arm(at, token, kind);
         }

@@ -106,15 +106,26 @@ impl NodeCore {
     }
 
     pub(super) fn drop_frame(&mut self, reason: FastPathDrop) -> Forward {
-        if reason == FastPathDrop::Policed {
-            self.totals.policed += 1;
-        } else {
-            self.totals.dropped += 1;
-        }
-        Forward::Dropped(reason)
+        Forward::Dropped(self.fastpath.drop_frame(reason))
     }
 
-    /// Upstream: PPPoE session frame → L2TP data message, in place.
+    /// The fast path's answer as the driver's instruction.
+    fn delivered(result: Result<Delivery, FastPathDrop>) -> Forward {
+        match result {
+            Ok(Delivery::Datagram { to, range }) => Forward::Datagram { to, range },
+            Ok(Delivery::Frame { interface, range }) => Forward::Frame { interface, range },
+            // No session of this node has a `Local` leg: PPP terminated
+            // here arrives with the LNS role.
+            Ok(Delivery::Ip { .. } | Delivery::Link { .. }) => {
+                Forward::Dropped(FastPathDrop::NotUp)
+            }
+            Err(reason) => Forward::Dropped(reason),
+        }
+    }
+
+    /// Upstream: a PPPoE session frame. A forwarding session's frame goes
+    /// through the fast path (one lookup, rewritten in place for its other
+    /// leg); a session being set up hands it to its PPP link.
     pub(super) fn handle_session_frame(
         &mut self,
         now: Instant,
@@ -135,6 +146,14 @@ impl NodeCore {
             .get(6..12)
             .and_then(|b| MacAddress::from_bytes(b).ok())
             .unwrap_or(MacAddress::ZERO);
+        let ppp_start = header_len + crate::wire::pppoe::HEADER_LEN;
+        let ppp_end = ppp_start + ppp_len;
+        if let Some(leg) = self.fastpath.lookup(&pppoe_leg_key(interface, session_id)) {
+            if !self.fastpath.source_matches(leg, Source::Mac(src)) {
+                return self.drop_frame(FastPathDrop::UnknownSession);
+            }
+            return Self::delivered(self.fastpath.forward(now, leg, frame, ppp_start..ppp_end));
+        }
         let Some(&token) = self.by_pppoe.get(&pppoe_key(interface, session_id)) else {
             self.padt_for_stale_session(now, interface, frame, stripped, session_id);
             return self.drop_frame(FastPathDrop::UnknownSession);
@@ -145,77 +164,37 @@ impl NodeCore {
         if session.mac != src {
             return self.drop_frame(FastPathDrop::UnknownSession);
         }
-        let ppp_start = header_len + crate::wire::pppoe::HEADER_LEN;
-        let ppp_end = ppp_start + ppp_len;
-        let Stage::Up(forwarding) = &mut session.stage else {
-            // Control path: the PPP link of a session being set up.
-            let Some(ppp) = frame.get(ppp_start..ppp_end) else {
-                return self.drop_frame(FastPathDrop::Malformed);
-            };
-            let Ok(ppp) = crate::wire::ppp::Frame::new_checked(ppp) else {
-                return self.drop_frame(FastPathDrop::Malformed);
-            };
-            // The subscriber's authentication request, kept for a domain
-            // authorization's replay to the LNS (PAP code 1, CHAP code 2).
-            let auth_request = match ppp.protocol() {
-                Protocol::Pap => ppp.payload().first() == Some(&1),
-                Protocol::Chap => ppp.payload().first() == Some(&2),
-                _ => false,
-            };
-            if auth_request && session.link.is_some() {
-                session.auth_frame = frame.get(ppp_start..ppp_end).map(<[u8]>::to_vec);
-            }
-            if let Some(link) = session.link.as_mut() {
-                link.handle_frame(now, ppp.protocol(), ppp.payload());
-            }
-            self.drain_link(now, token);
-            return Forward::Control;
-        };
-        if let Some(policer) = session.police_up.as_mut() {
-            if !policer.admit(now, ppp_len) {
-                return self.drop_frame(FastPathDrop::Policed);
-            }
-        }
-        if self.config.tcp_mss != 0 {
-            clamp_in_ppp(frame.get_mut(ppp_start..ppp_end), self.config.tcp_mss);
-        }
-        // FF 03 in front of the PPP protocol field, then the L2TP header.
-        let Some(ac_start) = ppp_start.checked_sub(ADDRESS_CONTROL.len()) else {
+        // Control path: the PPP link of a session being set up.
+        let Some(ppp) = frame.get(ppp_start..ppp_end) else {
             return self.drop_frame(FastPathDrop::Malformed);
         };
-        if let Some(ac) = frame.get_mut(ac_start..ppp_start) {
-            ac.copy_from_slice(&ADDRESS_CONTROL);
-        }
-        let mut header = HeaderRepr::data(forwarding.peer_tunnel_id, forwarding.peer_session_id);
-        if let Some(ns) = forwarding.next_ns.as_mut() {
-            header.sequence = Some(Sequence { ns: *ns, nr: 0 });
-            *ns = ns.wrapping_add(1);
-        }
-        let Ok(start) = header.emit_before(frame, ac_start, ppp_end - ac_start) else {
+        let Ok(ppp) = crate::wire::ppp::Frame::new_checked(ppp) else {
             return self.drop_frame(FastPathDrop::Malformed);
         };
-        session.up.packets += 1;
-        session.up.bytes += ppp_len as u64;
-        // Idle-Timeout (RFC 2865 §5.28) counts the subscriber's data, not
-        // LCP echoes or NCP retransmissions: network-layer protocols are
-        // 0x0001-0x3fff (RFC 1661 §2), so the first octet is below 0x40.
-        if frame.get(ppp_start).is_some_and(|first| *first < 0x40) {
-            session.last_activity = now;
+        // The subscriber's authentication request, kept for a domain
+        // authorization's replay to the LNS (PAP code 1, CHAP code 2).
+        let auth_request = match ppp.protocol() {
+            Protocol::Pap => ppp.payload().first() == Some(&1),
+            Protocol::Chap => ppp.payload().first() == Some(&2),
+            _ => false,
+        };
+        if auth_request && session.link.is_some() {
+            session.auth_frame = frame.get(ppp_start..ppp_end).map(<[u8]>::to_vec);
         }
-        self.totals.upstream.packets += 1;
-        self.totals.upstream.bytes += ppp_len as u64;
-        Forward::Datagram {
-            to: forwarding.peer,
-            range: start..ppp_end,
+        if let Some(link) = session.link.as_mut() {
+            link.handle_frame(now, ppp.protocol(), ppp.payload());
         }
+        self.drain_link(now, token);
+        Forward::Control
     }
 
     /// Handles a UDP datagram from an LNS that sits at
     /// `buf[start..start + len]`, with at least [`DOWNSTREAM_HEADROOM`]
     /// bytes free before `start`. Control messages go to the L2TP endpoint
-    /// ([`Forward::Control`]); data of a forwarding session is rewritten in
-    /// place into an Ethernet + PPPoE frame: the caller sends `buf[range]`
-    /// on the interface ([`Forward::Frame`]).
+    /// ([`Forward::Control`]); data of a forwarding session goes through
+    /// the fast path, rewritten in place for its other leg: the caller
+    /// sends `buf[range]` ([`Forward::Frame`] on an interface,
+    /// [`Forward::Datagram`] to a peer).
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -237,114 +216,83 @@ impl NodeCore {
         };
         let key = (packet.tunnel_id(), packet.session_id());
         let peer_sequences = packet.has_sequence();
-        let payload_offset = start + packet.header_len();
-        let mut ppp_len = packet.payload().len();
-        let mut ppp_start = payload_offset;
+        let mut ppp_start = start + packet.header_len();
         if packet.payload().starts_with(&ADDRESS_CONTROL) {
             ppp_start += ADDRESS_CONTROL.len();
-            ppp_len -= ADDRESS_CONTROL.len();
         }
-        let Some(&token) = self.by_l2tp.get(&key) else {
-            return self.drop_frame(FastPathDrop::UnknownSession);
+        let ppp = ppp_start..start + packet.header_len() + packet.payload().len();
+        let leg_key = LegKey::L2tp {
+            tunnel_id: key.0,
+            session_id: key.1,
         };
-        let Some(session) = self.sessions.get_mut(&token) else {
-            return self.drop_frame(FastPathDrop::UnknownSession);
-        };
-        let mut behind_answer = false;
-        if let Stage::Tunnelling(tunnelling) = &session.stage {
-            // The LNS sends on a call only once it has our ICCN: data ahead
-            // of the ICCN's acknowledgement confirms the call. The session
-            // comes up (the subscriber's authentication answer is queued)
-            // and this frame is queued behind that answer, in order.
-            let Some((attempt, handle, _)) = &tunnelling.current else {
-                return self.drop_frame(FastPathDrop::NotUp);
-            };
-            if *handle
-                != (SessionHandle {
-                    tunnel_id: key.0,
-                    session_id: key.1,
-                })
-                || attempt.endpoint.ip() != from.ip()
-            {
-                return self.drop_frame(FastPathDrop::NotUp);
-            }
-            let handle = *handle;
-            self.endpoint.confirm_session(now, handle);
-            self.drain_endpoint(now);
-            let up = self
-                .sessions
-                .get(&token)
-                .is_some_and(|s| matches!(s.stage, Stage::Up(_)));
-            if !up {
-                return self.drop_frame(FastPathDrop::NotUp);
-            }
-            behind_answer = true;
+        if let Some(leg) = self.fastpath.lookup(&leg_key) {
+            return self.forward_l2tp(now, from, leg, peer_sequences, buf, ppp);
         }
-        let Some(session) = self.sessions.get_mut(&token) else {
+        // Not forwarding yet: a call being placed.
+        let Some(&token) = self.calls.get(&key) else {
             return self.drop_frame(FastPathDrop::UnknownSession);
         };
-        let Stage::Up(forwarding) = &mut session.stage else {
+        let Some(Stage::Tunnelling(tunnelling)) = self.sessions.get(&token).map(|s| &s.stage)
+        else {
             return self.drop_frame(FastPathDrop::NotUp);
         };
-        if forwarding.peer.ip() != from.ip() {
+        // The LNS sends on a call only once it has our ICCN: data ahead of
+        // the ICCN's acknowledgement confirms the call. The session comes
+        // up (the subscriber's authentication answer is queued) and this
+        // frame is queued behind that answer, in order.
+        let Some((attempt, handle, _)) = &tunnelling.current else {
+            return self.drop_frame(FastPathDrop::NotUp);
+        };
+        if *handle
+            != (SessionHandle {
+                tunnel_id: key.0,
+                session_id: key.1,
+            })
+            || attempt.endpoint.ip() != from.ip()
+        {
+            return self.drop_frame(FastPathDrop::NotUp);
+        }
+        let handle = *handle;
+        self.endpoint.confirm_session(now, handle);
+        self.drain_endpoint(now);
+        let Some(leg) = self.fastpath.lookup(&leg_key) else {
+            return self.drop_frame(FastPathDrop::NotUp);
+        };
+        match self.forward_l2tp(now, from, leg, peer_sequences, buf, ppp) {
+            Forward::Frame { interface, range } => {
+                // In order behind the authentication answer session_up
+                // queued.
+                if let Some(bytes) = buf.get(range) {
+                    self.frames.push_back(OutFrame {
+                        interface,
+                        bytes: bytes.to_vec(),
+                    });
+                }
+                Forward::Control
+            }
+            other => other,
+        }
+    }
+
+    /// An L2TP data message of a forwarding session's leg `leg`, its PPP
+    /// frame at `buf[ppp]`.
+    fn forward_l2tp(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        leg: LegRef,
+        peer_sequences: bool,
+        buf: &mut [u8],
+        ppp: std::ops::Range<usize>,
+    ) -> Forward {
+        if !self.fastpath.source_matches(leg, Source::Udp(from)) {
             return self.drop_frame(FastPathDrop::UnknownSession);
         }
         // RFC 2661 §5.4: "The LNS controls enabling and disabling of
         // sequence numbers by sending a data message with or without
         // sequence numbers present at any time during the life of a
         // session." Our data messages follow its lead.
-        match (peer_sequences, forwarding.next_ns) {
-            (true, None) => forwarding.next_ns = Some(0),
-            (false, Some(_)) => forwarding.next_ns = None,
-            _ => {}
-        }
-        if ppp_len == 0 {
-            return self.drop_frame(FastPathDrop::Malformed);
-        }
-        if let Some(policer) = session.police_down.as_mut() {
-            if !policer.admit(now, ppp_len) {
-                return self.drop_frame(FastPathDrop::Policed);
-            }
-        }
-        if self.config.tcp_mss != 0 {
-            clamp_in_ppp(
-                buf.get_mut(ppp_start..ppp_start + ppp_len),
-                self.config.tcp_mss,
-            );
-        }
-        let Some(&local_mac) = self.interface_macs.get(session.interface) else {
-            return self.drop_frame(FastPathDrop::UnknownSession);
-        };
-        let ethernet = EthernetRepr {
-            dst: session.mac,
-            src: local_mac,
-            vlans: session.vlans,
-            ethertype: EtherType::PppoeSession,
-        };
-        let Ok(frame_start) = encapsulate_session_in_place(
-            buf,
-            ppp_start,
-            ppp_len,
-            &ethernet,
-            session.pppoe_session_id,
-        ) else {
-            return self.drop_frame(FastPathDrop::Malformed);
-        };
-        session.down.packets += 1;
-        session.down.bytes += ppp_len as u64;
-        self.totals.downstream.packets += 1;
-        self.totals.downstream.bytes += ppp_len as u64;
-        let (interface, range) = (session.interface, frame_start..ppp_start + ppp_len);
-        if behind_answer {
-            // In order behind the authentication answer session_up queued.
-            if let Some(bytes) = buf.get(range) {
-                self.frames.push_back(OutFrame {
-                    interface,
-                    bytes: bytes.to_vec(),
-                });
-            }
-            return Forward::Control;
-        }
-        Forward::Frame { interface, range }
+        self.fastpath.follow_sequencing(leg, peer_sequences);
+        Self::delivered(self.fastpath.forward(now, leg, buf, ppp))
     }
 }

@@ -55,7 +55,10 @@ use crate::aaa::request::{
     AccountingRecord, AcctStatusType, AuthRequest, Counters, Credentials, NasPortIdTemplate,
     NasPortType, PortInfo, SessionEnd, SessionInfo as AaaSessionInfo, TunnelAccounting,
 };
-use crate::dataplane::mss::clamp_mss;
+use crate::dataplane::fastpath::{
+    ADDRESS_CONTROL, Delivery, Egress, Entry as FastPathEntry, FastPath, LegKey, LegRef, Side,
+    Slot, Source, pppoe_leg,
+};
 use crate::dataplane::police::Policer;
 use crate::l2tp::{
     CallInfo, Endpoint, EndpointConfig, Event as L2tpEvent, OpenError, OpenSession, ProxyInfo,
@@ -71,8 +74,7 @@ use crate::wire::ethernet::{
     EtherType, EthernetRepr, Frame as EthernetFrame, MacAddress, VlanStack,
 };
 use crate::wire::l2tp::{
-    CdnResult, HeaderRepr, Packet as L2tpPacket, ProxyAuthenType, ResultCode, Sequence,
-    StopCcnResult,
+    CdnResult, Packet as L2tpPacket, ProxyAuthenType, ResultCode, StopCcnResult,
 };
 use crate::wire::ppp::{FrameHeader, Protocol};
 use crate::wire::pppoe::{SessionPacket, encapsulate_session_in_place};
@@ -87,9 +89,6 @@ pub use crate::observe::lac::{
 /// PPPoE (6), less the L2TP header and `FF 03` the frame loses.
 pub const DOWNSTREAM_HEADROOM: usize = 32;
 
-/// Length of `FF 03` (RFC 1662 §3.1 Address and Control).
-const ADDRESS_CONTROL: [u8; 2] = [0xff, 0x03];
-
 /// Size of a scratch buffer for one control frame to a subscriber.
 const CONTROL_FRAME_LEN: usize = crate::pppoe::MAX_FRAME_LEN;
 
@@ -99,19 +98,20 @@ const STALE_PADT_PER_SECOND: u32 = 100;
 /// Headroom in front of PPP control frames the link writes.
 const CONTROL_HEADROOM: usize = 32;
 
-/// The forwarding state of a session that is up.
+/// A session that is up: its second leg, an outgoing L2TP call, and its
+/// entry in the fast path (which holds both legs' addressing, the
+/// counters, policers and the idle clock).
 #[derive(Debug, Clone)]
 struct Forwarding {
     peer: SocketAddr,
     handle: SessionHandle,
     peer_tunnel_id: u16,
     peer_session_id: u16,
-    /// RFC 2661 §5.4: Ns of the next data message when the LNS asked for
-    /// sequencing.
-    next_ns: Option<u16>,
     /// The L2TP session is already gone (CDN or StopCCN from the LNS): no
     /// CDN to send, the ids stay for the Stop record.
     l2tp_closed: bool,
+    /// The session's fast-path entry.
+    slot: Slot,
 }
 
 /// A selected endpoint being tried.
@@ -167,15 +167,10 @@ struct Session {
     /// (`realm:@domain`, `realm:prefix`).
     lns_group: Option<Arc<str>>,
     up_at: Option<Instant>,
-    up: DirectionCounters,
-    down: DirectionCounters,
-    last_activity: Instant,
     session_timeout_at: Option<Instant>,
     idle_timeout: Option<Duration>,
     interim: Option<Duration>,
     next_interim: Option<Instant>,
-    police_up: Option<Policer>,
-    police_down: Option<Policer>,
 }
 
 impl Session {
@@ -188,12 +183,11 @@ impl Session {
         }
     }
 
-    fn counters(&self) -> Counters {
-        Counters {
-            input_octets: self.up.bytes,
-            output_octets: self.down.bytes,
-            input_packets: u32::try_from(self.up.packets).unwrap_or(u32::MAX),
-            output_packets: u32::try_from(self.down.packets).unwrap_or(u32::MAX),
+    /// The fast-path entry of a session that is up.
+    const fn slot(&self) -> Option<Slot> {
+        match &self.stage {
+            Stage::Up(f) => Some(f.slot),
+            _ => None,
         }
     }
 }
@@ -231,6 +225,14 @@ const fn pppoe_key(interface: usize, session_id: u16) -> (usize, u16) {
     (interface, session_id)
 }
 
+/// A PPPoE leg's key in the fast path.
+fn pppoe_leg_key(interface: usize, session_id: u16) -> LegKey {
+    LegKey::Pppoe {
+        interface: u32::try_from(interface).unwrap_or(u32::MAX),
+        session_id,
+    }
+}
+
 /// The LAC core: every access interface, session and tunnel of one LAC.
 #[derive(Debug)]
 pub struct NodeCore {
@@ -242,8 +244,13 @@ pub struct NodeCore {
     lac: LacPolicy,
     rng: StdRng,
     sessions: HashMap<u64, Session>,
+    /// Sessions being set up, by PPPoE leg (a session that is up is found
+    /// through the fast path).
     by_pppoe: HashMap<(usize, u16), u64>,
-    by_l2tp: HashMap<(u16, u16), u64>,
+    /// Calls being placed, by our (Tunnel ID, Session ID).
+    calls: HashMap<(u16, u16), u64>,
+    /// Every session that is up: leg key → both legs, counters, policers.
+    fastpath: FastPath,
     by_acct_id: HashMap<String, u64>,
     next_token: u64,
     next_call_serial: u32,
@@ -257,7 +264,6 @@ pub struct NodeCore {
     /// L2TP data messages the core itself sends (a domain-authorized
     /// subscriber's authentication request, replayed to its LNS).
     data_out: VecDeque<(SocketAddr, Vec<u8>)>,
-    totals: ForwardingTotals,
     scratch: Vec<u8>,
     /// Rate limit of PADTs for unknown sessions: window start, count.
     stale_padts: (Instant, u32),
@@ -298,7 +304,8 @@ impl NodeCore {
             rng,
             sessions: HashMap::new(),
             by_pppoe: HashMap::new(),
-            by_l2tp: HashMap::new(),
+            calls: HashMap::new(),
+            fastpath: FastPath::new(),
             by_acct_id: HashMap::new(),
             next_token: 1,
             next_call_serial: 1,
@@ -310,7 +317,6 @@ impl NodeCore {
             events: VecDeque::new(),
             frames: VecDeque::new(),
             data_out: VecDeque::new(),
-            totals: ForwardingTotals::default(),
             scratch: vec![0; CONTROL_FRAME_LEN],
             stale_padts: (now, 0),
             draining_endpoint: false,
@@ -329,7 +335,29 @@ impl NodeCore {
 
     /// Fast-path totals.
     pub const fn totals(&self) -> ForwardingTotals {
-        self.totals
+        self.fastpath.totals()
+    }
+
+    /// The counters of session `session` ([`Side::First`]: from the
+    /// subscriber).
+    fn direction_counters(&self, session: &Session) -> [DirectionCounters; 2] {
+        session
+            .slot()
+            .and_then(|slot| self.fastpath.entry(slot))
+            .map_or([DirectionCounters::default(); 2], |e| {
+                [e.arrived(Side::First), e.arrived(Side::Second)]
+            })
+    }
+
+    /// A session's counters for accounting (RFC 2866 §5.3–§5.8).
+    fn counters(&self, session: &Session) -> Counters {
+        let [up, down] = self.direction_counters(session);
+        Counters {
+            input_octets: up.bytes,
+            output_octets: down.bytes,
+            input_packets: u32::try_from(up.packets).unwrap_or(u32::MAX),
+            output_packets: u32::try_from(down.packets).unwrap_or(u32::MAX),
+        }
     }
 
     /// Sessions per state.
@@ -406,6 +434,7 @@ impl NodeCore {
                     Stage::Up(f) => Some(f),
                     _ => None,
                 };
+                let [up, down] = self.direction_counters(s);
                 SessionView {
                     acct_session_id: s.acct_session_id.clone(),
                     user_name: s.user_name.clone(),
@@ -424,10 +453,10 @@ impl NodeCore {
                     session_id: forwarding.map(|f| f.handle.session_id),
                     peer_tunnel_id: forwarding.map(|f| f.peer_tunnel_id),
                     peer_session_id: forwarding.map(|f| f.peer_session_id),
-                    packets_up: s.up.packets,
-                    bytes_up: s.up.bytes,
-                    packets_down: s.down.packets,
-                    bytes_down: s.down.bytes,
+                    packets_up: up.packets,
+                    bytes_up: up.bytes,
+                    packets_down: down.packets,
+                    bytes_down: down.bytes,
                     up_seconds: s.up_at.map(|t| now.saturating_duration_since(t).as_secs()),
                     worker: self.config.shard.index(),
                 }
@@ -658,6 +687,20 @@ impl NodeCore {
     // Internals
     // ------------------------------------------------------------------
 
+    /// The session on PPPoE leg (`interface`, `session_id`): being set
+    /// up, or in the fast path.
+    fn token_by_pppoe(&self, interface: usize, session_id: u16) -> Option<u64> {
+        self.by_pppoe
+            .get(&pppoe_key(interface, session_id))
+            .copied()
+            .or_else(|| {
+                let leg = self
+                    .fastpath
+                    .lookup(&pppoe_leg_key(interface, session_id))?;
+                self.fastpath.entry(leg.slot).map(|e| e.session)
+            })
+    }
+
     fn arm(&mut self, at: Instant, token: u64, kind: TimerKind) {
         self.timers.push(Reverse((at, token, kind)));
     }
@@ -703,7 +746,11 @@ impl NodeCore {
                 let Some(idle) = session.idle_timeout else {
                     return;
                 };
-                let expires = session.last_activity + idle;
+                let last_activity = session
+                    .slot()
+                    .and_then(|slot| self.fastpath.entry(slot))
+                    .map_or(now, |e| e.last_activity);
+                let expires = last_activity + idle;
                 if expires <= now {
                     self.end_session(now, token, SessionEnd::IdleTimeout);
                 } else {
@@ -785,7 +832,7 @@ impl NodeCore {
                     by_peer: true,
                     ..
                 } => {
-                    if let Some(&token) = self.by_pppoe.get(&pppoe_key(interface, *session_id)) {
+                    if let Some(token) = self.token_by_pppoe(interface, *session_id) {
                         self.subscriber_left(now, token);
                     }
                 }
@@ -808,7 +855,7 @@ impl NodeCore {
         circuit_id: Option<Vec<u8>>,
         remote_id: Option<Vec<u8>>,
     ) {
-        if let Some(&old) = self.by_pppoe.get(&pppoe_key(interface, pppoe_session_id)) {
+        if let Some(old) = self.token_by_pppoe(interface, pppoe_session_id) {
             // A PADS for an id still in our table: the old one is stale.
             self.forget(old);
         }
@@ -841,15 +888,10 @@ impl NodeCore {
             lns: None,
             lns_group: None,
             up_at: None,
-            up: DirectionCounters::default(),
-            down: DirectionCounters::default(),
-            last_activity: now,
             session_timeout_at: None,
             idle_timeout: None,
             interim: None,
             next_interim: None,
-            police_up: None,
-            police_down: None,
         };
         self.sessions.insert(token, session);
         self.by_pppoe
@@ -890,8 +932,9 @@ impl NodeCore {
     }
 }
 
-/// Policers from RADIUS rate limits (absent limits remove the policer).
-fn apply_rate_limit(session: &mut Session, now: Instant, rate: &RateLimit) {
+/// Policers from RADIUS rate limits (absent limits remove the policer):
+/// on frames from the subscriber (`up`) and towards it.
+fn apply_rate_limit(entry: &mut FastPathEntry, now: Instant, rate: &RateLimit) {
     let set = |slot: &mut Option<Policer>, bps: Option<u64>, burst: Option<u32>| match bps {
         Some(bps) => {
             let burst = burst.map(u64::from);
@@ -903,24 +946,9 @@ fn apply_rate_limit(session: &mut Session, now: Instant, rate: &RateLimit) {
         None => *slot = None,
     };
     if rate.is_set() {
-        set(&mut session.police_up, rate.up_bps, rate.burst_up_bytes);
-        set(
-            &mut session.police_down,
-            rate.down_bps,
-            rate.burst_down_bytes,
-        );
-    }
-}
-
-/// Clamps TCP MSS in a PPP frame (protocol field first) carrying IPv4 or
-/// IPv6.
-fn clamp_in_ppp(ppp: Option<&mut [u8]>, mss: u16) {
-    let Some(ppp) = ppp else {
-        return;
-    };
-    // IPv4 (0x0021) or IPv6 (0x0057), protocol field compressed or not.
-    if let [0x00, 0x21 | 0x57, ip @ ..] | [0x21 | 0x57, ip @ ..] = ppp {
-        let _ = clamp_mss(ip, mss);
+        let [up, down] = &mut entry.policers;
+        set(up, rate.up_bps, rate.burst_up_bytes);
+        set(down, rate.down_bps, rate.burst_down_bytes);
     }
 }
 

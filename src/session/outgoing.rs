@@ -78,7 +78,7 @@ impl NodeCore {
                     }
                     // Data of this call may come before the ICCN's
                     // acknowledgement (see handle_datagram).
-                    self.by_l2tp
+                    self.calls
                         .insert((handle.tunnel_id, handle.session_id), token);
                     let record =
                         self.tunnels
@@ -264,14 +264,13 @@ impl NodeCore {
                     self.session_up(
                         now,
                         *request_id,
-                        Forwarding {
+                        Egress::L2tp {
                             peer: *peer,
-                            handle: *handle,
                             peer_tunnel_id: *peer_tunnel_id,
                             peer_session_id: *peer_session_id,
                             next_ns: call.sequencing_required.then_some(0),
-                            l2tp_closed: false,
                         },
+                        *handle,
                     );
                 }
                 L2tpEvent::SessionDown {
@@ -287,13 +286,30 @@ impl NodeCore {
         }
     }
 
-    /// ICCN sent: answer the subscriber, drop the link, forward.
-    pub(super) fn session_up(&mut self, now: Instant, token: u64, mut forwarding: Forwarding) {
+    /// ICCN sent: the call on `handle` is the session's second leg
+    /// (`call`, towards the LNS). Installs both legs in the fast path,
+    /// answers the subscriber and drops its link.
+    pub(super) fn session_up(
+        &mut self,
+        now: Instant,
+        token: u64,
+        call: Egress,
+        handle: SessionHandle,
+    ) {
+        let Egress::L2tp {
+            peer,
+            peer_tunnel_id,
+            peer_session_id,
+            ..
+        } = call
+        else {
+            return;
+        };
         let Some(session) = self.sessions.get_mut(&token) else {
             // The subscriber left meanwhile: clear the call.
             self.endpoint.close_session(
                 now,
-                forwarding.handle,
+                handle,
                 ResultCode::cdn(CdnResult::LossOfCarrier),
                 None,
             );
@@ -301,6 +317,40 @@ impl NodeCore {
         };
         let Stage::Tunnelling(tunnelling) = &session.stage else {
             return;
+        };
+        let local_mac = self
+            .interface_macs
+            .get(session.interface)
+            .copied()
+            .unwrap_or(MacAddress::ZERO);
+        let subscriber = pppoe_leg(
+            session.interface,
+            local_mac,
+            session.mac,
+            session.vlans,
+            session.pppoe_session_id,
+        );
+        let first_key = pppoe_leg_key(session.interface, session.pppoe_session_id);
+        let second_key = LegKey::L2tp {
+            tunnel_id: handle.tunnel_id,
+            session_id: handle.session_id,
+        };
+        let room = crate::dataplane::fastpath::headroom(&call);
+        let slot = self.fastpath.insert(
+            first_key,
+            Some(second_key),
+            FastPathEntry::new(token, subscriber, call, self.config.tcp_mss, now),
+        );
+        self.by_pppoe
+            .remove(&pppoe_key(session.interface, session.pppoe_session_id));
+        self.calls.remove(&(handle.tunnel_id, handle.session_id));
+        let forwarding = Forwarding {
+            peer,
+            handle,
+            peer_tunnel_id,
+            peer_session_id,
+            l2tp_closed: false,
+            slot,
         };
         let outcome = if tunnelling.failed == 0 && tunnelling.next <= 1 {
             SelectionOutcome::FirstChoice
@@ -319,21 +369,23 @@ impl NodeCore {
             // Success/Failure, Reply-Message and all) reaches the
             // subscriber unchanged through the fast path.
             session.link = None;
+            // The request is the subscriber's frame, forwarded late:
+            // the fast path wraps it (with the call's Ns when it is
+            // sequenced) and counts it.
             if let Some(ppp) = session.auth_frame.take() {
-                let mut header =
-                    HeaderRepr::data(forwarding.peer_tunnel_id, forwarding.peer_session_id);
-                if let Some(ns) = forwarding.next_ns.as_mut() {
-                    header.sequence = Some(Sequence { ns: *ns, nr: 0 });
-                    *ns = ns.wrapping_add(1);
-                }
-                let header_len = header.header_len();
-                let payload_len = ADDRESS_CONTROL.len() + ppp.len();
-                let mut bytes = vec![0u8; header_len + payload_len];
-                bytes[header_len..header_len + ADDRESS_CONTROL.len()]
-                    .copy_from_slice(&ADDRESS_CONTROL);
-                bytes[header_len + ADDRESS_CONTROL.len()..].copy_from_slice(&ppp);
-                if header.emit(&mut bytes, payload_len).is_ok() {
-                    self.data_out.push_back((forwarding.peer, bytes));
+                let mut buf = vec![0u8; room + ppp.len()];
+                buf[room..].copy_from_slice(&ppp);
+                let first = LegRef {
+                    slot,
+                    side: Side::First,
+                };
+                if let Ok(Delivery::Datagram { to, range }) =
+                    self.fastpath
+                        .forward(now, first, &mut buf, room..room + ppp.len())
+                {
+                    if let Some(bytes) = buf.get(range) {
+                        self.data_out.push_back((to, bytes.to_vec()));
+                    }
                 }
             }
         }
@@ -359,11 +411,8 @@ impl NodeCore {
                 }
             }
         }
-        let peer = forwarding.peer;
-        let handle = forwarding.handle;
         session.stage = Stage::Up(forwarding);
         session.up_at = Some(now);
-        session.last_activity = now;
         tracing::info!(
             acct_session_id = %session.acct_session_id,
             user = session.user_name.as_deref().unwrap_or(""),
@@ -372,8 +421,6 @@ impl NodeCore {
             session_id = handle.session_id,
             "session up"
         );
-        self.by_l2tp
-            .insert((handle.tunnel_id, handle.session_id), token);
         self.lac.session_started(peer);
         self.drain_policy();
         self.events.push_back(LacEvent::Selection(outcome));
@@ -423,8 +470,7 @@ impl NodeCore {
                     return;
                 }
                 tunnelling.failed += 1;
-                self.by_l2tp
-                    .remove(&(current.tunnel_id, current.session_id));
+                self.calls.remove(&(current.tunnel_id, current.session_id));
                 tracing::warn!(
                     acct_session_id = %session.acct_session_id,
                     lns = %attempt.endpoint,
@@ -446,7 +492,6 @@ impl NodeCore {
                     _ => SessionEnd::TunnelLost,
                 };
                 // The L2TP side is gone already: no CDN, only the PADT.
-                self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
                 if let Stage::Up(f) = &mut session.stage {
                     f.l2tp_closed = true;
                 }

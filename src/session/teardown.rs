@@ -57,7 +57,7 @@ impl NodeCore {
         self.events.push_back(LacEvent::SetupFailed(failure));
         if let Stage::Tunnelling(t) = &mut session.stage {
             if let Some((_, handle, _)) = t.current.take() {
-                self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
+                self.calls.remove(&(handle.tunnel_id, handle.session_id));
                 self.endpoint.close_session(
                     now,
                     handle,
@@ -101,7 +101,7 @@ impl NodeCore {
         }
         if let Stage::Tunnelling(t) = &mut session.stage {
             if let Some((_, handle, _)) = t.current.take() {
-                self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
+                self.calls.remove(&(handle.tunnel_id, handle.session_id));
                 self.endpoint.close_session(
                     now,
                     handle,
@@ -174,13 +174,14 @@ impl NodeCore {
         let handle = forwarding.handle;
         let peer = forwarding.peer;
         let l2tp_open = !forwarding.l2tp_closed;
+        let [up, down] = self.direction_counters(session);
         tracing::info!(
             acct_session_id = %session.acct_session_id,
             user = session.user_name.as_deref().unwrap_or(""),
             lns = %peer,
             cause = ?end.terminate_cause(),
-            up = session.up.packets,
-            down = session.down.packets,
+            up = up.packets,
+            down = down.packets,
             "session down"
         );
         // CDN towards the LNS unless the L2TP side ended it.
@@ -192,7 +193,6 @@ impl NodeCore {
                 _ => ResultCode::cdn(CdnResult::Administrative),
             };
             self.endpoint.close_session(now, handle, result, None);
-            self.by_l2tp.remove(&(handle.tunnel_id, handle.session_id));
         }
         // PADT towards the subscriber unless it sent one or the port is gone.
         if !matches!(end, SessionEnd::SubscriberRequest | SessionEnd::LinkLost) {
@@ -245,15 +245,18 @@ impl NodeCore {
                     .remove(&pppoe_key(session.interface, session.pppoe_session_id));
             }
             self.by_acct_id.remove(&session.acct_session_id);
-            let handle = match &session.stage {
-                Stage::Up(f) => Some(f.handle),
-                Stage::Tunnelling(t) => t.current.as_ref().map(|(_, h, _)| *h),
-                _ => None,
-            };
-            if let Some(h) = handle {
-                if self.by_l2tp.get(&(h.tunnel_id, h.session_id)) == Some(&token) {
-                    self.by_l2tp.remove(&(h.tunnel_id, h.session_id));
+            match &session.stage {
+                Stage::Up(f) => {
+                    self.fastpath.remove(f.slot);
                 }
+                Stage::Tunnelling(t) => {
+                    if let Some((_, h, _)) = &t.current {
+                        if self.calls.get(&(h.tunnel_id, h.session_id)) == Some(&token) {
+                            self.calls.remove(&(h.tunnel_id, h.session_id));
+                        }
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -109,29 +109,7 @@ pub enum Forward {
 }
 
 /// Why the fast path dropped a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FastPathDrop {
-    /// Malformed Ethernet, PPPoE, L2TP or PPP framing.
-    Malformed,
-    /// No session with those identifiers (or wrong source).
-    UnknownSession,
-    /// Over the session's rate limit.
-    Policed,
-    /// The session is not forwarding yet.
-    NotUp,
-}
-
-impl FastPathDrop {
-    /// Label for metrics.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::UnknownSession => "unknown_session",
-            Self::Policed => "policed",
-            Self::NotUp => "not_up",
-        }
-    }
-}
+pub use crate::dataplane::fastpath::FastPathDrop;
 
 /// A session as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
