@@ -6,6 +6,9 @@
 //! * [`request`]: requests as plain data ([`AuthRequest`],
 //!   [`AccountingRecord`]) and their Access-Request / Accounting-Request /
 //!   Status-Server encoding, Message-Authenticator first on every request;
+//! * [`accounting`]: Start / Interim / Stop and the RFC 2867 tunnel
+//!   records, built from a session's usage and its L2TP leg whatever the
+//!   role;
 //! * [`attributes`]: [`Decision`] and the mapping of Access-Accept /
 //!   Access-Reject, including RFC 2868 tag groups → ordered
 //!   [`TunnelCandidate`]s;
@@ -28,6 +31,7 @@
 //! Observability: [`client::ClientEvent`], [`service::AaaEvent`] and
 //! [`dynauth::DynAuthEvent`] are the events the integrator maps to metrics.
 
+pub mod accounting;
 pub mod attributes;
 pub mod cache;
 pub mod client;

@@ -533,9 +533,10 @@ impl Lac {
     }
 }
 
-/// Spools Accounting-On or -Off for the whole LAC ([`NodeCore::nas_record`]).
+/// Spools Accounting-On or -Off for the whole LAC
+/// ([`crate::aaa::accounting::nas_record`]).
 async fn account_nas(aaa: &AaaHandle, group: &str, prefix: &str, on: bool) {
-    let mut record = NodeCore::nas_record(prefix, on);
+    let mut record = crate::aaa::accounting::nas_record(prefix, on);
     stamp(&mut record);
     if let Err(error) = aaa.account(group, record).await {
         tracing::error!(%error, group, on, "Accounting-On/Off not spooled");

@@ -1,9 +1,10 @@
-//! The LAC core's accounting records: Start / Interim / Stop (RFC 2866)
-//! with the RFC 2867 tunnel attributes of the session's call, and the
-//! RFC 2867 §4.1 tunnel records (Tunnel-Start, -Stop, -Reject,
-//! -Link-Start, -Link-Stop).
+//! The node core's side of accounting: a session's usage and its L2TP leg
+//! as [`crate::aaa::accounting`] builds records from them (RFC 2866
+//! Start / Interim / Stop with the RFC 2867 tunnel attributes, RFC 2867
+//! §4.1 tunnel and link records), queued for the driver's durable spool.
 
 use super::*;
+use crate::aaa::accounting::{self, CallDirection, SessionUsage, TunnelLeg};
 
 impl NodeCore {
     pub(super) fn account(&mut self, record: AccountingRecord) {
@@ -13,84 +14,85 @@ impl NodeCore {
         });
     }
 
-    /// An accounting record of `status` for a session.
-    pub(super) fn session_record(
-        &self,
+    /// Accounts session `token` at `status`: its session record, and with
+    /// tunnel accounting its RFC 2867 link record (Start with
+    /// Tunnel-Link-Start, Stop with Tunnel-Link-Stop).
+    pub(super) fn account_session(
+        &mut self,
         now: Instant,
         token: u64,
         status: AcctStatusType,
-    ) -> Option<AccountingRecord> {
-        let session = self.sessions.get(&token)?;
-        let mut record = AccountingRecord::new(
-            status,
-            session.user_name.clone(),
-            self.aaa_session_info(token),
-        );
-        if let Some(accept) = &session.accept {
-            record.class.clone_from(&accept.class);
+        end: Option<SessionEnd>,
+    ) {
+        let Some(usage) = self.usage(token) else {
+            return;
+        };
+        let link = match status {
+            AcctStatusType::Start => Some(AcctStatusType::TunnelLinkStart),
+            AcctStatusType::Stop => Some(AcctStatusType::TunnelLinkStop),
+            _ => None,
         }
-        if status != AcctStatusType::Start {
-            record.counters = Some(self.counters(session));
-            record.session_time = session.up_at.map(|t| {
-                u32::try_from(now.saturating_duration_since(t).as_secs()).unwrap_or(u32::MAX)
-            });
+        .filter(|_| self.config.tunnel_accounting && usage.tunnel.is_some());
+        let link = link.map(|status| accounting::link_record(status, usage.clone()));
+        let cause = end.map(|end| end.terminate_cause().into());
+        self.account(accounting::session_record(now, status, usage, cause));
+        if let Some(link) = link {
+            self.account(link);
         }
-        record.tunnel = self.tunnel_attributes(session);
-        Some(record)
     }
 
-    pub(super) fn tunnel_attributes(&self, session: &Session) -> Option<TunnelAccounting> {
-        let Stage::Up(f) = &session.stage else {
-            return None;
-        };
-        let text = |b: &Option<Vec<u8>>| {
-            b.as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-        };
-        let attempt = session.lns.as_ref();
-        Some(TunnelAccounting {
-            client_endpoint: self.config.local_address,
-            server_endpoint: Some(f.peer.ip()),
-            assignment_id: attempt.and_then(|a| text(&a.assignment_id)),
-            connection_id: Some(format!("{}/{}", f.handle.tunnel_id, f.handle.session_id)),
-            client_auth_id: attempt.and_then(|a| text(&a.client_auth_id)),
-            server_auth_id: None,
-            packets_lost: None,
+    /// What accounting needs of session `token`.
+    fn usage(&self, token: u64) -> Option<SessionUsage> {
+        let session = self.sessions.get(&token)?;
+        Some(SessionUsage {
+            user_name: session.user_name.clone(),
+            info: self.aaa_session_info(token),
+            class: session
+                .accept
+                .as_ref()
+                .map(|a| a.class.clone())
+                .unwrap_or_default(),
+            counters: self.counters(session),
+            up_at: session.up_at,
+            tunnel: self.call_leg(session),
         })
     }
 
-    /// An RFC 2867 tunnel record (Tunnel-Start/Stop/Reject, Link-Start/Stop).
-    pub(super) fn tunnel_record(
-        &self,
-        tunnel_id: u16,
-        status: AcctStatusType,
-        token: Option<u64>,
-    ) -> AccountingRecord {
-        let tunnel = self.tunnels.get(&tunnel_id);
-        let session = token.and_then(|t| self.sessions.get(&t));
-        let info = token
-            .map(|t| self.aaa_session_info(t))
-            .unwrap_or_else(|| AaaSessionInfo {
-                acct_session_id: format!("{}T{tunnel_id:04X}", self.acct_session_prefix),
-                ..AaaSessionInfo::default()
-            });
-        let mut record =
-            AccountingRecord::new(status, session.and_then(|s| s.user_name.clone()), info);
-        let connection_id = match session.map(|s| &s.stage) {
-            Some(Stage::Up(f)) => format!("{tunnel_id}/{}", f.handle.session_id),
-            _ => tunnel.map_or_else(|| tunnel_id.to_string(), |t| t.connection_id.clone()),
+    /// The session's outgoing call, once up (RFC 2867 §3 attributes).
+    fn call_leg(&self, session: &Session) -> Option<TunnelLeg> {
+        let Stage::Up(f) = &session.stage else {
+            return None;
         };
-        record.tunnel = Some(TunnelAccounting {
-            client_endpoint: self.config.local_address,
-            server_endpoint: tunnel.map(|t| t.peer.ip()),
-            assignment_id: tunnel
-                .and_then(|t| t.assignment_id.as_deref())
-                .map(|b| String::from_utf8_lossy(b).into_owned()),
-            connection_id: Some(connection_id),
+        let attempt = session.lns.as_ref();
+        Some(TunnelLeg {
+            direction: CallDirection::Outgoing,
+            local: self.config.local_address,
+            peer: Some(f.peer.ip()),
+            connection_id: format!("{}/{}", f.handle.tunnel_id, f.handle.session_id),
+            assignment_id: attempt.and_then(|a| a.assignment_id.clone()),
+            client_auth_id: attempt.and_then(|a| a.client_auth_id.clone()),
+            server_auth_id: None,
+        })
+    }
+
+    /// An RFC 2867 §4.1 tunnel record (Tunnel-Start, -Stop, -Reject) for
+    /// our tunnel `tunnel_id`.
+    pub(super) fn account_tunnel(&mut self, tunnel_id: u16, status: AcctStatusType) {
+        if !self.config.tunnel_accounting {
+            return;
+        }
+        let tunnel = self.tunnels.get(&tunnel_id);
+        let leg = TunnelLeg {
+            direction: CallDirection::Outgoing,
+            local: self.config.local_address,
+            peer: tunnel.map(|t| t.peer.ip()),
+            connection_id: tunnel
+                .map_or_else(|| tunnel_id.to_string(), |t| t.connection_id.clone()),
+            assignment_id: tunnel.and_then(|t| t.assignment_id.clone()),
             client_auth_id: None,
             server_auth_id: None,
-            packets_lost: None,
-        });
-        record
+        };
+        let acct_session_id = format!("{}T{tunnel_id:04X}", self.acct_session_prefix);
+        self.account(accounting::tunnel_record(status, acct_session_id, &leg));
     }
 }

@@ -53,7 +53,7 @@ use crate::aaa::attributes::{AcceptAttributes, Decision, RateLimit};
 use crate::aaa::dynauth::{DynAuthKind, DynAuthRequest, DynAuthResult, ErrorCause};
 use crate::aaa::request::{
     AccountingRecord, AcctStatusType, AuthRequest, Counters, Credentials, NasPortIdTemplate,
-    NasPortType, PortInfo, SessionEnd, SessionInfo as AaaSessionInfo, TunnelAccounting,
+    NasPortType, PortInfo, SessionEnd, SessionInfo as AaaSessionInfo,
 };
 use crate::dataplane::fastpath::{
     ADDRESS_CONTROL, Delivery, Egress, Entry as FastPathEntry, FastPath, LegKey, LegRef, Side,
@@ -550,26 +550,8 @@ impl NodeCore {
     /// that every session this NAS had open has ended — the Stop records a
     /// crash could not send.
     pub fn account_nas(&mut self, on: bool) {
-        let record = Self::nas_record(&self.acct_session_prefix, on);
+        let record = crate::aaa::accounting::nas_record(&self.acct_session_prefix, on);
         self.account(record);
-    }
-
-    /// The Accounting-On (`on`) or Accounting-Off record of a LAC whose
-    /// Acct-Session-Ids start with `acct_session_prefix` (RFC 2866 §5.1).
-    pub fn nas_record(acct_session_prefix: &str, on: bool) -> AccountingRecord {
-        let status = if on {
-            AcctStatusType::AccountingOn
-        } else {
-            AcctStatusType::AccountingOff
-        };
-        AccountingRecord::new(
-            status,
-            None,
-            AaaSessionInfo {
-                acct_session_id: format!("{acct_session_prefix}00000000"),
-                ..AaaSessionInfo::default()
-            },
-        )
     }
 
     /// Ends every session (NAS-Reboot) and closes every tunnel.
@@ -766,10 +748,7 @@ impl NodeCore {
                 }
                 let next = now + interval;
                 session.next_interim = Some(next);
-                let record = self.session_record(now, token, AcctStatusType::InterimUpdate);
-                if let Some(record) = record {
-                    self.account(record);
-                }
+                self.account_session(now, token, AcctStatusType::InterimUpdate, None);
                 self.arm(next, token, TimerKind::Interim);
             }
         }

@@ -220,11 +220,7 @@ impl NodeCore {
                     record.connection_id = format!("{tunnel_id}/{peer_tunnel_id}");
                     record.opened_at = Some(*at);
                     tracing::info!(tunnel_id, peer_tunnel_id, lns = %peer, "tunnel up");
-                    if self.config.tunnel_accounting {
-                        let record =
-                            self.tunnel_record(*tunnel_id, AcctStatusType::TunnelStart, None);
-                        self.account(record);
-                    }
+                    self.account_tunnel(*tunnel_id, AcctStatusType::TunnelStart);
                 }
                 L2tpEvent::TunnelDown {
                     tunnel_id,
@@ -235,16 +231,12 @@ impl NodeCore {
                     ..
                 } => {
                     tracing::info!(tunnel_id, lns = %peer, ?cause, ?result, "tunnel down");
-                    if *was_established && self.config.tunnel_accounting {
-                        let record =
-                            self.tunnel_record(*tunnel_id, AcctStatusType::TunnelStop, None);
-                        self.account(record);
-                    }
-                    if !*was_established && self.config.tunnel_accounting {
-                        let record =
-                            self.tunnel_record(*tunnel_id, AcctStatusType::TunnelReject, None);
-                        self.account(record);
-                    }
+                    let status = if *was_established {
+                        AcctStatusType::TunnelStop
+                    } else {
+                        AcctStatusType::TunnelReject
+                    };
+                    self.account_tunnel(*tunnel_id, status);
                     self.tunnels.remove(tunnel_id);
                 }
                 L2tpEvent::SessionUp {
@@ -436,17 +428,7 @@ impl NodeCore {
                 ..AcceptAttributes::default()
             }));
         }
-        if let Some(record) = self.session_record(now, token, AcctStatusType::Start) {
-            self.account(record);
-        }
-        if self.config.tunnel_accounting {
-            let record = self.tunnel_record(
-                handle.tunnel_id,
-                AcctStatusType::TunnelLinkStart,
-                Some(token),
-            );
-            self.account(record);
-        }
+        self.account_session(now, token, AcctStatusType::Start, None);
     }
 
     pub(super) fn l2tp_session_down(

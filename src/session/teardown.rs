@@ -214,18 +214,7 @@ impl NodeCore {
                 self.events.push_back(LacEvent::Pppoe(event));
             }
         }
-        if let Some(mut record) = self.session_record(now, token, AcctStatusType::Stop) {
-            record.terminate_cause = Some(end.terminate_cause().into());
-            self.account(record);
-        }
-        if self.config.tunnel_accounting {
-            let record = self.tunnel_record(
-                handle.tunnel_id,
-                AcctStatusType::TunnelLinkStop,
-                Some(token),
-            );
-            self.account(record);
-        }
+        self.account_session(now, token, AcctStatusType::Stop, Some(end));
         self.lac.session_ended(peer);
         self.drain_policy();
         self.events.push_back(LacEvent::SessionEnded { end });
