@@ -29,6 +29,13 @@
 //! The driver hands in PPP frames without Address/Control and with the
 //! Protocol field already separated, and sends what `poll_transmit`
 //! returns behind its own framing (PPPoE, L2TP).
+//!
+//! Parts, in submodules: `authentication` (the Authentication phase, RFC
+//! 1661 §3.5 with RFC 1334, RFC 1994 and RFC 2759), `maintenance` (the LCP
+//! packets handled around the automaton and the keepalive, RFC 1661 §5.5,
+//! §5.7–§5.9, RFC 1570), `record` (what LCP and authentication exchanged,
+//! for the L2TP proxy AVPs of RFC 2661 §4.4.5) and `events` (what the link
+//! reports: [`LinkEvent`], [`DownReason`], [`LinkStats`]).
 
 use core::fmt;
 use std::collections::VecDeque;
@@ -38,21 +45,24 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::auth::{
-    self, AuthClient, AuthClientEvent, AuthConfig, AuthDecision, AuthMethod, AuthRequest,
-    AuthServer, AuthServerEvent,
-};
+use super::auth::{AuthConfig, AuthDecision, AuthMethod};
 use super::fsm::{self, Automaton, FsmConfig, FsmEvent, NegotiationFailure, Negotiator, State};
 use super::lcp::{AuthRole, Lcp, LcpConfig, LcpNegotiated};
-use super::ncp::{Ipcp, IpcpConfig, Ipv4Negotiated, Ipv6Negotiated, Ipv6cp, NcpRole};
+use super::ncp::{Ipcp, IpcpConfig, Ipv6cp, NcpRole};
 use super::queue::{PacketQueue, Pushed};
 use crate::wire::ppp::Protocol;
-use crate::wire::ppp::control::{Code, ControlPacket};
+
+mod authentication;
+mod events;
+mod maintenance;
+mod record;
+
+use authentication::AuthCore;
+pub use events::{DownReason, LinkDropReason, LinkEvent, LinkStats, SetupStep};
+pub use record::{AuthRecord, NegotiationRecord};
 
 /// Packets and events kept at most before the oldest are dropped.
 const MAX_QUEUED: usize = 128;
-/// Scratch size for packets of the authentication cores.
-const AUTH_BUFFER: usize = 1500;
 
 /// Which end of the link we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,19 +86,6 @@ pub enum Phase {
     Network,
     /// Link Termination.
     Terminate,
-}
-
-/// A timed step of link set-up ([`LinkEvent::StepCompleted`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SetupStep {
-    /// LCP negotiation (Establish phase).
-    Lcp,
-    /// Authentication phase, AAA decision included.
-    Auth,
-    /// IPCP to Opened.
-    Ipcp,
-    /// IPv6CP to Opened.
-    Ipv6cp,
 }
 
 /// The client's credentials.
@@ -178,235 +175,6 @@ impl LinkConfig {
                 ..IpcpConfig::default()
             },
             ..Self::default()
-        }
-    }
-}
-
-/// Why a link went down. Maps to what RADIUS accounting, L2TP and PPPoE
-/// report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DownReason {
-    /// The peer sent a Terminate-Request.
-    PeerTerminated,
-    /// LCP Echo-Requests went unanswered.
-    EchoTimeout,
-    /// Authentication failed (rejected, timed out, refused).
-    AuthFailed,
-    /// A control protocol could not converge or the peer never answered
-    /// (Max-Configure), or refused an option we need.
-    NegotiationFailed {
-        /// LCP, IPCP or IPv6CP.
-        protocol: Protocol,
-    },
-    /// RFC 1661 §6.4: the link is looped back.
-    LoopedBack,
-    /// The operator (or RADIUS Disconnect) closed the session.
-    AdminClose,
-    /// Session-Timeout reached.
-    SessionTimeout,
-    /// Idle-Timeout reached.
-    IdleTimeout,
-    /// The lower layer (PPPoE session, L2TP session) went away.
-    LowerDown,
-}
-
-impl DownReason {
-    /// RFC 2866 §5.10 Acct-Terminate-Cause.
-    pub const fn acct_terminate_cause(self) -> u32 {
-        match self {
-            Self::PeerTerminated => 1,            // User Request
-            Self::EchoTimeout => 2,               // Lost Carrier
-            Self::LowerDown => 2,                 // Lost Carrier
-            Self::IdleTimeout => 4,               // Idle Timeout
-            Self::SessionTimeout => 5,            // Session Timeout
-            Self::AdminClose => 6,                // Admin Reset
-            Self::LoopedBack => 8,                // Port Error
-            Self::NegotiationFailed { .. } => 15, // Service Unavailable
-            Self::AuthFailed => 17,               // User Error
-        }
-    }
-
-    /// RFC 2661 §4.4.2 CDN Result Code: 1 "Call disconnected due to loss
-    /// of carrier", 2 "Call disconnected for the reason indicated in error
-    /// code", 3 "Call disconnected for administrative reasons".
-    pub const fn l2tp_cdn_result_code(self) -> u16 {
-        match self {
-            Self::PeerTerminated | Self::EchoTimeout | Self::LowerDown => 1,
-            Self::AuthFailed | Self::NegotiationFailed { .. } | Self::LoopedBack => 2,
-            Self::AdminClose | Self::SessionTimeout | Self::IdleTimeout => 3,
-        }
-    }
-
-    /// Text for a PPPoE PADT Generic-Error tag (RFC 2516 §5.5, Appendix A).
-    pub const fn pppoe_generic_error(self) -> &'static str {
-        match self {
-            Self::PeerTerminated => "PPP terminated by peer",
-            Self::EchoTimeout => "PPP LCP echo timeout",
-            Self::AuthFailed => "PPP authentication failed",
-            Self::NegotiationFailed { .. } => "PPP negotiation failed",
-            Self::LoopedBack => "PPP link looped back",
-            Self::AdminClose => "Administratively closed",
-            Self::SessionTimeout => "Session timeout",
-            Self::IdleTimeout => "Idle timeout",
-            Self::LowerDown => "Lower layer down",
-        }
-    }
-}
-
-/// Why the link dropped a received frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkDropReason {
-    /// The control automaton dropped it.
-    Fsm(fsm::DropReason),
-    /// The authentication core dropped it.
-    Auth(auth::DropReason),
-    /// Malformed LCP packet (bad Length, short Echo …).
-    Malformed,
-    /// Not allowed in the current phase (RFC 1661 §3.4–§3.5).
-    WrongPhase,
-    /// An Echo carrying our own Magic-Number (loop).
-    OwnMagic,
-    /// Network-layer data; the driver's fast path carries it.
-    Data,
-    /// A protocol we know but do not run, before LCP is Opened.
-    UnknownProtocol,
-    /// The link is dead.
-    Dead,
-}
-
-/// An authentication exchange, as the L2TP proxy AVPs carry it (RFC 2661
-/// §4.4.5).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthRecord {
-    /// The method (Proxy Authen Type).
-    pub method: AuthMethod,
-    /// Proxy Authen Name.
-    pub name: Vec<u8>,
-    /// Proxy Authen Challenge (CHAP, MS-CHAPv2: our challenge; PAP: empty).
-    pub challenge: Vec<u8>,
-    /// Proxy Authen ID.
-    pub id: u8,
-    /// Proxy Authen Response (PAP: the password; CHAP: the 16-octet value;
-    /// MS-CHAPv2: the 49-octet response value, peer challenge, reserved,
-    /// NT-Response, flags).
-    pub response: Vec<u8>,
-}
-
-/// What LCP and authentication exchanged, for the L2TP proxy AVPs (RFC
-/// 2661 §4.4.5). Option bytes are as on the wire (the Configure-Request's
-/// data, without Code, Identifier and Length).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NegotiationRecord {
-    /// Initial Received LCP CONFREQ.
-    pub initial_received_lcp_request: Option<Vec<u8>>,
-    /// Last Sent LCP CONFREQ.
-    pub last_sent_lcp_request: Option<Vec<u8>>,
-    /// Last Received LCP CONFREQ.
-    pub last_received_lcp_request: Option<Vec<u8>>,
-    /// The authentication exchange, if any.
-    pub auth: Option<AuthRecord>,
-}
-
-/// What the link tells its driver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkEvent {
-    /// A phase change.
-    PhaseChanged {
-        /// Previous phase.
-        from: Phase,
-        /// New phase.
-        to: Phase,
-    },
-    /// A step of bringing the link up finished: how long it took (LCP:
-    /// from open to the Establish phase's end; authentication; IPCP and
-    /// IPv6CP: from the Network phase's start to Opened).
-    StepCompleted {
-        /// Which step.
-        step: SetupStep,
-        /// How long.
-        took: Duration,
-    },
-    /// A control protocol changed state.
-    StateChanged {
-        /// LCP, IPCP or IPv6CP.
-        protocol: Protocol,
-        /// Previous state.
-        from: State,
-        /// New state.
-        to: State,
-    },
-    /// LCP reached Opened.
-    LcpUp(LcpNegotiated),
-    /// The peer presented credentials: answer with [`Link::auth_complete`].
-    AuthRequested(AuthRequest),
-    /// Authentication succeeded (server: the peer; client: us).
-    Authenticated,
-    /// One more NCP reached Opened; carries every NCP that is up.
-    NetworkUp {
-        /// IPCP result, if IPCP is Opened.
-        ipv4: Option<Ipv4Negotiated>,
-        /// IPv6CP result, if IPv6CP is Opened.
-        ipv6: Option<Ipv6Negotiated>,
-    },
-    /// An NCP left Opened.
-    NetworkDown {
-        /// IPCP or IPv6CP.
-        protocol: Protocol,
-    },
-    /// LCP left Opened to renegotiate (the session is not over).
-    Renegotiating,
-    /// The link is down; the driver tears the session down.
-    Down {
-        /// Why.
-        reason: DownReason,
-    },
-    /// We answered a frame with a Protocol-Reject.
-    ProtocolRejectSent {
-        /// The rejected protocol.
-        protocol: Protocol,
-    },
-    /// The peer rejected one of our protocols.
-    ProtocolRejectReceived {
-        /// The rejected protocol.
-        protocol: Protocol,
-    },
-    /// A received frame was dropped.
-    Dropped {
-        /// Its protocol.
-        protocol: Protocol,
-        /// Why.
-        reason: LinkDropReason,
-    },
-}
-
-/// Counters for observability.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LinkStats {
-    /// Frames dropped.
-    pub dropped: u64,
-    /// Echo-Requests sent.
-    pub echo_requests_sent: u64,
-    /// Echo-Replies received.
-    pub echo_replies_received: u64,
-    /// Protocol-Rejects sent.
-    pub protocol_rejects_sent: u64,
-    /// Frames or events discarded because the driver did not poll.
-    pub queue_overflows: u64,
-}
-
-enum AuthCore {
-    None,
-    Server(Box<AuthServer>),
-    Client(Box<AuthClient>),
-}
-
-impl fmt::Debug for AuthCore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::None => f.write_str("None"),
-            Self::Server(s) => write!(f, "Server({:?})", s.method()),
-            Self::Client(c) => write!(f, "Client({:?})", c.method()),
         }
     }
 }
@@ -723,180 +491,6 @@ impl Link {
     }
 
     // -----------------------------------------------------------------
-    // Input
-    // -----------------------------------------------------------------
-
-    fn handle_lcp(&mut self, now: Instant, payload: &[u8]) {
-        let Ok(packet) = ControlPacket::new_checked(payload) else {
-            self.dropped(
-                Protocol::Lcp,
-                LinkDropReason::Fsm(fsm::DropReason::BadLength),
-            );
-            return;
-        };
-        let data = packet.data();
-        let magic = data
-            .get(..4)
-            .map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
-        let our_magic = self.lcp.negotiator().negotiated().our_magic;
-        let opened = self.lcp.is_opened();
-        match packet.code() {
-            Code::TerminateRequest => {
-                if opened {
-                    self.down_reason.get_or_insert(DownReason::PeerTerminated);
-                }
-                self.lcp.handle_packet(now, packet.packet());
-            }
-            Code::ProtocolReject => {
-                let Some(rejected) = data
-                    .get(..2)
-                    .map(|p| Protocol::from(u16::from_be_bytes([p[0], p[1]])))
-                else {
-                    self.dropped(Protocol::Lcp, LinkDropReason::Malformed);
-                    return;
-                };
-                if !opened {
-                    // §5.7: only meaningful in Opened.
-                    self.dropped(Protocol::Lcp, LinkDropReason::WrongPhase);
-                    return;
-                }
-                self.push_event(LinkEvent::ProtocolRejectReceived { protocol: rejected });
-                match rejected {
-                    Protocol::Lcp => self.lcp.reject_received(now, true),
-                    Protocol::Ipcp => {
-                        self.ipcp.reject_received(now, true);
-                        self.lcp.reject_received(now, false);
-                    }
-                    Protocol::Ipv6cp => {
-                        self.ipv6cp.reject_received(now, true);
-                        self.lcp.reject_received(now, false);
-                    }
-                    Protocol::Pap | Protocol::Chap if self.auth_method.is_some() => {
-                        self.down_reason.get_or_insert(DownReason::AuthFailed);
-                        self.lcp.close(now);
-                    }
-                    _ => self.lcp.reject_received(now, false),
-                }
-            }
-            Code::EchoRequest => {
-                let Some(magic) = magic else {
-                    self.dropped(Protocol::Lcp, LinkDropReason::Malformed);
-                    return;
-                };
-                if our_magic != 0 && magic == our_magic {
-                    self.dropped(Protocol::Lcp, LinkDropReason::OwnMagic);
-                    return;
-                }
-                let mut reply = packet.packet().to_vec();
-                let Ok(mut reply_packet) = ControlPacket::new_checked(&mut reply[..]) else {
-                    return;
-                };
-                if reply_packet.echo_request_into_reply(our_magic).is_err() {
-                    self.dropped(Protocol::Lcp, LinkDropReason::Malformed);
-                    return;
-                }
-                // §5.8: only in Opened (the table's `ser`).
-                if !self.lcp.echo_request_received(now, &reply) {
-                    self.dropped(Protocol::Lcp, LinkDropReason::WrongPhase);
-                }
-            }
-            Code::EchoReply => {
-                let Some(magic) = magic else {
-                    self.dropped(Protocol::Lcp, LinkDropReason::Malformed);
-                    return;
-                };
-                if !opened {
-                    self.dropped(Protocol::Lcp, LinkDropReason::WrongPhase);
-                    return;
-                }
-                if our_magic != 0 && magic == our_magic {
-                    self.dropped(Protocol::Lcp, LinkDropReason::OwnMagic);
-                    return;
-                }
-                self.stats.echo_replies_received += 1;
-                self.echo_outstanding = 0;
-                self.lcp.other_rxr(now);
-            }
-            Code::DiscardRequest => {
-                if magic.is_none() {
-                    self.dropped(Protocol::Lcp, LinkDropReason::Malformed);
-                    return;
-                }
-                self.lcp.other_rxr(now);
-            }
-            // RFC 1570 §2.1, §2.2: informational; accepted silently.
-            Code::Identification | Code::TimeRemaining => {}
-            _ => self.lcp.handle_packet(now, packet.packet()),
-        }
-    }
-
-    fn handle_auth(&mut self, now: Instant, protocol: Protocol, payload: &[u8]) {
-        let in_use = self.auth_method.map(AuthMethod::protocol) == Some(protocol);
-        if !in_use {
-            // Authentication packets for a method not negotiated.
-            let reason = if self.lcp.is_opened() {
-                LinkDropReason::UnknownProtocol
-            } else {
-                LinkDropReason::WrongPhase
-            };
-            self.dropped(protocol, reason);
-            return;
-        }
-        if protocol == Protocol::Pap && payload.first() == Some(&1) {
-            self.last_pap_id = payload.get(1).copied().unwrap_or(0);
-        }
-        match &mut self.auth {
-            AuthCore::Server(server) => server.handle_packet(now, payload),
-            AuthCore::Client(client) => client.handle_packet(now, payload),
-            AuthCore::None => self.dropped(protocol, LinkDropReason::WrongPhase),
-        }
-    }
-
-    fn protocol_reject(&mut self, protocol: Protocol, payload: &[u8]) {
-        if !self.lcp.is_opened() {
-            self.dropped(protocol, LinkDropReason::UnknownProtocol);
-            return;
-        }
-        // §5.7: "the Rejected-Information MUST be truncated to comply with
-        // the peer's established MRU."
-        let peer_mru = usize::from(self.lcp.negotiator().negotiated().peer_mru);
-        let room = peer_mru.saturating_sub(4 + 2);
-        let keep = payload.len().min(room);
-        let rejected = u16::from(protocol).to_be_bytes();
-        let id = self.next_lcp_identifier();
-        self.send_lcp(Code::ProtocolReject, id, &[&rejected, &payload[..keep]]);
-        self.stats.protocol_rejects_sent += 1;
-        self.push_event(LinkEvent::ProtocolRejectSent { protocol });
-    }
-
-    // -----------------------------------------------------------------
-    // Keepalive
-    // -----------------------------------------------------------------
-
-    fn echo_tick(&mut self, now: Instant) {
-        let Some(interval) = self.config.echo_interval else {
-            self.echo_next = None;
-            return;
-        };
-        if !self.lcp.is_opened() {
-            self.echo_next = None;
-            return;
-        }
-        if self.echo_outstanding >= self.config.echo_failures {
-            self.echo_next = None;
-            self.down_reason.get_or_insert(DownReason::EchoTimeout);
-            self.lcp.close(now);
-            return;
-        }
-        let magic = self.lcp.negotiator().negotiated().our_magic;
-        let id = self.next_lcp_identifier();
-        self.send_lcp(Code::EchoRequest, id, &[&magic.to_be_bytes()]);
-        self.stats.echo_requests_sent += 1;
-        self.echo_outstanding = self.echo_outstanding.saturating_add(1);
-        self.echo_next = Some(now + interval);
-    }
-
-    // -----------------------------------------------------------------
     // Plumbing between the cores
     // -----------------------------------------------------------------
 
@@ -953,52 +547,6 @@ impl Link {
         self.timed_since = Some(now);
     }
 
-    fn pump_auth(&mut self, now: Instant) -> bool {
-        let mut progress = false;
-        let mut buf = [0u8; AUTH_BUFFER];
-        let protocol = self.auth_method.map(AuthMethod::protocol);
-        let mut server_events = Vec::new();
-        let mut client_events = Vec::new();
-        // Packets go straight into the link's queue (without a method
-        // protocol, nowhere), events are handled once the core is let go.
-        let mut forward = |packet: &[u8]| {
-            if let Some(protocol) = protocol {
-                progress = true;
-                if self.transmit.push(protocol, packet).dropped_oldest() {
-                    self.stats.queue_overflows += 1;
-                }
-            }
-        };
-        match &mut self.auth {
-            AuthCore::Server(server) => {
-                while let Some(len) = server.poll_transmit(&mut buf) {
-                    forward(&buf[..len]);
-                }
-                while let Some(event) = server.poll_event() {
-                    server_events.push(event);
-                }
-            }
-            AuthCore::Client(client) => {
-                while let Some(len) = client.poll_transmit(&mut buf) {
-                    forward(&buf[..len]);
-                }
-                while let Some(event) = client.poll_event() {
-                    client_events.push(event);
-                }
-            }
-            AuthCore::None => {}
-        }
-        for event in server_events {
-            progress = true;
-            self.on_auth_server_event(now, event);
-        }
-        for event in client_events {
-            progress = true;
-            self.on_auth_client_event(now, event);
-        }
-        progress
-    }
-
     fn on_lcp_event(&mut self, now: Instant, event: FsmEvent) {
         match event {
             FsmEvent::Up => self.lcp_up(now),
@@ -1031,55 +579,11 @@ impl Link {
 
     fn lcp_up(&mut self, now: Instant) {
         let negotiated = self.lcp.negotiator().negotiated();
-        self.record.initial_received_lcp_request =
-            self.lcp.first_received_request().map(<[u8]>::to_vec);
-        self.record.last_sent_lcp_request = self.lcp.last_sent_request().map(<[u8]>::to_vec);
-        self.record.last_received_lcp_request =
-            self.lcp.last_received_request().map(<[u8]>::to_vec);
+        self.record_lcp_requests();
         self.push_event(LinkEvent::LcpUp(negotiated));
         self.echo_outstanding = 0;
         self.echo_next = self.config.echo_interval.map(|i| now + i);
-        let mut seed = [0u8; 32];
-        self.rng.fill_bytes(&mut seed);
-        self.authenticated = false;
-        match self.config.role {
-            Role::Server => {
-                self.auth_method = negotiated.auth_required;
-                self.auth = match negotiated.auth_required {
-                    Some(method) => AuthCore::Server(Box::new(AuthServer::new(
-                        method,
-                        self.config.auth.clone(),
-                        seed,
-                    ))),
-                    None => AuthCore::None,
-                };
-            }
-            Role::Client => {
-                self.auth_method = negotiated.auth_to_peer;
-                self.auth = match (negotiated.auth_to_peer, &self.config.credentials) {
-                    (Some(method), Some(credentials)) => {
-                        AuthCore::Client(Box::new(AuthClient::new(
-                            method,
-                            credentials.user.clone(),
-                            credentials.password.clone(),
-                            self.config.auth.clone(),
-                            seed,
-                        )))
-                    }
-                    _ => AuthCore::None,
-                };
-            }
-        }
-        if matches!(self.auth, AuthCore::None) {
-            self.enter_network(now);
-            return;
-        }
-        self.set_phase(Phase::Authenticate);
-        match &mut self.auth {
-            AuthCore::Server(server) => server.start(now),
-            AuthCore::Client(client) => client.start(now),
-            AuthCore::None => {}
-        }
+        self.start_authentication(now, negotiated);
     }
 
     fn lcp_down(&mut self, now: Instant) {
@@ -1200,103 +704,6 @@ impl Link {
         }
     }
 
-    fn on_auth_server_event(&mut self, now: Instant, event: AuthServerEvent) {
-        match event {
-            AuthServerEvent::Requested(request) => {
-                self.record_auth(&request);
-                self.push_event(LinkEvent::AuthRequested(request));
-            }
-            AuthServerEvent::Succeeded => self.auth_succeeded(now),
-            AuthServerEvent::Reauthenticated => {}
-            AuthServerEvent::Failed(_) => self.auth_failed(now),
-            AuthServerEvent::Dropped { reason } => {
-                let protocol = self
-                    .auth_method
-                    .map_or(Protocol::Chap, AuthMethod::protocol);
-                self.dropped(protocol, LinkDropReason::Auth(reason));
-            }
-        }
-    }
-
-    fn on_auth_client_event(&mut self, now: Instant, event: AuthClientEvent) {
-        match event {
-            AuthClientEvent::Succeeded { .. } => self.auth_succeeded(now),
-            AuthClientEvent::Reauthenticated => {}
-            AuthClientEvent::Failed(_) => self.auth_failed(now),
-            AuthClientEvent::Dropped { reason } => {
-                let protocol = self
-                    .auth_method
-                    .map_or(Protocol::Chap, AuthMethod::protocol);
-                self.dropped(protocol, LinkDropReason::Auth(reason));
-            }
-        }
-    }
-
-    fn auth_succeeded(&mut self, now: Instant) {
-        if self.authenticated || self.phase != Phase::Authenticate {
-            return;
-        }
-        self.authenticated = true;
-        self.push_event(LinkEvent::Authenticated);
-        self.enter_network(now);
-    }
-
-    fn auth_failed(&mut self, now: Instant) {
-        self.down_reason.get_or_insert(DownReason::AuthFailed);
-        self.lcp.close(now);
-    }
-
-    fn record_auth(&mut self, request: &AuthRequest) {
-        let Some(method) = self.auth_method else {
-            return;
-        };
-        let record = match request {
-            AuthRequest::Pap { user, password } => AuthRecord {
-                method,
-                name: user.clone(),
-                challenge: Vec::new(),
-                id: self.last_pap_id,
-                response: password.expose().to_vec(),
-            },
-            AuthRequest::Chap {
-                user,
-                id,
-                challenge,
-                response,
-            } => AuthRecord {
-                method,
-                name: user.clone(),
-                challenge: challenge.clone(),
-                id: *id,
-                response: response.clone(),
-            },
-            AuthRequest::MsChapV2 {
-                user,
-                id,
-                authenticator_challenge,
-                peer_challenge,
-                nt_response,
-                flags,
-            } => {
-                // RFC 2759 §4 Response-Value layout: Peer-Challenge (16),
-                // Reserved (8, zero), NT-Response (24), Flags (1).
-                let mut response = Vec::with_capacity(49);
-                response.extend_from_slice(peer_challenge);
-                response.extend_from_slice(&[0; 8]);
-                response.extend_from_slice(nt_response);
-                response.push(*flags);
-                AuthRecord {
-                    method,
-                    name: user.clone(),
-                    challenge: authenticator_challenge.to_vec(),
-                    id: *id,
-                    response,
-                }
-            }
-        };
-        self.record.auth = Some(record);
-    }
-
     fn report_down(&mut self) {
         if self.down_reported {
             return;
@@ -1317,24 +724,6 @@ impl Link {
             let from = self.phase;
             self.phase = phase;
             self.push_event(LinkEvent::PhaseChanged { from, to: phase });
-        }
-    }
-
-    fn next_lcp_identifier(&mut self) -> u8 {
-        let id = self.lcp_identifier;
-        self.lcp_identifier = self.lcp_identifier.wrapping_add(1);
-        id
-    }
-
-    /// Queues an LCP packet of the link's own (Protocol-Reject,
-    /// Echo-Request), written straight into the queue.
-    fn send_lcp(&mut self, code: Code, identifier: u8, data: &[&[u8]]) {
-        if self
-            .transmit
-            .push_control(Protocol::Lcp, code, identifier, data)
-            .dropped_oldest()
-        {
-            self.stats.queue_overflows += 1;
         }
     }
 
