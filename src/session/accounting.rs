@@ -64,15 +64,11 @@ impl NodeCore {
             return None;
         };
         let attempt = session.lns.as_ref();
-        Some(TunnelLeg {
-            direction: CallDirection::Outgoing,
-            local: self.config.local_address,
-            peer: Some(f.peer.ip()),
-            connection_id: format!("{}/{}", f.handle.tunnel_id, f.handle.session_id),
-            assignment_id: attempt.and_then(|a| a.assignment_id.clone()),
-            client_auth_id: attempt.and_then(|a| a.client_auth_id.clone()),
-            server_auth_id: None,
-        })
+        Some(f.call.accounting(
+            self.config.local_address,
+            attempt.and_then(|a| a.assignment_id.clone()),
+            attempt.and_then(|a| a.client_auth_id.clone()),
+        ))
     }
 
     /// An RFC 2867 §4.1 tunnel record (Tunnel-Start, -Stop, -Reject) for

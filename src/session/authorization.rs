@@ -161,25 +161,25 @@ impl NodeCore {
         let Some(session) = self.sessions.get(&token) else {
             return AaaSessionInfo::default();
         };
-        let (svlan, cvlan) = match session.vlans.as_slice() {
+        let (svlan, cvlan) = match session.first.vlans.as_slice() {
             [outer, inner] => (Some(outer.vid), Some(inner.vid)),
             [only] => (None, Some(only.vid)),
             _ => (None, None),
         };
-        let port_type = match session.vlans.len() {
+        let port_type = match session.first.vlans.len() {
             0 => NasPortType::PppoEoE,
             1 => NasPortType::PppoEoVlan,
             _ => NasPortType::PppoEoQinQ,
         };
         AaaSessionInfo {
             acct_session_id: session.acct_session_id.clone(),
-            nas_port: Some(u32::from(session.pppoe_session_id)),
+            nas_port: Some(u32::from(session.first.session_id)),
             nas_port_type: Some(port_type.into()),
             port: PortInfo {
                 interface: self
                     .config
                     .interfaces
-                    .get(session.interface)
+                    .get(session.first.interface)
                     .map(|i| i.name.clone())
                     .unwrap_or_default(),
                 svlan,
@@ -188,11 +188,11 @@ impl NodeCore {
                 agent_remote_id: session.remote_id.clone(),
                 nas_port_id: self
                     .discovery
-                    .get(session.interface)
-                    .and_then(|d| d.vlan_rule(&session.vlans))
+                    .get(session.first.interface)
+                    .and_then(|d| d.vlan_rule(&session.first.vlans))
                     .and_then(|rule| rule.nas_port_id.clone()),
             },
-            calling_mac: Some(session.mac.octets()),
+            calling_mac: Some(session.first.mac.octets()),
             calling_station_id: None,
             called_station_id: (!session.service_name.is_empty())
                 .then(|| String::from_utf8_lossy(&session.service_name).into_owned()),

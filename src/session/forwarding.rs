@@ -161,7 +161,7 @@ impl NodeCore {
         let Some(session) = self.sessions.get_mut(&token) else {
             return self.drop_frame(FastPathDrop::UnknownSession);
         };
-        if session.mac != src {
+        if session.first.mac != src {
             return self.drop_frame(FastPathDrop::UnknownSession);
         }
         // Control path: the PPP link of a session being set up.

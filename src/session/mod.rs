@@ -49,6 +49,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng};
 
+use self::legs::{L2tpLeg, PppoeLeg};
+use crate::aaa::accounting::CallDirection;
 use crate::aaa::attributes::{AcceptAttributes, Decision, RateLimit};
 use crate::aaa::dynauth::{DynAuthKind, DynAuthRequest, DynAuthResult, ErrorCause};
 use crate::aaa::request::{
@@ -56,8 +58,7 @@ use crate::aaa::request::{
     NasPortType, PortInfo, SessionEnd, SessionInfo as AaaSessionInfo,
 };
 use crate::dataplane::fastpath::{
-    ADDRESS_CONTROL, Delivery, Egress, Entry as FastPathEntry, FastPath, LegKey, LegRef, Side,
-    Slot, Source, pppoe_leg,
+    ADDRESS_CONTROL, Delivery, Entry as FastPathEntry, FastPath, LegKey, LegRef, Side, Slot, Source,
 };
 use crate::dataplane::police::Policer;
 use crate::l2tp::{
@@ -103,13 +104,7 @@ const CONTROL_HEADROOM: usize = 32;
 /// counters, policers and the idle clock).
 #[derive(Debug, Clone)]
 struct Forwarding {
-    peer: SocketAddr,
-    handle: SessionHandle,
-    peer_tunnel_id: u16,
-    peer_session_id: u16,
-    /// The L2TP session is already gone (CDN or StopCCN from the LNS): no
-    /// CDN to send, the ids stay for the Stop record.
-    l2tp_closed: bool,
+    call: L2tpLeg,
     /// The session's fast-path entry.
     slot: Slot,
 }
@@ -138,10 +133,8 @@ enum Stage {
 
 #[derive(Debug)]
 struct Session {
-    interface: usize,
-    mac: MacAddress,
-    vlans: VlanStack,
-    pppoe_session_id: u16,
+    /// Where the subscriber arrived.
+    first: PppoeLeg,
     service_name: Vec<u8>,
     circuit_id: Option<Vec<u8>>,
     remote_id: Option<Vec<u8>>,
@@ -392,7 +385,7 @@ impl NodeCore {
                         .clone()
                         .unwrap_or_else(|| Arc::from("radius")),
                 };
-                *out.entry((group, f.peer)).or_insert(0) += 1;
+                *out.entry((group, f.call.peer)).or_insert(0) += 1;
             }
         }
         out
@@ -441,18 +434,18 @@ impl NodeCore {
                     interface: self
                         .config
                         .interfaces
-                        .get(s.interface)
+                        .get(s.first.interface)
                         .map(|i| i.name.clone())
                         .unwrap_or_default(),
-                    mac: s.mac.to_string(),
-                    vlans: s.vlans.iter().map(|t| t.vid).collect(),
-                    pppoe_session_id: s.pppoe_session_id,
+                    mac: s.first.mac.to_string(),
+                    vlans: s.first.vlans.iter().map(|t| t.vid).collect(),
+                    pppoe_session_id: s.first.session_id,
                     state: s.state().as_str(),
                     lns: s.lns.as_ref().map(|a| a.endpoint.to_string()),
-                    tunnel_id: forwarding.map(|f| f.handle.tunnel_id),
-                    session_id: forwarding.map(|f| f.handle.session_id),
-                    peer_tunnel_id: forwarding.map(|f| f.peer_tunnel_id),
-                    peer_session_id: forwarding.map(|f| f.peer_session_id),
+                    tunnel_id: forwarding.map(|f| f.call.handle.tunnel_id),
+                    session_id: forwarding.map(|f| f.call.handle.session_id),
+                    peer_tunnel_id: forwarding.map(|f| f.call.peer_tunnel_id),
+                    peer_session_id: forwarding.map(|f| f.call.peer_session_id),
                     packets_up: up.packets,
                     bytes_up: up.bytes,
                     packets_down: down.packets,
@@ -535,7 +528,7 @@ impl NodeCore {
         let tokens: Vec<u64> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.interface == interface)
+            .filter(|(_, s)| s.first.interface == interface)
             .map(|(t, _)| *t)
             .collect();
         for token in tokens {
@@ -848,10 +841,12 @@ impl NodeCore {
         let acct_session_id = format!("{}{:08X}", self.acct_session_prefix, self.next_acct_session);
         self.next_acct_session += 1;
         let session = Session {
-            interface,
-            mac,
-            vlans,
-            pppoe_session_id,
+            first: PppoeLeg {
+                interface,
+                mac,
+                vlans,
+                session_id: pppoe_session_id,
+            },
             service_name,
             circuit_id,
             remote_id,
@@ -943,18 +938,18 @@ impl SubscriberAddress {
     /// (`interface_macs`, by interface index).
     fn of(session: &Session, interface_macs: &[MacAddress]) -> Self {
         let src = interface_macs
-            .get(session.interface)
+            .get(session.first.interface)
             .copied()
             .unwrap_or(MacAddress::ZERO);
         Self {
-            interface: session.interface,
+            interface: session.first.interface,
             ethernet: EthernetRepr {
-                dst: session.mac,
+                dst: session.first.mac,
                 src,
-                vlans: session.vlans,
+                vlans: session.first.vlans,
                 ethertype: EtherType::PppoeSession,
             },
-            pppoe_session_id: session.pppoe_session_id,
+            pppoe_session_id: session.first.session_id,
         }
     }
 }
@@ -1045,6 +1040,7 @@ fn parse_ms_chap2_success(value: &[u8]) -> Option<[u8; 20]> {
 mod accounting;
 mod authorization;
 mod forwarding;
+pub mod legs;
 mod outgoing;
 mod teardown;
 mod types;

@@ -174,7 +174,7 @@ impl NodeCore {
         self.lac.call_info(
             serial,
             Subscriber {
-                mac: session.mac,
+                mac: session.first.mac,
                 circuit_id: session.circuit_id.as_deref(),
                 service_name: &session.service_name,
             },
@@ -256,13 +256,15 @@ impl NodeCore {
                     self.session_up(
                         now,
                         *request_id,
-                        Egress::L2tp {
+                        L2tpLeg {
+                            direction: CallDirection::Outgoing,
                             peer: *peer,
+                            handle: *handle,
                             peer_tunnel_id: *peer_tunnel_id,
                             peer_session_id: *peer_session_id,
-                            next_ns: call.sequencing_required.then_some(0),
+                            closed: false,
                         },
-                        *handle,
+                        call.sequencing_required,
                     );
                 }
                 L2tpEvent::SessionDown {
@@ -278,25 +280,11 @@ impl NodeCore {
         }
     }
 
-    /// ICCN sent: the call on `handle` is the session's second leg
-    /// (`call`, towards the LNS). Installs both legs in the fast path,
-    /// answers the subscriber and drops its link.
-    pub(super) fn session_up(
-        &mut self,
-        now: Instant,
-        token: u64,
-        call: Egress,
-        handle: SessionHandle,
-    ) {
-        let Egress::L2tp {
-            peer,
-            peer_tunnel_id,
-            peer_session_id,
-            ..
-        } = call
-        else {
-            return;
-        };
+    /// ICCN sent: the call is the session's second leg (towards the LNS;
+    /// `sequencing` when it asked for sequence numbers). Installs both
+    /// legs in the fast path, answers the subscriber and drops its link.
+    pub(super) fn session_up(&mut self, now: Instant, token: u64, call: L2tpLeg, sequencing: bool) {
+        let (peer, handle) = (call.peer, call.handle);
         let Some(session) = self.sessions.get_mut(&token) else {
             // The subscriber left meanwhile: clear the call.
             self.endpoint.close_session(
@@ -312,38 +300,28 @@ impl NodeCore {
         };
         let local_mac = self
             .interface_macs
-            .get(session.interface)
+            .get(session.first.interface)
             .copied()
             .unwrap_or(MacAddress::ZERO);
-        let subscriber = pppoe_leg(
-            session.interface,
-            local_mac,
-            session.mac,
-            session.vlans,
-            session.pppoe_session_id,
-        );
-        let first_key = pppoe_leg_key(session.interface, session.pppoe_session_id);
-        let second_key = LegKey::L2tp {
-            tunnel_id: handle.tunnel_id,
-            session_id: handle.session_id,
-        };
-        let room = crate::dataplane::fastpath::headroom(&call);
+        let second = call.egress(sequencing);
+        let room = crate::dataplane::fastpath::headroom(&second);
         let slot = self.fastpath.insert(
-            first_key,
-            Some(second_key),
-            FastPathEntry::new(token, subscriber, call, self.config.tcp_mss, now),
+            session.first.key(),
+            Some(call.key()),
+            FastPathEntry::new(
+                token,
+                session.first.egress(local_mac),
+                second,
+                self.config.tcp_mss,
+                now,
+            ),
         );
-        self.by_pppoe
-            .remove(&pppoe_key(session.interface, session.pppoe_session_id));
+        self.by_pppoe.remove(&pppoe_key(
+            session.first.interface,
+            session.first.session_id,
+        ));
         self.calls.remove(&(handle.tunnel_id, handle.session_id));
-        let forwarding = Forwarding {
-            peer,
-            handle,
-            peer_tunnel_id,
-            peer_session_id,
-            l2tp_closed: false,
-            slot,
-        };
+        let forwarding = Forwarding { call, slot };
         let outcome = if tunnelling.failed == 0 && tunnelling.next <= 1 {
             SelectionOutcome::FirstChoice
         } else {
@@ -467,7 +445,7 @@ impl NodeCore {
                 self.drain_policy();
                 self.try_next_endpoint(now, token);
             }
-            Stage::Up(forwarding) if forwarding.handle == handle => {
+            Stage::Up(forwarding) if forwarding.call.handle == handle => {
                 let end = match cause {
                     SessionDownCause::PeerCdn => SessionEnd::HostRequest,
                     SessionDownCause::LocalCdn => return,
@@ -475,7 +453,7 @@ impl NodeCore {
                 };
                 // The L2TP side is gone already: no CDN, only the PADT.
                 if let Stage::Up(f) = &mut session.stage {
-                    f.l2tp_closed = true;
+                    f.call.closed = true;
                 }
                 self.end_session(now, token, end);
             }

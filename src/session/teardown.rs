@@ -139,8 +139,8 @@ impl NodeCore {
         let Some(session) = self.sessions.get(&token) else {
             return;
         };
-        let interface = session.interface;
-        let pppoe_session_id = session.pppoe_session_id;
+        let interface = session.first.interface;
+        let pppoe_session_id = session.first.session_id;
         if let Some(discovery) = self.discovery.get_mut(interface) {
             let _ = discovery.terminate(pppoe_session_id, reason);
             while let Some(tx) = discovery.poll_transmit(&mut self.scratch) {
@@ -171,9 +171,9 @@ impl NodeCore {
             self.abort_setup(now, token, failure, padt);
             return;
         };
-        let handle = forwarding.handle;
-        let peer = forwarding.peer;
-        let l2tp_open = !forwarding.l2tp_closed;
+        let handle = forwarding.call.handle;
+        let peer = forwarding.call.peer;
+        let l2tp_open = !forwarding.call.closed;
         let [up, down] = self.direction_counters(session);
         tracing::info!(
             acct_session_id = %session.acct_session_id,
@@ -206,9 +206,9 @@ impl NodeCore {
                 _ => "session ended",
             };
             self.send_padt(token, Some(reason));
-        } else if let Some(discovery) = self.discovery.get_mut(session.interface) {
+        } else if let Some(discovery) = self.discovery.get_mut(session.first.interface) {
             // Forget the id without a PADT (the peer's PADT was consumed).
-            let _ = discovery.terminate(session.pppoe_session_id, None);
+            let _ = discovery.terminate(session.first.session_id, None);
             while discovery.poll_transmit(&mut self.scratch).is_some() {}
             while let Some(event) = discovery.poll_event() {
                 self.events.push_back(LacEvent::Pppoe(event));
@@ -225,13 +225,15 @@ impl NodeCore {
     /// Removes a session from every table.
     pub(super) fn forget(&mut self, token: u64) {
         if let Some(session) = self.sessions.remove(&token) {
-            if self
-                .by_pppoe
-                .get(&pppoe_key(session.interface, session.pppoe_session_id))
-                == Some(&token)
+            if self.by_pppoe.get(&pppoe_key(
+                session.first.interface,
+                session.first.session_id,
+            )) == Some(&token)
             {
-                self.by_pppoe
-                    .remove(&pppoe_key(session.interface, session.pppoe_session_id));
+                self.by_pppoe.remove(&pppoe_key(
+                    session.first.interface,
+                    session.first.session_id,
+                ));
             }
             self.by_acct_id.remove(&session.acct_session_id);
             match &session.stage {
