@@ -1,4 +1,4 @@
-//! Fuzzes the LAC core (`lac::core::NodeCore`): a sequence of Ethernet
+//! Fuzzes the node core in the LAC role (`session::NodeCore`): a sequence of Ethernet
 //! frames from the access side, datagrams from the LNS and clock steps, in
 //! any order. Nothing may panic; whatever the core queues is drained.
 //!
@@ -40,7 +40,7 @@ secret = "s"
     let path = dir.join("lac.toml");
     std::fs::write(&path, text).ok()?;
     let config = Config::load_with_env(&path, std::iter::empty()).ok()?;
-    NodeCoreConfig::from_config(&config)
+    tunnelnas::node::convert::lac_config(&config)
 }
 
 static CONFIG: std::sync::OnceLock<Option<NodeCoreConfig>> = std::sync::OnceLock::new();

@@ -1,6 +1,7 @@
 //! From the serde configuration to the cores' own config structs.
 //!
-//! The sans-IO cores (`l2tp`, `pppoe`, `ppp`, `lac::core`, `lac::select`)
+//! The sans-IO cores (`l2tp`, `pppoe`, `ppp`, the node core `session`, `lac::policy`,
+//! `lac::select`)
 //! take small config structs of their own and know nothing of the file
 //! (DESIGN.md, "Three roles, one session model": config is a leaf). The
 //! conversions live here, on the driver side; each function says which

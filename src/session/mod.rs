@@ -1,10 +1,23 @@
-//! The LAC session core (NAS-initiated mode, RFC 2661 §1.1 and §7.4),
-//! sans-IO: it joins, per subscriber, the PPPoE discovery server
-//! (RFC 2516 §5), a PPP server link for LCP and authentication
-//! (RFC 1661 §3, RFC 1334, RFC 1994, RFC 2759), the RADIUS decision
-//! (RFC 2865, RFC 2868 tunnel attributes), LNS selection
-//! ([`crate::lac::select`]) and the L2TP endpoint (RFC 2661 §5–§7), and then
-//! forwards PPP frames between the PPPoE session and the L2TP session.
+//! The node core (DESIGN.md, "Three roles, one session model"): the
+//! sans-IO core of one worker. It owns everything a session touches on its
+//! way through the node, whatever its role:
+//!
+//! - the shared L2TP endpoint (RFC 2661 §5–§7): one UDP socket's state and
+//!   one Tunnel-ID space for the tunnels we open and those we accept;
+//! - the PPPoE discovery servers (RFC 2516 §5), one per access interface;
+//! - the negotiating PPP links (RFC 1661 §3, RFC 1334, RFC 1994,
+//!   RFC 2759), dropped once a session is handed over;
+//! - the session records, each with its two legs ([`legs`]);
+//! - the fast-path table ([`crate::dataplane::fastpath`]);
+//! - the timers, and the accounting records it queues
+//!   ([`crate::aaa::accounting`]).
+//!
+//! What a session's second leg is, a role's policy decides; the policies
+//! own no sockets and no maps. A PPPoE subscriber is the LAC's
+//! ([`crate::lac::policy`]): RADIUS (RFC 2865, RFC 2868 tunnel attributes)
+//! or a realm rule names the LNSs, and the core places the outgoing call
+//! (RFC 2661 §7.4.1 NAS-initiated, with the §4.4.5 proxy AVPs), fails over
+//! between them, and forwards.
 //!
 //! # Flow of one subscriber
 //!
@@ -13,7 +26,7 @@
 //! 2. The peer's credentials arrive ([`LinkEvent::AuthRequested`]): the core
 //!    asks its driver for a RADIUS decision ([`Command::Authenticate`]).
 //! 3. Accept: the RFC 2868 tunnel groups (or, without any, a
-//!    `[[lac.realm]]` rule) are ordered by [`Selector`]; the first endpoint
+//!    `[[lac.realm]]` rule) are ordered by the LAC policy's selector; the first endpoint
 //!    gets a call with the proxy LCP and proxy authentication AVPs of the
 //!    negotiation record (RFC 2661 §4.4.5). A failed attempt (tunnel set-up
 //!    timeout, StopCCN, CDN) denylists the endpoint and the next one is
@@ -25,8 +38,9 @@
 //!    forwarded — and sends Accounting-Start (RFC 2866) with the RFC 2867
 //!    tunnel attributes.
 //! 5. Forwarding ([`NodeCore::handle_frame`] upstream,
-//!    [`NodeCore::handle_datagram`] downstream): one hash lookup per frame and a
-//!    header rewrite in place, PPPoE session ⇄ L2TP data message with
+//!    [`NodeCore::handle_datagram`] downstream) through the fast path: one
+//!    hash lookup per frame and a header rewrite in place, PPPoE session ⇄
+//!    L2TP data message with
 //!    Address/Control `FF 03` (RFC 2661 §5.4 carries HDLC-like framing without
 //!    flags and FCS), per-session counters, optional TCP MSS clamping and
 //!    policing.
