@@ -754,13 +754,15 @@ fn unwanted_challenge_is_refused_with_result_4() {
 }
 
 #[test]
-fn sccrq_from_an_unknown_peer_is_dropped_without_state() {
+fn sccrq_from_an_unknown_peer_gets_a_stateless_stopccn() {
     let mut lns = Endpoint::new(lns_config(b""), [1; 32]);
     let now = Instant::now();
     let stranger: SocketAddr = "203.0.113.9:1701".parse().unwrap();
     let mut peer = RawPeer::new(stranger, None);
     lns.handle_datagram(now, stranger, &peer.sccrq(&[]));
+    // No state: no tunnel, nothing to retransmit, no timer.
     assert_eq!(lns.tunnel_count(), 0);
+    assert_eq!(lns.poll_timeout(), None);
     assert_eq!(
         lns.poll_event(),
         Some(Event::Dropped {
@@ -768,8 +770,67 @@ fn sccrq_from_an_unknown_peer_is_dropped_without_state() {
             reason: DropReason::PeerNotAllowed
         })
     );
+    // RFC 2661 §4.4.2 result 4, to the Tunnel ID the SCCRQ assigned,
+    // acknowledging it.
     let mut buf = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
+    let (to, len) = lns.poll_transmit(now, &mut buf).expect("a StopCCN");
+    assert_eq!(to, stranger);
+    let stop = ControlMessage::from_bytes(&buf[..len], None).unwrap();
+    assert_eq!(stop.message_type, Some(MessageType::StopCcn));
+    assert_eq!(stop.tunnel_id, 4242);
+    assert_eq!((stop.ns, stop.nr), (0, 1));
+    assert_eq!(
+        stop.result_code().map(|r| r.stop_ccn_result()),
+        Some(StopCcnResult::NotAuthorized)
+    );
     assert!(lns.poll_transmit(now, &mut buf).is_none());
+    assert_eq!(lns.tunnel_count(), 0);
+}
+
+#[test]
+fn an_sccrq_flood_from_unknown_peers_gets_bounded_refusals_and_no_state() {
+    let mut lns = Endpoint::new(lns_config(b""), [1; 32]);
+    let start = Instant::now();
+    let mut buf = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
+    let mut answered = 0;
+    for i in 0..5_000u32 {
+        let octets = i.to_be_bytes();
+        let from = SocketAddr::from(([198, 18, octets[2], octets[3]], 1701));
+        let mut peer = RawPeer::new(from, None);
+        lns.handle_datagram(start, from, &peer.sccrq(&[]));
+        while lns.poll_transmit(start, &mut buf).is_some() {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, tunnelnas::l2tp::REFUSALS_PER_SECOND);
+    assert_eq!(lns.tunnel_count(), 0);
+    assert_eq!(drain(&mut lns).len(), 5_000, "every SCCRQ is counted");
+    // The next second answers again.
+    let later = start + Duration::from_secs(1);
+    let from: SocketAddr = "198.18.255.255:1701".parse().unwrap();
+    lns.handle_datagram(later, from, &RawPeer::new(from, None).sccrq(&[]));
+    assert!(lns.poll_transmit(later, &mut buf).is_some());
+}
+
+#[test]
+fn a_lac_refused_by_an_lns_that_does_not_know_it_hears_result_4_at_once() {
+    let lns = EndpointConfig {
+        peers: Vec::new(),
+        ..lns_config(b"")
+    };
+    let mut sim = Sim::new(lac_config(), lns, Impairments::CLEAN, 21);
+    sim.lac.open_session(sim.now, open(1, b"")).unwrap();
+    sim.run_for(Duration::from_millis(500));
+    assert!(sim.lac_events.iter().any(|e| matches!(
+        e,
+        Event::TunnelDown {
+            cause: TunnelDownCause::PeerStopCcn,
+            was_established: false,
+            result: Some(r),
+            ..
+        } if r.stop_ccn_result() == StopCcnResult::NotAuthorized
+    )));
+    assert_eq!(sim.lns.tunnel_count(), 0);
 }
 
 // ---- a hand-driven peer ---------------------------------------------------

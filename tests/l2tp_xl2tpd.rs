@@ -9,6 +9,9 @@
 //!   tunnel secret, with one, and with one plus `hidden bit`.
 //! * (b) our LAC endpoint dials xl2tpd as LNS: tunnel and session come
 //!   up (xl2tpd logs the call), then xl2tpd's CDN arrives.
+//! * (c) xl2tpd as LAC dials our LNS, which admits another network: it
+//!   gets a StopCCN with result 4 (RFC 2661 §4.4.2) that acknowledges its
+//!   SCCRQ and names its tunnel, and our LNS keeps no state.
 
 mod common;
 
@@ -22,7 +25,8 @@ use common::tshark::{LiveCapture, Tshark};
 use common::xl2tpd::{LacConfig, LnsConfig, Xl2tpd, Xl2tpdConfig};
 use common::{Result, ensure, tempdir};
 use tunnelnas::l2tp::{
-    CallInfo, Endpoint, EndpointConfig, Event, OpenSession, PeerPolicy, SessionDownCause,
+    CallInfo, DropReason, Endpoint, EndpointConfig, Event, OpenSession, PeerPolicy,
+    SessionDownCause,
 };
 use tunnelnas::wire::l2tp::Framing;
 
@@ -204,6 +208,95 @@ fn xl2tpd_lac_against_our_lns(
         Hiding::None
     };
     check_capture(&tshark, &pcap, hiding)?;
+    Ok(())
+}
+
+/// (c): xl2tpd LAC → our LNS, which does not admit it.
+#[test]
+fn xl2tpd_lac_unknown_to_our_lns_gets_stopccn_result_4() -> Result<()> {
+    common::require_root()?;
+    let tag = "tnx2u";
+    let lac_ns = Netns::new(&format!("{tag}-lac"))?;
+    let lns_ns = Netns::new(&format!("{tag}-lns"))?;
+    let lac_ip = Ipv4Addr::new(10, 81, 9, 1);
+    let lns_ip = Ipv4Addr::new(10, 81, 9, 2);
+    let link = VethPair::builder(&lac_ns, &lns_ns)
+        .addr_a(&format!("{lac_ip}/24"))
+        .addr_b(&format!("{lns_ip}/24"))
+        .create()?;
+    let dir = tempdir(tag)?;
+    let capture = LiveCapture::start(&lns_ns, link.b(), &dir.path().join("l2tp.pcap"))?;
+    // Our LNS admits only 192.0.2.0/24.
+    let config = lns_config("", IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_loop = Arc::clone(&stop);
+    let lns = lns_ns.spawn_thread("our-lns", move || {
+        let socket = UdpSocket::bind(SocketAddr::from((lns_ip, 1701))).expect("bind 1701");
+        let endpoint = Endpoint::new(config, [42; 32]);
+        run_endpoint(
+            endpoint,
+            socket,
+            Role::Lns,
+            Duration::from_secs(4),
+            |_| false,
+            stop_loop,
+        )
+    })?;
+    let xl2tpd = Xl2tpd::start(
+        &lac_ns,
+        Xl2tpdConfig::default().lac(LacConfig::new("tn", &lns_ip.to_string())),
+    )?;
+    let events = lns
+        .join()
+        .map_err(|_| common::anyhow!("LNS loop panicked"))?;
+    stop.store(true, Ordering::Relaxed);
+    let log = xl2tpd.log();
+    drop(xl2tpd);
+    let pcap = capture.stop()?;
+    let describe = || format!("events: {events:#?}\nxl2tpd log:\n{log}");
+    ensure!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::Dropped {
+                reason: DropReason::PeerNotAllowed,
+                ..
+            }
+        )),
+        "the SCCRQ was not refused: {}",
+        describe()
+    );
+    ensure!(
+        !events.iter().any(|e| matches!(e, Event::TunnelUp { .. })),
+        "a tunnel came up: {}",
+        describe()
+    );
+    let tshark = Tshark::new();
+    tshark.assert_clean(&pcap)?;
+    // StopCCN (type 4) from us: result code 4, to xl2tpd's Assigned Tunnel
+    // ID, acknowledging its SCCRQ.
+    let sccrq = tshark.fields(
+        &pcap,
+        Some(&format!("ip.src == {lac_ip} && l2tp.avp.message_type == 1")),
+        &["l2tp.avp.assigned_tunnel_id"],
+    )?;
+    let stops = tshark.fields(
+        &pcap,
+        Some(&format!("ip.src == {lns_ip} && l2tp.avp.message_type == 4")),
+        &["l2tp.tunnel", "l2tp.Nr", "l2tp.result_code"],
+    )?;
+    ensure!(
+        !sccrq.is_empty() && !stops.is_empty(),
+        "no SCCRQ or no StopCCN in the capture:\n{}\n{}",
+        tshark.summary(&pcap)?,
+        describe()
+    );
+    let assigned = sccrq[0][0].clone();
+    let stop_ccn = &stops[0];
+    ensure!(
+        stop_ccn[0] == assigned && stop_ccn[1] == "1" && stop_ccn[2] == "4",
+        "StopCCN (tunnel, Nr, result) = {stop_ccn:?}, xl2tpd assigned {assigned:?}:\n{}",
+        tshark.summary(&pcap)?
+    );
     Ok(())
 }
 

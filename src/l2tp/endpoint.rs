@@ -11,7 +11,13 @@
 //! * **Ids**: Tunnel and Session IDs are random, non-zero and unique
 //!   ([`super::ids`]).
 //! * **LNS policy**: an SCCRQ is accepted only from an address a
-//!   `[[lns.peer]]` rule admits, with that rule's secret (§5.1.1).
+//!   `[[lns.peer]]` rule admits, with that rule's secret (§5.1.1). Any
+//!   other SCCRQ is refused without state: a StopCCN with result 4
+//!   ("Requester is not authorized to establish a control channel",
+//!   §4.4.2) acknowledging it, addressed to the Assigned Tunnel ID it
+//!   carried, at most [`REFUSALS_PER_SECOND`] a second (an SCCRQ flood
+//!   from forged sources costs neither memory nor an amplified reply),
+//!   and counted ([`DropReason::PeerNotAllowed`]).
 //! * **LAC tunnel sharing**: [`Endpoint::open_session`] puts a call on an
 //!   established or establishing tunnel of its *LNS group* — the same LNS
 //!   address, Tunnel-Assignment-Id, Tunnel-Client-Auth-ID and secret
@@ -273,7 +279,18 @@ pub struct Endpoint {
     /// Tunnels that may have something to transmit.
     transmit_queue: VecDeque<u16>,
     transmit_pending: HashSet<u16>,
+    /// Stateless StopCCNs to refused peers, sent before the tunnels'
+    /// datagrams; at most [`REFUSALS_QUEUED`].
+    refusals: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Start of the current second of refusals, and how many it sent.
+    refusal_window: Option<(Instant, u32)>,
 }
+
+/// Stateless StopCCNs sent per second, at most.
+pub const REFUSALS_PER_SECOND: u32 = 100;
+
+/// Stateless StopCCNs waiting for `poll_transmit`, at most.
+const REFUSALS_QUEUED: usize = 64;
 
 impl Endpoint {
     /// A new endpoint; `seed` seeds every random choice (ids, challenges,
@@ -291,6 +308,8 @@ impl Endpoint {
             events: VecDeque::new(),
             transmit_queue: VecDeque::new(),
             transmit_pending: HashSet::new(),
+            refusals: VecDeque::new(),
+            refusal_window: None,
         }
     }
 
@@ -463,6 +482,41 @@ impl Endpoint {
         self.handle_sccrq(now, from, datagram);
     }
 
+    /// Answers an SCCRQ no `[[lns.peer]]` rule admits with a StopCCN
+    /// (result 4, §4.4.2) that acknowledges it (Nr = its Ns + 1), without
+    /// creating any state for the peer. Its Assigned Tunnel ID is the
+    /// recipient's Tunnel ID when it is readable (a hidden one is not: we
+    /// have no secret for this peer, and 0 goes out instead). Rate-limited
+    /// to [`REFUSALS_PER_SECOND`].
+    fn refuse_statelessly(&mut self, now: Instant, to: SocketAddr, sccrq: &ControlMessage) {
+        let sent = match self.refusal_window {
+            Some((start, sent))
+                if now.saturating_duration_since(start) < Duration::from_secs(1) =>
+            {
+                sent
+            }
+            _ => {
+                self.refusal_window = Some((now, 0));
+                0
+            }
+        };
+        if sent >= REFUSALS_PER_SECOND || self.refusals.len() >= REFUSALS_QUEUED {
+            return;
+        }
+        let result = ResultCode::stop_ccn(StopCcnResult::NotAuthorized).with_error(
+            crate::wire::l2tp::GeneralError::NoError,
+            "no peer rule admits this address and host name",
+        );
+        let mut stop = ControlMessage::stop_ccn(0, result)
+            .with_ids(sccrq.assigned_tunnel_id().unwrap_or(0), 0);
+        stop.ns = 0;
+        stop.nr = sccrq.ns.wrapping_add(1);
+        if let Ok(bytes) = stop.to_vec(None) {
+            self.refusals.push_back((to, bytes));
+            self.refusal_window = self.refusal_window.map(|(start, n)| (start, n + 1));
+        }
+    }
+
     fn drop_datagram(&mut self, peer: SocketAddr, reason: DropReason) {
         self.events.push_back(Event::Dropped { peer, reason });
     }
@@ -478,6 +532,7 @@ impl Endpoint {
             return self.drop_datagram(from, DropReason::NotSccrq);
         }
         let Some(policy) = self.config.policy_for(from, msg.host_name()) else {
+            self.refuse_statelessly(now, from, &msg);
             return self.drop_datagram(from, DropReason::PeerNotAllowed);
         };
         let secret = policy.secret.clone();
@@ -776,6 +831,14 @@ impl Endpoint {
     /// datagrams are still returned, and once none fits this returns
     /// `None`; a later call with a long enough buffer sends it.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        if let Some((to, bytes)) = self.refusals.front() {
+            if let Some(out) = buf.get_mut(..bytes.len()) {
+                out.copy_from_slice(bytes);
+                let sent = (*to, bytes.len());
+                self.refusals.pop_front();
+                return Some(sent);
+            }
+        }
         // Each tunnel queued at entry is tried once: one whose datagram
         // does not fit goes to the back, still queued.
         let mut left = self.transmit_queue.len();

@@ -88,8 +88,8 @@ pub mod tunnel;
 
 pub use channel::MAX_CONTROL_LEN;
 pub use endpoint::{
-    Endpoint, EndpointConfig, OpenError, OpenSession, PeerPolicy, SessionInfo, SharingKey,
-    TunnelInfo, is_control,
+    Endpoint, EndpointConfig, OpenError, OpenSession, PeerPolicy, REFUSALS_PER_SECOND, SessionInfo,
+    SharingKey, TunnelInfo, is_control,
 };
 pub use event::{
     ChannelActivity, Direction, DropReason, Event, SessionDownCause, SessionHandle, TunnelDownCause,
