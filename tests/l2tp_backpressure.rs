@@ -57,6 +57,7 @@ fn lns_config() -> EndpointConfig {
             network: "192.0.2.0/24".parse().unwrap(),
             secret: SECRET.to_vec(),
             host_name: None,
+            max_tunnels: None,
         }],
         ..EndpointConfig::default()
     }

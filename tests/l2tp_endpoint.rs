@@ -56,6 +56,7 @@ fn lns_config(secret: &[u8]) -> EndpointConfig {
             network: "192.0.2.0/24".parse().unwrap(),
             secret: secret.to_vec(),
             host_name: None,
+            max_tunnels: None,
         }],
         ..EndpointConfig::default()
     }
@@ -813,6 +814,72 @@ fn an_sccrq_flood_from_unknown_peers_gets_bounded_refusals_and_no_state() {
 }
 
 #[test]
+fn a_peer_rule_s_max_tunnels_refuses_the_next_sccrq_without_state() {
+    let mut config = lns_config(b"");
+    config.peers = vec![
+        PeerPolicy {
+            network: "198.51.100.0/24".parse().unwrap(),
+            secret: Vec::new(),
+            host_name: None,
+            max_tunnels: Some(2),
+        },
+        PeerPolicy {
+            network: "203.0.113.0/24".parse().unwrap(),
+            secret: Vec::new(),
+            host_name: None,
+            max_tunnels: None,
+        },
+    ];
+    let mut lns = Endpoint::new(config, [3; 32]);
+    let now = Instant::now();
+    let mut buf = vec![0u8; tunnelnas::l2tp::MAX_CONTROL_LEN];
+    let sccrq_from = |lns: &mut Endpoint, last: u8| {
+        let from = SocketAddr::from(([198, 51, 100, last], 1701));
+        let mut peer = RawPeer::new(from, None);
+        let sccrq = peer.sccrq(&[]);
+        lns.handle_datagram(now, from, &sccrq);
+        (from, sccrq)
+    };
+    let (first, first_sccrq) = sccrq_from(&mut lns, 1);
+    sccrq_from(&mut lns, 2);
+    assert_eq!(lns.tunnel_count(), 2);
+    while lns.poll_transmit(now, &mut buf).is_some() {}
+    drain(&mut lns);
+    // The third peer of the rule is refused: result 2, error 4.
+    let (third, _) = sccrq_from(&mut lns, 3);
+    assert_eq!(lns.tunnel_count(), 2);
+    assert_eq!(
+        drain(&mut lns),
+        [Event::Dropped {
+            peer: third,
+            reason: DropReason::PeerTunnelLimit
+        }]
+    );
+    let (to, len) = lns.poll_transmit(now, &mut buf).expect("a StopCCN");
+    assert_eq!(to, third);
+    let stop = ControlMessage::from_bytes(&buf[..len], None).unwrap();
+    assert_eq!(stop.message_type, Some(MessageType::StopCcn));
+    let result = stop.result_code().unwrap();
+    assert_eq!(result.stop_ccn_result(), StopCcnResult::GeneralError);
+    assert_eq!(
+        result.error_code(),
+        Some(GeneralError::InsufficientResources)
+    );
+    // A retransmitted SCCRQ of an admitted tunnel is still answered by it.
+    lns.handle_datagram(now, first, &first_sccrq);
+    assert_eq!(lns.tunnel_count(), 2);
+    assert!(
+        !drain(&mut lns)
+            .iter()
+            .any(|e| matches!(e, Event::Dropped { .. }))
+    );
+    // Another rule's peers are not limited by it.
+    let other: SocketAddr = "203.0.113.7:1701".parse().unwrap();
+    lns.handle_datagram(now, other, &RawPeer::new(other, None).sccrq(&[]));
+    assert_eq!(lns.tunnel_count(), 3);
+}
+
+#[test]
 fn a_lac_refused_by_an_lns_that_does_not_know_it_hears_result_4_at_once() {
     let lns = EndpointConfig {
         peers: Vec::new(),
@@ -1161,6 +1228,7 @@ fn tie_breaker_race_leaves_one_tunnel() {
             network: other.parse().unwrap(),
             secret: Vec::new(),
             host_name: None,
+            max_tunnels: None,
         }],
         ..EndpointConfig::default()
     };

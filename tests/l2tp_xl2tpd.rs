@@ -114,6 +114,7 @@ fn lns_config(secret: &str, host: IpAddr) -> EndpointConfig {
             network: ipnet::IpNet::from(host),
             secret: secret.as_bytes().to_vec(),
             host_name: None,
+            max_tunnels: None,
         }],
         ..EndpointConfig::default()
     }

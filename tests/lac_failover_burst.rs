@@ -92,6 +92,7 @@ fn lns(host: &str, seed: u8) -> Endpoint {
                 network: "192.0.2.0/24".parse().expect("network"),
                 secret: SECRET.to_vec(),
                 host_name: None,
+                max_tunnels: None,
             }],
             ..EndpointConfig::default()
         },

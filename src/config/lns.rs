@@ -72,6 +72,11 @@ pub struct LnsPeer {
     /// Only this Host Name AVP matches the rule, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_name: Option<String>,
+    /// Tunnels the peers of this rule may hold at once; a further SCCRQ is
+    /// refused (StopCCN, result 2, error 4 "insufficient resources").
+    /// Absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tunnels: Option<u32>,
 }
 
 impl Config {

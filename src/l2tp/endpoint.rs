@@ -98,6 +98,9 @@ pub struct PeerPolicy {
     pub network: IpNet,
     /// Tunnel secret; empty = no tunnel authentication.
     pub secret: Vec<u8>,
+    /// Tunnels the peers of this rule may hold at once (`None`: no
+    /// limit); a further SCCRQ is refused without state.
+    pub max_tunnels: Option<u32>,
     /// Only an SCCRQ with this Host Name matches, when set.
     pub host_name: Option<Vec<u8>>,
 }
@@ -169,11 +172,25 @@ impl Default for EndpointConfig {
 impl EndpointConfig {
     /// The rule for an SCCRQ from `from` with Host Name `host_name`: the
     /// first rule naming that host, else the first rule without a name.
+    #[cfg(test)]
     fn policy_for(&self, from: SocketAddr, host_name: Option<&[u8]>) -> Option<&PeerPolicy> {
-        let covering = || self.peers.iter().filter(|p| p.network.contains(&from.ip()));
+        self.policy_index(from, host_name)
+            .and_then(|index| self.peers.get(index))
+    }
+
+    /// The position of the rule that admits `from` with `host_name`: one
+    /// naming the host first, else one for any host.
+    fn policy_index(&self, from: SocketAddr, host_name: Option<&[u8]>) -> Option<usize> {
+        let covering = || {
+            self.peers
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.network.contains(&from.ip()))
+        };
         covering()
-            .find(|p| p.host_name.is_some() && p.host_name.as_deref() == host_name)
-            .or_else(|| covering().find(|p| p.host_name.is_none()))
+            .find(|(_, p)| p.host_name.is_some() && p.host_name.as_deref() == host_name)
+            .or_else(|| covering().find(|(_, p)| p.host_name.is_none()))
+            .map(|(index, _)| index)
     }
 }
 
@@ -284,6 +301,11 @@ pub struct Endpoint {
     refusals: VecDeque<(SocketAddr, Vec<u8>)>,
     /// Start of the current second of refusals, and how many it sent.
     refusal_window: Option<(Instant, u32)>,
+    /// Tunnels we accepted, by the `[[lns.peer]]` rule that admitted them
+    /// (its index), for the rules' `max_tunnels`.
+    admitted_by: HashMap<u16, usize>,
+    /// Tunnels per rule (same index as `config.peers`).
+    tunnels_per_rule: Vec<u32>,
 }
 
 /// Stateless StopCCNs sent per second, at most.
@@ -310,6 +332,8 @@ impl Endpoint {
             transmit_pending: HashSet::new(),
             refusals: VecDeque::new(),
             refusal_window: None,
+            admitted_by: HashMap::new(),
+            tunnels_per_rule: Vec::new(),
         }
     }
 
@@ -442,6 +466,11 @@ impl Endpoint {
 
     fn remove_tunnel(&mut self, tunnel_id: u16) -> Option<Tunnel> {
         let tunnel = self.tunnels.remove(&tunnel_id)?;
+        if let Some(rule) = self.admitted_by.remove(&tunnel_id) {
+            if let Some(count) = self.tunnels_per_rule.get_mut(rule) {
+                *count = count.saturating_sub(1);
+            }
+        }
         let key = (tunnel.peer, tunnel.peer_id);
         if self.responders.get(&key) == Some(&tunnel_id) {
             self.responders.remove(&key);
@@ -482,13 +511,20 @@ impl Endpoint {
         self.handle_sccrq(now, from, datagram);
     }
 
-    /// Answers an SCCRQ no `[[lns.peer]]` rule admits with a StopCCN
-    /// (result 4, §4.4.2) that acknowledges it (Nr = its Ns + 1), without
+    /// Answers an SCCRQ we refuse (no `[[lns.peer]]` rule admits it, or
+    /// its rule's `max_tunnels` is reached) with a StopCCN carrying
+    /// `result` (§4.4.2) that acknowledges it (Nr = its Ns + 1), without
     /// creating any state for the peer. Its Assigned Tunnel ID is the
     /// recipient's Tunnel ID when it is readable (a hidden one is not: we
     /// have no secret for this peer, and 0 goes out instead). Rate-limited
     /// to [`REFUSALS_PER_SECOND`].
-    fn refuse_statelessly(&mut self, now: Instant, to: SocketAddr, sccrq: &ControlMessage) {
+    fn refuse_statelessly(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        sccrq: &ControlMessage,
+        result: ResultCode,
+    ) {
         let sent = match self.refusal_window {
             Some((start, sent))
                 if now.saturating_duration_since(start) < Duration::from_secs(1) =>
@@ -503,10 +539,6 @@ impl Endpoint {
         if sent >= REFUSALS_PER_SECOND || self.refusals.len() >= REFUSALS_QUEUED {
             return;
         }
-        let result = ResultCode::stop_ccn(StopCcnResult::NotAuthorized).with_error(
-            crate::wire::l2tp::GeneralError::NoError,
-            "no peer rule admits this address and host name",
-        );
         let mut stop = ControlMessage::stop_ccn(0, result)
             .with_ids(sccrq.assigned_tunnel_id().unwrap_or(0), 0);
         stop.ns = 0;
@@ -531,11 +563,19 @@ impl Endpoint {
         if msg.message_type != Some(MessageType::Sccrq) {
             return self.drop_datagram(from, DropReason::NotSccrq);
         }
-        let Some(policy) = self.config.policy_for(from, msg.host_name()) else {
-            self.refuse_statelessly(now, from, &msg);
+        let Some(rule) = self.config.policy_index(from, msg.host_name()) else {
+            let result = ResultCode::stop_ccn(StopCcnResult::NotAuthorized).with_error(
+                crate::wire::l2tp::GeneralError::NoError,
+                "no peer rule admits this address and host name",
+            );
+            self.refuse_statelessly(now, from, &msg, result);
+            return self.drop_datagram(from, DropReason::PeerNotAllowed);
+        };
+        let Some(policy) = self.config.peers.get(rule) else {
             return self.drop_datagram(from, DropReason::PeerNotAllowed);
         };
         let secret = policy.secret.clone();
+        let max_tunnels = policy.max_tunnels;
         // The Assigned Tunnel ID may be hidden (§4.3): read it with the
         // peer's secret.
         let peer_assigned = match msg.assigned_tunnel_id() {
@@ -561,6 +601,15 @@ impl Endpoint {
                 }
                 return self.touched(now, existing);
             }
+        }
+        let held = self.tunnels_per_rule.get(rule).copied().unwrap_or(0);
+        if max_tunnels.is_some_and(|max| held >= max) {
+            let result = ResultCode::stop_ccn(StopCcnResult::GeneralError).with_error(
+                crate::wire::l2tp::GeneralError::InsufficientResources,
+                "the peer rule's max_tunnels is reached",
+            );
+            self.refuse_statelessly(now, from, &msg, result);
+            return self.drop_datagram(from, DropReason::PeerTunnelLimit);
         }
 
         let mut refusal = None;
@@ -622,6 +671,13 @@ impl Endpoint {
             self.responders.insert((from, peer_assigned), local_id);
         }
         self.tunnels.insert(local_id, tunnel);
+        self.admitted_by.insert(local_id, rule);
+        if self.tunnels_per_rule.len() <= rule {
+            self.tunnels_per_rule.resize(rule + 1, 0);
+        }
+        if let Some(count) = self.tunnels_per_rule.get_mut(rule) {
+            *count += 1;
+        }
         self.touched(now, local_id);
     }
 
@@ -890,11 +946,13 @@ mod tests {
                     network: "192.0.2.0/24".parse().unwrap(),
                     secret: b"any".to_vec(),
                     host_name: None,
+                    max_tunnels: None,
                 },
                 PeerPolicy {
                     network: "192.0.2.0/24".parse().unwrap(),
                     secret: b"named".to_vec(),
                     host_name: Some(b"lac1".to_vec()),
+                    max_tunnels: None,
                 },
             ],
             ..EndpointConfig::default()

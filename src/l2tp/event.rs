@@ -92,8 +92,11 @@ pub enum DropReason {
     /// Tunnel ID 0 but not an SCCRQ.
     NotSccrq,
     /// SCCRQ from an address no `[[lns.peer]]` rule admits, or the LNS role
-    /// is off.
+    /// is off (answered with a stateless StopCCN, result 4).
     PeerNotAllowed,
+    /// SCCRQ from a peer whose `[[lns.peer]]` rule has its `max_tunnels`
+    /// (answered with a stateless StopCCN, result 2, error 4).
+    PeerTunnelLimit,
     /// The datagram came from another IP address than the tunnel's peer.
     WrongSource,
     /// Every Tunnel ID is in use.

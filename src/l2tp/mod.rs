@@ -39,6 +39,7 @@
 //!         network: "192.0.2.0/24".parse().unwrap(),
 //!         secret: b"s3cret".to_vec(),
 //!         host_name: None,
+//!         max_tunnels: None,
 //!     }],
 //!     ..EndpointConfig::default()
 //! };

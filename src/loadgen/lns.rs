@@ -139,6 +139,7 @@ impl LnsConfig {
                     network,
                     secret: secret.to_vec(),
                     host_name: None,
+                    max_tunnels: None,
                 }],
                 ..EndpointConfig::default()
             },

@@ -74,6 +74,7 @@ pub fn endpoint_config(config: &Config) -> EndpointConfig {
                         network: peer.network,
                         secret: peer.secret.expose().to_vec(),
                         host_name: peer.host_name.as_ref().map(|h| h.as_bytes().to_vec()),
+                        max_tunnels: peer.max_tunnels,
                     })
                     .collect()
             })
@@ -363,6 +364,18 @@ mod tests {
         let lac = endpoint_config(&config);
         assert_eq!(lac.max_tunnels_per_lns, 2);
         assert_eq!(lac.max_queued_calls, 50);
+        let file: Config = toml::from_str(
+            "[lns]\n[[lns.peer]]\nnetwork = \"198.51.100.0/24\"\nsecret = \"s\"\nmax_tunnels = 8\n\
+             [[lns.peer]]\nnetwork = \"0.0.0.0/0\"\nhost_name = \"lac-1\"\n",
+        )
+        .expect("[lns] with peers");
+        let lns = endpoint_config(&file);
+        assert!(lns.accept_calls);
+        assert_eq!(lns.peers.len(), 2);
+        assert_eq!(lns.peers[0].secret, b"s");
+        assert_eq!(lns.peers[0].max_tunnels, Some(8));
+        assert_eq!(lns.peers[1].max_tunnels, None);
+        assert_eq!(lns.peers[1].host_name.as_deref(), Some(&b"lac-1"[..]));
     }
 
     #[test]

@@ -161,6 +161,7 @@ impl World {
                             network: "192.0.2.0/24".parse().expect("network"),
                             secret: SECRET.to_vec(),
                             host_name: None,
+                            max_tunnels: None,
                         }],
                         ..EndpointConfig::default()
                     },

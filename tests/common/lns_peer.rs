@@ -447,6 +447,7 @@ impl Driver {
                     network,
                     secret: config.secret.clone(),
                     host_name: None,
+                    max_tunnels: None,
                 }],
                 ..EndpointConfig::default()
             },
