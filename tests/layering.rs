@@ -3,7 +3,8 @@
 //!
 //! Forbidden:
 //! - a sans-IO core (`wire`, `pppoe`, `ppp`, `l2tp`, the node core
-//!   `session`, the role policies `lac::select` and `lac::policy`, the
+//!   `session`, the role policies `lac::select`, `lac::policy` and the
+//!   LNS's address pools `lns::pool`, the
 //!   fast path `dataplane::{fastpath, mss, police}`, `shard`) using a
 //!   driver or the process edge (`node` with its workers, `mgmt`,
 //!   `metrics`, `demo`, `loadgen`, the RADIUS service task, the socket
@@ -34,6 +35,7 @@ const CORES: &[&str] = &[
     "session",
     "lac::select",
     "lac::policy",
+    "lns::pool",
     "dataplane::fastpath",
     "dataplane::mss",
     "dataplane::police",

@@ -1,6 +1,7 @@
-//! `[lns]` and `[[lns.peer]]`: the L2TP network server — RADIUS groups,
-//! the LACs allowed to open tunnels, IPCP addresses and DNS, the TUN
-//! device, and what to do with the LAC's proxy LCP and authentication.
+//! `[lns]`, `[[lns.peer]]` and `[[lns.pool]]`: the L2TP network server —
+//! RADIUS groups, the LACs allowed to open tunnels, the address pools,
+//! IPCP addresses and DNS, the TUN device, and what to do with the LAC's
+//! proxy LCP and authentication.
 
 use std::net::Ipv4Addr;
 
@@ -34,9 +35,13 @@ pub struct Lns {
     pub peers: Vec<LnsPeer>,
     /// Our address on every PPP link (IPCP). Default `10.255.255.1`.
     pub local_address: Ipv4Addr,
-    /// Pool for users RADIUS gives no Framed-IP-Address.
+    /// Address pools (`[[lns.pool]]`), named by RADIUS's Framed-Pool.
+    #[serde(rename = "pool")]
+    pub pools: Vec<LnsPool>,
+    /// The pool of users RADIUS gives neither Framed-IP-Address nor
+    /// Framed-Pool, when their `[[lns.peer]]` names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_pool: Option<Ipv4Net>,
+    pub default_pool: Option<String>,
     /// DNS servers offered in IPCP (RFC 1877), at most two.
     pub dns: Vec<Ipv4Addr>,
     /// TUN device name. Default `tnlns0`.
@@ -52,7 +57,8 @@ impl Default for Lns {
             acct_group: "default".into(),
             peers: Vec::new(),
             local_address: Ipv4Addr::new(10, 255, 255, 1),
-            address_pool: None,
+            pools: Vec::new(),
+            default_pool: None,
             dns: Vec::new(),
             tun_name: "tnlns0".into(),
             proxy: ProxyPolicy::Accept,
@@ -72,11 +78,27 @@ pub struct LnsPeer {
     /// Only this Host Name AVP matches the rule, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_name: Option<String>,
+    /// The pool of this rule's users when RADIUS names none (else
+    /// `[lns] default_pool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
     /// Tunnels the peers of this rule may hold at once; a further SCCRQ is
     /// refused (StopCCN, result 2, error 4 "insufficient resources").
     /// Absent: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tunnels: Option<u32>,
+}
+
+/// `[[lns.pool]]`: a named IPv4 address pool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LnsPool {
+    /// Its name (RADIUS Framed-Pool, `default_pool`, `[[lns.peer]] pool`).
+    pub name: String,
+    /// Its prefixes, e.g. `["10.64.0.0/16"]`; handed out in order. The
+    /// network and broadcast addresses of prefixes shorter than /31 and
+    /// `lns.local_address` are never handed out.
+    pub networks: Vec<Ipv4Net>,
 }
 
 impl Config {
@@ -89,14 +111,7 @@ impl Config {
                 "at most two DNS servers (RFC 1877)",
             ));
         }
-        if let Some(pool) = lns.address_pool {
-            if pool.contains(&lns.local_address) {
-                return Err(Invalid::new(
-                    "lns.address_pool",
-                    "a pool that does not contain lns.local_address",
-                ));
-            }
-        }
+        validate_pools(lns)?;
         if lns.tun_name.is_empty() || lns.tun_name.len() > 15 {
             return Err(Invalid::new(
                 "lns.tun_name",
@@ -105,4 +120,58 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Pool names unique and known wherever they are named; prefixes that
+/// overlap nowhere (an address belongs to one pool only).
+fn validate_pools(lns: &Lns) -> Result<(), Invalid> {
+    let mut seen: Vec<(&str, Ipv4Net)> = Vec::new();
+    for (index, pool) in lns.pools.iter().enumerate() {
+        let key = format!("lns.pool[{index}]");
+        if pool.name.is_empty() {
+            return Err(Invalid::new(format!("{key}.name"), "a non-empty name"));
+        }
+        if lns.pools[..index].iter().any(|p| p.name == pool.name) {
+            return Err(Invalid::new(
+                format!("{key}.name"),
+                format!("a name no other pool has ({:?} is taken)", pool.name),
+            ));
+        }
+        if pool.networks.is_empty() {
+            return Err(Invalid::new(
+                format!("{key}.networks"),
+                "at least one IPv4 prefix",
+            ));
+        }
+        for network in &pool.networks {
+            if let Some((other, _)) = seen
+                .iter()
+                .find(|(_, n)| n.contains(network) || network.contains(n))
+            {
+                return Err(Invalid::new(
+                    format!("{key}.networks"),
+                    format!(
+                        "prefixes that overlap no other pool's ({network} overlaps pool {other:?})"
+                    ),
+                ));
+            }
+            seen.push((&pool.name, *network));
+        }
+    }
+    let known = |name: &str| lns.pools.iter().any(|p| p.name == name);
+    if let Some(name) = lns.default_pool.as_deref().filter(|n| !known(n)) {
+        return Err(Invalid::new(
+            "lns.default_pool",
+            format!("the name of a [[lns.pool]] ({name:?} is none)"),
+        ));
+    }
+    for (index, peer) in lns.peers.iter().enumerate() {
+        if let Some(name) = peer.pool.as_deref().filter(|n| !known(n)) {
+            return Err(Invalid::new(
+                format!("lns.peer[{index}].pool"),
+                format!("the name of a [[lns.pool]] ({name:?} is none)"),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -719,3 +719,60 @@ secret = "s3cret"
         std::time::Duration::from_secs(5)
     );
 }
+
+#[test]
+fn lns_pools_are_named_once_known_where_named_and_do_not_overlap() {
+    let pools = "[[lns.pool]]\nname = \"a\"\nnetworks = [\"10.64.0.0/16\"]\n\
+                 [[lns.pool]]\nname = \"b\"\nnetworks = [\"10.65.0.0/24\", \"10.65.1.0/24\"]\n";
+    let good = MINIMAL_LNS.replace("[lns]", &format!("[lns]\ndefault_pool = \"a\"\n{pools}"));
+    let (_f, path) = write(&good);
+    let config = Config::load_with_env(&path, env(&[])).unwrap();
+    let lns = config.lns.unwrap();
+    assert_eq!(lns.pools.len(), 2);
+    assert_eq!(lns.pools[1].networks.len(), 2);
+    let cases = [
+        (
+            "[lns]\ndefault_pool = \"c\"\n".to_owned() + pools,
+            "`lns.default_pool`",
+            "\"c\" is none",
+        ),
+        (
+            "[lns]\n".to_owned()
+                + pools
+                + "[[lns.pool]]\nname = \"a\"\nnetworks = [\"10.66.0.0/24\"]\n",
+            "`lns.pool[2].name`",
+            "\"a\" is taken",
+        ),
+        (
+            "[lns]\n".to_owned()
+                + pools
+                + "[[lns.pool]]\nname = \"c\"\nnetworks = [\"10.64.128.0/17\"]\n",
+            "`lns.pool[2].networks`",
+            "overlaps pool \"a\"",
+        ),
+        (
+            "[lns]\n".to_owned() + pools + "[[lns.pool]]\nname = \"c\"\nnetworks = []\n",
+            "`lns.pool[2].networks`",
+            "at least one IPv4 prefix",
+        ),
+        (
+            "[lns]\n".to_owned()
+                + pools
+                + "[[lns.peer]]\nnetwork = \"192.0.2.0/24\"\npool = \"z\"\n",
+            "`lns.peer[0].pool`",
+            "\"z\" is none",
+        ),
+    ];
+    for (section, key, expected) in cases {
+        let (_f, path) = write(&MINIMAL_LNS.replace("[lns]\n", &section));
+        let err = Config::load_with_env(&path, env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("config file {}", path.display())),
+            "{err}"
+        );
+        assert!(err.contains(key), "{key}: {err}");
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+}

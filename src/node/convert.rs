@@ -16,6 +16,7 @@ use crate::l2tp::channel::ChannelConfig;
 use crate::l2tp::{EndpointConfig, PeerPolicy};
 use crate::lac::policy::{AuthorizeName, CallingNumber, LacPolicyConfig};
 use crate::lac::select::{Authorize, LnsBalancing, RealmEndpoint, RealmRule, SelectConfig};
+use crate::lns::pool::PoolConfig;
 use crate::ppp::auth::{AuthConfig, AuthMethod};
 use crate::ppp::fsm::FsmConfig;
 use crate::ppp::link::{LinkConfig, Role};
@@ -239,6 +240,18 @@ pub const fn calling_number(calling_number: config::CallingNumber) -> CallingNum
         config::CallingNumber::Mac => CallingNumber::Mac,
         config::CallingNumber::AgentCircuitId => CallingNumber::AgentCircuitId,
     }
+}
+
+/// `[[lns.pool]]`: the LNS's address pools (`name`, `networks`), in file
+/// order.
+pub fn lns_pools(lns: &config::Lns) -> Vec<PoolConfig> {
+    lns.pools
+        .iter()
+        .map(|pool| PoolConfig {
+            name: pool.name.clone(),
+            networks: pool.networks.clone(),
+        })
+        .collect()
 }
 
 /// One `[[lac.realm]]` rule: `domain`, `prefix`, `authorize`, and its
