@@ -189,6 +189,10 @@ async fn pap_chap_mschapv2_accept_and_reject_with_message_authenticator_required
                 .password("correct horse")
                 .reply("Session-Timeout", "3600")
                 .reply("Framed-IP-Address", "100.64.0.7")
+                .reply("Framed-Pool", "business")
+                .reply("Framed-Route", "192.0.2.0/24 0.0.0.0 1")
+                .reply("Framed-IPv6-Prefix", "2001:db8:1:2::/64")
+                .reply("Delegated-IPv6-Prefix", "2001:db8:ff00::/56")
                 .reply("Class", "0x636c617373"),
         )
         .user(
@@ -208,6 +212,15 @@ async fn pap_chap_mschapv2_accept_and_reject_with_message_authenticator_required
     let a = accepted(&a);
     assert_eq!(a.session_timeout, Some(3600));
     assert_eq!(a.framed_ip_address, Some(Ipv4Addr::new(100, 64, 0, 7)));
+    assert_eq!(a.framed_pool.as_deref(), Some("business"));
+    assert_eq!(a.framed_routes.len(), 1);
+    assert_eq!(a.framed_routes[0].prefix.to_string(), "192.0.2.0/24");
+    assert_eq!(a.framed_routes[0].metric, Some(1));
+    assert_eq!(a.framed_ipv6_prefix, Some(("2001:db8:1:2::".parse()?, 64)));
+    assert_eq!(
+        a.delegated_ipv6_prefix,
+        Some(("2001:db8:ff00::".parse()?, 56))
+    );
     assert_eq!(a.class, vec![b"class".to_vec()]);
     let r = aaa.authenticate("isp", pap("alice", "wrong")).await;
     assert_eq!(rejected(&r).cause, RejectCause::AccessReject);
@@ -310,6 +323,8 @@ async fn accounting_and_rfc2867_records_reach_the_detail_file() -> Result<()> {
     let user = Some("alice".to_owned());
     let mut start = AccountingRecord::new(AcctStatusType::Start, user.clone(), session("SESS-1"));
     start.framed_ip_address = Some(Ipv4Addr::new(100, 64, 0, 7));
+    start.framed_ipv6_prefix = Some(("2001:db8:1:2::".parse()?, 64));
+    start.delegated_ipv6_prefix = Some(("2001:db8:ff00::".parse()?, 56));
     start.class = vec![b"class-1".to_vec()];
     aaa.account("acct", start.clone()).await?;
     let mut interim = start.clone();
@@ -377,6 +392,14 @@ async fn accounting_and_rfc2867_records_reach_the_detail_file() -> Result<()> {
     assert_eq!(
         records[0].attrs.get("Framed-IP-Address"),
         Some("100.64.0.7")
+    );
+    assert_eq!(
+        records[0].attrs.get("Framed-IPv6-Prefix"),
+        Some("2001:db8:1:2::/64")
+    );
+    assert_eq!(
+        records[0].attrs.get("Delegated-IPv6-Prefix"),
+        Some("2001:db8:ff00::/56")
     );
     assert_eq!(records[3].attrs.get("Acct-Tunnel-Connection"), Some("4711"));
     // Untagged (tag 0): FreeRADIUS names them with ":0".

@@ -46,6 +46,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod routes;
+
+pub use routes::{FramedRoute, host_route, parse_framed_route, parse_ipv6_prefix};
+
 use crate::wire::radius::{
     Attribute, Authenticator, Code, Packet, TunnelMediumType, TunnelType, TunnelValue, attr,
     decrypt_salted, vendor,
@@ -93,6 +97,16 @@ pub mod ty {
     pub const ACCT_TUNNEL_PACKETS_LOST: u8 = 86;
     /// Framed-Pool (RFC 2869 §5.18).
     pub const FRAMED_POOL: u8 = 88;
+    /// Framed-Route (RFC 2865 §5.22).
+    pub const FRAMED_ROUTE: u8 = 22;
+    /// Framed-IPv6-Route (RFC 3162 §2.5).
+    pub const FRAMED_IPV6_ROUTE: u8 = 99;
+    /// Framed-IPv6-Pool (RFC 3162 §2.6).
+    pub const FRAMED_IPV6_POOL: u8 = 100;
+    /// Delegated-IPv6-Prefix (RFC 4818 §3).
+    pub const DELEGATED_IPV6_PREFIX: u8 = 123;
+    /// Delegated-IPv6-Prefix-Pool (RFC 6911 §3.4).
+    pub const DELEGATED_IPV6_PREFIX_POOL: u8 = 171;
     /// NAS-IPv6-Address (RFC 3162 §2.1).
     pub const NAS_IPV6_ADDRESS: u8 = 95;
     /// Mikrotik vendor id.
@@ -346,6 +360,16 @@ pub struct AcceptAttributes {
     pub framed_pool: Option<String>,
     /// Framed-IPv6-Prefix (RFC 3162 §2.3): prefix and length.
     pub framed_ipv6_prefix: Option<(Ipv6Addr, u8)>,
+    /// Framed-IPv6-Pool (RFC 3162 §2.6).
+    pub framed_ipv6_pool: Option<String>,
+    /// Delegated-IPv6-Prefix (RFC 4818 §3): prefix and length, for DHCPv6
+    /// prefix delegation.
+    pub delegated_ipv6_prefix: Option<(Ipv6Addr, u8)>,
+    /// Delegated-IPv6-Prefix-Pool (RFC 6911 §3.4).
+    pub delegated_ipv6_prefix_pool: Option<String>,
+    /// Framed-Route (RFC 2865 §5.22) and Framed-IPv6-Route (RFC 3162
+    /// §2.5), in order; values that do not parse are skipped.
+    pub framed_routes: Vec<FramedRoute>,
     /// DNS servers (MS-Primary-DNS-Server, MS-Secondary-DNS-Server).
     pub dns: Vec<Ipv4Addr>,
     /// Session-Timeout in seconds (RFC 2865 §5.27).
@@ -378,6 +402,13 @@ impl core::fmt::Debug for AcceptAttributes {
             .field("framed_ip_address", &self.framed_ip_address)
             .field("framed_pool", &self.framed_pool)
             .field("framed_ipv6_prefix", &self.framed_ipv6_prefix)
+            .field("framed_ipv6_pool", &self.framed_ipv6_pool)
+            .field("delegated_ipv6_prefix", &self.delegated_ipv6_prefix)
+            .field(
+                "delegated_ipv6_prefix_pool",
+                &self.delegated_ipv6_prefix_pool,
+            )
+            .field("framed_routes", &self.framed_routes)
             .field("dns", &self.dns)
             .field("session_timeout", &self.session_timeout)
             .field("idle_timeout", &self.idle_timeout)
@@ -461,6 +492,27 @@ pub fn accept_attributes<T: AsRef<[u8]>>(
             }
             attr::FRAMED_IPV6_PREFIX => {
                 out.framed_ipv6_prefix = parse_ipv6_prefix(attribute.value());
+            }
+            ty::DELEGATED_IPV6_PREFIX => {
+                out.delegated_ipv6_prefix = parse_ipv6_prefix(attribute.value());
+            }
+            ty::FRAMED_IPV6_POOL => {
+                out.framed_ipv6_pool =
+                    Some(String::from_utf8_lossy(attribute.value()).into_owned());
+            }
+            ty::DELEGATED_IPV6_PREFIX_POOL => {
+                out.delegated_ipv6_prefix_pool =
+                    Some(String::from_utf8_lossy(attribute.value()).into_owned());
+            }
+            ty::FRAMED_ROUTE | ty::FRAMED_IPV6_ROUTE => {
+                if let Some(route) = routes::parse_framed_route(attribute.value()) {
+                    out.framed_routes.push(route);
+                } else {
+                    tracing::warn!(
+                        value = %String::from_utf8_lossy(attribute.value()),
+                        "Framed-Route that does not parse: skipped"
+                    );
+                }
             }
             attr::SESSION_TIMEOUT => out.session_timeout = u32_of(&attribute),
             ty::IDLE_TIMEOUT => out.idle_timeout = u32_of(&attribute),
@@ -602,17 +654,6 @@ fn parse_rate(text: &str) -> Option<u64> {
         _ => (text, 1),
     };
     digits.parse::<u64>().ok()?.checked_mul(mult)
-}
-
-/// RFC 3162 §2.3: Reserved(1) Prefix-Length(1) Prefix(0..16).
-fn parse_ipv6_prefix(value: &[u8]) -> Option<(Ipv6Addr, u8)> {
-    let (&len, rest) = value.get(1..)?.split_first()?;
-    if len > 128 || rest.len() > 16 || rest.len() * 8 < usize::from(len) {
-        return None;
-    }
-    let mut octets = [0u8; 16];
-    octets[..rest.len()].copy_from_slice(rest);
-    Some((Ipv6Addr::from(octets), len))
 }
 
 /// One tag group being collected.
@@ -941,6 +982,17 @@ mod tests {
                 &[0, 56, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 2],
             )
             .unwrap();
+            b.push(
+                ty::DELEGATED_IPV6_PREFIX,
+                &[0, 48, 0x20, 0x01, 0x0d, 0xb8, 0, 9],
+            )
+            .unwrap();
+            b.push(ty::FRAMED_IPV6_POOL, b"v6-a").unwrap();
+            b.push(ty::DELEGATED_IPV6_PREFIX_POOL, b"pd-a").unwrap();
+            b.push(ty::FRAMED_ROUTE, b"192.0.2.0/24 0.0.0.0 1").unwrap();
+            b.push(ty::FRAMED_ROUTE, b"garbage").unwrap();
+            b.push(ty::FRAMED_IPV6_ROUTE, b"2001:db8:5::/48 :: 2")
+                .unwrap();
             b.push_u32(attr::SESSION_TIMEOUT, 3600).unwrap();
             b.push_u32(ty::IDLE_TIMEOUT, 600).unwrap();
             b.push_u32(ty::ACCT_INTERIM_INTERVAL, 300).unwrap();
@@ -976,6 +1028,19 @@ mod tests {
             a.framed_ipv6_prefix,
             Some(("2001:db8:1:200::".parse().unwrap(), 56))
         );
+        assert_eq!(
+            a.delegated_ipv6_prefix,
+            Some(("2001:db8:9::".parse().unwrap(), 48))
+        );
+        assert_eq!(a.framed_ipv6_pool.as_deref(), Some("v6-a"));
+        assert_eq!(a.delegated_ipv6_prefix_pool.as_deref(), Some("pd-a"));
+        let routes: Vec<String> = a
+            .framed_routes
+            .iter()
+            .map(|r| r.prefix.to_string())
+            .collect();
+        assert_eq!(routes, ["192.0.2.0/24", "2001:db8:5::/48"]);
+        assert_eq!(a.framed_routes[1].metric, Some(2));
         assert_eq!(a.session_timeout, Some(3600));
         assert_eq!(a.idle_timeout, Some(600));
         assert_eq!(a.acct_interim_interval, Some(300));

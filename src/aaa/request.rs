@@ -603,6 +603,14 @@ pub struct AccountingRecord {
     pub session: SessionInfo,
     /// Framed-IP-Address assigned.
     pub framed_ip_address: Option<Ipv4Addr>,
+    /// Framed-IPv6-Prefix assigned (RFC 3162 §2.3): prefix and length.
+    /// (Spooled records from before this field read as `None`.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framed_ipv6_prefix: Option<(Ipv6Addr, u8)>,
+    /// Delegated-IPv6-Prefix assigned (RFC 4818 §3: it "MAY appear in an
+    /// Accounting-Request packet").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegated_ipv6_prefix: Option<(Ipv6Addr, u8)>,
     /// Counters (Interim-Update, Stop).
     pub counters: Option<Counters>,
     /// Acct-Session-Time in seconds (Interim-Update, Stop).
@@ -626,6 +634,8 @@ impl AccountingRecord {
             user_name,
             session,
             framed_ip_address: None,
+            framed_ipv6_prefix: None,
+            delegated_ipv6_prefix: None,
             counters: None,
             session_time: None,
             terminate_cause: None,
@@ -634,6 +644,18 @@ impl AccountingRecord {
             tunnel: None,
         }
     }
+}
+
+/// Writes a Framed-IPv6-Prefix / Delegated-IPv6-Prefix value (RFC 3162
+/// §2.3: Reserved, Prefix-Length, then the octets the length covers) into
+/// `out`; returns its length.
+fn ipv6_prefix_value((prefix, len): (Ipv6Addr, u8), out: &mut [u8; 18]) -> usize {
+    let len = len.min(128);
+    let octets = usize::from(len).div_ceil(8);
+    out[0] = 0;
+    out[1] = len;
+    out[2..2 + octets].copy_from_slice(&prefix.octets()[..octets]);
+    2 + octets
 }
 
 /// Acct-Authentic RADIUS (RFC 2866 §5.6).
@@ -673,6 +695,15 @@ pub fn encode_accounting_request(
     push_session(&mut b, nas, &record.session)?;
     if let Some(ip) = record.framed_ip_address {
         b.push_ipv4(attr::FRAMED_IP_ADDRESS, ip)?;
+    }
+    let mut prefix_value = [0u8; 18];
+    if let Some(prefix) = record.framed_ipv6_prefix {
+        let len = ipv6_prefix_value(prefix, &mut prefix_value);
+        b.push(attr::FRAMED_IPV6_PREFIX, &prefix_value[..len])?;
+    }
+    if let Some(prefix) = record.delegated_ipv6_prefix {
+        let len = ipv6_prefix_value(prefix, &mut prefix_value);
+        b.push(ty::DELEGATED_IPV6_PREFIX, &prefix_value[..len])?;
     }
     if let Some(c) = record.counters {
         // RFC 2869 §5.1: Gigawords counts how many times the 32-bit
@@ -981,6 +1012,39 @@ mod tests {
             p.attribute(attr::TUNNEL_TYPE).unwrap().value(),
             &[0, 0, 0, 3]
         );
+    }
+
+    #[test]
+    fn accounting_record_with_addresses_reads_back_and_old_spool_records_load() {
+        let mut rec = AccountingRecord::new(AcctStatusType::Start, Some("bob".into()), session());
+        rec.framed_ip_address = Some(Ipv4Addr::new(10, 64, 0, 9));
+        rec.framed_ipv6_prefix = Some(("2001:db8:1:2::".parse().unwrap(), 64));
+        rec.delegated_ipv6_prefix = Some(("2001:db8:ff00::".parse().unwrap(), 56));
+        let mut buf = [0u8; 4096];
+        let len = encode_accounting_request(&mut buf, 9, SECRET, &nas(), &rec, 0).unwrap();
+        let p = Packet::new_checked(&buf[..len]).unwrap();
+        assert_eq!(
+            p.attribute(attr::FRAMED_IP_ADDRESS).unwrap().value(),
+            &[10, 64, 0, 9]
+        );
+        let framed = p.attribute(attr::FRAMED_IPV6_PREFIX).unwrap();
+        assert_eq!(
+            crate::aaa::attributes::parse_ipv6_prefix(framed.value()),
+            rec.framed_ipv6_prefix
+        );
+        assert_eq!(framed.value().len(), 2 + 8);
+        let delegated = p.attribute(ty::DELEGATED_IPV6_PREFIX).unwrap();
+        assert_eq!(
+            delegated.value(),
+            &[0, 56, 0x20, 0x01, 0x0d, 0xb8, 0xff, 0x00, 0]
+        );
+        // A record spooled before these fields existed still loads.
+        let mut json =
+            serde_json::to_value(AccountingRecord::new(AcctStatusType::Stop, None, session()))
+                .unwrap();
+        json.as_object_mut().unwrap().remove("framed_ipv6_prefix");
+        let old: AccountingRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(old.delegated_ipv6_prefix, None);
     }
 
     #[test]
