@@ -102,6 +102,7 @@ fn pap(user: &str, password: &str) -> AuthRequest {
             password: password.as_bytes().to_vec(),
         },
         session: session("S1"),
+        tunnel: None,
     }
 }
 
@@ -120,6 +121,7 @@ fn chap(user: &str, password: &str) -> AuthRequest {
             response: h.finalize().into(),
         },
         session: session("S2"),
+        tunnel: None,
     }
 }
 
@@ -163,6 +165,7 @@ fn mschapv2(user: &str, password: &str) -> AuthRequest {
             flags: 0,
         },
         session: session("S3"),
+        tunnel: None,
     }
 }
 
@@ -200,6 +203,15 @@ async fn pap_chap_mschapv2_accept_and_reject_with_message_authenticator_required
                 .reject()
                 .reply("Reply-Message", "go away"),
         )
+        // An LNS's Access-Request names the tunnel the call came on: this
+        // user is accepted from lac1's tunnel only.
+        .user(
+            UserEntry::new("carol")
+                .password("via lac1")
+                .check("Tunnel-Client-Auth-Id:0", "==", "lac1")
+                .check("Tunnel-Client-Endpoint:0", "==", "10.1.0.1")
+                .check("Acct-Tunnel-Connection", "==", "4711/12"),
+        )
         .start()?;
     let state = tempfile::tempdir()?;
     let aaa = AaaHandle::start(config(
@@ -226,6 +238,27 @@ async fn pap_chap_mschapv2_accept_and_reject_with_message_authenticator_required
     assert_eq!(rejected(&r).cause, RejectCause::AccessReject);
     let r = aaa.authenticate("isp", pap("mallory", "x")).await;
     assert_eq!(rejected(&r).reply_message.as_deref(), Some("go away"));
+    let mut via_tunnel = pap("carol", "via lac1");
+    via_tunnel.tunnel = Some(TunnelAccounting {
+        client_endpoint: Some("10.1.0.1".parse()?),
+        server_endpoint: Some("10.1.0.2".parse()?),
+        connection_id: Some("4711/12".into()),
+        client_auth_id: Some("lac1".into()),
+        ..TunnelAccounting::default()
+    });
+    accepted(&aaa.authenticate("isp", via_tunnel.clone()).await);
+    let mut other_lac = via_tunnel;
+    if let Some(t) = other_lac.tunnel.as_mut() {
+        t.client_auth_id = Some("lac2".into());
+    }
+    assert_eq!(
+        rejected(&aaa.authenticate("isp", other_lac).await).cause,
+        RejectCause::AccessReject
+    );
+    assert_eq!(
+        rejected(&aaa.authenticate("isp", pap("carol", "via lac1")).await).cause,
+        RejectCause::AccessReject
+    );
 
     accepted(
         &aaa.authenticate("isp", chap("alice", "correct horse"))

@@ -86,6 +86,7 @@ fn pap(n: usize) -> Job {
             password: b"secret".to_vec(),
         },
         session: SessionInfo::default(),
+        tunnel: None,
     }))
 }
 

@@ -171,6 +171,7 @@ mod tests {
                 password: password.as_bytes().to_vec(),
             },
             session: SessionInfo::default(),
+            tunnel: None,
         }
     }
 

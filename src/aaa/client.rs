@@ -783,6 +783,7 @@ mod tests {
                 password: b"p".to_vec(),
             },
             session: SessionInfo::default(),
+            tunnel: None,
         }))
     }
 

@@ -295,6 +295,7 @@ preference = 1
             user_name: "alice".into(),
             credentials,
             session: SessionInfo::default(),
+            tunnel: None,
         }
     }
 

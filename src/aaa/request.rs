@@ -269,6 +269,11 @@ pub struct AuthRequest {
     pub credentials: Credentials,
     /// Session attributes.
     pub session: SessionInfo,
+    /// The L2TP tunnel the session arrived on (an LNS's incoming call):
+    /// RFC 2868 §3 lets an Access-Request carry its attributes, so RADIUS
+    /// can authorize per tunnel (Tunnel-Client-Endpoint, -Client-Auth-ID,
+    /// Acct-Tunnel-Connection of RFC 2867 §4.1).
+    pub tunnel: Option<TunnelAccounting>,
 }
 
 /// Why a request could not be encoded.
@@ -419,6 +424,9 @@ pub fn encode_access_request(
     b.push_u32(attr::SERVICE_TYPE, SERVICE_TYPE_FRAMED)?;
     b.push_u32(attr::FRAMED_PROTOCOL, FRAMED_PROTOCOL_PPP)?;
     push_session(&mut b, nas, &request.session)?;
+    if let Some(tunnel) = &request.tunnel {
+        push_tunnel_accounting(&mut b, tunnel)?;
+    }
     b.finish_signed(secret, None)
 }
 
@@ -825,6 +833,7 @@ mod tests {
                 password: b"pw".to_vec(),
             },
             session: session(),
+            tunnel: None,
         };
         let auth = [9u8; 16];
         let mut buf = [0u8; 4096];
@@ -908,6 +917,7 @@ mod tests {
                 response: [2; 16],
             },
             session: SessionInfo::default(),
+            tunnel: None,
         };
         let len = encode_access_request(&mut buf, 1, &[3; 16], SECRET, &nas(), &chap).unwrap();
         let p = Packet::new_checked(&buf[..len]).unwrap();
@@ -927,6 +937,7 @@ mod tests {
                 flags: 0,
             },
             session: SessionInfo::default(),
+            tunnel: None,
         };
         let len = encode_access_request(&mut buf, 2, &[3; 16], SECRET, &nas(), &ms).unwrap();
         let p = Packet::new_checked(&buf[..len]).unwrap();
@@ -957,6 +968,7 @@ mod tests {
                 password: vec![b'a'; 200],
             },
             session: SessionInfo::default(),
+            tunnel: None,
         };
         let mut buf = [0u8; 4096];
         assert!(encode_access_request(&mut buf, 1, &[0; 16], SECRET, &nas(), &req).is_err());
@@ -967,6 +979,7 @@ mod tests {
                 password: b"p".to_vec(),
             },
             session: SessionInfo::default(),
+            tunnel: None,
         };
         assert!(encode_access_request(&mut tiny, 1, &[0; 16], SECRET, &nas(), &ok).is_err());
     }
@@ -1088,6 +1101,7 @@ mod tests {
                     password: b"pw".to_vec(),
                 },
                 session: session.clone(),
+                tunnel: None,
             };
             let len = encode_access_request(buf, 1, &auth, SECRET, &nas(), &req).unwrap();
             let p = Packet::new_checked(&buf[..len]).unwrap();

@@ -153,6 +153,7 @@ impl NodeCore {
                 user_name: identity.user_name,
                 credentials: identity.credentials,
                 session: info,
+                tunnel: None,
             }),
         });
     }
