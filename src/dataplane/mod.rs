@@ -7,4 +7,5 @@ pub mod mss;
 pub mod packet;
 pub mod police;
 pub mod steer;
+pub mod tun;
 pub mod udp;
