@@ -120,6 +120,97 @@ fn lns_config(secret: &str, host: IpAddr) -> EndpointConfig {
     }
 }
 
+/// The two namespaces of one test, joined by a veth pair
+/// (`10.{net}.{subnet}.1` in the LAC's, `.2` in the LNS's), with a live
+/// capture on the LNS side (`capture_lac_side`: the LAC side).
+struct Wire {
+    lac_ns: Netns,
+    lns_ns: Netns,
+    lac_ip: Ipv4Addr,
+    lns_ip: Ipv4Addr,
+    capture: LiveCapture,
+    _link: VethPair,
+    _dir: common::TempDir,
+}
+
+impl Wire {
+    fn new(tag: &str, net: u8, subnet: u8, capture_lac_side: bool) -> Result<Self> {
+        common::require_root()?;
+        let lac_ns = Netns::new(&format!("{tag}-lac"))?;
+        let lns_ns = Netns::new(&format!("{tag}-lns"))?;
+        let lac_ip = Ipv4Addr::new(10, net, subnet, 1);
+        let lns_ip = Ipv4Addr::new(10, net, subnet, 2);
+        let link = VethPair::builder(&lac_ns, &lns_ns)
+            .addr_a(&format!("{lac_ip}/24"))
+            .addr_b(&format!("{lns_ip}/24"))
+            .create()?;
+        let dir = tempdir(tag)?;
+        let pcap = dir.path().join("l2tp.pcap");
+        let capture = if capture_lac_side {
+            LiveCapture::start(&lac_ns, link.a(), &pcap)?
+        } else {
+            LiveCapture::start(&lns_ns, link.b(), &pcap)?
+        };
+        Ok(Self {
+            lac_ns,
+            lns_ns,
+            lac_ip,
+            lns_ip,
+            capture,
+            _link: link,
+            _dir: dir,
+        })
+    }
+}
+
+/// What one run against xl2tpd leaves: our endpoint's events, xl2tpd's
+/// log, the capture.
+struct Run {
+    events: Vec<Event>,
+    log: String,
+    pcap: std::path::PathBuf,
+    _dir: common::TempDir,
+}
+
+/// Our LNS endpoint (`config`) on the LNS side of `wire` against xl2tpd
+/// as LAC (`xl2tpd_config`), until `done` says so or `limit` passes.
+fn our_lns_with_xl2tpd_lac(
+    wire: Wire,
+    config: EndpointConfig,
+    limit: Duration,
+    done: fn(&[Event]) -> bool,
+    xl2tpd_config: Xl2tpdConfig,
+) -> Result<Run> {
+    let lns_ip = wire.lns_ip;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_loop = Arc::clone(&stop);
+    let lns = wire.lns_ns.spawn_thread("our-lns", move || {
+        let socket = UdpSocket::bind(SocketAddr::from((lns_ip, 1701))).expect("bind 1701");
+        run_endpoint(
+            Endpoint::new(config, [42; 32]),
+            socket,
+            Role::Lns,
+            limit,
+            done,
+            stop_loop,
+        )
+    })?;
+    let xl2tpd = Xl2tpd::start(&wire.lac_ns, xl2tpd_config)?;
+    let events = lns
+        .join()
+        .map_err(|_| common::anyhow!("LNS loop panicked"))?;
+    stop.store(true, Ordering::Relaxed);
+    let log = xl2tpd.log();
+    drop(xl2tpd);
+    let pcap = wire.capture.stop()?;
+    Ok(Run {
+        events,
+        log,
+        pcap,
+        _dir: wire._dir,
+    })
+}
+
 /// (a): xl2tpd LAC → our LNS.
 fn xl2tpd_lac_against_our_lns(
     tag: &str,
@@ -127,48 +218,27 @@ fn xl2tpd_lac_against_our_lns(
     secret: Option<&str>,
     hidden: bool,
 ) -> Result<()> {
-    common::require_root()?;
-    let lac_ns = Netns::new(&format!("{tag}-lac"))?;
-    let lns_ns = Netns::new(&format!("{tag}-lns"))?;
-    let lac_ip = Ipv4Addr::new(10, 81, subnet, 1);
-    let lns_ip = Ipv4Addr::new(10, 81, subnet, 2);
-    let link = VethPair::builder(&lac_ns, &lns_ns)
-        .addr_a(&format!("{lac_ip}/24"))
-        .addr_b(&format!("{lns_ip}/24"))
-        .create()?;
-    let dir = tempdir(tag)?;
-    let capture = LiveCapture::start(&lns_ns, link.b(), &dir.path().join("l2tp.pcap"))?;
-
-    let config = lns_config(secret.unwrap_or(""), IpAddr::V4(lac_ip));
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop_loop = Arc::clone(&stop);
-    let lns = lns_ns.spawn_thread("our-lns", move || {
-        let socket = UdpSocket::bind(SocketAddr::from((lns_ip, 1701))).expect("bind 1701");
-        run_endpoint(
-            Endpoint::new(config, [42; 32]),
-            socket,
-            Role::Lns,
-            Duration::from_secs(30),
-            has_session_down_by_peer,
-            stop_loop,
-        )
-    })?;
-
+    let wire = Wire::new(tag, 81, subnet, false)?;
+    let config = lns_config(secret.unwrap_or(""), IpAddr::V4(wire.lac_ip));
     let mut xl2tpd_config = Xl2tpdConfig::default().lac(LacConfig {
         hidden_bit: hidden,
-        ..LacConfig::new("tn", &lns_ip.to_string())
+        ..LacConfig::new("tn", &wire.lns_ip.to_string())
     });
     if let Some(secret) = secret {
         xl2tpd_config = xl2tpd_config.with_tunnel_secret(secret);
     }
-    let xl2tpd = Xl2tpd::start(&lac_ns, xl2tpd_config)?;
-    let events = lns
-        .join()
-        .map_err(|_| common::anyhow!("LNS loop panicked"))?;
-    stop.store(true, Ordering::Relaxed);
-    let log = xl2tpd.log();
-    drop(xl2tpd);
-    let pcap = capture.stop()?;
+    let Run {
+        events,
+        log,
+        pcap,
+        _dir,
+    } = our_lns_with_xl2tpd_lac(
+        wire,
+        config,
+        Duration::from_secs(30),
+        has_session_down_by_peer,
+        xl2tpd_config,
+    )?;
 
     let describe = || format!("events: {events:#?}\nxl2tpd log:\n{log}");
     ensure!(
@@ -215,45 +285,23 @@ fn xl2tpd_lac_against_our_lns(
 /// (c): xl2tpd LAC → our LNS, which does not admit it.
 #[test]
 fn xl2tpd_lac_unknown_to_our_lns_gets_stopccn_result_4() -> Result<()> {
-    common::require_root()?;
-    let tag = "tnx2u";
-    let lac_ns = Netns::new(&format!("{tag}-lac"))?;
-    let lns_ns = Netns::new(&format!("{tag}-lns"))?;
-    let lac_ip = Ipv4Addr::new(10, 81, 9, 1);
-    let lns_ip = Ipv4Addr::new(10, 81, 9, 2);
-    let link = VethPair::builder(&lac_ns, &lns_ns)
-        .addr_a(&format!("{lac_ip}/24"))
-        .addr_b(&format!("{lns_ip}/24"))
-        .create()?;
-    let dir = tempdir(tag)?;
-    let capture = LiveCapture::start(&lns_ns, link.b(), &dir.path().join("l2tp.pcap"))?;
+    let wire = Wire::new("tnx2u", 81, 9, false)?;
+    let (lac_ip, lns_ip) = (wire.lac_ip, wire.lns_ip);
     // Our LNS admits only 192.0.2.0/24.
     let config = lns_config("", IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop_loop = Arc::clone(&stop);
-    let lns = lns_ns.spawn_thread("our-lns", move || {
-        let socket = UdpSocket::bind(SocketAddr::from((lns_ip, 1701))).expect("bind 1701");
-        let endpoint = Endpoint::new(config, [42; 32]);
-        run_endpoint(
-            endpoint,
-            socket,
-            Role::Lns,
-            Duration::from_secs(4),
-            |_| false,
-            stop_loop,
-        )
-    })?;
-    let xl2tpd = Xl2tpd::start(
-        &lac_ns,
-        Xl2tpdConfig::default().lac(LacConfig::new("tn", &lns_ip.to_string())),
+    let xl2tpd_config = Xl2tpdConfig::default().lac(LacConfig::new("tn", &lns_ip.to_string()));
+    let Run {
+        events,
+        log,
+        pcap,
+        _dir,
+    } = our_lns_with_xl2tpd_lac(
+        wire,
+        config,
+        Duration::from_secs(4),
+        |_| false,
+        xl2tpd_config,
     )?;
-    let events = lns
-        .join()
-        .map_err(|_| common::anyhow!("LNS loop panicked"))?;
-    stop.store(true, Ordering::Relaxed);
-    let log = xl2tpd.log();
-    drop(xl2tpd);
-    let pcap = capture.stop()?;
     let describe = || format!("events: {events:#?}\nxl2tpd log:\n{log}");
     ensure!(
         events.iter().any(|e| matches!(
@@ -375,17 +423,15 @@ fn our_lac_against_xl2tpd_lns(
     hide_avps: bool,
 ) -> Result<()> {
     const LNS_PORT: u16 = 1702;
-    common::require_root()?;
-    let lac_ns = Netns::new(&format!("{tag}-lac"))?;
-    let lns_ns = Netns::new(&format!("{tag}-lns"))?;
-    let lac_ip = Ipv4Addr::new(10, 82, subnet, 1);
-    let lns_ip = Ipv4Addr::new(10, 82, subnet, 2);
-    let link = VethPair::builder(&lac_ns, &lns_ns)
-        .addr_a(&format!("{lac_ip}/24"))
-        .addr_b(&format!("{lns_ip}/24"))
-        .create()?;
-    let dir = tempdir(tag)?;
-    let capture = LiveCapture::start(&lac_ns, link.a(), &dir.path().join("l2tp.pcap"))?;
+    let Wire {
+        lac_ns,
+        lns_ns,
+        lac_ip,
+        lns_ip,
+        capture,
+        _link,
+        _dir,
+    } = Wire::new(tag, 82, subnet, true)?;
     let mut xl2tpd_config = Xl2tpdConfig {
         port: LNS_PORT,
         listen_addr: Some(IpAddr::V4(lns_ip)),

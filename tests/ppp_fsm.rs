@@ -367,3 +367,94 @@ mod lcp_negotiator {
         let _ = lcp.judge(&LcpOption::Mru(0));
     }
 }
+
+/// Our own emitted packet, parsed back.
+fn parse_ipcp(packet: &[u8]) -> IpcpRepr {
+    IpcpRepr::parse_bytes(packet).expect("we emit valid packets")
+}
+
+// ---- poll_transmit into a caller-owned buffer ------------------------------
+
+#[test]
+fn a_short_buffer_leaves_the_packet_queued() {
+    let now = Instant::now();
+    let mut fsm = server(now);
+    assert_eq!(fsm.next_transmit_len(), Some(10));
+
+    let mut short = [0xee; 9];
+    assert_eq!(fsm.poll_transmit(&mut short), None);
+    assert_eq!(short, [0xee; 9], "nothing is written");
+    assert_eq!(fsm.poll_transmit(&mut []), None);
+    assert_eq!(fsm.stats().transmit_deferred, 2);
+    assert_eq!(fsm.next_transmit_len(), Some(10));
+
+    let mut exact = [0; 10];
+    assert_eq!(fsm.poll_transmit(&mut exact), Some(10));
+    let sent = parse_ipcp(&exact);
+    assert_eq!(sent.identifier, 10);
+    assert_eq!(
+        sent.message,
+        ControlMessage::ConfigureRequest(vec![IpcpOption::IpAddress(LOCAL)])
+    );
+
+    // An empty queue is not a short buffer.
+    assert_eq!(fsm.next_transmit_len(), None);
+    assert_eq!(fsm.poll_transmit(&mut exact), None);
+    assert_eq!(fsm.stats().transmit_deferred, 2);
+}
+
+#[test]
+fn deferred_packets_keep_their_order() {
+    let now = Instant::now();
+    let mut fsm = server(now);
+    // The peer's good request: Configure-Ack queued behind ours.
+    let request = IpcpRepr::new(
+        7,
+        ControlMessage::ConfigureRequest(vec![IpcpOption::IpAddress(PEER)]),
+    )
+    .to_vec()
+    .unwrap();
+    fsm.handle_packet(now, &request);
+    assert_eq!(fsm.state(), State::AckSent);
+    assert_eq!(fsm.poll_transmit(&mut [0; 4]), None);
+
+    let mut buf = [0; 1500];
+    let len = fsm.poll_transmit(&mut buf).unwrap();
+    assert_eq!(parse_ipcp(&buf[..len]).identifier, 10);
+    let len = fsm.poll_transmit(&mut buf).unwrap();
+    assert_eq!(
+        parse_ipcp(&buf[..len]),
+        IpcpRepr::new(
+            7,
+            ControlMessage::ConfigureAck(vec![IpcpOption::IpAddress(PEER)])
+        )
+    );
+    assert_eq!(fsm.poll_transmit(&mut buf), None);
+}
+
+#[test]
+fn a_reply_longer_than_a_frame_is_handed_out_whole() {
+    let now = Instant::now();
+    let mut fsm = server(now);
+    let mut buf = vec![0; 1500];
+    assert_eq!(fsm.poll_transmit(&mut buf), Some(10));
+    // 40 unknown options of 255 octets: a Configure-Reject of 10,204.
+    let mut options = Vec::new();
+    for kind in 100..140u8 {
+        options.push(kind);
+        options.push(255);
+        options.extend_from_slice(&[kind; 253]);
+    }
+    let mut request = vec![1, 3, 0, 0];
+    request.extend_from_slice(&options);
+    let length = u16::try_from(request.len()).unwrap();
+    request[2..4].copy_from_slice(&length.to_be_bytes());
+    fsm.handle_packet(now, &request);
+
+    assert_eq!(fsm.next_transmit_len(), Some(4 + 40 * 255));
+    assert_eq!(fsm.poll_transmit(&mut buf), None);
+    buf.resize(fsm.next_transmit_len().unwrap(), 0);
+    assert_eq!(fsm.poll_transmit(&mut buf), Some(buf.len()));
+    assert_eq!(&buf[..2], &[4, 3], "Configure-Reject, Identifier 3");
+    assert_eq!(&buf[4..], &options[..]);
+}
