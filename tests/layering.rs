@@ -8,7 +8,7 @@
 //!   fast path `dataplane::{fastpath, mss, police}`, `shard`) using a
 //!   driver or the process edge (`node` with its workers, `mgmt`,
 //!   `metrics`, `demo`, `loadgen`, the RADIUS service task, the socket
-//!   modules of `dataplane`), or the serde configuration (`config`: cores
+//!   and TUN modules of `dataplane`), or the serde configuration (`config`: cores
 //!   take their own small config structs);
 //! - a role policy (`lac`, `lns`, `lts`) using the node core (`session`):
 //!   the core owns the sessions and asks the policies, never the reverse;
@@ -53,6 +53,7 @@ const DRIVERS: &[&str] = &[
     "dataplane::packet",
     "dataplane::udp",
     "dataplane::steer",
+    "dataplane::tun",
 ];
 
 /// Role modules.
