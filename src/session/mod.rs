@@ -710,18 +710,7 @@ impl NodeCore {
             TimerKind::Deadline => {
                 if let Stage::Tunnelling(t) = &session.stage {
                     if t.deadline <= now {
-                        tracing::warn!(
-                            acct_session_id = %session.acct_session_id,
-                            "no LNS session within the set-up deadline"
-                        );
-                        self.events
-                            .push_back(LacEvent::Selection(SelectionOutcome::Exhausted));
-                        self.fail_setup(
-                            now,
-                            token,
-                            SetupFailure::Deadline,
-                            Some("tunnel set-up timed out".into()),
-                        );
+                        self.setup_deadline_passed(now, token);
                     }
                 }
             }

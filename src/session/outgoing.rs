@@ -22,14 +22,7 @@ impl NodeCore {
                 return;
             };
             if tunnelling.deadline <= now {
-                self.events
-                    .push_back(LacEvent::Selection(SelectionOutcome::Exhausted));
-                self.fail_setup(
-                    now,
-                    token,
-                    SetupFailure::Deadline,
-                    Some("tunnel set-up timed out".into()),
-                );
+                self.setup_deadline_passed(now, token);
                 return;
             }
             let Some(attempt) = tunnelling.plan.get(tunnelling.next).cloned() else {
@@ -115,6 +108,25 @@ impl NodeCore {
                 }
             }
         }
+    }
+
+    /// No LNS took the call of session `token` within its plan's deadline:
+    /// the subscriber is refused.
+    pub(super) fn setup_deadline_passed(&mut self, now: Instant, token: u64) {
+        if let Some(session) = self.sessions.get(&token) {
+            tracing::warn!(
+                acct_session_id = %session.acct_session_id,
+                "no LNS session within the set-up deadline"
+            );
+        }
+        self.events
+            .push_back(LacEvent::Selection(SelectionOutcome::Exhausted));
+        self.fail_setup(
+            now,
+            token,
+            SetupFailure::Deadline,
+            Some("tunnel set-up timed out".into()),
+        );
     }
 
     /// The current attempt of session `token` has waited

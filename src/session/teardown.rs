@@ -51,21 +51,14 @@ impl NodeCore {
         failure: SetupFailure,
         message: Option<String>,
     ) {
+        if !self.sessions.contains_key(&token) {
+            return;
+        }
+        self.events.push_back(LacEvent::SetupFailed(failure));
+        self.clear_current_call(now, token, CdnResult::Administrative);
         let Some(session) = self.sessions.get_mut(&token) else {
             return;
         };
-        self.events.push_back(LacEvent::SetupFailed(failure));
-        if let Stage::Tunnelling(t) = &mut session.stage {
-            if let Some((_, handle, _)) = t.current.take() {
-                self.calls.remove(&(handle.tunnel_id, handle.session_id));
-                self.endpoint.close_session(
-                    now,
-                    handle,
-                    ResultCode::cdn(CdnResult::Administrative),
-                    None,
-                );
-            }
-        }
         // Back to Authenticating so the link's Down is not counted twice.
         session.stage = Stage::Authenticating { since: now };
         if let Some(link) = session.link.as_mut() {
@@ -93,23 +86,16 @@ impl NodeCore {
         send_padt: bool,
         count: bool,
     ) {
-        let Some(session) = self.sessions.get_mut(&token) else {
+        if !self.sessions.contains_key(&token) {
             return;
-        };
+        }
         if count {
             self.events.push_back(LacEvent::SetupFailed(failure));
         }
-        if let Stage::Tunnelling(t) = &mut session.stage {
-            if let Some((_, handle, _)) = t.current.take() {
-                self.calls.remove(&(handle.tunnel_id, handle.session_id));
-                self.endpoint.close_session(
-                    now,
-                    handle,
-                    ResultCode::cdn(CdnResult::LossOfCarrier),
-                    None,
-                );
-            }
-        }
+        self.clear_current_call(now, token, CdnResult::LossOfCarrier);
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
         if let Some(link) = session.link.as_mut() {
             // Let an LCP Terminate-Request out when the link still can.
             if link.phase() != crate::ppp::link::Phase::Dead && send_padt {
@@ -125,6 +111,19 @@ impl NodeCore {
         }
         self.forget(token);
         self.drain_endpoint(now);
+    }
+
+    /// Clears the call a session being set up has placed, if any (CDN
+    /// with `result`, RFC 2661 §6.12).
+    fn clear_current_call(&mut self, now: Instant, token: u64, result: CdnResult) {
+        let Some(Stage::Tunnelling(t)) = self.sessions.get_mut(&token).map(|s| &mut s.stage) else {
+            return;
+        };
+        if let Some((_, handle, _)) = t.current.take() {
+            self.calls.remove(&(handle.tunnel_id, handle.session_id));
+            self.endpoint
+                .close_session(now, handle, ResultCode::cdn(result), None);
+        }
     }
 
     pub(super) fn flush_link_frames(&mut self, link: &mut Link, token: u64) {
