@@ -27,6 +27,10 @@
 //! subscribers are the load generator's farm (`loadgen::subscribers`), the
 //! LNS is its emulator (`loadgen::lns`), which renegotiates LCP and CHAP
 //! and assigns addresses: a subscriber is up when IPCP through the LNS is.
+//!
+//! Once every subscriber is up, 20,000 SCCRQs flood the LAC's L2TP port
+//! from an address no rule admits: each is counted, at most 100 a second
+//! get a StopCCN, and no tunnel or session suffers.
 
 mod common;
 
@@ -115,7 +119,7 @@ struct World {
     _core: VethPair,
     _subs_ns: Netns,
     lac_ns: Netns,
-    _lns_ns: Netns,
+    lns_ns: Netns,
 }
 
 impl World {
@@ -234,7 +238,7 @@ impl World {
             _core: core,
             _subs_ns: subs_ns,
             lac_ns,
-            _lns_ns: lns_ns,
+            lns_ns,
         })
     }
 
@@ -591,6 +595,8 @@ fn burst(max_sessions_per_tunnel: Option<u16>) -> Result<()> {
         world.diag()
     );
 
+    sccrq_flood(&mut world, sessions_up)?;
+
     // Orderly end: subscribers hang up, then the LAC stops cleanly (CDNs
     // and StopCCN to the emulator, which is still there to acknowledge).
     world.farm.finish();
@@ -603,5 +609,84 @@ fn burst(max_sessions_per_tunnel: Option<u16>) -> Result<()> {
         world.diag()
     );
     eprintln!("whole test {:.1?}", started.elapsed());
+    Ok(())
+}
+
+/// SCCRQs in one flood at the LAC's L2TP port from an address no rule
+/// admits (the LAC has no `[lns]`).
+const FLOOD_SCCRQS: u32 = 20_000;
+
+/// An SCCRQ flood on the established LAC (issue 13: refused without
+/// state, answered at most `REFUSALS_PER_SECOND` times a second,
+/// counted): no tunnel or session may suffer, and the LAC stays up.
+fn sccrq_flood(world: &mut World, sessions_before: f64) -> Result<()> {
+    use tunnelnas::wire::l2tp::{Avp, ControlMessage, Framing, MessageType, ProtocolVersion};
+    let before = mgmt::metric_sum(
+        &world.get("/metrics")?,
+        "tunnelnas_l2tp_dropped_datagrams_total",
+        &[("reason", "peer_not_allowed")],
+    );
+    let flood_started = Instant::now();
+    let (sent, answers, flood_time) =
+        world.lns_ns.run(move || -> Result<(u32, u32, Duration)> {
+            let socket = UdpSocket::bind(SocketAddr::from((LNS, 0)))?;
+            socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+            let mut sent = 0;
+            let started = Instant::now();
+            for i in 0..FLOOD_SCCRQS {
+                let mut sccrq = ControlMessage::new(MessageType::Sccrq)
+                    .with_avp(Avp::ProtocolVersion(ProtocolVersion::RFC2661))
+                    .with_avp(Avp::HostName(b"flood".to_vec()))
+                    .with_avp(Avp::FramingCapabilities(Framing::SYNC))
+                    .with_avp(Avp::AssignedTunnelId(u16::try_from(i % 65_535 + 1)?));
+                sccrq.ns = 0;
+                let bytes = sccrq.to_vec(None)?;
+                if socket.send_to(&bytes, (LAC_CORE, 1701)).is_ok() {
+                    sent += 1;
+                }
+            }
+            let flood_time = started.elapsed();
+            let mut answers = 0;
+            let mut buf = [0u8; 2048];
+            while socket.recv_from(&mut buf).is_ok() {
+                answers += 1;
+            }
+            Ok((sent, answers, flood_time))
+        })??;
+    // The LAC's gauges refresh once a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    ensure!(
+        world.lac.try_wait()?.is_none(),
+        "the LAC exited under the SCCRQ flood{}",
+        world.diag()
+    );
+    let metrics = world.get("/metrics")?;
+    let refused = mgmt::metric_sum(
+        &metrics,
+        "tunnelnas_l2tp_dropped_datagrams_total",
+        &[("reason", "peer_not_allowed")],
+    ) - before;
+    let tunnels_down = mgmt::metric_sum(&metrics, "tunnelnas_l2tp_tunnel_down_total", &[]);
+    let sessions_up = mgmt::metric_sum(&metrics, "tunnelnas_lac_sessions", &[("state", "up")]);
+    let seconds = flood_started.elapsed().as_secs() + 1;
+    eprintln!(
+        "SCCRQ flood: {sent} sent in {flood_time:.2?}, {refused} counted as peer_not_allowed, \
+         {answers} StopCCNs back; sessions up {sessions_up}"
+    );
+    ensure!(
+        refused > 0.0 && refused <= f64::from(sent),
+        "the flood's SCCRQs were not counted: {refused} of {sent}"
+    );
+    let most = u64::from(tunnelnas::l2tp::REFUSALS_PER_SECOND) * (seconds + 1);
+    ensure!(
+        answers >= 1 && u64::from(answers) <= most,
+        "{answers} StopCCNs for {sent} SCCRQs in about {seconds} s: expected 1 to {most}"
+    );
+    ensure!(
+        tunnels_down == 0.0 && sessions_up == sessions_before,
+        "the flood cost tunnels ({tunnels_down} down) or sessions ({sessions_up} up, \
+         {sessions_before} before){}",
+        world.diag()
+    );
     Ok(())
 }
