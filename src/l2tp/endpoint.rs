@@ -848,6 +848,16 @@ impl Endpoint {
         true
     }
 
+    /// Clears every tunnel (and so every session) with StopCCN carrying
+    /// `result` (§6.4): a node shutting down.
+    pub fn close_all_tunnels(&mut self, now: Instant, result: &ResultCode) {
+        let mut tunnels: Vec<u16> = self.tunnels.keys().copied().collect();
+        tunnels.sort_unstable();
+        for tunnel_id in tunnels {
+            self.close_tunnel(now, tunnel_id, result.clone());
+        }
+    }
+
     /// The earliest instant [`Self::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let setup = self.config.setup_timeout;

@@ -399,19 +399,8 @@ impl LnsEmulator {
     /// Clears every tunnel with StopCCN result 6, "requester is being
     /// shut down" (RFC 2661 §4.4.2), which clears their calls (§5.7).
     pub fn shutdown(&mut self, now: Instant) {
-        let tunnels: Vec<u16> = self
-            .endpoint
-            .tunnels()
-            .iter()
-            .map(|t| t.tunnel_id)
-            .collect();
-        for tunnel_id in tunnels {
-            self.endpoint.close_tunnel(
-                now,
-                tunnel_id,
-                ResultCode::stop_ccn(StopCcnResult::ShuttingDown),
-            );
-        }
+        self.endpoint
+            .close_all_tunnels(now, &ResultCode::stop_ccn(StopCcnResult::ShuttingDown));
         self.endpoint_events(now);
     }
 

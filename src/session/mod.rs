@@ -567,19 +567,10 @@ impl NodeCore {
         for token in tokens {
             self.end_session(now, token, SessionEnd::NasShutdown);
         }
-        let tunnels: Vec<u16> = self
-            .endpoint
-            .tunnels()
-            .iter()
-            .map(|t| t.tunnel_id)
-            .collect();
-        for tunnel in tunnels {
-            self.endpoint.close_tunnel(
-                now,
-                tunnel,
-                ResultCode::stop_ccn(StopCcnResult::GeneralRequestToClear),
-            );
-        }
+        self.endpoint.close_all_tunnels(
+            now,
+            &ResultCode::stop_ccn(StopCcnResult::GeneralRequestToClear),
+        );
         self.drain_endpoint(now);
     }
 
