@@ -14,7 +14,9 @@
 //! malformed packet is an [`Error`] value, never a panic.
 
 mod ct;
+pub mod dhcpv6;
 pub mod ethernet;
+pub mod ipv6;
 pub mod l2tp;
 pub mod ppp;
 pub mod pppoe;
