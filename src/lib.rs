@@ -31,6 +31,7 @@ pub mod aaa;
 pub mod config;
 pub mod dataplane;
 pub mod demo;
+pub mod dial;
 pub mod l2tp;
 pub mod lac;
 pub mod lns;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
-use tunnelnas::{demo, node};
+use tunnelnas::{demo, dial, node};
 
 /// Network access server for wholesale broadband: PPPoE LAC, L2TPv2 LNS
 /// and tunnel switch, driven by RADIUS.
@@ -53,12 +53,52 @@ enum Command {
         #[arg(long)]
         seconds: Option<u64>,
     },
+    /// Dial an LNS as an L2TP LAC client (RFC 2661 client-initiated mode):
+    /// tunnel, call, PPP; the address goes on a TUN device. Runs until
+    /// SIGINT/SIGTERM, then hangs up.
+    Dial {
+        /// The LNS, ADDR[:PORT] (port 1701 by default).
+        #[arg(long)]
+        lns: String,
+        /// PPP user name.
+        #[arg(long)]
+        user: String,
+        /// PPP password.
+        #[arg(long, env = "TUNNELNAS_DIAL_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// L2TP tunnel secret (tunnel authentication); none by default.
+        #[arg(long, env = "TUNNELNAS_DIAL_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Host Name sent in the SCCRQ.
+        #[arg(long)]
+        host_name: Option<String>,
+        /// TUN device for the call's address.
+        #[arg(long, default_value = "tndial0")]
+        tun: String,
+        /// Authentication methods accepted.
+        #[arg(long, value_enum, default_value_t = DialAuth::Any)]
+        auth: DialAuth,
+        /// Only our /32 on the TUN device, without the LNS as its peer (no route).
+        #[arg(long)]
+        no_route: bool,
+        /// Calls on the tunnel; more than one: no TUN, report each address (load generator).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=60000))]
+        count: u32,
+    },
     /// Validate a configuration and print the effective one, secrets redacted.
     CheckConfig {
         /// Configuration file (TOML).
         #[arg(short, long)]
         config: PathBuf,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DialAuth {
+    Pap,
+    Chap,
+    Mschapv2,
+    Any,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +116,32 @@ fn main() -> ExitCode {
         } => demo::demo(demo::DemoOptions {
             subscribers,
             seconds,
+        }),
+        Command::Dial {
+            lns,
+            user,
+            password,
+            secret,
+            host_name,
+            tun,
+            auth,
+            no_route,
+            count,
+        } => dial::dial(&dial::DialOptions {
+            lns,
+            user,
+            password,
+            secret,
+            host_name,
+            tun,
+            auth: match auth {
+                DialAuth::Pap => dial::AuthChoice::Pap,
+                DialAuth::Chap => dial::AuthChoice::Chap,
+                DialAuth::Mschapv2 => dial::AuthChoice::MsChapV2,
+                DialAuth::Any => dial::AuthChoice::Any,
+            },
+            no_route,
+            count,
         }),
     };
     match result {

@@ -44,6 +44,7 @@ use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader,
     NetlinkMessage, NetlinkPayload,
 };
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -177,6 +178,23 @@ impl TunDevice {
     pub fn add_route(&self, prefix: IpNet) -> io::Result<()> {
         Rtnetlink::new()?
             .add_route(prefix, self.ifindex)
+            .map_err(|e| io::Error::new(e.kind(), format!("TUN device {}: {e}", self.name)))
+    }
+
+    /// Gives the device the address `local`/`prefix_len`, with `peer` as
+    /// the point-to-point destination when given (the kernel then routes
+    /// `peer` into the device); see [`Rtnetlink::add_address`].
+    ///
+    /// # Errors
+    /// As [`Rtnetlink::add_address`], also naming the device.
+    pub fn add_address(
+        &self,
+        local: IpAddr,
+        peer: Option<IpAddr>,
+        prefix_len: u8,
+    ) -> io::Result<()> {
+        Rtnetlink::new()?
+            .add_address(self.ifindex, local, peer, prefix_len)
             .map_err(|e| io::Error::new(e.kind(), format!("TUN device {}: {e}", self.name)))
     }
 
@@ -371,6 +389,38 @@ impl Rtnetlink {
         })
     }
 
+    /// Adds the address `local`/`prefix_len` to interface `ifindex`
+    /// (`RTM_NEWADDR`, rtnetlink(7)): `IFA_LOCAL` is `local` and
+    /// `IFA_ADDRESS` is `peer` when given — a point-to-point link, as
+    /// `ip addr add LOCAL peer PEER/LEN` makes, for which the kernel routes
+    /// the peer's prefix into the interface — else `local` again.
+    ///
+    /// # Errors
+    /// The kernel's refusal, naming the address and the errno (`EEXIST`
+    /// when the interface has it, `EINVAL` for mixed families or a bad
+    /// prefix length).
+    pub fn add_address(
+        &mut self,
+        ifindex: u32,
+        local: IpAddr,
+        peer: Option<IpAddr>,
+        prefix_len: u8,
+    ) -> io::Result<()> {
+        let what = match peer {
+            Some(peer) => format!(
+                "adding the address {local} peer {peer}/{prefix_len} to interface #{ifindex}"
+            ),
+            None => format!("adding the address {local}/{prefix_len} to interface #{ifindex}"),
+        };
+        let message =
+            address_message(ifindex, local, peer, prefix_len).map_err(|e| named(e, &what))?;
+        self.request(
+            RouteNetlinkMessage::NewAddress(message),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .map_err(|e| named(e, &what))
+    }
+
     /// Sets the MTU of interface `ifindex`.
     ///
     /// # Errors
@@ -455,6 +505,36 @@ fn route_message(prefix: IpNet, ifindex: u32, op: RouteOp) -> RouteMessage {
     message
 }
 
+/// The `ifaddrmsg` of `local`/`prefix_len` on `ifindex`, with `peer` as
+/// `IFA_ADDRESS` when given (point-to-point), in the global scope.
+fn address_message(
+    ifindex: u32,
+    local: IpAddr,
+    peer: Option<IpAddr>,
+    prefix_len: u8,
+) -> io::Result<AddressMessage> {
+    let (family, max) = match local {
+        IpAddr::V4(_) => (AddressFamily::Inet, 32),
+        IpAddr::V6(_) => (AddressFamily::Inet6, 128),
+    };
+    if prefix_len > max || peer.is_some_and(|p| p.is_ipv4() != local.is_ipv4()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "prefix length too long, or local and peer of different families",
+        ));
+    }
+    let mut message = AddressMessage::default();
+    message.header.family = family;
+    message.header.prefix_len = prefix_len;
+    message.header.scope = AddressScope::Universe;
+    message.header.index = ifindex;
+    message.attributes.push(AddressAttribute::Local(local));
+    message
+        .attributes
+        .push(AddressAttribute::Address(peer.unwrap_or(local)));
+    Ok(message)
+}
+
 /// The acknowledgement of request `sequence` among the netlink messages in
 /// `datagram`: `Ok` for an ack, the errno for a refusal, `None` when the
 /// datagram does not answer that request.
@@ -521,6 +601,27 @@ mod tests {
                 0x2001, 0xdb8, 0x1, 0, 0, 0, 0, 0
             )))
         );
+    }
+
+    #[test]
+    fn address_message_is_point_to_point_when_a_peer_is_given() {
+        let local = IpAddr::V4(Ipv4Addr::new(10, 200, 0, 2));
+        let peer = IpAddr::V4(Ipv4Addr::new(10, 200, 0, 1));
+        let message = address_message(9, local, Some(peer), 32).unwrap();
+        assert_eq!(message.header.family, AddressFamily::Inet);
+        assert_eq!(message.header.prefix_len, 32);
+        assert_eq!(message.header.index, 9);
+        assert_eq!(
+            message.attributes,
+            vec![
+                AddressAttribute::Local(local),
+                AddressAttribute::Address(peer)
+            ]
+        );
+        let alone = address_message(9, local, None, 32).unwrap();
+        assert_eq!(alone.attributes[1], AddressAttribute::Address(local));
+        assert!(address_message(9, local, None, 33).is_err());
+        assert!(address_message(9, local, Some(IpAddr::V6(Ipv6Addr::LOCALHOST)), 32).is_err());
     }
 
     fn ack(sequence: u32, code: i32) -> Vec<u8> {
