@@ -4,5 +4,8 @@
 //! on the node core ([`crate::session`]).
 //!
 //! * [`pool`]: the IPv4 address pools (`[[lns.pool]]`).
+//! * [`ipv6`]: a subscriber's IPv6 services once IPv6CP is up: Router
+//!   Advertisements (RFC 4861) and DHCPv6 prefix delegation (RFC 8415), sans-IO.
 
+pub mod ipv6;
 pub mod pool;
