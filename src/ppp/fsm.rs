@@ -126,6 +126,34 @@ pub trait Negotiator {
 
     /// The layer went down or is starting over: forget negotiated values.
     fn reset(&mut self) {}
+
+    /// The layer is taken over already negotiated (RFC 2661 §4.4.5 proxy
+    /// LCP, see [`Automaton::adopt_opened`]): `ours` is the request the
+    /// peer acknowledged, `peer` the one acknowledged to it. By default the
+    /// negotiator hears both as if the exchange had just completed; a
+    /// negotiator that keeps request state of its own (LCP's Magic-Number)
+    /// overrides this to take the adopted values as its request.
+    fn adopt(
+        &mut self,
+        ours: &[Self::Option],
+        peer: &[Self::Option],
+    ) -> Result<(), NegotiationFailure> {
+        self.begin_peer_request();
+        self.peer_acked(peer);
+        self.our_acked(ours)
+    }
+}
+
+/// Why [`Automaton::adopt_opened`] left the automaton as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdoptRefused {
+    /// Only a layer that is not negotiating (Initial, Starting, Closed,
+    /// Stopped) can be adopted.
+    State(State),
+    /// An option list does not parse, or holds a badly sized option.
+    MalformedOptions,
+    /// The negotiator refused the adopted values.
+    Failed(NegotiationFailure),
 }
 
 // ---------------------------------------------------------------------------
@@ -319,6 +347,65 @@ impl<N: Negotiator> Automaton<N> {
     /// The option bytes of the first Configure-Request we received.
     pub fn first_received_request(&self) -> Option<&[u8]> {
         self.first_received_request.as_deref()
+    }
+
+    /// Enters Opened with an exchange completed elsewhere (RFC 2661 §4.4.5
+    /// proxy LCP: the LAC negotiated with the peer, the LNS takes the
+    /// result over). `our_request` is the Configure-Request option bytes
+    /// the peer acknowledged (they count as ours from now on), and
+    /// `peer_request` those of the peer's acknowledged request.
+    ///
+    /// The automaton ends where RFC 1661 §4.1 leaves it after a completed
+    /// exchange (Ack-Sent + RCA, or Ack-Rcvd + RCR+): Opened, no Restart
+    /// timer, counters initialised, the negotiator told both option lists
+    /// ([`Negotiator::adopt`]), the requests recorded as last sent and last
+    /// received. Nothing is sent. Only a `StateChanged` event is queued:
+    /// the owner runs This-Layer-Up itself, because it decides what
+    /// follows (an LNS does not start authentication at once). Afterwards
+    /// the automaton runs the table from Opened as usual (a
+    /// Configure-Request renegotiates, §4; a Terminate-Request is
+    /// acknowledged).
+    pub fn adopt_opened(
+        &mut self,
+        our_request: &[u8],
+        peer_request: &[u8],
+    ) -> Result<(), AdoptRefused> {
+        let from = self.state;
+        if !matches!(
+            from,
+            State::Initial | State::Starting | State::Closed | State::Stopped
+        ) {
+            return Err(AdoptRefused::State(from));
+        }
+        let (Some(ours), Some(peer)) = (
+            parse_all::<N::Option>(our_request),
+            parse_all::<N::Option>(peer_request),
+        ) else {
+            return Err(AdoptRefused::MalformedOptions);
+        };
+        self.negotiator.reset();
+        self.negotiator
+            .adopt(&ours, &peer)
+            .map_err(AdoptRefused::Failed)?;
+        self.restart_counter = self.config.max_configure;
+        self.failure_counter = self.config.max_failure;
+        self.restart_deadline = None;
+        self.outstanding = None;
+        self.reply_ready = false;
+        self.pending_peer_options = None;
+        self.last_sent_request = Some(our_request.to_vec());
+        self.last_received_request = Some(peer_request.to_vec());
+        if self.first_received_request.is_none() {
+            self.first_received_request = Some(peer_request.to_vec());
+        }
+        self.state = State::Opened;
+        if from != State::Opened {
+            self.push_event(FsmEvent::StateChanged {
+                from,
+                to: State::Opened,
+            });
+        }
+        Ok(())
     }
 
     /// Lower layer up.

@@ -19,6 +19,9 @@
 //!   options, and MUST reject a request for such an option: ... (ACFC),
 //!   ... (ACCM)"); ACCM likewise; Quality-Protocol and every unknown
 //!   option (Callback, MRRU, …) are rejected.
+//! - Proxy LCP (RFC 2661 §4.4.5): an LNS may adopt what the LAC
+//!   negotiated ([`Negotiator::adopt`]); the LAC's last sent request
+//!   becomes ours, the subscriber's last request is heard as acknowledged.
 
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -359,6 +362,30 @@ impl Negotiator for Lcp {
             }
         }
         Ok(())
+    }
+
+    /// RFC 2661 §4.4.5 proxy LCP: the adopted request becomes ours (so
+    /// that a peer Magic-Number equal to the adopted one still counts as a
+    /// loop, §6.4), then both lists are heard as acknowledged.
+    fn adopt(&mut self, ours: &[LcpOption], peer: &[LcpOption]) -> Result<(), NegotiationFailure> {
+        self.request_mru = None;
+        self.request_magic = None;
+        for option in ours {
+            match option {
+                LcpOption::Mru(mru) => self.request_mru = Some(*mru),
+                LcpOption::MagicNumber(magic) => self.request_magic = Some(*magic),
+                LcpOption::AuthProtocol { .. } => {
+                    if let Some(method) = AuthMethod::from_lcp_option(option) {
+                        self.auth_candidates.retain(|m| *m != method);
+                        self.auth_candidates.insert(0, method);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.begin_peer_request();
+        self.peer_acked(peer);
+        self.our_acked(ours)
     }
 
     fn reset(&mut self) {

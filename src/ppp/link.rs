@@ -34,8 +34,10 @@
 //! 1661 §3.5 with RFC 1334, RFC 1994 and RFC 2759), `maintenance` (the LCP
 //! packets handled around the automaton and the keepalive, RFC 1661 §5.5,
 //! §5.7–§5.9, RFC 1570), `record` (what LCP and authentication exchanged,
-//! for the L2TP proxy AVPs of RFC 2661 §4.4.5) and `events` (what the link
-//! reports: [`LinkEvent`], [`DownReason`], [`LinkStats`]).
+//! for the L2TP proxy AVPs of RFC 2661 §4.4.5), `proxy` (the LNS side of
+//! those AVPs: adopting the LAC's LCP and authentication, RFC 2661 §4.4.5,
+//! [`Link::adopt_proxy_lcp`]) and `events` (what the link reports:
+//! [`LinkEvent`], [`DownReason`], [`LinkStats`]).
 
 use core::fmt;
 use std::collections::VecDeque;
@@ -55,10 +57,12 @@ use crate::wire::ppp::Protocol;
 mod authentication;
 mod events;
 mod maintenance;
+mod proxy;
 mod record;
 
 use authentication::AuthCore;
 pub use events::{DownReason, LinkDropReason, LinkEvent, LinkStats, SetupStep};
+pub use proxy::{ProxyLcpAdopted, ProxyLcpRefusal, ProxySide};
 pub use record::{AuthRecord, NegotiationRecord};
 
 /// Packets and events kept at most before the oldest are dropped.
