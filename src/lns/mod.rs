@@ -6,6 +6,8 @@
 //! * [`pool`]: the IPv4 address pools (`[[lns.pool]]`).
 //! * [`ipv6`]: a subscriber's IPv6 services once IPv6CP is up: Router
 //!   Advertisements (RFC 4861) and DHCPv6 prefix delegation (RFC 8415), sans-IO.
+//! * [`pool6`]: the IPv6 prefix pools (`[[lns.ipv6_pool]]`).
 
 pub mod ipv6;
 pub mod pool;
+pub mod pool6;
