@@ -1055,3 +1055,82 @@ fn terminate_request_after_adoption() {
         reason: tunnelnas::ppp::DownReason::PeerTerminated
     }));
 }
+
+/// `Automaton::adopt_opened` directly: Opened without a packet, only a
+/// StateChanged event (This-Layer-Up is the owner's), refused while
+/// negotiating or for a malformed list; afterwards the table runs from
+/// Opened (an Echo-Request is answered, a Configure-Request renegotiates).
+#[test]
+fn automaton_adopt_opened() {
+    use tunnelnas::ppp::fsm::{AdoptRefused, Automaton, FsmConfig, FsmEvent};
+    use tunnelnas::ppp::lcp::{AuthRole, Lcp, LcpConfig};
+
+    let lcp = |n: u8| {
+        Lcp::new(
+            LcpConfig {
+                auth: AuthRole::Authenticator(vec![AuthMethod::ChapMd5]),
+                ..LcpConfig::default()
+            },
+            StdRng::from_seed(seed(n)),
+        )
+    };
+    let now = Instant::now();
+    let ours = list(&[&MRU_1492, &CHAP_MD5, &magic(0xaaaa_0001)]);
+    let peer = list(&[&MRU_1492, &magic(0xbbbb_0002)]);
+    let mut buf = [0u8; 1500];
+
+    let mut fsm = Automaton::new(lcp(1), FsmConfig::default(), 1);
+    fsm.adopt_opened(&ours, &peer).expect("adopted");
+    assert_eq!(fsm.state(), State::Opened);
+    assert_eq!(fsm.poll_transmit(&mut buf), None);
+    assert_eq!(fsm.poll_timeout(), None);
+    assert_eq!(
+        fsm.poll_event(),
+        Some(FsmEvent::StateChanged {
+            from: State::Initial,
+            to: State::Opened
+        })
+    );
+    assert_eq!(fsm.poll_event(), None);
+    assert_eq!(fsm.last_sent_request(), Some(&ours[..]));
+    assert_eq!(fsm.last_received_request(), Some(&peer[..]));
+    let negotiated = fsm.negotiator().negotiated();
+    assert_eq!(
+        (negotiated.our_magic, negotiated.peer_magic),
+        (0xaaaa_0001, 0xbbbb_0002)
+    );
+    assert_eq!(negotiated.auth_required, Some(AuthMethod::ChapMd5));
+    // Echo-Request answered (ser in Opened).
+    assert!(fsm.echo_request_received(now, &[10, 1, 0, 8, 0xaa, 0xaa, 0, 1]));
+    assert_eq!(fsm.poll_transmit(&mut buf), Some(8));
+    // A second adoption is refused: the layer is up.
+    assert_eq!(
+        fsm.adopt_opened(&ours, &peer),
+        Err(AdoptRefused::State(State::Opened))
+    );
+    // A Configure-Request renegotiates: tld, scr, sca.
+    let request = [&[1u8, 9, 0, 14][..], &MRU_1492, &magic(0xbbbb_0003)].concat();
+    fsm.handle_packet(now, &request);
+    assert_eq!(fsm.state(), State::AckSent);
+    let events: Vec<FsmEvent> = std::iter::from_fn(|| fsm.poll_event()).collect();
+    assert!(events.contains(&FsmEvent::Down));
+    let codes: Vec<u8> =
+        std::iter::from_fn(|| fsm.poll_transmit(&mut buf).map(|_| buf[0])).collect();
+    assert_eq!(codes, [1, 2], "our Configure-Request, then the Ack");
+
+    // Refused while negotiating, or with a malformed list.
+    let mut negotiating = Automaton::new(lcp(2), FsmConfig::default(), 1);
+    negotiating.open(now);
+    negotiating.up(now);
+    assert_eq!(
+        negotiating.adopt_opened(&ours, &peer),
+        Err(AdoptRefused::State(State::ReqSent))
+    );
+    let mut fresh = Automaton::new(lcp(3), FsmConfig::default(), 1);
+    assert_eq!(
+        fresh.adopt_opened(&ours, &[1, 4, 5]),
+        Err(AdoptRefused::MalformedOptions)
+    );
+    assert_eq!(fresh.state(), State::Initial);
+    assert_eq!(fresh.poll_event(), None);
+}

@@ -33,6 +33,11 @@
 //!   the last transmitted Configure-Request"); a Configure-Reject must
 //!   only carry options we sent (§5.4: "MUST NOT reorder or modify").
 //!
+//! - [`Automaton::adopt_opened`] enters Opened with an exchange done
+//!   elsewhere, as the table leaves the automaton after one (RFC 2661
+//!   §4.4.5 proxy LCP: an LNS adopting what the LAC negotiated), without
+//!   sending anything.
+//!
 //! Codes 8–13 (LCP only) are left to the caller ([`super::Link`]), which
 //! feeds the automaton the RXR / RXJ± events they produce.
 

@@ -410,8 +410,11 @@ impl Link {
     /// [`adopt_proxy_auth`] or [`challenge`] (the Network phase at once
     /// when no authentication was negotiated). Events: LCP's
     /// `StateChanged` to Opened, `LcpUp`, the phase change (no
-    /// `StepCompleted { Lcp }`: we negotiated nothing). On a refusal the
-    /// link is untouched: [`renegotiate`] or close it.
+    /// `StepCompleted { Lcp }`: we negotiated nothing). The negotiation
+    /// record holds `last_sent` and `last_received` as our last sent and
+    /// last received requests, and `last_received` as the initial one too
+    /// (the Initial Received LCP CONFREQ AVP is not needed to adopt). On a
+    /// refusal the link is untouched: [`renegotiate`] or close it.
     ///
     /// [`open`]: Link::open
     /// [`proxy_lcp_acceptable`]: Link::proxy_lcp_acceptable
