@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use super::Config;
@@ -38,6 +38,11 @@ pub struct Lns {
     /// Address pools (`[[lns.pool]]`), named by RADIUS's Framed-Pool.
     #[serde(rename = "pool")]
     pub pools: Vec<LnsPool>,
+    /// IPv6 prefix pools (`[[lns.ipv6_pool]]`), named by RADIUS's
+    /// Framed-IPv6-Pool (RFC 3162 §2.6) and Delegated-IPv6-Prefix-Pool
+    /// (RFC 6911 §3.4).
+    #[serde(rename = "ipv6_pool", skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_pools: Vec<LnsIpv6Pool>,
     /// The pool of users RADIUS gives neither Framed-IP-Address nor
     /// Framed-Pool, when their `[[lns.peer]]` names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,6 +63,7 @@ impl Default for Lns {
             peers: Vec::new(),
             local_address: Ipv4Addr::new(10, 255, 255, 1),
             pools: Vec::new(),
+            ipv6_pools: Vec::new(),
             default_pool: None,
             dns: Vec::new(),
             tun_name: "tnlns0".into(),
@@ -101,6 +107,21 @@ pub struct LnsPool {
     pub networks: Vec<Ipv4Net>,
 }
 
+/// `[[lns.ipv6_pool]]`: a named IPv6 prefix pool, `prefix` carved into
+/// prefixes of `length` bits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LnsIpv6Pool {
+    /// Its name (RADIUS Framed-IPv6-Pool or Delegated-IPv6-Prefix-Pool).
+    pub name: String,
+    /// The prefix carved up, e.g. `"2001:db8:100::/40"`.
+    pub prefix: Ipv6Net,
+    /// Length of the prefixes handed out: e.g. 56 for delegation, 64 for
+    /// the prefix advertised on the link. From the prefix's length to 64,
+    /// and at most 32 more than it (2^32 prefixes).
+    pub length: u8,
+}
+
 impl Config {
     pub(super) fn validate_lns(&self, lns: &Lns) -> Result<(), Invalid> {
         self.require_group("lns.auth_group", &lns.auth_group)?;
@@ -112,6 +133,7 @@ impl Config {
             ));
         }
         validate_pools(lns)?;
+        validate_ipv6_pools(lns)?;
         if lns.tun_name.is_empty() || lns.tun_name.len() > 15 {
             return Err(Invalid::new(
                 "lns.tun_name",
@@ -170,6 +192,72 @@ fn validate_pools(lns: &Lns) -> Result<(), Invalid> {
             return Err(Invalid::new(
                 format!("lns.peer[{index}].pool"),
                 format!("the name of a [[lns.pool]] ({name:?} is none)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A pool holds at most 2^32 prefixes (`lns::pool6::MAX_POOL_BITS`; the
+/// configuration is a leaf module and repeats the figure).
+const IPV6_POOL_MAX_BITS: u8 = 32;
+
+/// IPv6 pool names unique; prefixes without host bits that overlap no
+/// other IPv6 pool's; lengths a delegated or SLAAC prefix can have.
+fn validate_ipv6_pools(lns: &Lns) -> Result<(), Invalid> {
+    for (index, pool) in lns.ipv6_pools.iter().enumerate() {
+        let key = format!("lns.ipv6_pool[{index}]");
+        if pool.name.is_empty() {
+            return Err(Invalid::new(format!("{key}.name"), "a non-empty name"));
+        }
+        if lns.ipv6_pools[..index].iter().any(|p| p.name == pool.name) {
+            return Err(Invalid::new(
+                format!("{key}.name"),
+                format!("a name no other IPv6 pool has ({:?} is taken)", pool.name),
+            ));
+        }
+        if pool.prefix != pool.prefix.trunc() {
+            return Err(Invalid::new(
+                format!("{key}.prefix"),
+                format!(
+                    "a prefix without host bits ({} has some; {} has none)",
+                    pool.prefix,
+                    pool.prefix.trunc()
+                ),
+            ));
+        }
+        let prefix_len = pool.prefix.prefix_len();
+        if pool.length < prefix_len {
+            return Err(Invalid::new(
+                format!("{key}.length"),
+                format!("a length of at least the prefix's ({prefix_len})"),
+            ));
+        }
+        if pool.length > 64 {
+            return Err(Invalid::new(
+                format!("{key}.length"),
+                "at most 64 (delegated and SLAAC prefixes are /64 or shorter)",
+            ));
+        }
+        if pool.length - prefix_len > IPV6_POOL_MAX_BITS {
+            return Err(Invalid::new(
+                format!("{key}.length"),
+                format!(
+                    "at most {IPV6_POOL_MAX_BITS} more than the prefix's length \
+                     (2^{IPV6_POOL_MAX_BITS} prefixes per pool)"
+                ),
+            ));
+        }
+        if let Some(other) = lns.ipv6_pools[..index]
+            .iter()
+            .find(|p| p.prefix.contains(&pool.prefix) || pool.prefix.contains(&p.prefix))
+        {
+            return Err(Invalid::new(
+                format!("{key}.prefix"),
+                format!(
+                    "a prefix that overlaps no other IPv6 pool's ({} overlaps pool {:?})",
+                    pool.prefix, other.name
+                ),
             ));
         }
     }

@@ -776,3 +776,76 @@ fn lns_pools_are_named_once_known_where_named_and_do_not_overlap() {
         assert!(err.contains(expected), "{expected}: {err}");
     }
 }
+
+#[test]
+fn lns_ipv6_pools_are_validated_naming_the_key() {
+    let pools = "[[lns.ipv6_pool]]\nname = \"pd\"\nprefix = \"2001:db8:100::/40\"\nlength = 56\n\
+                 [[lns.ipv6_pool]]\nname = \"slaac\"\nprefix = \"2001:db8:200::/40\"\nlength = 64\n";
+    let (_f, path) = write(&MINIMAL_LNS.replace("[lns]\n", &format!("[lns]\n{pools}")));
+    let config = Config::load_with_env(&path, env(&[])).unwrap();
+    let lns = config.lns.unwrap();
+    assert_eq!(lns.ipv6_pools.len(), 2);
+    assert_eq!(
+        lns.ipv6_pools[0].prefix,
+        "2001:db8:100::/40".parse().unwrap()
+    );
+    assert_eq!(
+        (lns.ipv6_pools[0].length, lns.ipv6_pools[1].length),
+        (56, 64)
+    );
+    let extra = |name: &str, prefix: &str, length: u8| {
+        format!(
+            "[lns]\n{pools}[[lns.ipv6_pool]]\nname = \"{name}\"\nprefix = \"{prefix}\"\nlength = {length}\n"
+        )
+    };
+    let cases = [
+        (
+            extra("pd", "2001:db8:300::/40", 56),
+            "`lns.ipv6_pool[2].name`",
+            "\"pd\" is taken",
+        ),
+        (
+            extra("", "2001:db8:300::/40", 56),
+            "`lns.ipv6_pool[2].name`",
+            "a non-empty name",
+        ),
+        (
+            extra("c", "2001:db8:180::/48", 56),
+            "`lns.ipv6_pool[2].prefix`",
+            "overlaps pool \"pd\"",
+        ),
+        (
+            extra("c", "2001:db8::/32", 56),
+            "`lns.ipv6_pool[2].prefix`",
+            "overlaps pool \"pd\"",
+        ),
+        (
+            extra("c", "2001:db8:300::1/40", 56),
+            "`lns.ipv6_pool[2].prefix`",
+            "without host bits",
+        ),
+        (
+            extra("c", "2001:db8:300::/40", 32),
+            "`lns.ipv6_pool[2].length`",
+            "at least the prefix's (40)",
+        ),
+        (
+            extra("c", "2001:db8:300::/40", 80),
+            "`lns.ipv6_pool[2].length`",
+            "at most 64",
+        ),
+        (
+            extra("c", "3000::/24", 64),
+            "`lns.ipv6_pool[2].length`",
+            "at most 32 more",
+        ),
+    ];
+    for (section, key, expected) in cases {
+        let (_f, path) = write(&MINIMAL_LNS.replace("[lns]\n", &section));
+        let err = Config::load_with_env(&path, env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{key}: {err}");
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+}
