@@ -672,7 +672,9 @@ impl Ipv6Services {
             ia_na: message.ia_na,
             rapid_commit: false,
             preference: false,
+            // §18.3.7: a Release's Reply confirms; it configures nothing.
             dns: !self.config.dns.is_empty()
+                && message.msg_type != MessageType::Release
                 && (message.requests(OptionCode::DnsServers)
                     || message.msg_type == MessageType::InformationRequest),
             success: false,
