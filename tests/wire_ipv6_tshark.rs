@@ -130,6 +130,10 @@ fn client_message(
     ip_packet(src, dst, NextHeader::Udp, 1, &datagram)
 }
 
+/// One expected DHCPv6 answer: msg-type, transaction-id, the IA_PD
+/// fields, DNS servers, Status Code, top-level option types.
+type Answer<'a> = (&'a str, &'a str, &'a [&'a str], &'a str, &'a str, &'a str);
+
 /// Hands `packet` to the responder; returns it and every answer.
 fn exchange(services: &mut Ipv6Services, now: Instant, packet: Vec<u8>) -> Result<Vec<Vec<u8>>> {
     let handled = services.handle_packet(now, &packet);
@@ -295,7 +299,7 @@ fn ras_and_dhcpv6_answers_are_clean_under_tshark() -> Result<()> {
         "7200",
     ];
     let dns = "2001:db8::53,2001:db8::54";
-    let expected: [(&str, &str, &[&str], &str, &str, &str); 6] = [
+    let expected: [Answer<'_>; 6] = [
         ("2", "0xabcdef", &delegated, dns, "", "2,1,7,25,23"),
         ("7", "0x112233", &delegated, dns, "", "2,1,25,23"),
         ("7", "0x223344", &delegated, dns, "", "2,1,25,23"),
