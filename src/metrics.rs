@@ -151,6 +151,8 @@ impl SetupPhase {
 
 pub use crate::observe::variant_label;
 
+mod lns;
+
 /// The L2TP Result Code as a label: the RFC 2661 §4.4.2 codes by number,
 /// anything else `other` (a peer cannot create unbounded series).
 fn result_label(result: &ResultCode) -> &'static str {
@@ -196,6 +198,7 @@ pub struct Metrics {
     dynauth: IntCounterVec,
     dynauth_dropped: IntCounterVec,
     lac: LacFamilies,
+    lns: lns::LnsFamilies,
     /// Names of every registered family, empty ones included.
     family_names: Vec<String>,
 }
@@ -404,6 +407,7 @@ impl Metrics {
                 &["reason"],
             ),
             lac: LacFamilies::new(),
+            lns: lns::LnsFamilies::new(),
             registry,
             family_names: Vec::new(),
         };
@@ -490,7 +494,11 @@ impl Metrics {
             Box::new(this.dynauth_dropped.clone()),
         ];
         let families: Vec<Box<dyn Collector>> =
-            families.into_iter().chain(this.lac.collectors()).collect();
+            families
+                .into_iter()
+                .chain(this.lac.collectors())
+                .chain(this.lns.collectors())
+                .collect();
         let mut this = this;
         for family in families {
             this.family_names
@@ -516,6 +524,7 @@ impl Metrics {
                 .with_label_values(&[&endpoint.to_string()])
                 .inc(),
             LacEvent::Select(_) => {}
+            LacEvent::Lns(event) => self.record_lns(event),
             LacEvent::Phase { phase, took } => {
                 let phase = match phase {
                     LacPhase::Radius => SetupPhase::Radius,
@@ -536,6 +545,44 @@ impl Metrics {
                 .with_label_values(&[&variant_label(&end.terminate_cause())])
                 .inc(),
         }
+    }
+
+    /// Maps one LNS event to its families.
+    pub fn record_lns(&self, event: &crate::observe::lns::LnsEvent) {
+        self.lns.record(event);
+    }
+
+    /// Sets the LNS gauges: sessions per peer rule, pools, and the TUN
+    /// data plane's totals (the core's counters, so gauges that only grow).
+    pub fn update_lns(&self, snapshot: &crate::observe::lns::LnsSnapshot) {
+        let lns = &self.lns;
+        for (peer, count) in &snapshot.peer_sessions {
+            lns.peer_sessions
+                .with_label_values(&[peer])
+                .set(i64::from(*count));
+        }
+        for pool in &snapshot.pools {
+            lns.pool_size
+                .with_label_values(&[&pool.name])
+                .set(i64::from(pool.size));
+            lns.pool_used
+                .with_label_values(&[&pool.name])
+                .set(i64::from(pool.used));
+            lns.pool_exhausted
+                .with_label_values(&[&pool.name])
+                .set(i64::try_from(pool.exhausted).unwrap_or(i64::MAX));
+        }
+        let set = |family: &prometheus::IntGaugeVec, label: &str, value: u64| {
+            family
+                .with_label_values(&[label])
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        set(&lns.tun_packets, "to_tun", snapshot.to_tun.packets);
+        set(&lns.tun_bytes, "to_tun", snapshot.to_tun.bytes);
+        set(&lns.tun_packets, "from_tun", snapshot.from_tun.packets);
+        set(&lns.tun_bytes, "from_tun", snapshot.from_tun.bytes);
+        set(&lns.tun_dropped, "spoofed", snapshot.spoofed);
+        set(&lns.tun_dropped, "no_route", snapshot.no_route);
     }
 
     /// Sets the LAC gauges and forwarding counters from a snapshot of the
@@ -1051,6 +1098,9 @@ impl LacObserver for Metrics {
 
     fn lac_gauges(&self, snapshot: &LacSnapshot) {
         self.update_lac(snapshot);
+        if let Some(lns) = &snapshot.lns {
+            self.update_lns(lns);
+        }
     }
 }
 

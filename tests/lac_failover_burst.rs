@@ -57,7 +57,7 @@ max_tunnels_per_lns = 1
 "#,
     )
     .expect("config");
-    let mut lac = tunnelnas::node::convert::lac_config(&file).expect("[lac] present");
+    let mut lac = tunnelnas::node::convert::node_config(&file).expect("[lac] present");
     lac.link.auth_methods = vec![AuthMethod::Pap];
     lac.link.echo_interval = None;
     lac.endpoint.accept_calls = false;

@@ -12,14 +12,27 @@ use super::Config;
 use super::error::Invalid;
 use super::types::Secret;
 
-/// What the LNS does with the LAC's proxy LCP and authentication AVPs.
+/// What the LNS does with the LAC's proxy LCP AVPs (RFC 2661 §4.4.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ProxyPolicy {
-    /// Use them when consistent (RFC 2661 §4.4.5), renegotiate otherwise.
+pub enum ProxyLcpPolicy {
+    /// Adopt them when acceptable to us, renegotiate otherwise.
     Accept,
-    /// Ignore them and renegotiate LCP and authentication.
+    /// Always renegotiate LCP with the subscriber.
     Renegotiate,
+    /// Adopt them when acceptable, refuse the call otherwise.
+    RejectIfUnacceptable,
+}
+
+/// What the LNS does with the LAC's proxy authentication AVPs (RFC 2661
+/// §4.4.5). MS-CHAPv2 has no proxy form and is always re-challenged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyAuthPolicy {
+    /// Verify the proxied PAP / CHAP credentials with RADIUS.
+    Verify,
+    /// Ignore them and send our own CHAP challenge.
+    LocalChap,
 }
 
 /// `[lns]`: L2TP network server.
@@ -51,8 +64,14 @@ pub struct Lns {
     pub dns: Vec<Ipv4Addr>,
     /// TUN device name. Default `tnlns0`.
     pub tun_name: String,
-    /// Proxy LCP / authentication policy. Default `accept`.
-    pub proxy: ProxyPolicy,
+    /// Proxy LCP policy: `accept` (default), `renegotiate`,
+    /// `reject-if-unacceptable`; a `[[lns.peer]]` may override it.
+    pub proxy_lcp: ProxyLcpPolicy,
+    /// Proxy authentication policy: `verify` (default) or `local-chap`; a
+    /// `[[lns.peer]]` may override it.
+    pub proxy_auth: ProxyAuthPolicy,
+    /// Clamp the MSS of TCP SYNs both ways to this (0: off).
+    pub tcp_mss: u16,
 }
 
 impl Default for Lns {
@@ -67,7 +86,9 @@ impl Default for Lns {
             default_pool: None,
             dns: Vec::new(),
             tun_name: "tnlns0".into(),
-            proxy: ProxyPolicy::Accept,
+            proxy_lcp: ProxyLcpPolicy::Accept,
+            proxy_auth: ProxyAuthPolicy::Verify,
+            tcp_mss: 0,
         }
     }
 }
@@ -93,6 +114,22 @@ pub struct LnsPeer {
     /// Absent: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tunnels: Option<u32>,
+    /// Sessions the rule's tunnels may carry at once; a further ICRQ is
+    /// refused (CDN result 4). Absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sessions: Option<u32>,
+    /// This rule's proxy LCP policy (default: `[lns] proxy_lcp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_lcp: Option<ProxyLcpPolicy>,
+    /// This rule's proxy authentication policy (default: `[lns]
+    /// proxy_auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_auth: Option<ProxyAuthPolicy>,
+    /// Authentication methods offered to this rule's subscribers when the
+    /// LNS authenticates, in order of precedence (default: `[ppp]
+    /// auth_protocols`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_protocols: Option<Vec<super::AuthProtocol>>,
 }
 
 /// `[[lns.pool]]`: a named IPv4 address pool.

@@ -51,7 +51,7 @@ pub use l2tp::L2tp;
 pub use lac::{
     Authorize, AuthorizeName, CallingNumber, Endpoint, Lac, LnsBalancing, LnsEndpoint, Realm,
 };
-pub use lns::{Lns, LnsPeer, ProxyPolicy};
+pub use lns::{Lns, LnsPeer, ProxyAuthPolicy, ProxyLcpPolicy};
 pub use node::Node;
 pub use ppp::{AuthProtocol, Ppp};
 pub use pppoe::{Pppoe, PppoeInterface, PppoeVlan, VlanRange};

@@ -134,11 +134,11 @@ fn bad_duration_names_key_and_form() {
 #[test]
 fn bad_enum_lists_choices() {
     let (_f, path) =
-        write(&format!("{MINIMAL_LNS}\n[lns]\nproxy = \"maybe\"\n").replacen("[lns]\n", "", 1));
+        write(&format!("{MINIMAL_LNS}\n[lns]\nproxy_lcp = \"maybe\"\n").replacen("[lns]\n", "", 1));
     let err = Config::load_with_env(&path, env(&[]))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("`lns.proxy`"), "{err}");
+    assert!(err.contains("`lns.proxy_lcp`"), "{err}");
     assert!(
         err.contains("`accept`") && err.contains("`renegotiate`"),
         "{err}"

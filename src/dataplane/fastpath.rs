@@ -25,6 +25,8 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
 use std::ops::Range;
 use std::time::Instant;
 
@@ -156,6 +158,13 @@ pub struct Entry {
     pub session: u64,
     /// The two legs' keys (`Ip` keys of a `Local` leg included).
     keys: [Option<LegKey>; 2],
+    /// Prefixes routed to a `Local` leg's subscriber (Framed-Route,
+    /// Framed-IPv6-Prefix, Delegated-IPv6-Prefix), by longest match.
+    routes: Vec<IpNet>,
+    /// Anti-spoofing for PPP terminated here: IP from the subscriber must
+    /// come from one of these (its address, its prefixes, its routed
+    /// networks). Empty: nothing is let through to TUN.
+    pub sources: Vec<IpNet>,
     /// Where each leg's frames go.
     pub legs: [Egress; 2],
     /// Frames that arrived on each leg (and left on the other).
@@ -176,6 +185,8 @@ impl Entry {
         Self {
             session,
             keys: [None, None],
+            routes: Vec::new(),
+            sources: Vec::new(),
             legs: [first, second],
             counters: [DirectionCounters {
                 packets: 0,
@@ -211,6 +222,11 @@ pub enum FastPathDrop {
     Policed,
     /// The session is not forwarding yet.
     NotUp,
+    /// IP from a subscriber whose source address is not its own
+    /// (anti-spoofing, PPP terminated here).
+    Spoofed,
+    /// IP from TUN for an address no session holds.
+    NoRoute,
 }
 
 impl FastPathDrop {
@@ -221,6 +237,8 @@ impl FastPathDrop {
             Self::UnknownSession => "unknown_session",
             Self::Policed => "policed",
             Self::NotUp => "not_up",
+            Self::Spoofed => "spoofed",
+            Self::NoRoute => "no_route",
         }
     }
 }
@@ -288,6 +306,12 @@ impl ForwardingTotals {
 #[derive(Debug, Default)]
 pub struct FastPath {
     index: HashMap<LegKey, LegRef>,
+    /// Routed prefixes (masked network, length) → the `Local` leg behind
+    /// them; `route_lengths` lists the lengths in use, longest first, so a
+    /// destination costs one probe per length in use (none but the host
+    /// lookup on a box without routed prefixes).
+    routes: HashMap<IpNet, LegRef>,
+    route_lengths: [Vec<u8>; 2],
     entries: Vec<Option<Entry>>,
     free: Vec<u32>,
     totals: ForwardingTotals,
@@ -345,8 +369,118 @@ impl FastPath {
                 self.index.remove(key);
             }
         }
+        for net in &entry.routes {
+            if self.routes.get(net).is_some_and(|r| r.slot == slot) {
+                self.routes.remove(net);
+            }
+        }
+        self.recount_route_lengths();
         self.free.push(slot.0);
         Some(entry)
+    }
+
+    /// Routes `net` to leg `side` of the entry in `slot` (a `Local` leg:
+    /// IP from TUN towards the subscriber). A prefix already routed to
+    /// another session is taken over. Returns false when the slot is empty.
+    pub fn add_route(&mut self, slot: Slot, side: Side, net: IpNet) -> bool {
+        let net = net.trunc();
+        let Some(entry) = self.entry_mut(slot) else {
+            return false;
+        };
+        if !entry.routes.contains(&net) {
+            entry.routes.push(net);
+        }
+        if let Some(old) = self.routes.insert(net, LegRef { slot, side })
+            && old.slot != slot
+            && let Some(previous) = self.entry_mut(old.slot)
+        {
+            previous.routes.retain(|n| *n != net);
+        }
+        self.recount_route_lengths();
+        true
+    }
+
+    /// Withdraws `net` from the entry in `slot`.
+    pub fn remove_route(&mut self, slot: Slot, net: IpNet) {
+        let net = net.trunc();
+        if let Some(entry) = self.entry_mut(slot) {
+            entry.routes.retain(|n| *n != net);
+        }
+        if self.routes.get(&net).is_some_and(|r| r.slot == slot) {
+            self.routes.remove(&net);
+        }
+        self.recount_route_lengths();
+    }
+
+    fn recount_route_lengths(&mut self) {
+        let mut lengths: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+        for net in self.routes.keys() {
+            let family = usize::from(matches!(net, IpNet::V6(_)));
+            if let Some(list) = lengths.get_mut(family)
+                && !list.contains(&net.prefix_len())
+            {
+                list.push(net.prefix_len());
+            }
+        }
+        for list in &mut lengths {
+            list.sort_unstable_by(|a, b| b.cmp(a));
+        }
+        self.route_lengths = lengths;
+    }
+
+    /// The leg IP to `destination` goes to: a subscriber's own address
+    /// (one probe), else the longest routed prefix holding it.
+    #[must_use]
+    pub fn lookup_destination(&self, destination: IpAddr) -> Option<LegRef> {
+        if let Some(leg) = self.index.get(&LegKey::Ip(destination)) {
+            return Some(*leg);
+        }
+        let family = usize::from(destination.is_ipv6());
+        for len in self.route_lengths.get(family)? {
+            let Ok(net) = IpNet::new(destination, *len) else {
+                continue;
+            };
+            if let Some(leg) = self.routes.get(&net.trunc()) {
+                return Some(*leg);
+            }
+        }
+        None
+    }
+
+    /// Adds `key` to the entry in `slot` as a further key of leg `side`
+    /// (a `Local` leg's address, once the NCP assigned it).
+    pub fn add_key(&mut self, slot: Slot, side: Side, key: LegKey) -> bool {
+        let Some(entry) = self.entry_mut(slot) else {
+            return false;
+        };
+        let place = &mut entry.keys[side.index()];
+        if place.is_some() && side == Side::First {
+            return false;
+        }
+        match place {
+            // A leg keeps one key in `keys`; a `Local` leg's address is
+            // its key (IPv6 prefixes are routes).
+            None => *place = Some(key),
+            Some(existing) if *existing == key => {}
+            Some(_) => return false,
+        }
+        self.index.insert(key, LegRef { slot, side });
+        true
+    }
+
+    /// Wraps the PPP frame at `buf[ppp]` (protocol field first) for leg
+    /// `side` of the entry in `slot`, as [`Self::forward`] does for the
+    /// other leg's frames, without policing or counting: the session's own
+    /// control frames (PPP terminated here) leaving on that leg.
+    pub fn wrap_for(
+        &mut self,
+        slot: Slot,
+        side: Side,
+        buf: &mut [u8],
+        ppp: Range<usize>,
+    ) -> Option<Delivery> {
+        let entry = self.entries.get_mut(slot.0 as usize)?.as_mut()?;
+        wrap_for_leg(&mut entry.legs[side.index()], buf, ppp)
     }
 
     /// The leg a key names.
@@ -479,31 +613,21 @@ impl FastPath {
         if arrived.side == Side::First && ppp_bytes.first().is_some_and(|b| *b < 0x40) {
             entry.last_activity = now;
         }
+        if ip_offset != 0 {
+            // No source is allowed until the NCP assigned one: the
+            // session is not up yet.
+            if entry.sources.is_empty() {
+                return Err(self.drop_frame(FastPathDrop::NotUp));
+            }
+            if !source_allowed(&entry.sources, ppp_bytes.get(ip_offset..)) {
+                return Err(self.drop_frame(FastPathDrop::Spoofed));
+            }
+        }
         let delivery = match &mut entry.legs[out_side.index()] {
-            Egress::Pppoe {
-                interface,
-                ethernet,
-                session_id,
-            } => encapsulate_session_in_place(buf, ppp.start, ppp_len, ethernet, *session_id)
-                .ok()
-                .map(|start| Delivery::Frame {
-                    interface: *interface,
-                    range: start..ppp.end,
-                }),
-            Egress::L2tp {
-                peer,
-                peer_tunnel_id,
-                peer_session_id,
-                next_ns,
-            } => wrap_l2tp(buf, ppp.clone(), *peer_tunnel_id, *peer_session_id, next_ns).map(
-                |start| Delivery::Datagram {
-                    to: *peer,
-                    range: start..ppp.end,
-                },
-            ),
             Egress::Local => Some(Delivery::Ip {
                 range: ppp.start + ip_offset..ppp.end,
             }),
+            leg => wrap_for_leg(leg, buf, ppp.clone()),
         };
         let Some(delivery) = delivery else {
             return Err(self.drop_frame(FastPathDrop::Malformed));
@@ -540,6 +664,56 @@ impl FastPath {
         field.copy_from_slice(&protocol.to_be_bytes());
         self.forward(now, arrived, buf, start..ip.end)
     }
+}
+
+/// Wraps the PPP frame at `buf[ppp]` for `leg` in the headroom in front of
+/// it (PPPoE session header and Ethernet, or `FF 03` and the L2TP data
+/// header with the leg's next Ns). `None` for a `Local` leg or too little
+/// headroom.
+fn wrap_for_leg(leg: &mut Egress, buf: &mut [u8], ppp: Range<usize>) -> Option<Delivery> {
+    match leg {
+        Egress::Pppoe {
+            interface,
+            ethernet,
+            session_id,
+        } => encapsulate_session_in_place(buf, ppp.start, ppp.len(), ethernet, *session_id)
+            .ok()
+            .map(|start| Delivery::Frame {
+                interface: *interface,
+                range: start..ppp.end,
+            }),
+        Egress::L2tp {
+            peer,
+            peer_tunnel_id,
+            peer_session_id,
+            next_ns,
+        } => wrap_l2tp(buf, ppp.clone(), *peer_tunnel_id, *peer_session_id, next_ns).map(
+            |start| Delivery::Datagram {
+                to: *peer,
+                range: start..ppp.end,
+            },
+        ),
+        Egress::Local => None,
+    }
+}
+
+/// The source address of the IP packet `ip` (IPv4 or IPv6), when one of
+/// `sources` holds it (RFC 2827 ingress filtering of a subscriber's
+/// traffic).
+fn source_allowed(sources: &[IpNet], ip: Option<&[u8]>) -> bool {
+    let source = match ip {
+        Some([0x40..=0x4f, _, _, _, _, _, _, _, _, _, _, _, a, b, c, d, ..]) => {
+            IpAddr::from([*a, *b, *c, *d])
+        }
+        Some(ip) if ip.first().is_some_and(|b| b >> 4 == 6) => {
+            let Some(octets) = ip.get(8..24).and_then(|s| <[u8; 16]>::try_from(s).ok()) else {
+                return false;
+            };
+            IpAddr::from(octets)
+        }
+        _ => return false,
+    };
+    sources.iter().any(|net| net.contains(&source))
 }
 
 /// Where an arriving frame came from, checked against its leg.

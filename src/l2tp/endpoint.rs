@@ -357,6 +357,16 @@ impl Endpoint {
         self.tunnels.get(&tunnel_id).map(|t| t.state)
     }
 
+    /// LNS role: the `[[lns.peer]]` rule (index in
+    /// [`EndpointConfig::peers`]) that admitted tunnel `tunnel_id`, and
+    /// the peer's Host Name (RFC 2661 §4.4.3; Tunnel-Client-Auth-ID in
+    /// RADIUS, RFC 2868 §3.9). `None` for tunnels we opened.
+    pub fn admission(&self, tunnel_id: u16) -> Option<(usize, &[u8])> {
+        let rule = *self.admitted_by.get(&tunnel_id)?;
+        let tunnel = self.tunnels.get(&tunnel_id)?;
+        Some((rule, tunnel.peer_host_name.as_slice()))
+    }
+
     /// Every tunnel, ordered by our Tunnel ID (for the management API).
     pub fn tunnels(&self) -> Vec<TunnelInfo> {
         let mut out: Vec<TunnelInfo> = self

@@ -3,11 +3,14 @@
 //! addresses and routes subscriber IP through TUN. Built as a role policy
 //! on the node core ([`crate::session`]).
 //!
+//! * [`policy`]: the role's policy — call admission, proxy LCP and
+//!   authentication, addresses and DNS.
 //! * [`pool`]: the IPv4 address pools (`[[lns.pool]]`).
 //! * [`ipv6`]: a subscriber's IPv6 services once IPv6CP is up: Router
 //!   Advertisements (RFC 4861) and DHCPv6 prefix delegation (RFC 8415), sans-IO.
 //! * [`pool6`]: the IPv6 prefix pools (`[[lns.ipv6_pool]]`).
 
 pub mod ipv6;
+pub mod policy;
 pub mod pool;
 pub mod pool6;

@@ -564,7 +564,7 @@ mod tests {
             let file: config::Config =
                 toml::from_str("[pppoe]\n[[pppoe.interface]]\nname = \"demo0\"\n[lac]\n")
                     .expect("config");
-            let mut lac = crate::node::convert::lac_config(&file).expect("[lac] present");
+            let mut lac = crate::node::convert::node_config(&file).expect("[lac] present");
             // MS-CHAPv2 at the LAC needs RADIUS's MS-CHAP2-Success; the
             // LNS emulator checks MS-CHAPv2 itself.
             lac.link.auth_methods = vec![AuthMethod::ChapMd5, AuthMethod::Pap];

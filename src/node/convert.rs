@@ -16,6 +16,7 @@ use crate::l2tp::channel::ChannelConfig;
 use crate::l2tp::{EndpointConfig, PeerPolicy};
 use crate::lac::policy::{AuthorizeName, CallingNumber, LacPolicyConfig};
 use crate::lac::select::{Authorize, LnsBalancing, RealmEndpoint, RealmRule, SelectConfig};
+use crate::lns::policy::{LnsPolicyConfig, PeerRule, ProxyAuth, ProxyLcp};
 use crate::lns::pool::PoolConfig;
 use crate::ppp::auth::{AuthConfig, AuthMethod};
 use crate::ppp::fsm::FsmConfig;
@@ -242,6 +243,57 @@ pub const fn calling_number(calling_number: config::CallingNumber) -> CallingNum
     }
 }
 
+/// The LNS role's policy from `[lns]` and its `[[lns.peer]]` rules (in
+/// the endpoint's order, so the endpoint's rule index names the same
+/// rule), `[[lns.pool]]`, `local_address`, `dns`, and the proxy policies
+/// (a rule's own, else `[lns]`'s).
+pub fn lns_policy_config(config: &Config, lns: &config::Lns) -> LnsPolicyConfig {
+    let _ = config;
+    LnsPolicyConfig {
+        rules: lns
+            .peers
+            .iter()
+            .map(|peer| PeerRule {
+                name: peer
+                    .host_name
+                    .clone()
+                    .unwrap_or_else(|| peer.network.to_string()),
+                pool: peer.pool.clone(),
+                max_sessions: peer.max_sessions,
+                proxy_lcp: proxy_lcp(peer.proxy_lcp.unwrap_or(lns.proxy_lcp)),
+                proxy_auth: proxy_auth(peer.proxy_auth.unwrap_or(lns.proxy_auth)),
+                auth_methods: peer
+                    .auth_protocols
+                    .as_ref()
+                    .map(|list| list.iter().map(|p| auth_method(*p)).collect()),
+            })
+            .collect(),
+        default_pool: lns.default_pool.clone(),
+        local_address: lns.local_address,
+        dns: lns.dns.clone(),
+        pools: lns_pools(lns),
+        auth_group: lns.auth_group.clone(),
+        acct_group: lns.acct_group.clone(),
+    }
+}
+
+/// `proxy_lcp`.
+pub const fn proxy_lcp(policy: config::ProxyLcpPolicy) -> ProxyLcp {
+    match policy {
+        config::ProxyLcpPolicy::Accept => ProxyLcp::Accept,
+        config::ProxyLcpPolicy::Renegotiate => ProxyLcp::Renegotiate,
+        config::ProxyLcpPolicy::RejectIfUnacceptable => ProxyLcp::RejectIfUnacceptable,
+    }
+}
+
+/// `proxy_auth`.
+pub const fn proxy_auth(policy: config::ProxyAuthPolicy) -> ProxyAuth {
+    match policy {
+        config::ProxyAuthPolicy::Verify => ProxyAuth::Verify,
+        config::ProxyAuthPolicy::LocalChap => ProxyAuth::LocalChap,
+    }
+}
+
 /// `[[lns.pool]]`: the LNS's address pools (`name`, `networks`), in file
 /// order.
 pub fn lns_pools(lns: &config::Lns) -> Vec<PoolConfig> {
@@ -299,23 +351,41 @@ pub fn select_config(lac: &config::Lac) -> SelectConfig {
 /// `[radius.accounting]` `interim_interval` and `tunnel_accounting`,
 /// `[radius] nas_port_id`, and `[l2tp] listen` (its address, unless
 /// unspecified, is the Tunnel-Client-Endpoint).
-pub fn lac_config(config: &Config) -> Option<NodeCoreConfig> {
-    let lac = config.lac.as_ref()?;
-    let pppoe = config.pppoe.as_ref()?;
-    let interfaces = pppoe
-        .interfaces
-        .iter()
-        .map(|iface| InterfaceConfig {
-            name: iface.name.clone(),
-            discovery: discovery_config(pppoe, Some(iface)),
-        })
-        .collect();
+pub fn node_config(config: &Config) -> Option<NodeCoreConfig> {
+    if config.lac.is_none() && config.lns.is_none() {
+        return None;
+    }
+    let default_lac = config::Lac::default();
+    let lac = config.lac.as_ref().unwrap_or(&default_lac);
+    let interfaces = match (&config.lac, &config.pppoe) {
+        (Some(_), Some(pppoe)) => pppoe
+            .interfaces
+            .iter()
+            .map(|iface| InterfaceConfig {
+                name: iface.name.clone(),
+                discovery: discovery_config(pppoe, Some(iface)),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut endpoint = endpoint_config(config);
-    endpoint.setup_timeout = endpoint.setup_timeout.min(lac.setup_deadline.get());
+    if config.lac.is_some() {
+        endpoint.setup_timeout = endpoint.setup_timeout.min(lac.setup_deadline.get());
+    }
     let local = config.l2tp.listen.ip();
+    let lns_link = config.lns.as_ref().map_or_else(
+        || server_link_config(&config.ppp),
+        |lns| lns_link_config(&config.ppp, lns),
+    );
+    let (auth_group, acct_group) = match (&config.lac, &config.lns) {
+        (None, Some(lns)) => (lns.auth_group.clone(), lns.acct_group.clone()),
+        _ => (lac.auth_group.clone(), lac.acct_group.clone()),
+    };
     Some(NodeCoreConfig {
         interfaces,
         link: server_link_config(&config.ppp),
+        lns: config.lns.as_ref().map(|lns| lns_policy_config(config, lns)),
+        lns_link,
         endpoint,
         lac: LacPolicyConfig {
             select: select_config(lac),
@@ -328,14 +398,24 @@ pub fn lac_config(config: &Config) -> Option<NodeCoreConfig> {
             calling_number: calling_number(lac.calling_number),
             connect_speed: lac.connect_speed,
         },
-        auth_group: lac.auth_group.clone(),
-        acct_group: lac.acct_group.clone(),
+        auth_group,
+        acct_group,
         interim_interval: config.radius.accounting.interim_interval.get(),
         tunnel_accounting: config.radius.accounting.tunnel_accounting,
-        tcp_mss: lac.tcp_mss,
+        tcp_mss: match (&config.lac, &config.lns) {
+            (None, Some(lns)) => lns.tcp_mss,
+            _ => lac.tcp_mss,
+        },
         local_address: (!local.is_unspecified()).then_some(local),
         nas_port_id: NasPortIdTemplate(config.radius.nas_port_id.clone()),
-        workers: lac.workers.max(1),
+        // The LNS role runs on one worker: its SCCRQs carry Tunnel ID 0
+        // (no kernel steering can pick the owner) and TUN spreads packets
+        // by flow hash, not by session.
+        workers: if config.lns.is_some() {
+            1
+        } else {
+            lac.workers.max(1)
+        },
         shard: Shard::WHOLE,
     })
 }
@@ -447,7 +527,7 @@ mod tests {
     #[test]
     fn lac_config_clamps_and_converts_realms() {
         let mut config = Config::default();
-        assert!(lac_config(&config).is_none(), "no [lac]: no LAC");
+        assert!(node_config(&config).is_none(), "no role: no node core");
         config.pppoe = Some(config::Pppoe::default());
         config.lac = Some(config::Lac {
             workers: 0,
@@ -467,7 +547,7 @@ mod tests {
             }],
             ..config::Lac::default()
         });
-        let lac = lac_config(&config).expect("[lac] and [pppoe]");
+        let lac = node_config(&config).expect("[lac] and [pppoe]");
         // The call setup timeout is capped at the setup deadline (30 s).
         assert_eq!(lac.endpoint.setup_timeout, Duration::from_secs(30));
         assert_eq!(lac.workers, 1);

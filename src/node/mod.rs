@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 pub mod convert;
+pub mod tun;
 pub mod worker;
 
 use crate::aaa::SessionIdAllocator;
@@ -159,7 +160,7 @@ pub async fn serve(
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut lac_task = None;
-    if let Some(lac_config) = convert::lac_config(&config) {
+    if let Some(lac_config) = convert::node_config(&config) {
         let ids = SessionIdAllocator::open(&config.node.state_dir).with_context(|| {
             format!(
                 "config file {}: key `node.state_dir`: cannot use {}",
@@ -168,6 +169,25 @@ pub async fn serve(
             )
         })?;
         let prefix = format!("{:08X}-", ids.epoch());
+        let tun = match &config.lns {
+            Some(lns) => {
+                let routes: Vec<ipnet::IpNet> = lns
+                    .pools
+                    .iter()
+                    .flat_map(|p| p.networks.iter().copied().map(ipnet::IpNet::V4))
+                    .collect();
+                let tun_config = crate::dataplane::tun::TunConfig {
+                    name: lns.tun_name.clone(),
+                    mtu: config.ppp.mru,
+                    queues: usize::from(lac_config.workers.max(1)),
+                };
+                Some(
+                    tun::TunPlane::open(&tun_config, &routes)
+                        .with_context(|| format!("config file {}", path.display()))?,
+                )
+            }
+            None => None,
+        };
         let (lac, api) = Lac::open(
             lac_config,
             config.l2tp.listen,
@@ -175,6 +195,7 @@ pub async fn serve(
             aaa.clone(),
             metrics.clone(),
             dynauth_rx.take(),
+            tun,
         )
         .await
         .with_context(|| format!("config file {}", path.display()))?;
@@ -183,11 +204,6 @@ pub async fn serve(
         lac_task = Some(tokio::spawn(lac.run(async move {
             let _ = stop.wait_for(|stop| *stop).await;
         })));
-    } else {
-        tracing::warn!(
-            %role,
-            "the LNS role's drivers are not wired in yet: serving the management plane only"
-        );
     }
 
     let servers = mgmt::bind(Arc::new(state), config.metrics.listen, config.api.listen).await?;

@@ -42,6 +42,7 @@ use crate::dataplane::packet::{AsyncPacketSocket, PacketSocket, RecvBatch};
 use crate::dataplane::steer;
 use crate::dataplane::udp::{DatagramBatch, DatagramSender};
 use crate::lac::select::{LoadTable, SelectEvent, load::DEFAULT_ENDPOINTS_PER_WORKER};
+use crate::node::tun::{TUN_BUDGET, TUN_HEADROOM, TUN_PACKET_MAX, TunPlane, WorkerTun, recv_tun};
 use crate::observe::lac::{LacObserver, LacSnapshot};
 use crate::session::{
     Command, Forward, LacEvent, NodeCore, NodeCoreConfig, SessionState, SessionView,
@@ -114,6 +115,8 @@ struct WorkerSnapshot {
     queued_calls: Vec<(SocketAddr, usize)>,
     /// Tunnels per LNS.
     tunnels: Vec<(SocketAddr, usize)>,
+    /// The LNS role's figures.
+    lns: Option<crate::observe::lns::LnsSnapshot>,
 }
 
 /// Every worker's request channel, in worker order.
@@ -197,6 +200,7 @@ fn merge_snapshots(snapshots: Vec<WorkerSnapshot>) -> LacSnapshot {
     let mut totals = crate::session::ForwardingTotals::default();
     let mut queued_calls: std::collections::HashMap<SocketAddr, usize> =
         std::collections::HashMap::new();
+    let mut lns: Option<crate::observe::lns::LnsSnapshot> = None;
     let mut tunnels: std::collections::HashMap<SocketAddr, usize> =
         std::collections::HashMap::new();
     for snapshot in snapshots {
@@ -216,6 +220,25 @@ fn merge_snapshots(snapshots: Vec<WorkerSnapshot>) -> LacSnapshot {
         }
         denylisted.extend(snapshot.denylisted);
         totals.add(&snapshot.totals);
+        if let Some(theirs) = snapshot.lns {
+            match &mut lns {
+                None => lns = Some(theirs),
+                Some(sum) => {
+                    for (peer, count) in theirs.peer_sessions {
+                        match sum.peer_sessions.iter_mut().find(|(p, _)| *p == peer) {
+                            Some(entry) => entry.1 += count,
+                            None => sum.peer_sessions.push((peer, count)),
+                        }
+                    }
+                    sum.to_tun.packets += theirs.to_tun.packets;
+                    sum.to_tun.bytes += theirs.to_tun.bytes;
+                    sum.from_tun.packets += theirs.from_tun.packets;
+                    sum.from_tun.bytes += theirs.from_tun.bytes;
+                    sum.spoofed += theirs.spoofed;
+                    sum.no_route += theirs.no_route;
+                }
+            }
+        }
     }
     denylisted.sort_unstable();
     denylisted.dedup();
@@ -226,6 +249,7 @@ fn merge_snapshots(snapshots: Vec<WorkerSnapshot>) -> LacSnapshot {
         totals,
         queued_calls: queued_calls.into_iter().collect(),
         tunnels: tunnels.into_iter().collect(),
+        lns,
     }
 }
 
@@ -361,8 +385,13 @@ impl Lac {
         aaa: AaaHandle,
         observer: Arc<dyn LacObserver>,
         dynauth: Option<mpsc::Receiver<DynAuthCommand>>,
+        tun: Option<TunPlane>,
     ) -> anyhow::Result<(Self, LacApi)> {
         let count = config.workers.max(1);
+        let (tun_device, mut tun_queues) = match tun {
+            Some(plane) => (Some(plane.device), plane.queues.into_iter()),
+            None => (None, Vec::new().into_iter()),
+        };
         // Per interface, one socket per worker, joined into one fanout
         // group before any frame is read.
         let mut per_worker: Vec<Vec<PacketSocket>> = (0..count).map(|_| Vec::new()).collect();
@@ -414,9 +443,17 @@ impl Lac {
             let mut worker_config = config.for_worker(shard);
             worker_config.lac.select.shared_load =
                 load.as_ref().and_then(|l| l.handle(usize::from(index)));
+            let tun = match (&tun_device, tun_queues.next()) {
+                (Some(device), Some(queue)) => Some(
+                    WorkerTun::new(queue, device.clone())
+                        .context("cannot register the TUN queue")?,
+                ),
+                _ => None,
+            };
             let (worker, api_tx) = Worker::open(
                 worker_config,
                 interfaces,
+                tun,
                 UdpSocket::from_std(udp).context("cannot register the L2TP socket")?,
                 prefix,
                 aaa.clone(),
@@ -559,6 +596,8 @@ fn stamp(record: &mut AccountingRecord) {
 struct Worker {
     core: NodeCore,
     interfaces: Vec<AsyncPacketSocket>,
+    /// The LNS role's TUN queue.
+    tun: Option<WorkerTun>,
     udp: UdpSocket,
     aaa: AaaHandle,
     observer: Arc<dyn LacObserver>,
@@ -580,9 +619,11 @@ struct Worker {
 }
 
 impl Worker {
+    #[allow(clippy::too_many_arguments)]
     fn open(
         config: NodeCoreConfig,
         sockets: Vec<PacketSocket>,
+        tun: Option<WorkerTun>,
         udp: UdpSocket,
         acct_session_prefix: String,
         aaa: AaaHandle,
@@ -633,6 +674,7 @@ impl Worker {
             Self {
                 core,
                 interfaces,
+                tun,
                 udp,
                 aaa,
                 observer,
@@ -662,6 +704,7 @@ impl Worker {
         let mut udp_batch = DatagramBatch::new(BATCH, UDP_HEADROOM, UDP_MAX);
         let mut frame_buf = vec![0u8; crate::pppoe::MAX_FRAME_LEN];
         let mut control_buf = vec![0u8; crate::l2tp::MAX_CONTROL_LEN];
+        let mut tun_buf = vec![0u8; TUN_HEADROOM + TUN_PACKET_MAX];
         let mut carrier = tokio::time::interval(Duration::from_secs(1));
         carrier.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut next_interface = 0usize;
@@ -693,6 +736,9 @@ impl Worker {
                 }
                 (index, result) = poll_fn(|cx| poll_interfaces(&self.interfaces, &mut batches, &mut next_interface, cx)) => {
                     self.read_interface(index, result, &mut batches);
+                }
+                result = recv_tun(&self.tun, &mut tun_buf[TUN_HEADROOM..]) => {
+                    self.read_tun(result, &mut tun_buf);
                 }
                 () = sleep => self.core.handle_timeout(Instant::now()),
                 _ = carrier.tick() => self.check_links(),
@@ -759,11 +805,24 @@ impl Worker {
                 let Some((from, buffer, len)) = batch.get_mut(index) else {
                     continue;
                 };
-                if let Forward::Frame { interface, range } =
-                    self.core
-                        .handle_datagram(now, from, buffer, UDP_HEADROOM, len)
+                match self
+                    .core
+                    .handle_datagram(now, from, buffer, UDP_HEADROOM, len)
                 {
-                    self.downstream.push((index, interface, range));
+                    Forward::Frame { interface, range } => {
+                        self.downstream.push((index, interface, range));
+                    }
+                    Forward::Tun { range } => {
+                        if let (Some(tun), Some(packet)) = (self.tun.as_mut(), buffer.get(range)) {
+                            tun.send(packet);
+                        }
+                    }
+                    Forward::Datagram { to, range } => {
+                        if let Some(datagram) = buffer.get(range) {
+                            let _ = self.udp.try_send_to(datagram, to);
+                        }
+                    }
+                    Forward::Control | Forward::Dropped(_) => {}
                 }
             }
             self.send_downstream(batch);
@@ -853,6 +912,38 @@ impl Worker {
                 }
             }
             Err(e) => self.receive_failed(index, &e),
+        }
+    }
+
+    /// IP from TUN: the first packet (`first`, read into `buf` at
+    /// [`TUN_HEADROOM`]) and those that follow it without waiting, up to
+    /// [`TUN_BUDGET`], each out on its session's call.
+    fn read_tun(&mut self, first: io::Result<usize>, buf: &mut [u8]) {
+        let mut len = match first {
+            Ok(len) => len,
+            Err(error) => {
+                tracing::warn!(%error, "TUN receive error");
+                return;
+            }
+        };
+        for _ in 0..TUN_BUDGET {
+            let now = Instant::now();
+            if let Forward::Datagram { to, range } =
+                self.core.handle_ip(now, buf, TUN_HEADROOM, len)
+            {
+                if let Some(datagram) = buf.get(range) {
+                    if let Err(error) = self.udp.try_send_to(datagram, to) {
+                        tracing::debug!(%to, %error, "L2TP data send failed");
+                    }
+                }
+            }
+            let Some(tun) = self.tun.as_ref() else {
+                return;
+            };
+            match buf.get_mut(TUN_HEADROOM..).map(|room| tun.try_recv(room)) {
+                Some(Ok(next)) => len = next,
+                _ => return,
+            }
         }
     }
 
@@ -984,6 +1075,16 @@ impl Worker {
                     tracing::error!("accounting queue closed; record not spooled");
                 }
             }
+            Command::AddRoute { net } => {
+                if let Some(tun) = &self.tun {
+                    tun.add_route(net);
+                }
+            }
+            Command::RemoveRoute { net } => {
+                if let Some(tun) = &self.tun {
+                    tun.remove_route(net);
+                }
+            }
         }
     }
 
@@ -1050,6 +1151,7 @@ impl Worker {
                     totals: self.core.totals(),
                     queued_calls: self.core.endpoint().queued_calls_by_peer(),
                     tunnels: self.core.endpoint().tunnels_by_peer(),
+                    lns: self.core.lns_snapshot(),
                 });
             }
         }

@@ -97,6 +97,8 @@ pub enum SetupFailure {
     SubscriberLeft,
     /// Administrative action (Disconnect-Request, shutdown, interface down).
     Administrative,
+    /// LNS: no address for the subscriber (pool exhausted or none set).
+    NoAddress,
 }
 
 impl SetupFailure {
@@ -111,6 +113,7 @@ impl SetupFailure {
             Self::LnsBusy => "lns_busy",
             Self::SubscriberLeft => "subscriber_left",
             Self::Administrative => "administrative",
+            Self::NoAddress => "no_address",
         }
     }
 }
@@ -154,6 +157,8 @@ pub enum LacEvent {
         /// Acct-Terminate-Cause.
         end: SessionEnd,
     },
+    /// An event of the LNS role.
+    Lns(crate::observe::lns::LnsEvent),
 }
 
 /// The fast path's counters (`dataplane::fastpath`), as the metrics read
@@ -193,4 +198,6 @@ pub struct LacSnapshot {
     pub queued_calls: Vec<(SocketAddr, usize)>,
     /// Tunnels per LNS (`[lac] max_tunnels_per_lns` take new calls).
     pub tunnels: Vec<(SocketAddr, usize)>,
+    /// The LNS role's figures, when the node has the role.
+    pub lns: Option<crate::observe::lns::LnsSnapshot>,
 }

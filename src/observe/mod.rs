@@ -6,6 +6,7 @@
 //! "dependencies point down").
 
 pub mod lac;
+pub mod lns;
 
 use std::fmt::Debug;
 

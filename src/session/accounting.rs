@@ -60,11 +60,8 @@ impl NodeCore {
 
     /// The session's outgoing call, once up (RFC 2867 §3 attributes).
     fn call_leg(&self, session: &Session) -> Option<TunnelLeg> {
-        let Stage::Up(f) = &session.stage else {
-            return None;
-        };
         let attempt = session.lns.as_ref();
-        Some(f.call.accounting(
+        Some(session.call()?.accounting(
             self.config.local_address,
             attempt.and_then(|a| a.assignment_id.clone()),
             attempt.and_then(|a| a.client_auth_id.clone()),

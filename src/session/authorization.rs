@@ -6,6 +6,7 @@
 //! rate limits; changed later by RFC 5176 CoA).
 
 use super::*;
+use super::incoming::incoming_session_info;
 
 impl NodeCore {
     /// The RADIUS decision for session `token`.
@@ -16,6 +17,9 @@ impl NodeCore {
         let Stage::Authenticating { since } = session.stage else {
             return;
         };
+        if session.first.l2tp().is_some() {
+            return self.incoming_auth_result(now, token, decision);
+        }
         self.events.push_back(LacEvent::Phase {
             phase: LacPhase::Radius,
             took: now.saturating_duration_since(since),
@@ -40,7 +44,7 @@ impl NodeCore {
                 };
                 session.accept = Some(attributes);
                 match second_leg {
-                    SecondLeg::L2tpOut(plan) => {
+                    LacChoice::L2tpOut(plan) => {
                         let deadline = now + plan.deadline;
                         session.lns_group = Some(plan.group);
                         session.stage = Stage::Tunnelling(Box::new(Tunnelling {
@@ -55,7 +59,7 @@ impl NodeCore {
                         self.arm(deadline, token, TimerKind::Deadline);
                         self.try_next_endpoint(now, token);
                     }
-                    SecondLeg::NoCandidate => {
+                    LacChoice::NoCandidate => {
                         session.lns_group = Some(Arc::from("none"));
                         tracing::warn!(
                             acct_session_id = %session.acct_session_id,
@@ -132,6 +136,10 @@ impl NodeCore {
             ),
         };
         let user_name = String::from_utf8_lossy(user).into_owned();
+        if session.first.l2tp().is_some() {
+            // PPP terminated here: the identity as the subscriber gave it.
+            return self.authenticate_incoming(now, token, user_name, method, credentials);
+        }
         let identity = self.lac.radius_identity(&user_name, credentials);
         session.domain_authorized = identity.domain;
         session.user_name = Some(user_name);
@@ -162,25 +170,29 @@ impl NodeCore {
         let Some(session) = self.sessions.get(&token) else {
             return AaaSessionInfo::default();
         };
-        let (svlan, cvlan) = match session.first.vlans.as_slice() {
+        let first = match &session.first {
+            FirstLeg::Pppoe(first) => first,
+            FirstLeg::L2tp(call) => return incoming_session_info(session, call),
+        };
+        let (svlan, cvlan) = match first.vlans.as_slice() {
             [outer, inner] => (Some(outer.vid), Some(inner.vid)),
             [only] => (None, Some(only.vid)),
             _ => (None, None),
         };
-        let port_type = match session.first.vlans.len() {
+        let port_type = match first.vlans.len() {
             0 => NasPortType::PppoEoE,
             1 => NasPortType::PppoEoVlan,
             _ => NasPortType::PppoEoQinQ,
         };
         AaaSessionInfo {
             acct_session_id: session.acct_session_id.clone(),
-            nas_port: Some(u32::from(session.first.session_id)),
+            nas_port: Some(u32::from(first.session_id)),
             nas_port_type: Some(port_type.into()),
             port: PortInfo {
                 interface: self
                     .config
                     .interfaces
-                    .get(session.first.interface)
+                    .get(first.interface)
                     .map(|i| i.name.clone())
                     .unwrap_or_default(),
                 svlan,
@@ -189,11 +201,11 @@ impl NodeCore {
                 agent_remote_id: session.remote_id.clone(),
                 nas_port_id: self
                     .discovery
-                    .get(session.first.interface)
-                    .and_then(|d| d.vlan_rule(&session.first.vlans))
+                    .get(first.interface)
+                    .and_then(|d| d.vlan_rule(&first.vlans))
                     .and_then(|rule| rule.nas_port_id.clone()),
             },
-            calling_mac: Some(session.first.mac.octets()),
+            calling_mac: Some(first.mac.octets()),
             calling_station_id: None,
             called_station_id: (!session.service_name.is_empty())
                 .then(|| String::from_utf8_lossy(&session.service_name).into_owned()),

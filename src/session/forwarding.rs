@@ -109,15 +109,33 @@ impl NodeCore {
         Forward::Dropped(self.fastpath.drop_frame(reason))
     }
 
-    /// The fast path's answer as the driver's instruction.
-    fn delivered(result: Result<Delivery, FastPathDrop>) -> Forward {
+    /// The fast path's answer as the driver's instruction: PPP terminated
+    /// here hands its non-IP frames to the session's link (the frame is
+    /// in `buf`) and its IP to TUN.
+    pub(super) fn deliver(
+        &mut self,
+        now: Instant,
+        buf: &[u8],
+        result: Result<Delivery, FastPathDrop>,
+    ) -> Forward {
         match result {
             Ok(Delivery::Datagram { to, range }) => Forward::Datagram { to, range },
             Ok(Delivery::Frame { interface, range }) => Forward::Frame { interface, range },
-            // No session of this node has a `Local` leg: PPP terminated
-            // here arrives with the LNS role.
-            Ok(Delivery::Ip { .. } | Delivery::Link { .. }) => {
-                Forward::Dropped(FastPathDrop::NotUp)
+            Ok(Delivery::Ip { range }) => {
+                self.to_tun.packets += 1;
+                self.to_tun.bytes += range.len() as u64;
+                Forward::Tun { range }
+            }
+            Ok(Delivery::Link { slot, range }) => match buf.get(range) {
+                Some(frame) => {
+                    let frame = frame.to_vec();
+                    self.link_frame(now, slot, &frame)
+                }
+                None => self.drop_frame(FastPathDrop::Malformed),
+            },
+            Err(FastPathDrop::Spoofed) => {
+                self.spoofed += 1;
+                Forward::Dropped(FastPathDrop::Spoofed)
             }
             Err(reason) => Forward::Dropped(reason),
         }
@@ -152,7 +170,8 @@ impl NodeCore {
             if !self.fastpath.source_matches(leg, Source::Mac(src)) {
                 return self.drop_frame(FastPathDrop::UnknownSession);
             }
-            return Self::delivered(self.fastpath.forward(now, leg, frame, ppp_start..ppp_end));
+            let result = self.fastpath.forward(now, leg, frame, ppp_start..ppp_end);
+            return self.deliver(now, frame, result);
         }
         let Some(&token) = self.by_pppoe.get(&pppoe_key(interface, session_id)) else {
             self.padt_for_stale_session(now, interface, frame, stripped, session_id);
@@ -161,7 +180,7 @@ impl NodeCore {
         let Some(session) = self.sessions.get_mut(&token) else {
             return self.drop_frame(FastPathDrop::UnknownSession);
         };
-        if session.first.mac != src {
+        if session.pppoe().is_none_or(|p| p.mac != src) {
             return self.drop_frame(FastPathDrop::UnknownSession);
         }
         // Control path: the PPP link of a session being set up.
@@ -293,6 +312,7 @@ impl NodeCore {
         // sequence numbers present at any time during the life of a
         // session." Our data messages follow its lead.
         self.fastpath.follow_sequencing(leg, peer_sequences);
-        Self::delivered(self.fastpath.forward(now, leg, buf, ppp))
+        let result = self.fastpath.forward(now, leg, buf, ppp);
+        self.deliver(now, buf, result)
     }
 }

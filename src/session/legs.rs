@@ -6,7 +6,8 @@
 //! - [`L2tpLeg`]: an L2TP session on the shared endpoint (RFC 2661 §5.4),
 //!   [`CallDirection::Outgoing`] when we placed the call (the LAC side),
 //!   `Incoming` when the peer did (the LNS side);
-//! - `Local`: PPP terminated here ([`Egress::Local`] in the fast path).
+//! - [`LocalLeg`]: PPP terminated here ([`Egress::Local`] in the fast
+//!   path): the session's own PPP link, its addresses, IP through TUN.
 //!
 //! The first leg is where the session arrived; its role's policy picks the
 //! second. A LAC session is PPPoE → outgoing L2TP; the LNS adds incoming
@@ -14,12 +15,105 @@
 //! in the fast path, the [`Egress`] frames leaving on it take, and (for
 //! L2TP) its RFC 2867 accounting.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use ipnet::IpNet;
 
 use crate::aaa::accounting::{CallDirection, TunnelLeg};
 use crate::dataplane::fastpath::{Egress, LegKey, pppoe_leg};
 use crate::l2tp::SessionHandle;
+pub use crate::lns::policy::AddressSource;
 use crate::wire::ethernet::{MacAddress, VlanStack};
+
+/// Where a session arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstLeg {
+    /// A PPPoE subscriber (LAC).
+    Pppoe(PppoeLeg),
+    /// An incoming L2TP call (LNS, LTS): a LAC's or a LAC client's.
+    L2tp(L2tpLeg),
+}
+
+impl FirstLeg {
+    /// Its key in the fast path.
+    #[must_use]
+    pub fn key(&self) -> LegKey {
+        match self {
+            Self::Pppoe(leg) => leg.key(),
+            Self::L2tp(leg) => leg.key(),
+        }
+    }
+
+    /// Where frames leaving on it go: from our MAC `local` (PPPoE), with
+    /// sequence numbers when the call asked for them (L2TP).
+    #[must_use]
+    pub const fn egress(&self, local: MacAddress, sequencing: bool) -> Egress {
+        match self {
+            Self::Pppoe(leg) => leg.egress(local),
+            Self::L2tp(leg) => leg.egress(sequencing),
+        }
+    }
+
+    /// The PPPoE leg, for a subscriber that arrived by PPPoE.
+    #[must_use]
+    pub const fn pppoe(&self) -> Option<&PppoeLeg> {
+        match self {
+            Self::Pppoe(leg) => Some(leg),
+            Self::L2tp(_) => None,
+        }
+    }
+
+    /// The incoming call, for a session that arrived by L2TP.
+    #[must_use]
+    pub const fn l2tp(&self) -> Option<&L2tpLeg> {
+        match self {
+            Self::L2tp(leg) => Some(leg),
+            Self::Pppoe(_) => None,
+        }
+    }
+
+    /// The incoming call, to change (the peer closed it).
+    pub const fn l2tp_mut(&mut self) -> Option<&mut L2tpLeg> {
+        match self {
+            Self::L2tp(leg) => Some(leg),
+            Self::Pppoe(_) => None,
+        }
+    }
+}
+
+/// Where a session that is up leaves the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecondLeg {
+    /// An outgoing L2TP call (LAC, and the LTS's far side).
+    L2tp(L2tpLeg),
+    /// PPP terminated here (LNS).
+    Local(LocalLeg),
+}
+
+impl SecondLeg {
+    /// The outgoing call, when the second leg is one.
+    #[must_use]
+    pub const fn call(&self) -> Option<&L2tpLeg> {
+        match self {
+            Self::L2tp(leg) => Some(leg),
+            Self::Local(_) => None,
+        }
+    }
+}
+
+/// PPP terminated here: the subscriber's addresses and the prefixes
+/// routed to it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LocalLeg {
+    /// IPv4 address (IPCP), and where it came from.
+    pub ipv4: Option<(Ipv4Addr, AddressSource)>,
+    /// Framed-Routes installed towards the subscriber (RFC 2865 §5.22).
+    pub routes: Vec<IpNet>,
+    /// Framed-IPv6-Prefix (RFC 3162 §2.3), advertised for SLAAC.
+    pub ipv6_prefix: Option<IpNet>,
+    /// Delegated-IPv6-Prefix (RFC 4818), served by DHCPv6 IA_PD.
+    pub delegated_prefix: Option<IpNet>,
+}
 
 /// A PPPoE session leg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

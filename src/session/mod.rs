@@ -63,7 +63,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng};
 
-use self::legs::{L2tpLeg, PppoeLeg};
+use self::incoming::IncomingCall;
+use self::legs::{FirstLeg, L2tpLeg, LocalLeg, PppoeLeg, SecondLeg};
 use crate::aaa::accounting::CallDirection;
 use crate::aaa::attributes::{AcceptAttributes, Decision, RateLimit};
 use crate::aaa::dynauth::{DynAuthKind, DynAuthRequest, DynAuthResult, ErrorCause};
@@ -79,8 +80,9 @@ use crate::l2tp::{
     CallInfo, Endpoint, EndpointConfig, Event as L2tpEvent, OpenError, OpenSession, ProxyInfo,
     SessionDownCause, SessionHandle, TunnelState,
 };
-use crate::lac::policy::{LacPolicy, LacPolicyConfig, SecondLeg, Subscriber};
+use crate::lac::policy::{LacPolicy, LacPolicyConfig, SecondLeg as LacChoice, Subscriber};
 use crate::lac::select::{Attempt, SelectEvent};
+use crate::lns::policy::LnsPolicy;
 use crate::ppp::auth::{AuthDecision, AuthMethod, AuthRequest as PppAuthRequest};
 use crate::ppp::link::{DownReason, Link, LinkConfig, LinkEvent, NegotiationRecord};
 use crate::pppoe::server::{Discovery, DiscoveryConfig, Event as PppoeEvent};
@@ -113,16 +115,6 @@ const STALE_PADT_PER_SECOND: u32 = 100;
 /// Headroom in front of PPP control frames the link writes.
 const CONTROL_HEADROOM: usize = 32;
 
-/// A session that is up: its second leg, an outgoing L2TP call, and its
-/// entry in the fast path (which holds both legs' addressing, the
-/// counters, policers and the idle clock).
-#[derive(Debug, Clone)]
-struct Forwarding {
-    call: L2tpLeg,
-    /// The session's fast-path entry.
-    slot: Slot,
-}
-
 /// A selected endpoint being tried.
 #[derive(Debug)]
 struct Tunnelling {
@@ -140,15 +132,32 @@ struct Tunnelling {
 #[derive(Debug)]
 enum Stage {
     Negotiating,
-    Authenticating { since: Instant },
+    Authenticating {
+        since: Instant,
+    },
     Tunnelling(Box<Tunnelling>),
-    Up(Forwarding),
+    /// PPP terminated here (LNS): authenticated, the address assigned,
+    /// the NCPs negotiating.
+    Addressing {
+        since: Instant,
+        local: Box<LocalLeg>,
+    },
+    /// Up: its second leg (the session's fast-path entry holds both legs'
+    /// addressing, the counters, policers and the idle clock).
+    Up(SecondLeg),
 }
 
 #[derive(Debug)]
 struct Session {
     /// Where the subscriber arrived.
-    first: PppoeLeg,
+    first: FirstLeg,
+    /// The session's fast-path entry: from hand-over for a relayed
+    /// session, from the incoming call's ICCN for PPP terminated here.
+    slot: Option<Slot>,
+    /// LNS: the `[[lns.peer]]` rule that admitted the call's tunnel, and
+    /// the call's ICRQ/ICCN parameters (Calling Number, proxy AVPs) until
+    /// set-up is done.
+    incoming: Option<Box<IncomingCall>>,
     service_name: Vec<u8>,
     circuit_id: Option<Vec<u8>>,
     remote_id: Option<Vec<u8>>,
@@ -183,19 +192,29 @@ struct Session {
 impl Session {
     fn state(&self) -> SessionState {
         match self.stage {
-            Stage::Negotiating => SessionState::Negotiating,
+            Stage::Negotiating | Stage::Addressing { .. } => SessionState::Negotiating,
             Stage::Authenticating { .. } => SessionState::Authenticating,
             Stage::Tunnelling(_) => SessionState::Tunnelling,
             Stage::Up(_) => SessionState::Up,
         }
     }
 
-    /// The fast-path entry of a session that is up.
+    /// The session's fast-path entry.
     const fn slot(&self) -> Option<Slot> {
+        self.slot
+    }
+
+    /// The outgoing call of a session that is up.
+    const fn call(&self) -> Option<&L2tpLeg> {
         match &self.stage {
-            Stage::Up(f) => Some(f.slot),
+            Stage::Up(second) => second.call(),
             _ => None,
         }
+    }
+
+    /// The PPPoE leg of a subscriber that arrived by PPPoE.
+    const fn pppoe(&self) -> Option<&PppoeLeg> {
+        self.first.pppoe()
     }
 }
 
@@ -274,6 +293,18 @@ pub struct NodeCore {
     scratch: Vec<u8>,
     /// Rate limit of PADTs for unknown sessions: window start, count.
     stale_padts: (Instant, u32),
+    /// The LNS role's policy (`None`: incoming calls are refused).
+    lns: Option<LnsPolicy>,
+    /// Incoming calls admitted (ICRP sent), not up yet: their rule.
+    admitted: HashMap<SessionHandle, Option<usize>>,
+    /// IP to TUN from subscribers whose PPP ends here.
+    to_tun: DirectionCounters,
+    /// IP from TUN to them.
+    from_tun: DirectionCounters,
+    /// IP from them with a source address not theirs.
+    spoofed: u64,
+    /// IP from TUN for no session.
+    no_route: u64,
     /// [`Self::drain_endpoint`]'s loop is running: a handler that gives
     /// the endpoint more input leaves the events it causes to that loop
     /// instead of starting another (no recursion, however many calls a
@@ -302,7 +333,14 @@ impl NodeCore {
             .collect();
         let endpoint = Endpoint::new(config.endpoint.clone(), rng.random());
         let lac = LacPolicy::new(config.lac.clone(), rng.random());
+        let lns = config.lns.clone().map(LnsPolicy::new);
         Self {
+            lns,
+            admitted: HashMap::new(),
+            to_tun: DirectionCounters::default(),
+            from_tun: DirectionCounters::default(),
+            spoofed: 0,
+            no_route: 0,
             config,
             discovery,
             interface_macs,
@@ -384,7 +422,7 @@ impl NodeCore {
     pub fn sessions_per_lns(&self) -> HashMap<(Arc<str>, SocketAddr), usize> {
         let mut out = HashMap::new();
         for session in self.sessions.values() {
-            if let Stage::Up(f) = &session.stage {
+            if let Some(call) = session.call() {
                 // The operator's name for the tunnel (RFC 2868 §3.7
                 // Tunnel-Assignment-Id) when there is one, else the plan's
                 // source.
@@ -399,7 +437,7 @@ impl NodeCore {
                         .clone()
                         .unwrap_or_else(|| Arc::from("radius")),
                 };
-                *out.entry((group, f.call.peer)).or_insert(0) += 1;
+                *out.entry((group, call.peer)).or_insert(0) += 1;
             }
         }
         out
@@ -437,29 +475,43 @@ impl NodeCore {
             .sessions
             .values()
             .map(|s| {
-                let forwarding = match &s.stage {
-                    Stage::Up(f) => Some(f),
+                // The L2TP leg shown: the outgoing call of a relayed
+                // session, the incoming one of PPP terminated here.
+                let call = s.call().or_else(|| s.first.l2tp());
+                let pppoe = s.pppoe();
+                let local = match &s.stage {
+                    Stage::Up(SecondLeg::Local(local)) => Some(local),
                     _ => None,
                 };
                 let [up, down] = self.direction_counters(s);
                 SessionView {
                     acct_session_id: s.acct_session_id.clone(),
                     user_name: s.user_name.clone(),
-                    interface: self
-                        .config
-                        .interfaces
-                        .get(s.first.interface)
+                    role: if pppoe.is_some() { "lac" } else { "lns" },
+                    interface: pppoe
+                        .and_then(|p| self.config.interfaces.get(p.interface))
                         .map(|i| i.name.clone())
                         .unwrap_or_default(),
-                    mac: s.first.mac.to_string(),
-                    vlans: s.first.vlans.iter().map(|t| t.vid).collect(),
-                    pppoe_session_id: s.first.session_id,
+                    mac: pppoe.map(|p| p.mac.to_string()).unwrap_or_default(),
+                    vlans: pppoe
+                        .map(|p| p.vlans.iter().map(|t| t.vid).collect())
+                        .unwrap_or_default(),
+                    pppoe_session_id: pppoe.map_or(0, |p| p.session_id),
                     state: s.state().as_str(),
                     lns: s.lns.as_ref().map(|a| a.endpoint.to_string()),
-                    tunnel_id: forwarding.map(|f| f.call.handle.tunnel_id),
-                    session_id: forwarding.map(|f| f.call.handle.session_id),
-                    peer_tunnel_id: forwarding.map(|f| f.call.peer_tunnel_id),
-                    peer_session_id: forwarding.map(|f| f.call.peer_session_id),
+                    peer: s.first.l2tp().map(|c| c.peer.to_string()),
+                    calling_number: s.incoming.as_ref().and_then(|i| i.calling_number.clone()),
+                    ipv4_address: local.and_then(|l| l.ipv4.as_ref()).map(|(a, _)| a.to_string()),
+                    address_source: local
+                        .and_then(|l| l.ipv4.as_ref())
+                        .map(|(_, source)| source.describe()),
+                    framed_routes: local
+                        .map(|l| l.routes.iter().map(ToString::to_string).collect())
+                        .unwrap_or_default(),
+                    tunnel_id: call.map(|c| c.handle.tunnel_id),
+                    session_id: call.map(|c| c.handle.session_id),
+                    peer_tunnel_id: call.map(|c| c.peer_tunnel_id),
+                    peer_session_id: call.map(|c| c.peer_session_id),
                     packets_up: up.packets,
                     bytes_up: up.bytes,
                     packets_down: down.packets,
@@ -542,7 +594,7 @@ impl NodeCore {
         let tokens: Vec<u64> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.first.interface == interface)
+            .filter(|(_, s)| s.pppoe().is_some_and(|p| p.interface == interface))
             .map(|(t, _)| *t)
             .collect();
         for token in tokens {
@@ -823,7 +875,7 @@ impl NodeCore {
     ) {
         if let Some(old) = self.token_by_pppoe(interface, pppoe_session_id) {
             // A PADS for an id still in our table: the old one is stale.
-            self.forget(old);
+            self.forget(now, old);
         }
         let token = self.next_token;
         self.next_token += 1;
@@ -835,12 +887,14 @@ impl NodeCore {
         let acct_session_id = format!("{}{:08X}", self.acct_session_prefix, self.next_acct_session);
         self.next_acct_session += 1;
         let session = Session {
-            first: PppoeLeg {
+            first: FirstLeg::Pppoe(PppoeLeg {
                 interface,
                 mac,
                 vlans,
                 session_id: pppoe_session_id,
-            },
+            }),
+            slot: None,
+            incoming: None,
             service_name,
             circuit_id,
             remote_id,
@@ -875,11 +929,21 @@ impl NodeCore {
             let Some(session) = self.sessions.get_mut(&token) else {
                 return;
             };
-            let to = SubscriberAddress::of(session, &self.interface_macs);
             let Some(link) = session.link.as_mut() else {
                 return;
             };
-            queue_link_frames(&mut self.frames, &mut self.scratch, link, &to, |_| true);
+            match SubscriberAddress::of(&session.first, &self.interface_macs) {
+                Some(to) => {
+                    queue_link_frames(&mut self.frames, &mut self.scratch, link, &to, |_| true);
+                }
+                None => queue_link_datagrams(
+                    &mut self.data_out,
+                    &mut self.fastpath,
+                    &mut self.scratch,
+                    link,
+                    session.slot,
+                ),
+            }
             while let Some(event) = link.poll_event() {
                 events.push(event);
             }
@@ -892,6 +956,9 @@ impl NodeCore {
                 LinkEvent::AuthRequested(request) => self.authenticate(now, token, request),
                 LinkEvent::Down { reason } => {
                     self.link_down(now, token, *reason);
+                }
+                LinkEvent::NetworkUp { .. } | LinkEvent::NetworkDown { .. } => {
+                    self.network_event(now, token, &event);
                 }
                 _ => {}
             }
@@ -928,22 +995,55 @@ struct SubscriberAddress {
 }
 
 impl SubscriberAddress {
-    /// The subscriber of `session`, reached from its interface's MAC
-    /// (`interface_macs`, by interface index).
-    fn of(session: &Session, interface_macs: &[MacAddress]) -> Self {
+    /// The PPPoE subscriber of first leg `first`, reached from its
+    /// interface's MAC (`interface_macs`, by interface index); `None` for
+    /// a session that arrived by L2TP.
+    fn of(first: &FirstLeg, interface_macs: &[MacAddress]) -> Option<Self> {
+        let leg = first.pppoe()?;
         let src = interface_macs
-            .get(session.first.interface)
+            .get(leg.interface)
             .copied()
             .unwrap_or(MacAddress::ZERO);
-        Self {
-            interface: session.first.interface,
+        Some(Self {
+            interface: leg.interface,
             ethernet: EthernetRepr {
-                dst: session.first.mac,
+                dst: leg.mac,
                 src,
-                vlans: session.first.vlans,
+                vlans: leg.vlans,
                 ethertype: EtherType::PppoeSession,
             },
-            pppoe_session_id: session.first.session_id,
+            pppoe_session_id: leg.session_id,
+        })
+    }
+}
+
+/// Queues, as L2TP data messages on the session's incoming call (its
+/// fast-path entry `slot`, first leg), what `link` has to send (PPP
+/// terminated here, RFC 2661 §5.4).
+fn queue_link_datagrams(
+    out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    fastpath: &mut FastPath,
+    scratch: &mut [u8],
+    link: &mut Link,
+    slot: Option<Slot>,
+) {
+    while let Some((protocol, len)) = scratch
+        .get_mut(CONTROL_HEADROOM..)
+        .and_then(|room| link.poll_transmit(room))
+    {
+        let Some(slot) = slot else {
+            continue;
+        };
+        let Ok(start) = FrameHeader::new(protocol).emit_in_headroom(scratch, CONTROL_HEADROOM)
+        else {
+            continue;
+        };
+        let end = CONTROL_HEADROOM + len;
+        if let Some(Delivery::Datagram { to, range }) =
+            fastpath.wrap_for(slot, Side::First, scratch, start..end)
+            && let Some(bytes) = scratch.get(range)
+        {
+            out.push_back((to, bytes.to_vec()));
         }
     }
 }
@@ -1034,11 +1134,13 @@ fn parse_ms_chap2_success(value: &[u8]) -> Option<[u8; 20]> {
 mod accounting;
 mod authorization;
 mod forwarding;
+mod incoming;
 pub mod legs;
 mod outgoing;
 mod teardown;
 mod types;
 
+pub use incoming::TUN_HEADROOM;
 pub use types::{Command, FastPathDrop, Forward, InterfaceConfig, NodeCoreConfig, SessionView};
 
 #[cfg(test)]

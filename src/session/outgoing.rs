@@ -186,7 +186,7 @@ impl NodeCore {
         self.lac.call_info(
             serial,
             Subscriber {
-                mac: session.first.mac,
+                mac: session.pppoe().map_or(MacAddress::ZERO, |p| p.mac),
                 circuit_id: session.circuit_id.as_deref(),
                 service_name: &session.service_name,
             },
@@ -261,23 +261,29 @@ impl NodeCore {
                     requested_at,
                     at,
                 } => {
+                    let leg = L2tpLeg {
+                        direction: if *request_id == 0 {
+                            CallDirection::Incoming
+                        } else {
+                            CallDirection::Outgoing
+                        },
+                        peer: *peer,
+                        handle: *handle,
+                        peer_tunnel_id: *peer_tunnel_id,
+                        peer_session_id: *peer_session_id,
+                        closed: false,
+                    };
+                    if *request_id == 0 {
+                        // An incoming call (the LNS role): tokens start at 1.
+                        self.incoming_call_up(now, leg, call);
+                        self.events.push_back(LacEvent::L2tp(event));
+                        continue;
+                    }
                     self.events.push_back(LacEvent::Phase {
                         phase: LacPhase::Session,
                         took: at.saturating_duration_since(*requested_at),
                     });
-                    self.session_up(
-                        now,
-                        *request_id,
-                        L2tpLeg {
-                            direction: CallDirection::Outgoing,
-                            peer: *peer,
-                            handle: *handle,
-                            peer_tunnel_id: *peer_tunnel_id,
-                            peer_session_id: *peer_session_id,
-                            closed: false,
-                        },
-                        call.sequencing_required,
-                    );
+                    self.session_up(now, *request_id, leg, call.sequencing_required);
                 }
                 L2tpEvent::SessionDown {
                     handle,
@@ -285,7 +291,14 @@ impl NodeCore {
                     cause,
                     result,
                     ..
-                } => self.l2tp_session_down(now, *request_id, *handle, *cause, result.clone()),
+                } => {
+                    if *request_id == 0 {
+                        self.incoming_call_down(now, *handle, *cause);
+                    } else {
+                        self.l2tp_session_down(now, *request_id, *handle, *cause, result.clone());
+                    }
+                }
+                L2tpEvent::SessionRequest { handle, .. } => self.call_requested(now, *handle),
                 _ => {}
             }
             self.events.push_back(LacEvent::L2tp(event));
@@ -310,9 +323,12 @@ impl NodeCore {
         let Stage::Tunnelling(tunnelling) = &session.stage else {
             return;
         };
+        let Some(first) = session.pppoe().copied() else {
+            return;
+        };
         let local_mac = self
             .interface_macs
-            .get(session.first.interface)
+            .get(first.interface)
             .copied()
             .unwrap_or(MacAddress::ZERO);
         let second = call.egress(sequencing);
@@ -322,18 +338,16 @@ impl NodeCore {
             Some(call.key()),
             FastPathEntry::new(
                 token,
-                session.first.egress(local_mac),
+                first.egress(local_mac),
                 second,
                 self.config.tcp_mss,
                 now,
             ),
         );
-        self.by_pppoe.remove(&pppoe_key(
-            session.first.interface,
-            session.first.session_id,
-        ));
+        self.by_pppoe
+            .remove(&pppoe_key(first.interface, first.session_id));
         self.calls.remove(&(handle.tunnel_id, handle.session_id));
-        let forwarding = Forwarding { call, slot };
+        session.slot = Some(slot);
         let outcome = if tunnelling.failed == 0 && tunnelling.next <= 1 {
             SelectionOutcome::FirstChoice
         } else {
@@ -383,17 +397,18 @@ impl NodeCore {
         }
         // Send only the authentication answer; the NCPs are the LNS's.
         if let Some(mut link) = session.link.take() {
-            let to = SubscriberAddress::of(session, &self.interface_macs);
-            queue_link_frames(&mut self.frames, &mut self.scratch, &mut link, &to, |p| {
-                matches!(p, Protocol::Pap | Protocol::Chap)
-            });
+            if let Some(to) = SubscriberAddress::of(&session.first, &self.interface_macs) {
+                queue_link_frames(&mut self.frames, &mut self.scratch, &mut link, &to, |p| {
+                    matches!(p, Protocol::Pap | Protocol::Chap)
+                });
+            }
             while let Some(event) = link.poll_event() {
                 if let LinkEvent::StepCompleted { .. } = event {
                     self.events.push_back(LacEvent::Ppp(event));
                 }
             }
         }
-        session.stage = Stage::Up(forwarding);
+        session.stage = Stage::Up(SecondLeg::L2tp(call));
         session.up_at = Some(now);
         tracing::info!(
             acct_session_id = %session.acct_session_id,
@@ -457,15 +472,15 @@ impl NodeCore {
                 self.drain_policy();
                 self.try_next_endpoint(now, token);
             }
-            Stage::Up(forwarding) if forwarding.call.handle == handle => {
+            Stage::Up(SecondLeg::L2tp(call)) if call.handle == handle => {
                 let end = match cause {
                     SessionDownCause::PeerCdn => SessionEnd::HostRequest,
                     SessionDownCause::LocalCdn => return,
                     _ => SessionEnd::TunnelLost,
                 };
                 // The L2TP side is gone already: no CDN, only the PADT.
-                if let Stage::Up(f) = &mut session.stage {
-                    f.call.closed = true;
+                if let Stage::Up(SecondLeg::L2tp(call)) = &mut session.stage {
+                    call.closed = true;
                 }
                 self.end_session(now, token, end);
             }

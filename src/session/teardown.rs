@@ -20,11 +20,40 @@ impl NodeCore {
         }
     }
 
-    /// The PPP link went down before hand-over.
+    /// The PPP link went down: before hand-over (LAC), or at any time for
+    /// PPP terminated here.
     pub(super) fn link_down(&mut self, now: Instant, token: u64, reason: DownReason) {
-        let Some(session) = self.sessions.get(&token) else {
+        let Some(session) = self.sessions.get_mut(&token) else {
             return;
         };
+        if matches!(session.stage, Stage::Up(SecondLeg::Local(_))) {
+            // The link is gone: nothing more to send on it.
+            session.link = None;
+            let end = match reason {
+                DownReason::PeerTerminated => SessionEnd::SubscriberRequest,
+                DownReason::EchoTimeout | DownReason::LowerDown => SessionEnd::LinkLost,
+                DownReason::SessionTimeout => SessionEnd::SessionTimeout,
+                DownReason::IdleTimeout => SessionEnd::IdleTimeout,
+                DownReason::AdminClose => SessionEnd::AdminDisconnect,
+                _ => SessionEnd::UserError,
+            };
+            return self.end_local_session(now, token, end);
+        }
+        if let Some(incoming) = session.incoming.as_mut()
+            && incoming.cdn.is_none()
+        {
+            // RFC 2661 §4.4.2: CDN result 2 with the reason, for the LAC.
+            let message = match reason {
+                DownReason::AuthFailed => "PPP authentication failed",
+                DownReason::PeerTerminated => "the subscriber terminated PPP",
+                _ => "PPP negotiation failed",
+            };
+            incoming.cdn = Some(
+                ResultCode::cdn(CdnResult::ErrorCode)
+                    .with_error(crate::wire::l2tp::GeneralError::NoError, message),
+            );
+        }
+        let session = &*session;
         tracing::info!(
             acct_session_id = %session.acct_session_id,
             user = session.user_name.as_deref().unwrap_or(""),
@@ -109,7 +138,7 @@ impl NodeCore {
         if send_padt {
             self.send_padt(token, None);
         }
-        self.forget(token);
+        self.forget(now, token);
         self.drain_endpoint(now);
     }
 
@@ -130,16 +159,24 @@ impl NodeCore {
         let Some(session) = self.sessions.get(&token) else {
             return;
         };
-        let to = SubscriberAddress::of(session, &self.interface_macs);
-        queue_link_frames(&mut self.frames, &mut self.scratch, link, &to, |_| true);
+        match SubscriberAddress::of(&session.first, &self.interface_macs) {
+            Some(to) => queue_link_frames(&mut self.frames, &mut self.scratch, link, &to, |_| true),
+            None => queue_link_datagrams(
+                &mut self.data_out,
+                &mut self.fastpath,
+                &mut self.scratch,
+                link,
+                session.slot,
+            ),
+        }
     }
 
     pub(super) fn send_padt(&mut self, token: u64, reason: Option<&str>) {
-        let Some(session) = self.sessions.get(&token) else {
+        let Some(first) = self.sessions.get(&token).and_then(Session::pppoe) else {
             return;
         };
-        let interface = session.first.interface;
-        let pppoe_session_id = session.first.session_id;
+        let interface = first.interface;
+        let pppoe_session_id = first.session_id;
         if let Some(discovery) = self.discovery.get_mut(interface) {
             let _ = discovery.terminate(pppoe_session_id, reason);
             while let Some(tx) = discovery.poll_transmit(&mut self.scratch) {
@@ -161,18 +198,22 @@ impl NodeCore {
         let Some(session) = self.sessions.get(&token) else {
             return;
         };
-        let Stage::Up(forwarding) = &session.stage else {
-            let failure = match end {
-                SessionEnd::SubscriberRequest => SetupFailure::SubscriberLeft,
-                _ => SetupFailure::Administrative,
-            };
-            let padt = !matches!(end, SessionEnd::LinkLost | SessionEnd::SubscriberRequest);
-            self.abort_setup(now, token, failure, padt);
-            return;
+        let call = match &session.stage {
+            Stage::Up(SecondLeg::L2tp(call)) => *call,
+            Stage::Up(SecondLeg::Local(_)) => return self.end_local_session(now, token, end),
+            _ => {
+                let failure = match end {
+                    SessionEnd::SubscriberRequest => SetupFailure::SubscriberLeft,
+                    _ => SetupFailure::Administrative,
+                };
+                let padt = !matches!(end, SessionEnd::LinkLost | SessionEnd::SubscriberRequest);
+                self.abort_setup(now, token, failure, padt);
+                return;
+            }
         };
-        let handle = forwarding.call.handle;
-        let peer = forwarding.call.peer;
-        let l2tp_open = !forwarding.call.closed;
+        let handle = call.handle;
+        let peer = call.peer;
+        let l2tp_open = !call.closed;
         let [up, down] = self.direction_counters(session);
         tracing::info!(
             acct_session_id = %session.acct_session_id,
@@ -205,9 +246,11 @@ impl NodeCore {
                 _ => "session ended",
             };
             self.send_padt(token, Some(reason));
-        } else if let Some(discovery) = self.discovery.get_mut(session.first.interface) {
+        } else if let Some(first) = session.pppoe()
+            && let Some(discovery) = self.discovery.get_mut(first.interface)
+        {
             // Forget the id without a PADT (the peer's PADT was consumed).
-            let _ = discovery.terminate(session.first.session_id, None);
+            let _ = discovery.terminate(first.session_id, None);
             while discovery.poll_transmit(&mut self.scratch).is_some() {}
             while let Some(event) = discovery.poll_event() {
                 self.events.push_back(LacEvent::Pppoe(event));
@@ -217,28 +260,26 @@ impl NodeCore {
         self.lac.session_ended(peer);
         self.drain_policy();
         self.events.push_back(LacEvent::SessionEnded { end });
-        self.forget(token);
+        self.forget(now, token);
         self.drain_endpoint(now);
     }
 
-    /// Removes a session from every table.
-    pub(super) fn forget(&mut self, token: u64) {
+    /// Removes a session from every table (an incoming call is cleared,
+    /// its address and routes given back).
+    pub(super) fn forget(&mut self, now: Instant, token: u64) {
         if let Some(session) = self.sessions.remove(&token) {
-            if self.by_pppoe.get(&pppoe_key(
-                session.first.interface,
-                session.first.session_id,
-            )) == Some(&token)
-            {
-                self.by_pppoe.remove(&pppoe_key(
-                    session.first.interface,
-                    session.first.session_id,
-                ));
+            if let Some(first) = session.pppoe() {
+                let key = pppoe_key(first.interface, first.session_id);
+                if self.by_pppoe.get(&key) == Some(&token) {
+                    self.by_pppoe.remove(&key);
+                }
             }
             self.by_acct_id.remove(&session.acct_session_id);
+            if let Some(slot) = session.slot {
+                self.fastpath.remove(slot);
+            }
+            self.forget_incoming(now, &session);
             match &session.stage {
-                Stage::Up(f) => {
-                    self.fastpath.remove(f.slot);
-                }
                 Stage::Tunnelling(t) => {
                     if let Some((_, h, _)) = &t.current {
                         if self.calls.get(&(h.tunnel_id, h.session_id)) == Some(&token) {

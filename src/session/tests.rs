@@ -70,6 +70,8 @@ fn lac_config() -> NodeCoreConfig {
             name: "access0".into(),
             discovery: DiscoveryConfig::default(),
         }],
+        lns_link: link.clone(),
+        lns: None,
         link,
         endpoint: EndpointConfig {
             accept_calls: false,
@@ -294,6 +296,7 @@ impl World {
                     self.lac.auth_result(now, token, decision);
                 }
                 Command::Account { record, .. } => self.accounting.push(*record),
+                Command::AddRoute { .. } | Command::RemoveRoute { .. } => {}
             }
         }
         while let Some(event) = self.lac.poll_event() {

@@ -25,6 +25,12 @@ pub struct NodeCoreConfig {
     pub endpoint: EndpointConfig,
     /// The LAC role's policy for PPPoE subscribers.
     pub lac: LacPolicyConfig,
+    /// The LNS role's policy for incoming calls (`None`: calls are
+    /// refused by the endpoint, `accept_calls` off).
+    pub lns: Option<crate::lns::policy::LnsPolicyConfig>,
+    /// The PPP server link of sessions terminated here (IPCP address and
+    /// DNS, compression accepted: RFC 2516 §7's limits are PPPoE's).
+    pub lns_link: LinkConfig,
     /// RADIUS group for Access-Requests.
     pub auth_group: String,
     /// RADIUS group for accounting.
@@ -82,6 +88,17 @@ pub enum Command {
         /// The record (Event-Timestamp is the driver's to fill).
         record: Box<AccountingRecord>,
     },
+    /// Route `net` into the TUN device (a Framed-Route, RFC 2865 §5.22,
+    /// or an address outside every pool).
+    AddRoute {
+        /// The prefix.
+        net: ipnet::IpNet,
+    },
+    /// Withdraw a route [`Command::AddRoute`] installed.
+    RemoveRoute {
+        /// The prefix.
+        net: ipnet::IpNet,
+    },
 }
 
 /// A frame the fast path produced.
@@ -101,6 +118,12 @@ pub enum Forward {
         /// Where the frame sits in the caller's buffer.
         range: std::ops::Range<usize>,
     },
+    /// Write `buf[range]`, one IP packet, to the TUN device (PPP
+    /// terminated here).
+    Tun {
+        /// Where the packet sits in the caller's buffer.
+        range: std::ops::Range<usize>,
+    },
     /// Not a fast-path frame: the caller hands it to the control path
     /// (already done by the core for PPPoE).
     Control,
@@ -118,6 +141,9 @@ pub struct SessionView {
     pub acct_session_id: String,
     /// User-Name, once known.
     pub user_name: Option<String>,
+    /// `lac` (arrived by PPPoE, relayed) or `lns` (arrived by L2TP, PPP
+    /// terminated here).
+    pub role: &'static str,
     /// Access interface.
     pub interface: String,
     /// Subscriber MAC.
@@ -130,6 +156,16 @@ pub struct SessionView {
     pub state: &'static str,
     /// The LNS endpoint, once chosen.
     pub lns: Option<String>,
+    /// LNS: the LAC or LAC client the call came from.
+    pub peer: Option<String>,
+    /// LNS: the call's Calling Number (RFC 2661 §4.4.5).
+    pub calling_number: Option<String>,
+    /// LNS: the subscriber's IPv4 address.
+    pub ipv4_address: Option<String>,
+    /// LNS: where that address came from.
+    pub address_source: Option<String>,
+    /// LNS: Framed-Routes towards the subscriber.
+    pub framed_routes: Vec<String>,
     /// Our Tunnel ID.
     pub tunnel_id: Option<u16>,
     /// Our Session ID.

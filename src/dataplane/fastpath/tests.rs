@@ -83,6 +83,22 @@ fn l2tp_message(tunnel: u16, session: u16, ns: Option<u16>, ppp: &[u8]) -> (Vec<
     (buf, ac + 2..ac + 2 + ppp.len())
 }
 
+/// An IPv4 packet from `source` to `destination`.
+fn ipv4_between(source: [u8; 4], destination: [u8; 4], len: usize) -> Vec<u8> {
+    let mut ip = ipv4(len);
+    ip[12..16].copy_from_slice(&source);
+    ip[16..20].copy_from_slice(&destination);
+    ip
+}
+
+/// An IPv6 packet from `source` (the rest zero).
+fn ipv6_from(source: std::net::Ipv6Addr, len: usize) -> Vec<u8> {
+    let mut ip = vec![0u8; len.max(40)];
+    ip[0] = 0x60;
+    ip[8..24].copy_from_slice(&source.octets());
+    ip
+}
+
 fn ppp_ipv4(len: usize) -> Vec<u8> {
     let mut ppp = vec![0x00, 0x21];
     ppp.extend(ipv4(len));
@@ -243,7 +259,9 @@ fn local_leg_hands_ip_to_tun_and_control_to_the_link() {
     let now = Instant::now();
     let mut table = FastPath::new();
     let address: IpAddr = "198.51.100.7".parse().unwrap();
-    let entry = Entry::new(3, l2tp_leg(lns(), 40, 41), Egress::Local, 0, now);
+    let mut entry = Entry::new(3, l2tp_leg(lns(), 40, 41), Egress::Local, 0, now);
+    // The test packets' source (0.0.0.0) is the subscriber's here.
+    entry.sources.push("0.0.0.0/32".parse().unwrap());
     let slot = table.insert(
         LegKey::L2tp {
             tunnel_id: 4,
@@ -418,4 +436,157 @@ fn empty_and_truncated_frames_are_counted_drops() {
         Err(FastPathDrop::Malformed)
     );
     assert_eq!(table.totals().dropped, 3);
+}
+
+/// An LNS session: the incoming call (tunnel 4, session 5) and `Local`,
+/// with the subscriber's address as its key and source.
+fn lns_table(now: Instant, address: [u8; 4]) -> (FastPath, Slot) {
+    let mut table = FastPath::new();
+    let mut entry = Entry::new(9, l2tp_leg(lns(), 40, 41), Egress::Local, 0, now);
+    entry
+        .sources
+        .push(IpNet::from(IpAddr::from(address)));
+    let call = LegKey::L2tp {
+        tunnel_id: 4,
+        session_id: 5,
+    };
+    let slot = table.insert(call, Some(LegKey::Ip(IpAddr::from(address))), entry);
+    (table, slot)
+}
+
+#[test]
+fn ip_from_a_subscriber_with_a_source_not_its_own_is_dropped_as_spoofed() {
+    let now = Instant::now();
+    let (mut table, _) = lns_table(now, [10, 64, 0, 2]);
+    let leg = table
+        .lookup(&LegKey::L2tp {
+            tunnel_id: 4,
+            session_id: 5,
+        })
+        .unwrap();
+    let mut ppp = vec![0x00, 0x21];
+    ppp.extend(ipv4_between([10, 64, 0, 2], [192, 0, 2, 1], 40));
+    let (mut buf, range) = l2tp_message(4, 5, None, &ppp);
+    assert!(matches!(
+        table.forward(now, leg, &mut buf, range),
+        Ok(Delivery::Ip { .. })
+    ));
+    let mut spoofed = vec![0x00, 0x21];
+    spoofed.extend(ipv4_between([10, 64, 0, 3], [192, 0, 2, 1], 40));
+    let (mut buf, range) = l2tp_message(4, 5, None, &spoofed);
+    assert_eq!(
+        table.forward(now, leg, &mut buf, range),
+        Err(FastPathDrop::Spoofed)
+    );
+    // An IPv6 source outside the session's prefixes, too.
+    let mut six = vec![0x00, 0x57];
+    six.extend(ipv6_from("2001:db8::1".parse().unwrap(), 48));
+    let (mut buf, range) = l2tp_message(4, 5, None, &six);
+    assert_eq!(
+        table.forward(now, leg, &mut buf, range),
+        Err(FastPathDrop::Spoofed)
+    );
+    // A routed prefix is a source too once it is allowed.
+    table
+        .entry_mut(Slot(0))
+        .unwrap()
+        .sources
+        .push("2001:db8::/56".parse().unwrap());
+    let (mut buf, range) = l2tp_message(4, 5, None, &six);
+    assert!(matches!(
+        table.forward(now, leg, &mut buf, range),
+        Ok(Delivery::Ip { .. })
+    ));
+    assert_eq!(table.totals().dropped, 2);
+}
+
+#[test]
+fn a_session_without_sources_is_not_up_for_ip() {
+    let now = Instant::now();
+    let mut table = FastPath::new();
+    let call = LegKey::L2tp {
+        tunnel_id: 4,
+        session_id: 5,
+    };
+    table.insert(
+        call,
+        None,
+        Entry::new(9, l2tp_leg(lns(), 40, 41), Egress::Local, 0, now),
+    );
+    let leg = table.lookup(&call).unwrap();
+    let mut ppp = vec![0x00, 0x21];
+    ppp.extend(ipv4_between([10, 64, 0, 2], [192, 0, 2, 1], 40));
+    let (mut buf, range) = l2tp_message(4, 5, None, &ppp);
+    assert_eq!(
+        table.forward(now, leg, &mut buf, range),
+        Err(FastPathDrop::NotUp)
+    );
+}
+
+#[test]
+fn destinations_resolve_to_the_address_then_the_longest_routed_prefix() {
+    let now = Instant::now();
+    let (mut table, slot) = lns_table(now, [10, 64, 0, 2]);
+    assert_eq!(
+        table
+            .lookup_destination("10.64.0.2".parse().unwrap())
+            .map(|l| (l.slot, l.side)),
+        Some((slot, Side::Second))
+    );
+    assert!(table.lookup_destination("10.64.0.3".parse().unwrap()).is_none());
+    // A Framed-Route and a delegated IPv6 prefix behind the subscriber.
+    assert!(table.add_route(slot, Side::Second, "192.0.2.0/24".parse().unwrap()));
+    assert!(table.add_route(slot, Side::Second, "2001:db8:100::/56".parse().unwrap()));
+    // A second session owns a longer prefix inside the first's route.
+    let second = table.insert(
+        LegKey::L2tp {
+            tunnel_id: 4,
+            session_id: 6,
+        },
+        None,
+        Entry::new(10, l2tp_leg(lns(), 40, 42), Egress::Local, 0, now),
+    );
+    assert!(table.add_route(second, Side::Second, "192.0.2.128/25".parse().unwrap()));
+    let at = |table: &FastPath, ip: &str| table.lookup_destination(ip.parse().unwrap()).map(|l| l.slot);
+    assert_eq!(at(&table, "192.0.2.1"), Some(slot));
+    assert_eq!(at(&table, "192.0.2.200"), Some(second));
+    assert_eq!(at(&table, "2001:db8:100:ff::1"), Some(slot));
+    assert_eq!(at(&table, "2001:db8:101::1"), None);
+    // Routes go with their session.
+    table.remove(second);
+    assert_eq!(at(&table, "192.0.2.200"), Some(slot));
+    table.remove_route(slot, "192.0.2.0/24".parse().unwrap());
+    assert_eq!(at(&table, "192.0.2.1"), None);
+    table.remove(slot);
+    assert_eq!(at(&table, "2001:db8:100::1"), None);
+    assert_eq!(at(&table, "10.64.0.2"), None);
+}
+
+#[test]
+fn control_frames_of_a_local_session_are_wrapped_for_its_call_with_its_sequence() {
+    let now = Instant::now();
+    let (mut table, slot) = lns_table(now, [10, 64, 0, 2]);
+    if let Some(Egress::L2tp { next_ns, .. }) = table.entry_mut(slot).map(|e| &mut e.legs[0]) {
+        *next_ns = Some(7);
+    }
+    let lcp = [0xc0, 0x21, 0x09, 0x01, 0x00, 0x08, 0, 0, 0, 0];
+    let mut buf = vec![0u8; ROOM + lcp.len()];
+    buf[ROOM..].copy_from_slice(&lcp);
+    let Some(Delivery::Datagram { to, range }) =
+        table.wrap_for(slot, Side::First, &mut buf, ROOM..ROOM + lcp.len())
+    else {
+        panic!("expected a datagram");
+    };
+    assert_eq!(to, lns());
+    let message = L2tpPacket::new_checked(&buf[range]).unwrap();
+    assert_eq!(message.tunnel_id(), 40);
+    assert_eq!(message.session_id(), 41);
+    assert_eq!(&message.payload()[..2], &ADDRESS_CONTROL);
+    assert_eq!(&message.payload()[2..], &lcp);
+    assert!(message.has_sequence());
+    // The next one carries Ns 8; a Local leg has nothing to wrap for.
+    if let Some(Egress::L2tp { next_ns, .. }) = table.entry(slot).map(|e| &e.legs[0]) {
+        assert_eq!(*next_ns, Some(8));
+    }
+    assert_eq!(table.wrap_for(slot, Side::Second, &mut buf, ROOM..ROOM + lcp.len()), None);
 }
