@@ -84,6 +84,21 @@ pub struct SessionUsage {
     pub up_at: Option<Instant>,
     /// The session's L2TP leg, if it has one.
     pub tunnel: Option<TunnelLeg>,
+    /// The addresses the NAS gave the subscriber (PPP terminated here):
+    /// Framed-IP-Address, Framed-IPv6-Prefix, Delegated-IPv6-Prefix
+    /// (RFC 2865 §5.8, RFC 3162 §2.3, RFC 4818).
+    pub framed: FramedAddresses,
+}
+
+/// The addresses of a subscriber whose PPP ends here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FramedAddresses {
+    /// IPv4 (IPCP).
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    /// The prefix advertised for SLAAC.
+    pub ipv6_prefix: Option<(std::net::Ipv6Addr, u8)>,
+    /// The delegated prefix.
+    pub delegated_prefix: Option<(std::net::Ipv6Addr, u8)>,
 }
 
 /// The session record of `status` at `now` (RFC 2866): Start carries no
@@ -108,6 +123,9 @@ pub fn session_record(
         record.terminate_cause = terminate_cause;
     }
     record.tunnel = usage.tunnel.as_ref().map(TunnelLeg::attributes);
+    record.framed_ip_address = usage.framed.ipv4;
+    record.framed_ipv6_prefix = usage.framed.ipv6_prefix;
+    record.delegated_ipv6_prefix = usage.framed.delegated_prefix;
     record
 }
 
@@ -195,6 +213,7 @@ mod tests {
             },
             up_at: Some(start),
             tunnel,
+            framed: FramedAddresses::default(),
         }
     }
 

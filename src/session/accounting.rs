@@ -4,7 +4,15 @@
 //! §4.1 tunnel and link records), queued for the driver's durable spool.
 
 use super::*;
-use crate::aaa::accounting::{self, CallDirection, SessionUsage, TunnelLeg};
+use crate::aaa::accounting::{self, CallDirection, FramedAddresses, SessionUsage, TunnelLeg};
+
+/// An IPv6 prefix as accounting carries it.
+fn v6_pair(net: ipnet::IpNet) -> Option<(std::net::Ipv6Addr, u8)> {
+    match net {
+        ipnet::IpNet::V6(net) => Some((net.network(), net.prefix_len())),
+        ipnet::IpNet::V4(_) => None,
+    }
+}
 
 impl NodeCore {
     pub(super) fn account(&mut self, record: AccountingRecord) {
@@ -54,12 +62,24 @@ impl NodeCore {
                 .unwrap_or_default(),
             counters: self.counters(session),
             up_at: session.up_at,
-            tunnel: self.call_leg(session),
+            tunnel: self.call_leg(token, session),
+            framed: match &session.stage {
+                Stage::Up(SecondLeg::Local(local)) => FramedAddresses {
+                    ipv4: local.ipv4.as_ref().map(|(address, _)| *address),
+                    ipv6_prefix: local.ipv6_prefix.and_then(v6_pair),
+                    delegated_prefix: local.delegated_prefix.and_then(v6_pair),
+                },
+                _ => FramedAddresses::default(),
+            },
         })
     }
 
-    /// The session's outgoing call, once up (RFC 2867 §3 attributes).
-    fn call_leg(&self, session: &Session) -> Option<TunnelLeg> {
+    /// The session's L2TP leg for RFC 2867: the outgoing call once up
+    /// (LAC), the incoming one (LNS).
+    fn call_leg(&self, token: u64, session: &Session) -> Option<TunnelLeg> {
+        if session.first.l2tp().is_some() {
+            return self.incoming_leg(token);
+        }
         let attempt = session.lns.as_ref();
         Some(session.call()?.accounting(
             self.config.local_address,
