@@ -182,7 +182,7 @@ pub async fn serve(
                     queues: usize::from(lac_config.workers.max(1)),
                 };
                 Some(
-                    tun::TunPlane::open(&tun_config, &routes)
+                    tun::TunPlane::open(&tun_config, lns.local_address, &routes)
                         .with_context(|| format!("config file {}", path.display()))?,
                 )
             }

@@ -36,15 +36,29 @@ pub struct TunPlane {
 }
 
 impl TunPlane {
-    /// Creates the device (`config`) and routes `routes` (the pools)
-    /// into it.
+    /// Creates the device (`config`), gives it our PPP address `local`
+    /// (`[lns] local_address`, so the node answers its subscribers there)
+    /// and routes `routes` (the pools) into it.
     ///
     /// # Errors
-    /// The device cannot be made, or a route is refused; the error names
-    /// the device and the prefix.
-    pub fn open(config: &TunConfig, routes: &[IpNet]) -> anyhow::Result<Self> {
-        let mut device = TunDevice::create(config)
-            .with_context(|| format!("cannot create the TUN device (lns.tun_name = {:?})", config.name))?;
+    /// The device cannot be made, or an address or route is refused; the
+    /// error names the device and the prefix.
+    pub fn open(
+        config: &TunConfig,
+        local: std::net::Ipv4Addr,
+        routes: &[IpNet],
+    ) -> anyhow::Result<Self> {
+        let mut device = TunDevice::create(config).with_context(|| {
+            format!(
+                "cannot create the TUN device (lns.tun_name = {:?})",
+                config.name
+            )
+        })?;
+        device
+            .add_address(std::net::IpAddr::V4(local), None, 32)
+            .with_context(|| {
+                format!("cannot give the TUN device our PPP address {local} (lns.local_address)")
+            })?;
         for route in routes {
             device
                 .add_route(*route)

@@ -64,6 +64,38 @@ pub(super) struct IncomingCall {
     pub(super) cdn: Option<ResultCode>,
 }
 
+/// The proxied credentials (RFC 2661 §4.4.5 Proxy Authen Type, Name,
+/// Challenge, ID, Response) as RADIUS credentials, when they are PAP or
+/// CHAP and match the method the proxied LCP agreed on.
+fn proxied_credentials(
+    proxy: &ProxyInfo,
+    lcp_method: Option<AuthMethod>,
+) -> Option<(String, AuthMethod, Credentials)> {
+    use crate::wire::l2tp::ProxyAuthenType;
+    let name = proxy.authen_name.as_ref().filter(|n| !n.is_empty())?;
+    let response = proxy.authen_response.as_ref()?;
+    let user = String::from_utf8_lossy(name).into_owned();
+    match (proxy.authen_type?, lcp_method?) {
+        (ProxyAuthenType::Pap, AuthMethod::Pap) => Some((
+            user,
+            AuthMethod::Pap,
+            Credentials::Pap {
+                password: response.clone(),
+            },
+        )),
+        (ProxyAuthenType::Chap, AuthMethod::ChapMd5) => Some((
+            user,
+            AuthMethod::ChapMd5,
+            Credentials::Chap {
+                id: proxy.authen_id?,
+                challenge: proxy.authen_challenge.clone()?,
+                response: <[u8; 16]>::try_from(response.as_slice()).ok()?,
+            },
+        )),
+        _ => None,
+    }
+}
+
 /// Text of an optional call AVP.
 fn text(value: Option<&Vec<u8>>) -> Option<String> {
     value
@@ -245,24 +277,115 @@ impl NodeCore {
         self.drain_link(now, token);
     }
 
-    /// Starts PPP on an incoming call: adopts the proxy LCP or
-    /// renegotiates, per the rule.
+    /// Starts PPP on an incoming call, per the rule's proxy policies
+    /// (RFC 2661 §4.4.5, module docs of [`crate::lns::policy`]):
+    ///
+    /// - no proxy LCP (a LAC client), or `renegotiate`: LCP from scratch;
+    /// - the proxy LCP unacceptable to us: renegotiate, or refuse the call
+    ///   under `reject-if-unacceptable`;
+    /// - acceptable, with proxied PAP or CHAP credentials that match it and
+    ///   `proxy_auth = "verify"`: adopted, and the credentials go to
+    ///   RADIUS without a PPP exchange;
+    /// - acceptable with CHAP or MS-CHAPv2 otherwise: adopted, and we
+    ///   challenge the subscriber ourselves (MS-CHAPv2 always: it has no
+    ///   proxy form);
+    /// - acceptable with PAP but nothing to verify: renegotiated (a
+    ///   subscriber that authenticated to the LAC never sends its PAP
+    ///   request again).
     fn start_incoming_link(
         &mut self,
         now: Instant,
         token: u64,
         rule: &crate::lns::policy::PeerRule,
     ) {
-        let _ = rule;
+        use crate::lns::policy::{ProxyAuth, ProxyLcp};
         let Some(session) = self.sessions.get_mut(&token) else {
             return;
         };
-        let Some(link) = session.link.as_mut() else {
+        let (Some(link), Some(incoming)) = (session.link.as_mut(), session.incoming.as_mut()) else {
             return;
         };
-        link.open(now);
-        self.lns_event(LnsEvent::ProxyLcp(ProxyLcpOutcome::Renegotiated));
-        self.lns_event(LnsEvent::ProxyAuth(ProxyAuthOutcome::Rechallenged));
+        let proxy = &incoming.proxy;
+        let proxied_lcp = match (&proxy.last_sent_lcp_confreq, &proxy.last_received_lcp_confreq) {
+            (Some(sent), Some(received)) if rule.proxy_lcp != ProxyLcp::Renegotiate => {
+                Some((sent.clone(), received.clone()))
+            }
+            _ => None,
+        };
+        let Some((sent, received)) = proxied_lcp else {
+            link.renegotiate(now);
+            self.lns_event(LnsEvent::ProxyLcp(ProxyLcpOutcome::Renegotiated));
+            self.lns_event(LnsEvent::ProxyAuth(ProxyAuthOutcome::Rechallenged));
+            return;
+        };
+        let adopted = match link.proxy_lcp_acceptable(&sent, &received) {
+            Ok(adopted) => adopted,
+            Err(refusal) => {
+                let acct_session_id = session.acct_session_id.clone();
+                if rule.proxy_lcp == ProxyLcp::RejectIfUnacceptable {
+                    tracing::info!(
+                        acct_session_id = %acct_session_id,
+                        cause = %refusal,
+                        "proxy LCP unacceptable: call refused (reject-if-unacceptable)"
+                    );
+                    self.lns_event(LnsEvent::ProxyLcp(ProxyLcpOutcome::Refused));
+                    self.lns_event(LnsEvent::Refused(LnsRefusal::ProxyLcp));
+                    let message = format!("proxy LCP unacceptable: {refusal}");
+                    self.refuse_incoming(now, token, SetupFailure::Ppp, &message);
+                    return;
+                }
+                tracing::info!(
+                    acct_session_id = %acct_session_id,
+                    cause = %refusal,
+                    "proxy LCP unacceptable: renegotiating LCP"
+                );
+                link.renegotiate(now);
+                self.lns_event(LnsEvent::ProxyLcp(ProxyLcpOutcome::Renegotiated));
+                self.lns_event(LnsEvent::ProxyAuth(ProxyAuthOutcome::Rechallenged));
+                return;
+            }
+        };
+        let verifiable = if rule.proxy_auth == ProxyAuth::Verify {
+            proxied_credentials(proxy, adopted.auth)
+        } else {
+            None
+        };
+        let challengeable = matches!(
+            adopted.auth,
+            Some(AuthMethod::ChapMd5 | AuthMethod::MsChapV2)
+        );
+        if verifiable.is_none() && !challengeable {
+            link.renegotiate(now);
+            self.lns_event(LnsEvent::ProxyLcp(ProxyLcpOutcome::Renegotiated));
+            self.lns_event(LnsEvent::ProxyAuth(ProxyAuthOutcome::Rechallenged));
+            return;
+        }
+        if let Err(refusal) = link.adopt_proxy_lcp(now, &sent, &received) {
+            // Checked just above; a refusal here is the automaton's.
+            tracing::warn!(cause = %refusal, "proxy LCP not adopted: renegotiating");
+            link.renegotiate(now);
+            self.lns_event(LnsEvent::ProxyLcp(ProxyLcpOutcome::Renegotiated));
+            return;
+        }
+        self.lns_event(LnsEvent::ProxyLcp(ProxyLcpOutcome::Accepted));
+        match verifiable {
+            Some((user, method, credentials)) => {
+                if let Some(incoming) = self
+                    .sessions
+                    .get_mut(&token)
+                    .and_then(|s| s.incoming.as_mut())
+                {
+                    incoming.verifying_proxy = Some(method);
+                }
+                self.authenticate_incoming(now, token, user, method, credentials);
+            }
+            None => {
+                if let Some(link) = self.sessions.get_mut(&token).and_then(|s| s.link.as_mut()) {
+                    link.challenge(now);
+                }
+                self.lns_event(LnsEvent::ProxyAuth(ProxyAuthOutcome::Rechallenged));
+            }
+        }
     }
 
     /// The Access-Request of a session terminated here.
@@ -425,7 +548,11 @@ impl NodeCore {
         if let Some(link) = session.link.as_mut() {
             link.assign_ipv4(now, lease.address, dns);
             match verifying_proxy {
-                Some(_) | None => link.auth_complete(
+                Some(method) => {
+                    let user = session.user_name.clone().unwrap_or_default();
+                    link.adopt_proxy_auth(now, method, user.as_bytes());
+                }
+                None => link.auth_complete(
                     now,
                     AuthDecision::Accept {
                         message,
