@@ -46,6 +46,9 @@ fn client(password: &str) -> DialCore {
     DialCore::new(config, [8; 32])
 }
 
+/// Whether the path loses a datagram the LNS sent.
+type Loss = Box<dyn FnMut(&[u8]) -> bool>;
+
 /// The client and the LNS wired back to back; `drop` decides, for each
 /// datagram the LNS sends, whether the path loses it.
 struct World {
@@ -57,7 +60,7 @@ struct World {
     /// Control messages each side sent (message type), in order.
     client_sent: Vec<Option<MessageType>>,
     lns_sent: Vec<Option<MessageType>>,
-    drop: Box<dyn FnMut(&[u8]) -> bool>,
+    drop: Loss,
 }
 
 fn message_type(datagram: &[u8]) -> Option<MessageType> {
