@@ -802,3 +802,47 @@ fn truncated_and_corrupted_packets_never_panic() {
         events(&mut services);
     }
 }
+
+/// The Solicit and Request ISC dhclient 4.4.3-P1 sent to the responder
+/// over a veth in `tests/wire_ipv6_tshark.rs` (UDP payloads), answered
+/// again here with the server DUID that run used.
+#[test]
+fn captured_dhclient_messages_are_answered() {
+    let solicit = hex::decode(
+        "0192a1660001000e0001000132aa13b052540012345600060008001700180027001f000800020000\
+         0019000c0012345600000e1000001518",
+    )
+    .unwrap();
+    let request = hex::decode(
+        "03e188660001000e0001000132aa13b05254001234560002000a0003000102005e000001000600080017\
+         00180027001f000800020000001900290012345600000e1000001518001a001900001c2000001d4c3820\
+         010db80100ab000000000000000000",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let config = Ipv6ServicesConfig {
+        server_duid: dhcpv6::duid::ll(dhcpv6::duid::HW_ETHERNET, &[2, 0, 0x5e, 0, 0, 1]),
+        ..config()
+    };
+    let mut services = Ipv6Services::new(Arc::new(config), OUR_IID, PEER_IID, t0);
+    services.set_delegation(Some(delegation()));
+    let all_servers = dhcpv6::ALL_DHCP_RELAY_AGENTS_AND_SERVERS;
+    services.handle_packet(t0, &udp_packet(peer(), all_servers, &solicit));
+    let (payload, prefixes) = answer(&transmit(&mut services, t0)[0]);
+    let advertise = Dhcpv6Repr::parse(&payload).unwrap();
+    assert_eq!(advertise.msg_type, MessageType::Advertise);
+    assert_eq!(advertise.transaction_id, 0x0092_a166);
+    assert_eq!(advertise.client_id, Some(&solicit[8..22]));
+    assert_eq!(prefixes[0].prefix, delegation().prefix);
+    services.handle_packet(t0, &udp_packet(peer(), all_servers, &request));
+    let (payload, prefixes) = answer(&transmit(&mut services, t0)[0]);
+    let reply = Dhcpv6Repr::parse(&payload).unwrap();
+    assert_eq!(reply.msg_type, MessageType::Reply);
+    assert_eq!(reply.transaction_id, 0x00e1_8866);
+    // Our lifetimes, not the client's hints.
+    assert_eq!(
+        (prefixes[0].preferred_lifetime, prefixes[0].valid_lifetime),
+        (3600, 7200)
+    );
+    assert_eq!(services.binding(), Some((IAID, delegation().prefix)));
+}

@@ -5,33 +5,38 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// DUID-LLT of a client on Ethernet 52:54:00:12:34:56.
-pub(crate) const CLIENT_DUID: [u8; 14] = [
-    0x00, 0x01, 0x00, 0x01, 0x2c, 0x8a, 0x1b, 0x3f, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+/// DUID-LLT of the client (Ethernet 52:54:00:12:34:56).
+const CLIENT_DUID: [u8; 14] = [
+    0x00, 0x01, 0x00, 0x01, 0x32, 0xaa, 0x13, 0xb0, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
 ];
 
-/// A Solicit with the options ISC dhclient 4.4 (`dhclient -6 -P`) puts
-/// in it: Client Identifier (DUID-LLT), Elapsed Time 0, an Option
-/// Request for DNS servers, domain search list, FQDN and SNTP servers
-/// (Debian's dhclient.conf), and an IA_PD with T1 = T2 = 0 and no
-/// prefix hint.
-pub(crate) fn dhclient_solicit(transaction_id: u32) -> Vec<u8> {
-    let mut bytes = vec![1];
-    bytes.extend_from_slice(&transaction_id.to_be_bytes()[1..]);
-    bytes.extend_from_slice(&[0, 1, 0, 14]);
-    bytes.extend_from_slice(&CLIENT_DUID);
-    bytes.extend_from_slice(&[0, 8, 0, 2, 0, 0]);
-    bytes.extend_from_slice(&[0, 6, 0, 8, 0, 23, 0, 24, 0, 39, 0, 31]);
-    bytes.extend_from_slice(&[0, 25, 0, 12, 0x00, 0x12, 0x34, 0x56, 0, 0, 0, 0, 0, 0, 0, 0]);
-    bytes
+/// A Solicit from ISC dhclient 4.4.3-P1 (`dhclient -6 -P`, Debian's
+/// dhclient.conf), captured by `tests/wire_ipv6_tshark.rs`: Client
+/// Identifier (DUID-LLT), Option Request (DNS servers, domain search
+/// list, FQDN, SNTP), Elapsed Time 0, IA_PD (IAID from the MAC, T1 3600,
+/// T2 5400, no prefix hint).
+const DHCLIENT_SOLICIT: &str = "0192a1660001000e0001000132aa13b052540012345600060008001700\
+                                180027001f0008000200000019000c0012345600000e1000001518";
+
+/// Its Request after our Advertise: our Server Identifier (DUID-LL
+/// 02:00:5e:00:00:01) and the IA_PD with the prefix offered, at
+/// dhclient's own lifetimes (7200 / 7500).
+const DHCLIENT_REQUEST: &str = "03e188660001000e0001000132aa13b05254001234560002000a00030001\
+                                02005e00000100060008001700180027001f000800020000001900290012\
+                                345600000e1000001518001a001900001c2000001d4c3820010db80100ab\
+                                000000000000000000";
+
+fn bytes(hex_text: &str) -> Vec<u8> {
+    let compact: String = hex_text.split_whitespace().collect();
+    hex::decode(compact).unwrap()
 }
 
 #[test]
 fn dhclient_solicit_is_read() {
-    let bytes = dhclient_solicit(0x00ab_cdef);
+    let bytes = bytes(DHCLIENT_SOLICIT);
     let packet = Packet::new_checked(&bytes[..]).unwrap();
     assert_eq!(packet.msg_type(), MessageType::Solicit);
-    assert_eq!(packet.transaction_id(), 0x00ab_cdef);
+    assert_eq!(packet.transaction_id(), 0x0092_a166);
     assert_eq!(packet.options().count(), 4);
     let repr = Dhcpv6Repr::parse(&bytes).unwrap();
     assert_eq!(repr.client_id, Some(&CLIENT_DUID[..]));
@@ -42,9 +47,35 @@ fn dhclient_solicit_is_read() {
     assert!(!repr.requests(OptionCode::IaPd));
     assert!(!repr.rapid_commit);
     let ia = repr.ia_pd.unwrap();
-    assert_eq!((ia.iaid, ia.t1, ia.t2), (0x0012_3456, 0, 0));
+    assert_eq!((ia.iaid, ia.t1, ia.t2), (0x0012_3456, 3600, 5400));
     assert_eq!(ia.prefixes().count(), 0);
     assert_eq!((repr.ia_pd_count, repr.ia_na, repr.ia_ta), (1, None, false));
+}
+
+#[test]
+fn dhclient_request_is_read() {
+    let bytes = bytes(DHCLIENT_REQUEST);
+    let repr = Dhcpv6Repr::parse(&bytes).unwrap();
+    assert_eq!(repr.msg_type, MessageType::Request);
+    assert_eq!(repr.transaction_id, 0x00e1_8866);
+    assert_eq!(repr.client_id, Some(&CLIENT_DUID[..]));
+    assert_eq!(
+        repr.server_id,
+        Some(&duid::ll(duid::HW_ETHERNET, &[2, 0, 0x5e, 0, 0, 1])[..])
+    );
+    let ia = repr.ia_pd.unwrap();
+    assert_eq!(
+        ia.prefixes().collect::<Result<Vec<_>>>().unwrap(),
+        [IaPrefix {
+            preferred_lifetime: 7200,
+            valid_lifetime: 7500,
+            prefix: "2001:db8:100:ab00::/56".parse().unwrap(),
+        }]
+    );
+    // Truncated anywhere: an error or a shorter message, never a panic.
+    for len in 0..bytes.len() {
+        let _ = Dhcpv6Repr::parse(&bytes[..len]);
+    }
 }
 
 #[test]
@@ -140,7 +171,7 @@ fn builder_refuses_a_small_buffer() {
 
 #[test]
 fn malformed_messages_are_errors() {
-    let base = dhclient_solicit(1);
+    let base = bytes(DHCLIENT_SOLICIT);
     let with = |extra: &[u8]| {
         let mut bytes = base.clone();
         bytes.extend_from_slice(extra);
