@@ -152,13 +152,18 @@ listen = "{LOOPBACK}:{MGMT_PORT}"
 }
 
 fn http_get(ns: &Netns, path: &str) -> Result<String> {
+    http_get_from(ns, MGMT_PORT, path)
+}
+
+/// `GET path` on the management HTTP server at `port` in `ns`; the body.
+fn http_get_from(ns: &Netns, port: u16, path: &str) -> Result<String> {
     let path = path.to_owned();
     ns.run(move || -> Result<String> {
-        let mut stream = TcpStream::connect((LOOPBACK, MGMT_PORT))?;
+        let mut stream = TcpStream::connect((LOOPBACK, port))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {LOOPBACK}:{MGMT_PORT}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\nConnection: close\r\n\r\n"
         )?;
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
@@ -179,6 +184,12 @@ fn api_sessions(ns: &Netns) -> Vec<serde_json::Value> {
 }
 
 fn start_lns(ns: &Netns, config: &Path, log: &Path) -> Result<Process> {
+    start_node(ns, "tunnelnas LNS", MGMT_PORT, config, log)
+}
+
+/// Starts the binary in `ns` with `config` and waits for `/healthz` on
+/// `port`.
+fn start_node(ns: &Netns, name: &str, port: u16, config: &Path, log: &Path) -> Result<Process> {
     let mut command = ns.command(env!("CARGO_BIN_EXE_tunnelnas"));
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("TUNNELNAS_") {
@@ -190,20 +201,20 @@ fn start_lns(ns: &Netns, config: &Path, log: &Path) -> Result<Process> {
         .args(["run", "-c"])
         .arg(config)
         .args(["--log-format", "text", "--log-level", "info"]);
-    let mut lns = ns.spawn("tunnelnas LNS", command, log)?;
+    let mut node = ns.spawn(name, command, log)?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if http_get(ns, "/healthz").is_ok_and(|body| body.trim() == "ok") {
-            return Ok(lns);
+        if http_get_from(ns, port, "/healthz").is_ok_and(|body| body.trim() == "ok") {
+            return Ok(node);
         }
-        if let Some(status) = lns.try_wait()? {
+        if let Some(status) = node.try_wait()? {
             bail!(
-                "the LNS exited ({status}) before /healthz answered; log:\n{}",
-                lns.log_tail(60)
+                "{name} exited ({status}) before /healthz answered; log:\n{}",
+                node.log_tail(60)
             );
         }
         if Instant::now() >= deadline {
-            bail!("the LNS's /healthz did not answer within 20 s; log:\n{}", lns.log_tail(60));
+            bail!("{name}'s /healthz did not answer within 20 s; log:\n{}", node.log_tail(60));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -496,5 +507,195 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
         ensure!(tshark.count(&pcap, Some(filter))? > 0, "no {what} in the capture");
     }
     eprintln!("done after {:?}", started.elapsed());
+    Ok(())
+}
+
+/// The L2TP addresses of our LAC and our LNS in the end-to-end test.
+const E2E_LAC: Ipv4Addr = Ipv4Addr::new(10, 93, 0, 1);
+const E2E_LNS: Ipv4Addr = Ipv4Addr::new(10, 93, 0, 2);
+const E2E_LAC_PORT: u16 = 9183;
+const E2E_LNS_PORT: u16 = 9184;
+const E2E_SECRET: &str = "lac-to-lns-s3cret";
+
+/// Item 8.1: a Linux pppd subscriber (kernel PPPoE) dials our LAC, which
+/// hands it to our LNS with the proxy LCP and proxy authentication AVPs;
+/// the LNS adopts both (its proxy policies' defaults: `accept`, `verify`
+/// with RADIUS), gives the subscriber an address and routes it through
+/// TUN. The subscriber's pings to the LNS's address cross our LAC, our
+/// LNS and the kernel; the namespace pings the subscriber back.
+#[test]
+fn linux_pppd_subscriber_pings_through_our_lac_and_our_lns() -> Result<()> {
+    common::require_root()?;
+    LinuxPeer::image()?;
+    let started = Instant::now();
+    let ns = Netns::new("lnse2e")?;
+    ns.add_addr("lo", &format!("{E2E_LAC}/32"))?;
+    ns.add_addr("lo", &format!("{E2E_LNS}/32"))?;
+    let tap = common::unique_ifname("tnsub")?;
+    ns.add_tap(&tap)?;
+    let tun = common::unique_ifname("tnlns")?;
+    let dir = common::tempdir("lnse2e")?;
+    let capture = LiveCapture::start(&ns, "any", &dir.path().join("e2e.pcap"))?;
+    let radius = FreeRadius::builder()
+        .in_netns(&ns, LOOPBACK.into())
+        .user(
+            UserEntry::new("e2e@wholesale.example")
+                .password("E2e-Pass-1")
+                .l2tp_tunnel(1, &E2E_LNS.to_string(), E2E_SECRET, 1),
+        )
+        .start()?;
+    let lac_state = dir.path().join("lac-state");
+    let lns_state = dir.path().join("lns-state");
+    std::fs::create_dir_all(&lac_state)?;
+    std::fs::create_dir_all(&lns_state)?;
+    let lac_config = format!(
+        r#"[node]
+nas_identifier = "e2e-lac"
+state_dir = "{lac_state}"
+
+[pppoe]
+ac_name = "tn-lac"
+
+[[pppoe.interface]]
+name = "{tap}"
+
+[ppp]
+auth_protocols = ["chap"]
+
+[l2tp]
+listen = "{E2E_LAC}:1701"
+
+[lac]
+auth_group = "aaa"
+acct_group = "aaa"
+
+[radius.group.aaa]
+timeout = "3s"
+
+[[radius.group.aaa.server]]
+address = "{LOOPBACK}"
+secret = "{secret}"
+
+[metrics]
+listen = "{LOOPBACK}:{E2E_LAC_PORT}"
+
+[api]
+listen = "{LOOPBACK}:{E2E_LAC_PORT}"
+"#,
+        lac_state = lac_state.display(),
+        secret = radius.secret()
+    );
+    let lns_config = format!(
+        r#"[node]
+nas_identifier = "e2e-lns"
+state_dir = "{lns_state}"
+
+[ppp]
+auth_protocols = ["chap"]
+
+[l2tp]
+listen = "{E2E_LNS}:1701"
+
+[lns]
+auth_group = "aaa"
+acct_group = "aaa"
+local_address = "{LNS_LOCAL}"
+default_pool = "residential"
+tun_name = "{tun}"
+
+[[lns.pool]]
+name = "residential"
+networks = ["10.64.0.0/24"]
+
+[[lns.peer]]
+network = "{E2E_LAC}/32"
+secret = "{E2E_SECRET}"
+
+[radius.group.aaa]
+timeout = "3s"
+
+[[radius.group.aaa.server]]
+address = "{LOOPBACK}"
+secret = "{secret}"
+
+[metrics]
+listen = "{LOOPBACK}:{E2E_LNS_PORT}"
+
+[api]
+listen = "{LOOPBACK}:{E2E_LNS_PORT}"
+"#,
+        lns_state = lns_state.display(),
+        secret = radius.secret()
+    );
+    let lac_path = dir.path().join("lac.toml");
+    let lns_path = dir.path().join("lns.toml");
+    std::fs::write(&lac_path, lac_config)?;
+    std::fs::write(&lns_path, lns_config)?;
+    let lns_log = dir.path().join("lns.log");
+    let lac_log = dir.path().join("lac.log");
+    let _lns = start_node(&ns, "tunnelnas LNS", E2E_LNS_PORT, &lns_path, &lns_log)?;
+    let _lac = start_node(&ns, "tunnelnas LAC", E2E_LAC_PORT, &lac_path, &lac_log)?;
+    let guest = LinuxPeer::boot(
+        &ns,
+        &tap,
+        GUEST_RUN_LIMIT_SECONDS,
+        &[
+            ("tn.mode", "pppoe-client"),
+            ("tn.user", "e2e@wholesale.example"),
+            ("tn.pass", "E2e-Pass-1"),
+            ("tn.auth", "chap"),
+            ("tn.runfor", &GUEST_RUN_LIMIT_SECONDS.to_string()),
+        ],
+    )?;
+    let diagnostics = |guest: &LinuxPeer| -> String {
+        format!(
+            "--- LAC log (tail):\n{}\n--- LNS log (tail):\n{}\n--- guest console (tail):\n{}\n--- FreeRADIUS log (tail):\n{}\n",
+            tail(&read_lossy(&lac_log), 80),
+            tail(&read_lossy(&lns_log), 80),
+            tail(&read_lossy(guest.console_log()).replace('\r', ""), 40),
+            tail(&radius.log(), 30)
+        )
+    };
+    let deadline = Instant::now() + UP_TIMEOUT;
+    while ping_result(&guest.lines_so_far()).is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let lines = guest.lines_so_far();
+    eprintln!("subscriber reported after {:?}: {lines:?}", started.elapsed());
+    let address = Ipv4Addr::new(10, 64, 0, 1);
+    ensure!(
+        up_line(&lines) == Some((address, LNS_LOCAL)) && ping_result(&lines) == Some(true),
+        "the subscriber did not come up with {address} / {LNS_LOCAL} and ping: {lines:?}{}",
+        diagnostics(&guest)
+    );
+    ns.ping(address.into())
+        .map_err(|e| anyhow!("{e}{}", diagnostics(&guest)))?;
+    // The LNS adopted the LAC's LCP and verified the proxied CHAP with
+    // RADIUS: no second negotiation with the subscriber.
+    let metrics = http_get_from(&ns, E2E_LNS_PORT, "/metrics")?;
+    for expected in [
+        "tunnelnas_lns_proxy_lcp_total{outcome=\"accepted\"} 1",
+        "tunnelnas_lns_proxy_auth_total{outcome=\"accepted\"} 1",
+    ] {
+        ensure!(
+            metrics.contains(expected),
+            "LNS /metrics lacks {expected}:\n{}{}",
+            metrics
+                .lines()
+                .filter(|l| l.starts_with("tunnelnas_lns_"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            diagnostics(&guest)
+        );
+    }
+    drop(guest);
+    let pcap = capture.stop()?;
+    let tshark = Tshark::new().radius_secret(radius.secret());
+    tshark.assert_clean(&pcap)?;
+    // The ICCN carried the proxy AVPs the LNS adopted.
+    ensure!(
+        tshark.count(&pcap, Some("l2tp.avp.type == 27 && l2tp.avp.type == 30"))? > 0,
+        "no ICCN with Last Sent LCP CONFREQ and Proxy Authen Name in the capture"
+    );
     Ok(())
 }
