@@ -3,7 +3,8 @@
 //! or PPP.
 //!
 //! * [`core`]: the sans-IO [`DialCore`] (tunnel, calls, PPP client links,
-//!   data framing; RFC 2661 §5.4, §7, RFC 1661, RFC 1332);
+//!   data framing; RFC 2661 §5.4, §7, RFC 1661, RFC 1332), and [`event`],
+//!   what it reports;
 //! * this module: its driver on tokio (one current-thread runtime): a UDP
 //!   socket on an ephemeral port towards the LNS, and for a single call a
 //!   TUN device ([`crate::dataplane::tun`]) with the IPCP address as a
@@ -25,6 +26,7 @@
 //! address of every control message itself.
 
 pub mod core;
+pub mod event;
 
 #[cfg(test)]
 mod tests;

@@ -401,3 +401,103 @@ fn garbage_is_counted_never_fatal() {
     // Still up.
     assert!(world.run_until(Duration::from_secs(1), |w| w.dial.calls_up() == 1));
 }
+
+/// A data message from the LNS on `call` carrying `ppp` as given (any
+/// framing), with Ns when `ns` is set.
+fn from_lns(world: &mut World, call: SessionHandle, ns: Option<u16>, ppp: &[u8]) {
+    use crate::wire::l2tp::HeaderRepr;
+    let mut header = HeaderRepr::data(call.tunnel_id, call.session_id);
+    if let Some(ns) = ns {
+        header = header.with_ns(ns);
+    }
+    let room = header.header_len();
+    let mut datagram = vec![0u8; room + ppp.len()];
+    datagram[room..].copy_from_slice(ppp);
+    let start = header.emit_before(&mut datagram, room, ppp.len()).unwrap();
+    assert_eq!(start, 0);
+    world.dial.handle_datagram(world.now, LNS, &datagram);
+}
+
+#[test]
+fn frames_without_address_control_or_with_a_compressed_protocol_are_read() {
+    let mut world = World::new(client("alice-pw"), lns("192.0.2.0/24"));
+    world.dial.dial(world.now).unwrap();
+    assert!(world.run_until(Duration::from_secs(10), |w| !w.ups().is_empty()));
+    let (call, local, ..) = world.ups()[0];
+    let mut packet = [0u8; 64];
+    let len = icmp::write_echo_request(&mut packet, (LNS_IP, local), 3, 1, 8).unwrap();
+    let packet = &packet[..len];
+    // RFC 1661 §6.5–§6.6: FF 03 omitted, the Protocol field compressed,
+    // or both, as well as the full form.
+    for prefix in [
+        &[0xff, 0x03, 0x00, 0x21][..],
+        &[0x00, 0x21],
+        &[0xff, 0x03, 0x21],
+        &[0x21],
+    ] {
+        let mut ppp = prefix.to_vec();
+        ppp.extend_from_slice(packet);
+        from_lns(&mut world, call, None, &ppp);
+    }
+    let mut buf = [0u8; 256];
+    let mut delivered = 0;
+    while let Some((on, n)) = world.dial.poll_ip(&mut buf) {
+        assert_eq!((on, &buf[..n]), (call, packet));
+        delivered += 1;
+    }
+    assert_eq!(delivered, 4, "{:?}", world.dial.stats());
+}
+
+#[test]
+fn sequenced_data_from_the_lns_turns_our_ns_on() {
+    use crate::wire::l2tp::Packet;
+    let mut world = World::new(client("alice-pw"), lns("192.0.2.0/24"));
+    world.dial.dial(world.now).unwrap();
+    assert!(world.run_until(Duration::from_secs(10), |w| !w.ups().is_empty()));
+    let (call, local, ..) = world.ups()[0];
+    let mut ping = [0u8; 64];
+    let len = icmp::write_echo_request(&mut ping, (local, LNS_IP), 4, 1, 8).unwrap();
+    let sent = |world: &mut World| {
+        world.dial.handle_ip(world.now, &ping[..len]);
+        let mut buf = vec![0u8; MAX_CONTROL_LEN];
+        let (_, n) = world.dial.poll_datagram(world.now, &mut buf).unwrap();
+        let packet = Packet::new_checked(&buf[..n]).unwrap();
+        packet.ns()
+    };
+    assert_eq!(sent(&mut world), None, "no sequencing asked for");
+    // RFC 2661 §5.4: the LNS sends Ns; from then on so do we.
+    let mut ppp = vec![0xff, 0x03, 0x00, 0x21];
+    ppp.extend_from_slice(&ping[..len]);
+    from_lns(&mut world, call, Some(0), &ppp);
+    assert_eq!(sent(&mut world), Some(0));
+    assert_eq!(sent(&mut world), Some(1));
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_datagrams_and_packets_never_panic(
+        datagrams in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..80), 0..40),
+        packets in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..80), 0..10),
+    ) {
+        let mut world = World::new(client("alice-pw"), lns("192.0.2.0/24"));
+        world.dial.dial(world.now).unwrap();
+        proptest::prop_assert!(world.run_until(Duration::from_secs(10), |w| !w.ups().is_empty()));
+        let (call, ..) = world.ups()[0];
+        for mut datagram in datagrams {
+            // Half of them aimed at our call, to reach the PPP parser.
+            if datagram.len() >= 6 && datagram[0] & 1 == 1 {
+                datagram[0] &= 0x3c;
+                datagram[1] = 0x02;
+                datagram[2..4].copy_from_slice(&call.tunnel_id.to_be_bytes());
+                datagram[4..6].copy_from_slice(&call.session_id.to_be_bytes());
+            }
+            world.dial.handle_datagram(world.now, LNS, &datagram);
+        }
+        for packet in packets {
+            world.dial.handle_ip(world.now, &packet);
+        }
+        world.step();
+        world.dial.close(world.now);
+        proptest::prop_assert!(world.run_until(Duration::from_secs(10), |w| w.dial.is_closed()));
+    }
+}
