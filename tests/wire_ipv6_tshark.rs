@@ -32,9 +32,14 @@
 //! header, and writes the answers back in Ethernet frames. ISC dhclient 4.4 (`dhclient -6 -P`, Debian's dhclient.conf)
 //! must bind the delegated prefix with our lifetimes and DNS server, and
 //! the Linux kernel must take the RA: SLAAC address from the /64 and a
-//! default route via `fe80::1`. The whole exchange is written to a pcap
-//! and must be clean under tshark, with dhclient's Solicit, our
-//! Advertise, its Request and our Reply in that order.
+//! default route via `fe80::1`. A third test does the same with dhcpcd
+//! 9.4 (`ia_pd` in its configuration; it runs router solicitation and
+//! SLAAC itself): its log must show the delegated prefix and the SLAAC
+//! address. Each exchange is written to a pcap and must be clean under
+//! tshark, with the client's Solicit, our Advertise, its Request and our
+//! Reply in that order. The veth offloads the client's UDP checksums,
+//! which the test completes as a NIC would (see
+//! `complete_udp_checksum`).
 
 mod common;
 
@@ -455,12 +460,10 @@ fn client_addresses(ns: &Netns) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-#[test]
-fn isc_dhclient_and_the_linux_kernel_take_what_the_responder_gives() -> Result<()> {
-    common::require_root()?;
-    common::require_tool("dhclient", "isc-dhcp-client")?;
-    let dir = tempdir("ipv6-dhclient")?;
-    let ns = Netns::new("v6dhcp")?;
+/// A namespace with a veth pair, the client's end up with IPv6 and
+/// router advertisements accepted, ours silent and read by a [`RawLink`].
+fn veth_link(tag: &str) -> Result<(Netns, RawLink)> {
+    let ns = Netns::new(tag)?;
     ns.ip([
         "link",
         "add",
@@ -476,51 +479,55 @@ fn isc_dhclient_and_the_linux_kernel_take_what_the_responder_gives() -> Result<(
         "02:00:5e:00:00:01",
     ])?;
     // Our end stays silent: the responder speaks for it.
-    ns.exec(&[
-        "sysctl",
-        "-qw",
-        &format!("net.ipv6.conf.{SERVER_IF}.disable_ipv6=1"),
-    ])?;
-    ns.exec(&[
-        "sysctl",
-        "-qw",
-        &format!("net.ipv6.conf.{CLIENT_IF}.accept_ra=1"),
-    ])?;
+    let silent = format!("net.ipv6.conf.{SERVER_IF}.disable_ipv6=1");
+    ns.exec(&["sysctl", "-qw", silent.as_str()])?;
+    let accept_ra = format!("net.ipv6.conf.{CLIENT_IF}.accept_ra=1");
+    ns.exec(&["sysctl", "-qw", accept_ra.as_str()])?;
     ns.ip(["link", "set", SERVER_IF, "up"])?;
     ns.ip(["link", "set", CLIENT_IF, "up"])?;
     let link = ns
         .run(|| RawLink::open(SERVER_IF))?
         .context("AF_PACKET socket on the server end")?;
+    Ok((ns, link))
+}
 
-    let server_duid = duid::ll(duid::HW_ETHERNET, &SERVER_MAC);
+/// The delegated prefix of the real-client tests.
+const DELEGATED: &str = "2001:db8:100:ab00::/56";
+
+/// A responder with the real-client tests' settings.
+fn real_client_responder(now: Instant) -> Result<Ipv6Services> {
     let config = Ipv6ServicesConfig {
         dns: vec![addr("2001:db8::53")],
-        server_duid,
+        server_duid: duid::ll(duid::HW_ETHERNET, &SERVER_MAC),
         ..Ipv6ServicesConfig::default()
     };
-    let prefix = "2001:db8:100:ab00::/56";
-    let start = Instant::now();
-    let mut services = Ipv6Services::new(Arc::new(config), OUR_IID, PEER_IID, start);
+    let mut services = Ipv6Services::new(Arc::new(config), OUR_IID, PEER_IID, now);
     services.set_prefix(Some("2001:db8:1:2::/64".parse()?));
-    services.set_delegation(Some(Delegation::new(prefix.parse()?, 3600, 7200)));
+    services.set_delegation(Some(Delegation::new(DELEGATED.parse()?, 3600, 7200)));
+    Ok(services)
+}
 
-    let leases = dir.path().join("dhclient6.leases");
-    let mut dhclient: Option<Process> = None;
-    let mut captured: Vec<Vec<u8>> = Vec::new();
+/// Serves the link until `check` (called every 200 ms with whether a
+/// prefix was delegated and the client end's addresses) says done, for
+/// at most 40 s. Every IPv6 packet both ways lands in `captured`.
+fn serve_until(
+    ns: &Netns,
+    link: &RawLink,
+    services: &mut Ipv6Services,
+    captured: &mut Vec<Vec<u8>>,
+    mut check: impl FnMut(bool, &str) -> Result<bool>,
+) -> Result<()> {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(40);
     let mut delegated = false;
     let mut buf = [0u8; 2048];
     let mut next_check = start;
-    let deadline = start + Duration::from_secs(40);
-    let (lease, addrs) = loop {
+    loop {
         let now = Instant::now();
         ensure!(
             now < deadline,
-            "no binding within 40 s (delegated: {delegated}); dhclient log:\n{}\naddresses:\n{}",
-            dhclient
-                .as_ref()
-                .map(|d| d.log_tail(30))
-                .unwrap_or_default(),
-            client_addresses(&ns).unwrap_or_default()
+            "not done within 40 s (delegated: {delegated}); addresses:\n{}",
+            client_addresses(ns).unwrap_or_default()
         );
         while let Some(len) = link.recv(&mut buf).context("reading the veth")? {
             let Some(packet) = buf.get(14..len) else {
@@ -551,8 +558,54 @@ fn isc_dhclient_and_the_linux_kernel_take_what_the_responder_gives() -> Result<(
         }
         if now >= next_check {
             next_check = now + Duration::from_millis(200);
-            let addrs = client_addresses(&ns)?;
-            if dhclient.is_none() && addrs.contains("scope link") && !addrs.contains("tentative") {
+            if check(delegated, &client_addresses(ns)?)? {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether the client end's link-local address is usable (DAD done).
+fn link_local_ready(addrs: &str) -> bool {
+    addrs.contains("scope link") && !addrs.contains("tentative")
+}
+
+/// Writes `captured` to `name` in `dir`, checks it is clean under
+/// tshark, and returns the DHCPv6 message types in order.
+fn dissect(dir: &std::path::Path, name: &str, captured: &[Vec<u8>]) -> Result<Vec<String>> {
+    let mut dump = PcapDump::create(&dir.join(name))?;
+    for packet in captured {
+        dump.write_frame(&frame(packet))?;
+    }
+    let path = dump.finish()?;
+    let tshark = Tshark::new().pref("udp.check_checksum", "TRUE");
+    tshark.assert_clean(&path)?;
+    Ok(tshark
+        .fields(&path, Some("dhcpv6"), &["dhcpv6.msgtype"])?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+#[test]
+fn isc_dhclient_and_the_linux_kernel_take_what_the_responder_gives() -> Result<()> {
+    common::require_root()?;
+    common::require_tool("dhclient", "isc-dhcp-client")?;
+    let dir = tempdir("ipv6-dhclient")?;
+    let (ns, link) = veth_link("v6dhclient")?;
+    let mut services = real_client_responder(Instant::now())?;
+    let leases = dir.path().join("dhclient6.leases");
+    let mut dhclient: Option<Process> = None;
+    let mut captured = Vec::new();
+    let mut addrs = String::new();
+    let served = serve_until(
+        &ns,
+        &link,
+        &mut services,
+        &mut captured,
+        |delegated, now| {
+            if dhclient.is_none() && link_local_ready(now) {
                 let mut command = ns.command("dhclient");
                 command
                     .args(["-6", "-P", "-d", "-v", "-sf", "/bin/true", "-lf"])
@@ -563,16 +616,22 @@ fn isc_dhclient_and_the_linux_kernel_take_what_the_responder_gives() -> Result<(
                 let log = dir.path().join("dhclient.log");
                 dhclient = Some(ns.spawn("dhclient -6 -P", command, &log)?);
             }
+            addrs = now.to_owned();
             let lease = std::fs::read_to_string(&leases).unwrap_or_default();
-            if delegated && lease.contains("iaprefix") && addrs.contains("2001:db8:1:2:") {
-                break (lease, addrs);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+            Ok(delegated && lease.contains("iaprefix") && now.contains("2001:db8:1:2:"))
+        },
+    );
+    if let Err(error) = served {
+        let log = dhclient
+            .as_ref()
+            .map(|d| d.log_tail(30))
+            .unwrap_or_default();
+        bail!("{error:#}\ndhclient log:\n{log}");
+    }
     // dhclient bound our prefix with our lifetimes, T1, T2 and DNS.
+    let lease = std::fs::read_to_string(&leases)?;
     for needle in [
-        &format!("iaprefix {prefix}") as &str,
+        &format!("iaprefix {DELEGATED}") as &str,
         "preferred-life 3600",
         "max-life 7200",
         "renew 1800",
@@ -592,22 +651,67 @@ fn isc_dhclient_and_the_linux_kernel_take_what_the_responder_gives() -> Result<(
         "no default route via fe80::1: {routes}\naddresses: {addrs}"
     );
     drop(dhclient);
-
-    let mut dump = PcapDump::create(&dir.path().join("dhclient.pcap"))?;
-    for packet in &captured {
-        dump.write_frame(&frame(packet))?;
-    }
-    let path = dump.finish()?;
-    let tshark = Tshark::new().pref("udp.check_checksum", "TRUE");
-    tshark.assert_clean(&path)?;
-    let types: Vec<String> = tshark
-        .fields(&path, Some("dhcpv6"), &["dhcpv6.msgtype"])?
-        .into_iter()
-        .flatten()
-        .collect();
+    let types = dissect(dir.path(), "dhclient.pcap", &captured)?;
     ensure!(
         types.starts_with(&["1", "2", "3", "7"].map(String::from)),
         "DHCPv6 exchange: {types:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn dhcpcd_takes_the_delegated_prefix_and_the_router_advertisement() -> Result<()> {
+    common::require_root()?;
+    common::require_tool("dhcpcd", "dhcpcd-base")?;
+    let dir = tempdir("ipv6-dhcpcd")?;
+    let (ns, link) = veth_link("v6dhcpcd")?;
+    let mut services = real_client_responder(Instant::now())?;
+    // dhcpcd asks for a prefix only when told to, and then must not run
+    // router solicitation on other interfaces (dhcpcd.conf(5), ia_pd).
+    let conf = dir.path().join("dhcpcd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "ipv6only\nnoipv6rs\noption dhcp6_name_servers\ninterface {CLIENT_IF}\n\
+             ipv6rs\nia_pd 1 -\n"
+        ),
+    )?;
+    // dhcpcd keeps its lease in a fixed place; without a stale one it
+    // starts from Solicit.
+    let stale = std::path::Path::new("/var/lib/dhcpcd").join(format!("{CLIENT_IF}.lease6"));
+    let _ = std::fs::remove_file(&stale);
+    let mut dhcpcd: Option<Process> = None;
+    let mut captured = Vec::new();
+    let log = dir.path().join("dhcpcd.log");
+    let served = serve_until(
+        &ns,
+        &link,
+        &mut services,
+        &mut captured,
+        |delegated, now| {
+            if dhcpcd.is_none() && link_local_ready(now) {
+                let mut command = ns.command("dhcpcd");
+                command
+                    .args(["-B", "-d", "-6", "-f"])
+                    .arg(&conf)
+                    .arg(CLIENT_IF);
+                dhcpcd = Some(ns.spawn("dhcpcd -6", command, &log)?);
+            }
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            Ok(delegated && text.contains(DELEGATED) && text.contains("2001:db8:1:2:"))
+        },
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    if let Err(error) = served {
+        bail!("{error:#}\ndhcpcd log:\n{}", common::tail(&text, 40));
+    }
+    drop(dhcpcd);
+    let _ = std::fs::remove_file(&stale);
+    let types = dissect(dir.path(), "dhcpcd.pcap", &captured)?;
+    ensure!(
+        types.starts_with(&["1", "2", "3", "7"].map(String::from)),
+        "DHCPv6 exchange: {types:?}\ndhcpcd log:\n{}",
+        common::tail(&text, 40)
     );
     Ok(())
 }
