@@ -501,3 +501,27 @@ proptest::proptest! {
         proptest::prop_assert!(world.run_until(Duration::from_secs(10), |w| w.dial.is_closed()));
     }
 }
+
+#[test]
+fn a_silent_lns_is_a_set_up_timeout_naming_the_step() {
+    let mut world = World::new(client("alice-pw"), lns("192.0.2.0/24"));
+    world.drop = Box::new(|_| true);
+    world.dial.dial(world.now).unwrap();
+    let start = world.now;
+    assert!(world.run_until(Duration::from_secs(40), |w| !w.downs().is_empty()));
+    let took = world.now - start;
+    assert!(
+        took >= Duration::from_secs(30) && took < Duration::from_secs(31),
+        "{took:?}"
+    );
+    let (_, reason) = world.downs()[0].clone();
+    assert_eq!(
+        reason,
+        DownCause::Timeout {
+            stage: super::SetupStage::Tunnel
+        }
+    );
+    assert!(reason.to_string().contains("no SCCRP"), "{reason}");
+    world.dial.close(world.now);
+    assert!(world.run_until(Duration::from_secs(1), |w| w.dial.is_closed()));
+}
