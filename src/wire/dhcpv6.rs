@@ -601,7 +601,7 @@ impl<'b> MessageBuilder<'b> {
     }
 
     /// An IA_NA (§21.4) holding only a Status Code (we assign no
-    /// addresses: NoAddrsAvail, §18.3.2).
+    /// addresses: NoAddrsAvail, §18.3.9).
     pub fn ia_na_status(
         &mut self,
         iaid: u32,

@@ -46,9 +46,9 @@
 //!   Replies carry our Server Identifier and the client's Client
 //!   Identifier, echo the transaction-id, and go to the client's address
 //!   and source port. T1 and T2 are 0.5 and 0.8 of the preferred
-//!   lifetime (the values §21.4 recommends; never zero, which ISC
+//!   lifetime (the values §21.21 recommends; never zero, which ISC
 //!   dhclient would replace by its own). No prefix to delegate: the
-//!   IA_PD comes back with Status Code NoPrefixAvail (§18.3.1). An IA_NA
+//!   IA_PD comes back with Status Code NoPrefixAvail (§18.3.9). An IA_NA
 //!   comes back with NoAddrsAvail: the LNS delegates prefixes and
 //!   leaves addresses to SLAAC. Only a message's first IA_PD is
 //!   answered. A prefix that [`Ipv6Services::set_delegation`] replaced is
@@ -57,11 +57,12 @@
 //!   dropped.
 //! * **Neighbor Discovery**: Neighbor Solicitations and Advertisements,
 //!   Redirects and a peer's Router Advertisements are counted and
-//!   ignored. A PPP link has no link-layer addresses, so there is no
-//!   address resolution to answer (RFC 5072 §5 and RFC 4861 §3: "the
-//!   link-layer address … does not exist on point-to-point links"), and
-//!   IPv6CP already made the interface identifiers unique, which is what
-//!   Duplicate Address Detection would check.
+//!   ignored. Address resolution (RFC 4861 §7.2) maps an address to a
+//!   link-layer address, and a PPP link has none: the link-local
+//!   addresses come from the interface identifiers IPv6CP negotiated
+//!   (RFC 5072 §5), which it already made unique on the link, so there
+//!   is nothing for Duplicate Address Detection (RFC 4862 §5.4) to find
+//!   either. Answering them would only add traffic.
 //!
 //! [`Ipv6Services::handle_packet`] takes each IPv6 packet the subscriber
 //! sends (the payload of PPP protocol 0x0057) and says whether it was
@@ -181,7 +182,7 @@ impl Delegation {
         }
     }
 
-    /// T1: half the preferred lifetime (RFC 8415 §21.4), at least 1.
+    /// T1: half the preferred lifetime (RFC 8415 §21.21), at least 1.
     pub fn t1(&self) -> u32 {
         match self.preferred_lifetime {
             dhcpv6::INFINITY => dhcpv6::INFINITY,
