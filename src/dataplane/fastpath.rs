@@ -261,8 +261,11 @@ pub enum Delivery {
         /// The frame.
         range: Range<usize>,
     },
-    /// One IP packet to TUN.
+    /// One IP packet to TUN (or, link-scoped IPv6, to the session's own
+    /// IPv6 services).
     Ip {
+        /// The session's slot.
+        slot: Slot,
         /// The packet.
         range: Range<usize>,
     },
@@ -625,6 +628,7 @@ impl FastPath {
         }
         let delivery = match &mut entry.legs[out_side.index()] {
             Egress::Local => Some(Delivery::Ip {
+                slot: arrived.slot,
                 range: ppp.start + ip_offset..ppp.end,
             }),
             leg => wrap_for_leg(leg, buf, ppp.clone()),

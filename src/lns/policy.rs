@@ -24,7 +24,10 @@
 use std::net::Ipv4Addr;
 
 use crate::aaa::attributes::AcceptAttributes;
+use ipnet::Ipv6Net;
+
 use crate::lns::pool::{PoolConfig, PoolError, PoolStats, Pools};
+use crate::lns::pool6::{Ipv6PoolConfig, Ipv6PoolStats, Ipv6Pools, Lease6, Pool6Error};
 use crate::ppp::auth::AuthMethod;
 
 /// What to do with the LAC's proxy LCP (RFC 2661 §4.4.5).
@@ -128,6 +131,8 @@ pub struct LnsPolicyConfig {
     pub dns: Vec<Ipv4Addr>,
     /// `[[lns.pool]]`.
     pub pools: Vec<PoolConfig>,
+    /// `[[lns.ipv6_pool]]`.
+    pub ipv6_pools: Vec<Ipv6PoolConfig>,
     /// RADIUS group for Access-Requests.
     pub auth_group: String,
     /// RADIUS group for accounting.
@@ -165,11 +170,23 @@ pub enum AddressError {
     Pool(#[from] PoolError),
 }
 
+/// A subscriber's IPv6 prefixes (RFC 3162 §2.3 Framed-IPv6-Prefix or
+/// RFC 3162 §2.6 Framed-IPv6-Pool; RFC 4818 Delegated-IPv6-Prefix or RFC
+/// 6911 §3.4 Delegated-IPv6-Prefix-Pool), leased until released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ipv6Lease {
+    /// The prefix advertised on the link for SLAAC.
+    pub prefix: Option<Ipv6Net>,
+    /// The prefix delegated with DHCPv6.
+    pub delegated: Option<Ipv6Net>,
+}
+
 /// The LNS policy: admission, proxy decisions, addresses.
 #[derive(Debug)]
 pub struct LnsPolicy {
     config: LnsPolicyConfig,
     pools: Pools,
+    ipv6_pools: Ipv6Pools,
     sessions_per_rule: Vec<u32>,
 }
 
@@ -183,7 +200,9 @@ impl LnsPolicy {
     #[must_use]
     pub fn new(config: LnsPolicyConfig) -> Self {
         let pools = Pools::new(config.pools.clone(), Some(config.local_address));
+        let ipv6_pools = Ipv6Pools::new(config.ipv6_pools.clone());
         Self {
+            ipv6_pools,
             sessions_per_rule: vec![0; config.rules.len()],
             pools,
             config,
@@ -284,6 +303,52 @@ impl LnsPolicy {
         self.pools.release(address);
     }
 
+    /// Leases the subscriber's IPv6 prefixes for `accept`: each from
+    /// RADIUS (reserved in its pool when it falls in one) or from the pool
+    /// RADIUS names. A prefix that cannot be had is left out, with its
+    /// error: the session keeps its IPv4 service (and the other prefix).
+    pub fn lease_ipv6(&mut self, accept: &AcceptAttributes) -> (Ipv6Lease, Vec<Pool6Error>) {
+        let mut errors = Vec::new();
+        let mut lease = Ipv6Lease::default();
+        let mut one = |pools: &mut Ipv6Pools,
+                       fixed: Option<(std::net::Ipv6Addr, u8)>,
+                       pool: Option<&String>|
+         -> Option<Ipv6Net> {
+            let result = match (fixed, pool) {
+                (Some((address, len)), _) => Ipv6Net::new(address, len)
+                    .map_err(|_| {
+                        Pool6Error::Unusable(Ipv6Net::new(address, 128).unwrap_or_default())
+                    })
+                    .and_then(|net| pools.reserve(net).map(|_: Lease6| net)),
+                (None, Some(name)) => pools.allocate(name),
+                (None, None) => return None,
+            };
+            result.map_err(|error| errors.push(error)).ok()
+        };
+        lease.prefix = one(
+            &mut self.ipv6_pools,
+            accept.framed_ipv6_prefix,
+            accept.framed_ipv6_pool.as_ref(),
+        );
+        lease.delegated = one(
+            &mut self.ipv6_pools,
+            accept.delegated_ipv6_prefix,
+            accept.delegated_ipv6_prefix_pool.as_ref(),
+        );
+        (lease, errors)
+    }
+
+    /// Gives a leased IPv6 prefix back.
+    pub fn release_ipv6(&mut self, prefix: Ipv6Net) {
+        self.ipv6_pools.release(prefix);
+    }
+
+    /// Every IPv6 pool's figures.
+    #[must_use]
+    pub fn ipv6_pool_stats(&self) -> Vec<Ipv6PoolStats> {
+        self.ipv6_pools.stats()
+    }
+
     /// DNS servers for IPCP (RFC 1877): RADIUS's, else the configured.
     #[must_use]
     pub fn dns(&self, accept: &AcceptAttributes) -> Option<(Ipv4Addr, Option<Ipv4Addr>)> {
@@ -339,9 +404,44 @@ mod tests {
                     networks: vec!["10.65.0.0/24".parse().expect("net")],
                 },
             ],
+            ipv6_pools: vec![Ipv6PoolConfig {
+                name: "pd".into(),
+                prefix: "2001:db8:100::/48".parse().expect("net"),
+                length: 56,
+            }],
             auth_group: "default".into(),
             acct_group: "default".into(),
         })
+    }
+
+    #[test]
+    fn ipv6_prefixes_come_from_radius_or_the_named_pool_and_go_back() {
+        let mut policy = policy();
+        let accept = AcceptAttributes {
+            framed_ipv6_prefix: Some(("2001:db8:1:1::".parse().expect("addr"), 64)),
+            delegated_ipv6_prefix_pool: Some("pd".into()),
+            ..AcceptAttributes::default()
+        };
+        let (lease, errors) = policy.lease_ipv6(&accept);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(lease.prefix, Some("2001:db8:1:1::/64".parse().expect("net")));
+        let delegated = lease.delegated.expect("a /56 from the pool");
+        assert_eq!(delegated.prefix_len(), 56);
+        // The same static prefix twice is refused, the pool gives another.
+        let (again, errors) = policy.lease_ipv6(&accept);
+        assert_eq!(again.prefix, None);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_ne!(again.delegated, Some(delegated));
+        // An unknown pool is an error, not a refused session.
+        let unknown = AcceptAttributes {
+            framed_ipv6_pool: Some("nowhere".into()),
+            ..AcceptAttributes::default()
+        };
+        let (lease, errors) = policy.lease_ipv6(&unknown);
+        assert_eq!(lease, Ipv6Lease::default());
+        assert_eq!(errors, vec![Pool6Error::UnknownPool("nowhere".into())]);
+        policy.release_ipv6(delegated);
+        assert_eq!(policy.ipv6_pool_stats()[0].used, 1);
     }
 
     #[test]

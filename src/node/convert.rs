@@ -272,6 +272,15 @@ pub fn lns_policy_config(config: &Config, lns: &config::Lns) -> LnsPolicyConfig 
         local_address: lns.local_address,
         dns: lns.dns.clone(),
         pools: lns_pools(lns),
+        ipv6_pools: lns
+            .ipv6_pools
+            .iter()
+            .map(|pool| crate::lns::pool6::Ipv6PoolConfig {
+                name: pool.name.clone(),
+                prefix: pool.prefix,
+                length: pool.length,
+            })
+            .collect(),
         auth_group: lns.auth_group.clone(),
         acct_group: lns.acct_group.clone(),
     }
@@ -386,6 +395,10 @@ pub fn node_config(config: &Config) -> Option<NodeCoreConfig> {
         link: server_link_config(&config.ppp),
         lns: config.lns.as_ref().map(|lns| lns_policy_config(config, lns)),
         lns_link,
+        lns_ipv6: std::sync::Arc::new(crate::lns::ipv6::Ipv6ServicesConfig {
+            mtu: Some(u32::from(config.ppp.mru)),
+            ..crate::lns::ipv6::Ipv6ServicesConfig::default()
+        }),
         endpoint,
         lac: LacPolicyConfig {
             select: select_config(lac),

@@ -121,7 +121,13 @@ impl NodeCore {
         match result {
             Ok(Delivery::Datagram { to, range }) => Forward::Datagram { to, range },
             Ok(Delivery::Frame { interface, range }) => Forward::Frame { interface, range },
-            Ok(Delivery::Ip { range }) => {
+            Ok(Delivery::Ip { slot, range }) => {
+                if let Some(packet) = buf.get(range.clone())
+                    && is_link_scoped_ipv6(packet)
+                {
+                    let packet = packet.to_vec();
+                    return self.link_scoped_ipv6(now, slot, &packet);
+                }
                 self.to_tun.packets += 1;
                 self.to_tun.bytes += range.len() as u64;
                 Forward::Tun { range }
@@ -314,5 +320,19 @@ impl NodeCore {
         self.fastpath.follow_sequencing(leg, peer_sequences);
         let result = self.fastpath.forward(now, leg, buf, ppp);
         self.deliver(now, buf, result)
+    }
+}
+
+/// Whether `packet` is IPv6 to a link-local or link-scoped multicast
+/// destination (RFC 4291 §2.5.6, §2.7): Router Solicitations, DHCPv6,
+/// Neighbor Discovery — for the session's own IPv6 services, never TUN.
+fn is_link_scoped_ipv6(packet: &[u8]) -> bool {
+    match packet {
+        [first, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, d0, d1, ..]
+            if first >> 4 == 6 =>
+        {
+            (*d0 == 0xfe && d1 & 0xc0 == 0x80) || (*d0 == 0xff && d1 & 0x0f <= 2)
+        }
+        _ => false,
     }
 }

@@ -60,6 +60,8 @@ pub(super) struct IncomingCall {
     pub(super) lease: Option<std::net::Ipv4Addr>,
     /// Routes installed for the session, to withdraw.
     pub(super) routes: Vec<ipnet::IpNet>,
+    /// IPv6 prefixes leased for the session, to give back.
+    pub(super) ipv6_leases: Vec<ipnet::Ipv6Net>,
     /// The CDN to clear the call with when the session is forgotten.
     pub(super) cdn: Option<ResultCode>,
 }
@@ -242,6 +244,7 @@ impl NodeCore {
                 verifying_proxy: None,
                 lease: None,
                 routes: Vec::new(),
+                ipv6_leases: Vec::new(),
                 cdn: None,
             })),
             service_name: Vec::new(),
@@ -250,6 +253,7 @@ impl NodeCore {
             acct_session_id: acct_session_id.clone(),
             user_name: None,
             link: Some(Box::new(link)),
+            ipv6: None,
             auth_method: None,
             domain_authorized: false,
             auth_frame: None,
@@ -511,6 +515,14 @@ impl NodeCore {
             }
         };
         let dns = lns.dns(&attributes);
+        let (ipv6, ipv6_errors) = lns.lease_ipv6(&attributes);
+        for error in ipv6_errors {
+            tracing::warn!(
+                acct_session_id = %session.acct_session_id,
+                cause = %error,
+                "no IPv6 prefix from this source: the session goes on without it"
+            );
+        }
         let mut routes = Vec::new();
         for route in &attributes.framed_routes {
             routes.push(route.prefix);
@@ -518,17 +530,14 @@ impl NodeCore {
         let local = LocalLeg {
             ipv4: Some((lease.address, lease.source.clone())),
             routes,
-            ipv6_prefix: attributes
-                .framed_ipv6_prefix
-                .and_then(|(addr, len)| ipnet::Ipv6Net::new(addr, len).ok())
-                .map(ipnet::IpNet::V6),
-            delegated_prefix: attributes
-                .delegated_ipv6_prefix
-                .and_then(|(addr, len)| ipnet::Ipv6Net::new(addr, len).ok())
-                .map(ipnet::IpNet::V6),
+            ipv6_prefix: ipv6.prefix.map(ipnet::IpNet::V6),
+            delegated_prefix: ipv6.delegated.map(ipnet::IpNet::V6),
         };
         if let Some(incoming) = session.incoming.as_mut() {
             incoming.lease = Some(lease.address);
+            incoming
+                .ipv6_leases
+                .extend(ipv6.prefix.into_iter().chain(ipv6.delegated));
             if lease.needs_route {
                 incoming
                     .routes
@@ -599,6 +608,7 @@ impl NodeCore {
         if let Stage::Up(SecondLeg::Local(_)) = &session.stage {
             if let (Some(ipv6), Some(slot)) = (ipv6, session.slot) {
                 self.allow_ipv6(slot, ipv6.peer_interface_id);
+                self.start_ipv6(now, token, ipv6);
             }
             return;
         }
@@ -646,9 +656,6 @@ impl NodeCore {
         if let Some(entry) = self.fastpath.entry_mut(slot) {
             entry.sources.extend(sources);
         }
-        if let Some(ipv6) = ipv6 {
-            self.allow_ipv6(slot, ipv6.peer_interface_id);
-        }
         let Some(session) = self.sessions.get_mut(&token) else {
             return;
         };
@@ -685,7 +692,142 @@ impl NodeCore {
                 ..AcceptAttributes::default()
             }));
         }
+        if let Some(ipv6) = ipv6 {
+            self.allow_ipv6(slot, ipv6.peer_interface_id);
+            self.start_ipv6(now, token, ipv6);
+        }
         self.account_session(now, token, AcctStatusType::Start, None);
+    }
+
+    /// IPv6CP is up on a session that is up: its IPv6 services start
+    /// (RAs with the Framed-IPv6-Prefix, DHCPv6 with the delegated one).
+    fn start_ipv6(
+        &mut self,
+        now: Instant,
+        token: u64,
+        negotiated: &crate::ppp::ncp::Ipv6Negotiated,
+    ) {
+        let config = self.config.lns_ipv6.clone();
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        if session.ipv6.is_some() {
+            return;
+        }
+        let Stage::Up(SecondLeg::Local(local)) = &session.stage else {
+            return;
+        };
+        let mut services = crate::lns::ipv6::Ipv6Services::new(
+            config,
+            negotiated.local_interface_id,
+            negotiated.peer_interface_id,
+            now,
+        );
+        let v6 = |net: Option<ipnet::IpNet>| match net {
+            Some(ipnet::IpNet::V6(net)) => Some(net),
+            _ => None,
+        };
+        services.set_prefix(v6(local.ipv6_prefix));
+        if let Some(prefix) = v6(local.delegated_prefix) {
+            services.set_delegation(Some(crate::lns::ipv6::Delegation::new(
+                prefix,
+                IPV6_PREFERRED_LIFETIME,
+                IPV6_VALID_LIFETIME,
+            )));
+        }
+        tracing::info!(
+            acct_session_id = %session.acct_session_id,
+            prefix = ?local.ipv6_prefix,
+            delegated = ?local.delegated_prefix,
+            "IPv6CP up: router advertisements and DHCPv6 start"
+        );
+        session.ipv6 = Some(Box::new(services));
+        self.drain_ipv6(now, token);
+    }
+
+    /// Link-scoped IPv6 from the subscriber: its IPv6 services answer
+    /// (Router Solicitation, DHCPv6) or drop it; nothing reaches TUN.
+    pub(super) fn link_scoped_ipv6(&mut self, now: Instant, slot: Slot, packet: &[u8]) -> Forward {
+        let Some(token) = self.fastpath.entry(slot).map(|e| e.session) else {
+            return self.drop_frame(FastPathDrop::UnknownSession);
+        };
+        let Some(services) = self.sessions.get_mut(&token).and_then(|s| s.ipv6.as_mut()) else {
+            return self.drop_frame(FastPathDrop::NotUp);
+        };
+        if let Some(reply) = crate::lns::echo::echo_reply(packet, services.link_local()) {
+            self.send_ipv6(slot, &reply);
+            return Forward::Control;
+        }
+        services.handle_packet(now, packet);
+        self.drain_ipv6(now, token);
+        Forward::Control
+    }
+
+    /// Sends one IPv6 packet to a subscriber whose PPP ends here, on its
+    /// call (entry `slot`).
+    fn send_ipv6(&mut self, slot: Slot, packet: &[u8]) {
+        let end = CONTROL_HEADROOM + packet.len();
+        let Some(room) = self.scratch.get_mut(CONTROL_HEADROOM..end) else {
+            return;
+        };
+        room.copy_from_slice(packet);
+        let Ok(start) =
+            FrameHeader::new(Protocol::Ipv6).emit_in_headroom(&mut self.scratch, CONTROL_HEADROOM)
+        else {
+            return;
+        };
+        if let Some(Delivery::Datagram { to, range }) =
+            self.fastpath
+                .wrap_for(slot, Side::First, &mut self.scratch, start..end)
+            && let Some(bytes) = self.scratch.get(range)
+        {
+            self.data_out.push_back((to, bytes.to_vec()));
+        }
+    }
+
+    /// Sends what the session's IPv6 services have (IPv6 in PPP, on its
+    /// call), logs their events, arms their timer.
+    pub(super) fn drain_ipv6(&mut self, now: Instant, token: u64) {
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        let (Some(services), Some(slot)) = (session.ipv6.as_mut(), session.slot) else {
+            return;
+        };
+        while let Some(len) = self
+            .scratch
+            .get_mut(CONTROL_HEADROOM..)
+            .and_then(|room| services.poll_transmit(now, room))
+        {
+            let Ok(start) =
+                FrameHeader::new(Protocol::Ipv6).emit_in_headroom(&mut self.scratch, CONTROL_HEADROOM)
+            else {
+                continue;
+            };
+            if let Some(Delivery::Datagram { to, range }) =
+                self.fastpath
+                    .wrap_for(slot, Side::First, &mut self.scratch, start..CONTROL_HEADROOM + len)
+                && let Some(bytes) = self.scratch.get(range)
+            {
+                self.data_out.push_back((to, bytes.to_vec()));
+            }
+        }
+        while let Some(event) = services.poll_event() {
+            match event {
+                crate::lns::ipv6::Ipv6Event::PrefixDelegated { prefix, iaid } => {
+                    tracing::info!(acct_session_id = %session.acct_session_id, %prefix, iaid, "prefix delegated (DHCPv6)");
+                }
+                crate::lns::ipv6::Ipv6Event::PrefixReleased { prefix } => {
+                    tracing::info!(acct_session_id = %session.acct_session_id, %prefix, "delegated prefix released by the subscriber");
+                }
+                crate::lns::ipv6::Ipv6Event::Dropped { reason } => {
+                    tracing::debug!(acct_session_id = %session.acct_session_id, reason = reason.as_str(), "IPv6 control packet dropped");
+                }
+            }
+        }
+        if let Some(at) = services.poll_timeout() {
+            self.timers.push(Reverse((at, token, TimerKind::Ipv6)));
+        }
     }
 
     /// IPv6CP is up: the subscriber's link-local address
@@ -786,6 +928,9 @@ impl NodeCore {
         if let Some(lns) = self.lns.as_mut() {
             if let Some(address) = incoming.lease {
                 lns.release_ipv4(address);
+            }
+            for prefix in &incoming.ipv6_leases {
+                lns.release_ipv6(*prefix);
             }
             lns.call_ended(incoming.rule);
         }
@@ -908,6 +1053,12 @@ impl NodeCore {
         })
     }
 }
+
+/// Lifetimes of a delegated prefix (RFC 8415 §21.22): a day preferred,
+/// two valid; the client renews at T1 = half the preferred lifetime, so a
+/// session that ends takes its prefix away within a day at most.
+const IPV6_PREFERRED_LIFETIME: u32 = 86_400;
+const IPV6_VALID_LIFETIME: u32 = 172_800;
 
 /// Room [`NodeCore::handle_ip`] needs in front of an IP packet from TUN:
 /// the L2TP data header with Length and Ns/Nr (12), `FF 03` and the PPP

@@ -163,8 +163,11 @@ struct Session {
     remote_id: Option<Vec<u8>>,
     acct_session_id: String,
     user_name: Option<String>,
-    /// The PPP link while negotiating; dropped at hand-over.
+    /// The PPP link while negotiating; dropped at hand-over (LAC), kept
+    /// for PPP terminated here.
     link: Option<Box<Link>>,
+    /// PPP terminated here, IPv6CP up: the subscriber's RAs and DHCPv6.
+    ipv6: Option<Box<crate::lns::ipv6::Ipv6Services>>,
     /// Credentials sent to RADIUS (kept for the proxy AVPs).
     auth_method: Option<AuthMethod>,
     /// RADIUS authorized the subscriber's domain, not the subscriber: the
@@ -228,6 +231,8 @@ enum TimerKind {
     SessionTimeout,
     IdleCheck,
     Interim,
+    /// The session's IPv6 services (RAs, DHCPv6 answers).
+    Ipv6,
 }
 
 /// Tunnel bookkeeping for RFC 2867 records.
@@ -778,6 +783,14 @@ impl NodeCore {
                     self.arm(expires, token, TimerKind::IdleCheck);
                 }
             }
+            TimerKind::Ipv6 => {
+                if let Some(services) = session.ipv6.as_mut()
+                    && services.poll_timeout().is_some_and(|t| t <= now)
+                {
+                    services.handle_timeout(now);
+                }
+                self.drain_ipv6(now, token);
+            }
             TimerKind::Interim => {
                 let (Some(at), Some(interval)) = (session.next_interim, session.interim) else {
                     return;
@@ -901,6 +914,7 @@ impl NodeCore {
             acct_session_id: acct_session_id.clone(),
             user_name: None,
             link: Some(Box::new(link)),
+            ipv6: None,
             auth_method: None,
             domain_authorized: false,
             auth_frame: None,

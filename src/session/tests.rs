@@ -71,6 +71,7 @@ fn lac_config() -> NodeCoreConfig {
             discovery: DiscoveryConfig::default(),
         }],
         lns_link: link.clone(),
+        lns_ipv6: Arc::default(),
         lns: None,
         link,
         endpoint: EndpointConfig {

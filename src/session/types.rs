@@ -31,6 +31,9 @@ pub struct NodeCoreConfig {
     /// The PPP server link of sessions terminated here (IPCP address and
     /// DNS, compression accepted: RFC 2516 §7's limits are PPPoE's).
     pub lns_link: LinkConfig,
+    /// The IPv6 services of sessions terminated here (RA and DHCPv6
+    /// settings).
+    pub lns_ipv6: Arc<crate::lns::ipv6::Ipv6ServicesConfig>,
     /// RADIUS group for Access-Requests.
     pub auth_group: String,
     /// RADIUS group for accounting.

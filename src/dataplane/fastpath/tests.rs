@@ -283,7 +283,7 @@ fn local_leg_hands_ip_to_tun_and_control_to_the_link() {
         compressed
     }] {
         let (mut buf, range) = l2tp_message(4, 5, None, &ppp);
-        let Delivery::Ip { range } = table.forward(now, from_lac, &mut buf, range).unwrap() else {
+        let Delivery::Ip { range, .. } = table.forward(now, from_lac, &mut buf, range).unwrap() else {
             panic!("expected an IP packet")
         };
         assert_eq!(&buf[range], &ipv4(28)[..]);
