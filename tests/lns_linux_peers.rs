@@ -699,3 +699,131 @@ listen = "{LOOPBACK}:{E2E_LNS_PORT}"
     );
     Ok(())
 }
+
+/// The guest's `TN-…` line that starts with `tag` (e.g. `TN-UP6`), whole.
+fn other_line(lines: &[TnLine], tag: &str) -> Option<String> {
+    lines.iter().find_map(|line| match line {
+        TnLine::Other(text) if text.starts_with(&format!("{tag} ")) => Some(text.clone()),
+        _ => None,
+    })
+}
+
+/// Item 8.4, IPv6: a dual-stack Linux LAC client (`tn.ipv6=1`: IPv6CP,
+/// SLAAC from our RA, a delegated prefix asked for with ISC dhclient
+/// `-P`) gets the Framed-IPv6-Prefix FreeRADIUS returns as its SLAAC /64,
+/// the Delegated-IPv6-Prefix from our DHCPv6, and pings our link-local
+/// address; the namespace pings its global address through TUN; Start
+/// carries both prefixes.
+#[test]
+fn a_dual_stack_linux_lac_client_gets_its_radius_prefixes_by_ra_and_dhcpv6_pd() -> Result<()> {
+    common::require_root()?;
+    LinuxPeer::image()?;
+    let started = Instant::now();
+    let ns = Netns::new("lnsv6")?;
+    ns.add_addr("lo", &format!("{LNS_ADDRESS}/32"))?;
+    // A global source for the namespace's pings to the subscriber (its
+    // replies come back through its default route, our RA's).
+    ns.add_addr("lo", "2001:db8:ffff::1/128")?;
+    let tap = common::unique_ifname("tnlac")?;
+    ns.add_tap(&tap)?;
+    ns.add_addr(&tap, "10.92.5.1/24")?;
+    let tun = common::unique_ifname("tnlns")?;
+    let dir = common::tempdir("lnsv6")?;
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir_all(&state_dir)?;
+    let capture = LiveCapture::start(&ns, "any", &dir.path().join("v6.pcap"))?;
+    let radius = FreeRadius::builder()
+        .in_netns(&ns, LOOPBACK.into())
+        .user(
+            UserEntry::new("v6-client")
+                .password("V6-Client-5")
+                .reply("Framed-IPv6-Prefix", "2001:db8:1:1::/64")
+                .reply("Delegated-IPv6-Prefix", "2001:db8:100::/56"),
+        )
+        .start()?;
+    let config_path = dir.path().join("lns.toml");
+    std::fs::write(&config_path, lns_config(&state_dir, &tun, radius.secret()))?;
+    let log = dir.path().join("lns.log");
+    let _lns = start_lns(&ns, &config_path, &log)?;
+    let guest = LinuxPeer::boot(
+        &ns,
+        &tap,
+        GUEST_RUN_LIMIT_SECONDS,
+        &[
+            ("tn.mode", "l2tp-lac"),
+            ("tn.ip", "10.92.5.2/16"),
+            ("tn.lns", &LNS_ADDRESS.to_string()),
+            ("tn.secret", TUNNEL_SECRET),
+            ("tn.user", "v6-client"),
+            ("tn.pass", "V6-Client-5"),
+            ("tn.auth", "chap"),
+            ("tn.ipv6", "1"),
+            ("tn.runfor", &GUEST_RUN_LIMIT_SECONDS.to_string()),
+        ],
+    )?;
+    let diagnostics = || -> String {
+        format!(
+            "--- LNS log (tail):\n{}\n--- guest console (tail):\n{}\n",
+            tail(&read_lossy(&log), 80),
+            tail(&read_lossy(guest.console_log()).replace('\r', ""), 60)
+        )
+    };
+    let deadline = Instant::now() + UP_TIMEOUT;
+    let done = |lines: &[TnLine]| {
+        other_line(lines, "TN-PING6").is_some() && other_line(lines, "TN-PD").is_some()
+    };
+    while !done(&guest.lines_so_far()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let lines = guest.lines_so_far();
+    eprintln!("guest reported after {:?}: {lines:?}", started.elapsed());
+    let up6 = other_line(&lines, "TN-UP6").unwrap_or_default();
+    let global = up6
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("global="))
+        .and_then(|a| a.split('/').next())
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        global.starts_with("2001:db8:1:1:"),
+        "no SLAAC address in 2001:db8:1:1::/64 (TN-UP6 {up6:?}); lines {lines:?}{}",
+        diagnostics()
+    );
+    ensure!(
+        other_line(&lines, "TN-PD").is_some_and(|l| l.contains("prefix=2001:db8:100::/56")),
+        "no delegated 2001:db8:100::/56 (lines {lines:?}){}",
+        diagnostics()
+    );
+    ensure!(
+        other_line(&lines, "TN-PING6").is_some_and(|l| l.ends_with(" ok")),
+        "the guest's ping of our link-local failed (lines {lines:?}){}",
+        diagnostics()
+    );
+    ensure!(up_line(&lines).is_some(), "no IPv4 beside IPv6: {lines:?}");
+    let out = ns.exec_unchecked(&["ping", "-6", "-c", "2", "-W", "2", global.as_str()])?;
+    ensure!(
+        out.status.success(),
+        "ping -6 {global} from the LNS namespace failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        diagnostics()
+    );
+    let records = wait_records(&radius, Duration::from_secs(15), |records| {
+        records
+            .iter()
+            .any(|r| attr(r, "Acct-Status-Type") == Some("Start"))
+    })?;
+    let start = records
+        .iter()
+        .find(|r| attr(r, "Acct-Status-Type") == Some("Start"))
+        .ok_or_else(|| anyhow!("no Start"))?;
+    ensure!(
+        attr(start, "Framed-IPv6-Prefix") == Some("2001:db8:1:1::/64")
+            && attr(start, "Delegated-IPv6-Prefix") == Some("2001:db8:100::/56"),
+        "Start without the IPv6 prefixes: {:?}",
+        start.attrs
+    );
+    drop(guest);
+    let pcap = capture.stop()?;
+    Tshark::new().radius_secret(radius.secret()).assert_clean(&pcap)?;
+    Ok(())
+}
