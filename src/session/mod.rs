@@ -1159,3 +1159,5 @@ pub use types::{Command, FastPathDrop, Forward, InterfaceConfig, NodeCoreConfig,
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lns;
