@@ -25,21 +25,23 @@
 //!   Identifier DUIDs.
 //!
 //! A second test puts the responder in front of real clients (root,
-//! `isc-dhcp-client`): a veth pair in a network namespace stands for the
-//! PPP link (ISC dhclient refuses TUN devices: "Unsupported device type
-//! 65534"); the test reads the IPv6 packets off one end with an
-//! AF_PACKET socket, hands them to the responder without their Ethernet
-//! header, and writes the answers back in Ethernet frames. ISC dhclient 4.4 (`dhclient -6 -P`, Debian's dhclient.conf)
-//! must bind the delegated prefix with our lifetimes and DNS server, and
-//! the Linux kernel must take the RA: SLAAC address from the /64 and a
-//! default route via `fe80::1`. A third test does the same with dhcpcd
-//! 9.4 (`ia_pd` in its configuration; it runs router solicitation and
-//! SLAAC itself): its log must show the delegated prefix and the SLAAC
+//! `isc-dhcp-client`, `dhcpcd-base`): a veth pair in a network namespace
+//! stands for the PPP link (ISC dhclient refuses TUN devices:
+//! "Unsupported device type 65534"); the test reads the IPv6 packets off
+//! one end with an AF_PACKET socket, hands them to the responder without
+//! their Ethernet header, and writes the answers back in Ethernet
+//! frames. ISC dhclient 4.4 (`dhclient -6 -P`, Debian's dhclient.conf)
+//! must bind the delegated prefix with our lifetimes, T1, T2 and DNS
+//! server, renew it at T1 (short lifetimes here) and release it
+//! (`dhclient -r`; the responder reports the release), and the Linux
+//! kernel must take the RA: a SLAAC address from the /64 and a default
+//! route via `fe80::1`. A third test does the same with dhcpcd 9.4
+//! (`ia_pd` in its configuration; it runs router solicitation and SLAAC
+//! itself): its log must show the delegated prefix and the SLAAC
 //! address. Each exchange is written to a pcap and must be clean under
 //! tshark, with the client's Solicit, our Advertise, its Request and our
-//! Reply in that order. The veth offloads the client's UDP checksums,
-//! which the test completes as a NIC would (see
-//! `complete_udp_checksum`).
+//! Reply first. The veth offloads the client's UDP checksums, which the
+//! test completes as a NIC would (see `complete_udp_checksum`).
 
 mod common;
 
@@ -494,8 +496,9 @@ fn veth_link(tag: &str) -> Result<(Netns, RawLink)> {
 /// The delegated prefix of the real-client tests.
 const DELEGATED: &str = "2001:db8:100:ab00::/56";
 
-/// A responder with the real-client tests' settings.
-fn real_client_responder(now: Instant) -> Result<Ipv6Services> {
+/// A responder with the real-client tests' settings, delegating with
+/// these lifetimes.
+fn real_client_responder(now: Instant, preferred: u32, valid: u32) -> Result<Ipv6Services> {
     let config = Ipv6ServicesConfig {
         dns: vec![addr("2001:db8::53")],
         server_duid: duid::ll(duid::HW_ETHERNET, &SERVER_MAC),
@@ -503,30 +506,55 @@ fn real_client_responder(now: Instant) -> Result<Ipv6Services> {
     };
     let mut services = Ipv6Services::new(Arc::new(config), OUR_IID, PEER_IID, now);
     services.set_prefix(Some("2001:db8:1:2::/64".parse()?));
-    services.set_delegation(Some(Delegation::new(DELEGATED.parse()?, 3600, 7200)));
+    services.set_delegation(Some(Delegation::new(DELEGATED.parse()?, preferred, valid)));
     Ok(services)
 }
 
-/// Serves the link until `check` (called every 200 ms with whether a
-/// prefix was delegated and the client end's addresses) says done, for
+/// What a real-client test has seen so far.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The responder's events (a drop fails the test at once).
+    events: Vec<Ipv6Event>,
+    /// `ip -6 addr show` of the client's end.
+    addrs: String,
+    /// DHCPv6 client messages the responder took.
+    dhcp_received: u64,
+}
+
+impl Progress {
+    fn delegated(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, Ipv6Event::PrefixDelegated { .. }))
+    }
+
+    fn released(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, Ipv6Event::PrefixReleased { .. }))
+    }
+}
+
+/// Serves the link until `check` (called every 200 ms) says done, for
 /// at most 40 s. Every IPv6 packet both ways lands in `captured`.
 fn serve_until(
     ns: &Netns,
     link: &RawLink,
     services: &mut Ipv6Services,
     captured: &mut Vec<Vec<u8>>,
-    mut check: impl FnMut(bool, &str) -> Result<bool>,
+    progress: &mut Progress,
+    mut check: impl FnMut(&Progress) -> Result<bool>,
 ) -> Result<()> {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(40);
-    let mut delegated = false;
     let mut buf = [0u8; 2048];
     let mut next_check = start;
     loop {
         let now = Instant::now();
         ensure!(
             now < deadline,
-            "not done within 40 s (delegated: {delegated}); addresses:\n{}",
+            "not done within 40 s; events {:?}; addresses:\n{}",
+            progress.events,
             client_addresses(ns).unwrap_or_default()
         );
         while let Some(len) = link.recv(&mut buf).context("reading the veth")? {
@@ -550,15 +578,16 @@ fn serve_until(
             captured.push(packet.to_vec());
         }
         while let Some(event) = services.poll_event() {
-            match event {
-                Ipv6Event::PrefixDelegated { .. } => delegated = true,
-                Ipv6Event::Dropped { reason } => bail!("the responder dropped {reason:?}"),
-                Ipv6Event::PrefixReleased { .. } => bail!("unexpected release"),
+            if let Ipv6Event::Dropped { reason } = event {
+                bail!("the responder dropped {reason:?}");
             }
+            progress.events.push(event);
         }
         if now >= next_check {
             next_check = now + Duration::from_millis(200);
-            if check(delegated, &client_addresses(ns)?)? {
+            progress.addrs = client_addresses(ns)?;
+            progress.dhcp_received = services.counters().dhcp_received;
+            if check(progress)? {
                 return Ok(());
             }
         }
@@ -594,31 +623,42 @@ fn isc_dhclient_and_the_linux_kernel_take_what_the_responder_gives() -> Result<(
     common::require_tool("dhclient", "isc-dhcp-client")?;
     let dir = tempdir("ipv6-dhclient")?;
     let (ns, link) = veth_link("v6dhclient")?;
-    let mut services = real_client_responder(Instant::now())?;
+    // Short lifetimes (T1 3 s, T2 4 s) so that dhclient renews within
+    // the test.
+    let mut services = real_client_responder(Instant::now(), 6, 12)?;
     let leases = dir.path().join("dhclient6.leases");
+    let pid = dir.path().join("dhclient6.pid");
+    let dhclient_command = |extra: &[&str]| {
+        let mut command = ns.command("dhclient");
+        command
+            .args(["-6", "-P", "-d", "-v", "-sf", "/bin/true", "-lf"])
+            .arg(&leases)
+            .arg("-pf")
+            .arg(&pid)
+            .args(extra)
+            .arg(CLIENT_IF);
+        command
+    };
     let mut dhclient: Option<Process> = None;
     let mut captured = Vec::new();
-    let mut addrs = String::new();
+    let mut progress = Progress::default();
+    // Solicit, Request, then a Renew at T1.
     let served = serve_until(
         &ns,
         &link,
         &mut services,
         &mut captured,
-        |delegated, now| {
-            if dhclient.is_none() && link_local_ready(now) {
-                let mut command = ns.command("dhclient");
-                command
-                    .args(["-6", "-P", "-d", "-v", "-sf", "/bin/true", "-lf"])
-                    .arg(&leases)
-                    .arg("-pf")
-                    .arg(dir.path().join("dhclient6.pid"))
-                    .arg(CLIENT_IF);
+        &mut progress,
+        |p| {
+            if dhclient.is_none() && link_local_ready(&p.addrs) {
                 let log = dir.path().join("dhclient.log");
-                dhclient = Some(ns.spawn("dhclient -6 -P", command, &log)?);
+                dhclient = Some(ns.spawn("dhclient -6 -P", dhclient_command(&[]), &log)?);
             }
-            addrs = now.to_owned();
             let lease = std::fs::read_to_string(&leases).unwrap_or_default();
-            Ok(delegated && lease.contains("iaprefix") && now.contains("2001:db8:1:2:"))
+            Ok(p.delegated()
+                && p.dhcp_received >= 3
+                && lease.contains("iaprefix")
+                && p.addrs.contains("2001:db8:1:2:"))
         },
     );
     if let Err(error) = served {
@@ -632,10 +672,10 @@ fn isc_dhclient_and_the_linux_kernel_take_what_the_responder_gives() -> Result<(
     let lease = std::fs::read_to_string(&leases)?;
     for needle in [
         &format!("iaprefix {DELEGATED}") as &str,
-        "preferred-life 3600",
-        "max-life 7200",
-        "renew 1800",
-        "rebind 2880",
+        "preferred-life 6;",
+        "max-life 12;",
+        "renew 3;",
+        "rebind 4;",
         "dhcp6.name-servers 2001:db8::53",
     ] {
         ensure!(
@@ -648,12 +688,40 @@ fn isc_dhclient_and_the_linux_kernel_take_what_the_responder_gives() -> Result<(
         String::from_utf8_lossy(&ns.ip(["-6", "route", "show", "default"])?.stdout).into_owned();
     ensure!(
         routes.contains(&format!("via fe80::1 dev {CLIENT_IF}")),
-        "no default route via fe80::1: {routes}\naddresses: {addrs}"
+        "no default route via fe80::1: {routes}\naddresses: {}",
+        progress.addrs
     );
+    // `dhclient -r` stops the running one and releases the prefix.
+    let release_log = dir.path().join("dhclient-release.log");
+    let mut release: Option<Process> = None;
+    let served = serve_until(
+        &ns,
+        &link,
+        &mut services,
+        &mut captured,
+        &mut progress,
+        |p| {
+            if release.is_none() {
+                let command = dhclient_command(&["-r"]);
+                release = Some(ns.spawn("dhclient -6 -P -r", command, &release_log)?);
+            }
+            Ok(p.released())
+        },
+    );
+    if let Err(error) = served {
+        let log = std::fs::read_to_string(&release_log).unwrap_or_default();
+        bail!("{error:#}\ndhclient -r log:\n{}", common::tail(&log, 30));
+    }
+    ensure!(
+        services.binding().is_none(),
+        "still bound after the Release"
+    );
+    drop(release);
     drop(dhclient);
     let types = dissect(dir.path(), "dhclient.pcap", &captured)?;
     ensure!(
-        types.starts_with(&["1", "2", "3", "7"].map(String::from)),
+        types.starts_with(&["1", "2", "3", "7", "5", "7"].map(String::from))
+            && types.ends_with(&["8", "7"].map(String::from)),
         "DHCPv6 exchange: {types:?}"
     );
     Ok(())
@@ -665,7 +733,7 @@ fn dhcpcd_takes_the_delegated_prefix_and_the_router_advertisement() -> Result<()
     common::require_tool("dhcpcd", "dhcpcd-base")?;
     let dir = tempdir("ipv6-dhcpcd")?;
     let (ns, link) = veth_link("v6dhcpcd")?;
-    let mut services = real_client_responder(Instant::now())?;
+    let mut services = real_client_responder(Instant::now(), 3600, 7200)?;
     // dhcpcd asks for a prefix only when told to, and then must not run
     // router solicitation on other interfaces (dhcpcd.conf(5), ia_pd).
     let conf = dir.path().join("dhcpcd.conf");
@@ -683,13 +751,15 @@ fn dhcpcd_takes_the_delegated_prefix_and_the_router_advertisement() -> Result<()
     let mut dhcpcd: Option<Process> = None;
     let mut captured = Vec::new();
     let log = dir.path().join("dhcpcd.log");
+    let mut progress = Progress::default();
     let served = serve_until(
         &ns,
         &link,
         &mut services,
         &mut captured,
-        |delegated, now| {
-            if dhcpcd.is_none() && link_local_ready(now) {
+        &mut progress,
+        |p| {
+            if dhcpcd.is_none() && link_local_ready(&p.addrs) {
                 let mut command = ns.command("dhcpcd");
                 command
                     .args(["-B", "-d", "-6", "-f"])
@@ -698,7 +768,7 @@ fn dhcpcd_takes_the_delegated_prefix_and_the_router_advertisement() -> Result<()
                 dhcpcd = Some(ns.spawn("dhcpcd -6", command, &log)?);
             }
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            Ok(delegated && text.contains(DELEGATED) && text.contains("2001:db8:1:2:"))
+            Ok(p.delegated() && text.contains(DELEGATED) && text.contains("2001:db8:1:2:"))
         },
     );
     let text = std::fs::read_to_string(&log).unwrap_or_default();
