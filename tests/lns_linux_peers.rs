@@ -827,3 +827,53 @@ fn a_dual_stack_linux_lac_client_gets_its_radius_prefixes_by_ra_and_dhcpv6_pd() 
     Tshark::new().radius_secret(radius.secret()).assert_clean(&pcap)?;
     Ok(())
 }
+
+/// Item 10: the shipped `config/lns.toml` runs (in a namespace, with the
+/// state directory moved by `TUNNELNAS_NODE__STATE_DIR`): the TUN device
+/// is there with our PPP address and the pools routed into it, the
+/// management plane answers, and SIGTERM ends it cleanly.
+#[test]
+fn the_shipped_lns_config_runs() -> Result<()> {
+    common::require_root()?;
+    let ns = Netns::new("lnsconf")?;
+    let dir = common::tempdir("lnsconf")?;
+    let config = common::manifest_dir().join("config/lns.toml");
+    let log = dir.path().join("lns.log");
+    let mut command = ns.command(env!("CARGO_BIN_EXE_tunnelnas"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TUNNELNAS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env_remove("RUST_LOG")
+        .env("TUNNELNAS_NODE__STATE_DIR", dir.path())
+        .args(["run", "-c"])
+        .arg(&config)
+        .args(["--log-format", "text", "--log-level", "info"]);
+    let mut lns = ns.spawn("tunnelnas LNS (config/lns.toml)", command, &log)?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !http_get_from(&ns, 9180, "/healthz").is_ok_and(|b| b.trim() == "ok") {
+        if let Some(status) = lns.try_wait()? {
+            bail!("config/lns.toml: the LNS exited ({status}):\n{}", lns.log_tail(40));
+        }
+        ensure!(Instant::now() < deadline, "no /healthz:\n{}", lns.log_tail(40));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let addresses = ns.exec(&["ip", "-4", "addr", "show", "dev", "tnlns0"])?;
+    let addresses = String::from_utf8_lossy(&addresses.stdout).into_owned();
+    ensure!(addresses.contains("10.255.255.1/32"), "tnlns0: {addresses}");
+    let routes = ns.exec(&["ip", "-4", "route", "show", "dev", "tnlns0"])?;
+    let routes = String::from_utf8_lossy(&routes.stdout).into_owned();
+    for pool in ["10.64.0.0/16", "10.65.0.0/20", "10.65.32.0/20"] {
+        ensure!(routes.contains(pool), "no route for pool {pool} into tnlns0: {routes}");
+    }
+    lns.signal(libc::SIGTERM);
+    let status = lns.wait_timeout(Duration::from_secs(15))?;
+    ensure!(
+        status.is_some_and(|s| s.success()),
+        "config/lns.toml: no clean exit on SIGTERM ({status:?}):\n{}",
+        lns.log_tail(40)
+    );
+    Ok(())
+}

@@ -553,9 +553,15 @@ impl NodeCore {
                         .user_name
                         .as_ref()
                         .is_none_or(|u| Some(u) == s.user_name.as_ref())
-                    // The LAC assigns no addresses: a request naming one
-                    // selects nothing here.
-                    && selector.framed_ip_address.is_none()
+                    // Only sessions terminated here have an address (the
+                    // LAC assigns none): a request naming one selects them.
+                    && selector.framed_ip_address.is_none_or(|address| {
+                        matches!(
+                            &s.stage,
+                            Stage::Up(SecondLeg::Local(local))
+                                if local.ipv4.as_ref().is_some_and(|(a, _)| *a == address)
+                        )
+                    })
                     && selector.nas_port_id.as_ref().is_none_or(|p| {
                         *p == self
                             .config
