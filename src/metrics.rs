@@ -493,12 +493,11 @@ impl Metrics {
             Box::new(this.dynauth.clone()),
             Box::new(this.dynauth_dropped.clone()),
         ];
-        let families: Vec<Box<dyn Collector>> =
-            families
-                .into_iter()
-                .chain(this.lac.collectors())
-                .chain(this.lns.collectors())
-                .collect();
+        let families: Vec<Box<dyn Collector>> = families
+            .into_iter()
+            .chain(this.lac.collectors())
+            .chain(this.lns.collectors())
+            .collect();
         let mut this = this;
         for family in families {
             this.family_names

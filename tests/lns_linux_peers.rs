@@ -214,7 +214,10 @@ fn start_node(ns: &Netns, name: &str, port: u16, config: &Path, log: &Path) -> R
             );
         }
         if Instant::now() >= deadline {
-            bail!("{name}'s /healthz did not answer within 20 s; log:\n{}", node.log_tail(60));
+            bail!(
+                "{name}'s /healthz did not answer within 20 s; log:\n{}",
+                node.log_tail(60)
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -348,7 +351,10 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
     // Every guest up and pinging, or the time is out.
     let deadline = Instant::now() + UP_TIMEOUT;
     loop {
-        let done = guests.iter().flatten().all(|g| ping_result(&g.lines_so_far()).is_some());
+        let done = guests
+            .iter()
+            .flatten()
+            .all(|g| ping_result(&g.lines_so_far()).is_some());
         if done || Instant::now() >= deadline {
             break;
         }
@@ -360,7 +366,10 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
     eprintln!("guests reported after {:?}", started.elapsed());
     let mut failures = Vec::new();
     for (client, guest) in CLIENTS.iter().zip(&guests) {
-        let lines = guest.as_ref().map(LinuxPeer::lines_so_far).unwrap_or_default();
+        let lines = guest
+            .as_ref()
+            .map(LinuxPeer::lines_so_far)
+            .unwrap_or_default();
         match up_line(&lines) {
             Some((local, peer)) if (local, peer) == (client.address, LNS_LOCAL) => {}
             other => failures.push(format!(
@@ -374,7 +383,10 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
         // And the other way: our namespace reaches the subscriber through
         // TUN and the tunnel.
         if let Err(error) = ns.ping(client.address.into()) {
-            failures.push(format!("[{}] ping from the LNS namespace: {error}", client.auth));
+            failures.push(format!(
+                "[{}] ping from the LNS namespace: {error}",
+                client.auth
+            ));
         }
     }
     ensure!(failures.is_empty(), "{failures:#?}{}", diagnostics(&guests));
@@ -403,7 +415,10 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
         "tunnelnas_lns_pool_used_addresses{pool=\"residential\"} 1",
         "tunnelnas_lns_proxy_lcp_total{outcome=\"renegotiated\"} 3",
     ] {
-        ensure!(metrics.contains(expected), "/metrics lacks {expected}:\n{metrics}");
+        ensure!(
+            metrics.contains(expected),
+            "/metrics lacks {expected}:\n{metrics}"
+        );
     }
 
     // Accounting Start: Framed-IP-Address and the RFC 2867 attributes of
@@ -442,12 +457,15 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
         .and_then(|s| s["acct_session_id"].as_str())
         .ok_or_else(|| anyhow!("no CHAP session id"))?
         .to_owned();
-    let reply = Radclient::new(format!("{LOOPBACK}:{DYNAUTH_PORT}").parse()?, DYNAUTH_SECRET)
-        .in_netns(&ns)
-        .disconnect(&[
-            ("Acct-Session-Id", chap.as_str()),
-            ("Message-Authenticator", "0x00"),
-        ])?;
+    let reply = Radclient::new(
+        format!("{LOOPBACK}:{DYNAUTH_PORT}").parse()?,
+        DYNAUTH_SECRET,
+    )
+    .in_netns(&ns)
+    .disconnect(&[
+        ("Acct-Session-Id", chap.as_str()),
+        ("Message-Authenticator", "0x00"),
+    ])?;
     ensure!(
         reply.code() == Some("Disconnect-ACK"),
         "Disconnect-Request answered {:?}: {}",
@@ -462,14 +480,19 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
         })
     })?;
     ensure!(
-        !api_sessions(&ns).iter().any(|s| s["user_name"] == "chap-client"),
+        !api_sessions(&ns)
+            .iter()
+            .any(|s| s["user_name"] == "chap-client"),
         "the disconnected session is still listed"
     );
 
     // SIGTERM: the others end with NAS-Reboot, every Stop spooled and sent.
     lns.signal(libc::SIGTERM);
     let status = lns.wait_timeout(Duration::from_secs(20))?;
-    ensure!(status.is_some_and(|s| s.success()), "the LNS did not exit cleanly: {status:?}");
+    ensure!(
+        status.is_some_and(|s| s.success()),
+        "the LNS did not exit cleanly: {status:?}"
+    );
     let records = wait_records(&radius, Duration::from_secs(15), |records| {
         records
             .iter()
@@ -481,7 +504,8 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
         let stop = records
             .iter()
             .find(|r| {
-                attr(r, "User-Name") == Some(client.user) && attr(r, "Acct-Status-Type") == Some("Stop")
+                attr(r, "User-Name") == Some(client.user)
+                    && attr(r, "Acct-Status-Type") == Some("Stop")
             })
             .ok_or_else(|| anyhow!("no Stop for {}", client.user))?;
         ensure!(
@@ -504,7 +528,10 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
         ("l2tp.avp.message_type == 14", "CDN"),
         ("l2tp.avp.message_type == 4", "StopCCN"),
     ] {
-        ensure!(tshark.count(&pcap, Some(filter))? > 0, "no {what} in the capture");
+        ensure!(
+            tshark.count(&pcap, Some(filter))? > 0,
+            "no {what} in the capture"
+        );
     }
     eprintln!("done after {:?}", started.elapsed());
     Ok(())
@@ -661,7 +688,10 @@ listen = "{LOOPBACK}:{E2E_LNS_PORT}"
         std::thread::sleep(Duration::from_millis(500));
     }
     let lines = guest.lines_so_far();
-    eprintln!("subscriber reported after {:?}: {lines:?}", started.elapsed());
+    eprintln!(
+        "subscriber reported after {:?}: {lines:?}",
+        started.elapsed()
+    );
     let address = Ipv4Addr::new(10, 64, 0, 1);
     ensure!(
         up_line(&lines) == Some((address, LNS_LOCAL)) && ping_result(&lines) == Some(true),
@@ -824,7 +854,9 @@ fn a_dual_stack_linux_lac_client_gets_its_radius_prefixes_by_ra_and_dhcpv6_pd() 
     );
     drop(guest);
     let pcap = capture.stop()?;
-    Tshark::new().radius_secret(radius.secret()).assert_clean(&pcap)?;
+    Tshark::new()
+        .radius_secret(radius.secret())
+        .assert_clean(&pcap)?;
     Ok(())
 }
 
@@ -855,9 +887,16 @@ fn the_shipped_lns_config_runs() -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !http_get_from(&ns, 9180, "/healthz").is_ok_and(|b| b.trim() == "ok") {
         if let Some(status) = lns.try_wait()? {
-            bail!("config/lns.toml: the LNS exited ({status}):\n{}", lns.log_tail(40));
+            bail!(
+                "config/lns.toml: the LNS exited ({status}):\n{}",
+                lns.log_tail(40)
+            );
         }
-        ensure!(Instant::now() < deadline, "no /healthz:\n{}", lns.log_tail(40));
+        ensure!(
+            Instant::now() < deadline,
+            "no /healthz:\n{}",
+            lns.log_tail(40)
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let addresses = ns.exec(&["ip", "-4", "addr", "show", "dev", "tnlns0"])?;
@@ -866,7 +905,10 @@ fn the_shipped_lns_config_runs() -> Result<()> {
     let routes = ns.exec(&["ip", "-4", "route", "show", "dev", "tnlns0"])?;
     let routes = String::from_utf8_lossy(&routes.stdout).into_owned();
     for pool in ["10.64.0.0/16", "10.65.0.0/20", "10.65.32.0/20"] {
-        ensure!(routes.contains(pool), "no route for pool {pool} into tnlns0: {routes}");
+        ensure!(
+            routes.contains(pool),
+            "no route for pool {pool} into tnlns0: {routes}"
+        );
     }
     lns.signal(libc::SIGTERM);
     let status = lns.wait_timeout(Duration::from_secs(15))?;

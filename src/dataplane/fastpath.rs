@@ -631,7 +631,7 @@ impl FastPath {
                 slot: arrived.slot,
                 range: ppp.start + ip_offset..ppp.end,
             }),
-            leg => wrap_for_leg(leg, buf, ppp.clone()),
+            leg => wrap_for_leg(leg, buf, ppp),
         };
         let Some(delivery) = delivery else {
             return Err(self.drop_frame(FastPathDrop::Malformed));
@@ -691,12 +691,12 @@ fn wrap_for_leg(leg: &mut Egress, buf: &mut [u8], ppp: Range<usize>) -> Option<D
             peer_tunnel_id,
             peer_session_id,
             next_ns,
-        } => wrap_l2tp(buf, ppp.clone(), *peer_tunnel_id, *peer_session_id, next_ns).map(
-            |start| Delivery::Datagram {
+        } => wrap_l2tp(buf, ppp.clone(), *peer_tunnel_id, *peer_session_id, next_ns).map(|start| {
+            Delivery::Datagram {
                 to: *peer,
                 range: start..ppp.end,
-            },
-        ),
+            }
+        }),
         Egress::Local => None,
     }
 }

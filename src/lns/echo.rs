@@ -88,7 +88,10 @@ mod tests {
         assert!(echo_reply(&bad, ours).is_none());
         let good = request(peer, ours, b"xyz");
         for len in 0..good.len() {
-            assert!(echo_reply(&good[..len], ours).is_none(), "truncated at {len}");
+            assert!(
+                echo_reply(&good[..len], ours).is_none(),
+                "truncated at {len}"
+            );
         }
     }
 }

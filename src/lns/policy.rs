@@ -424,7 +424,10 @@ mod tests {
         };
         let (lease, errors) = policy.lease_ipv6(&accept);
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(lease.prefix, Some("2001:db8:1:1::/64".parse().expect("net")));
+        assert_eq!(
+            lease.prefix,
+            Some("2001:db8:1:1::/64".parse().expect("net"))
+        );
         let delegated = lease.delegated.expect("a /56 from the pool");
         assert_eq!(delegated.prefix_len(), 56);
         // The same static prefix twice is refused, the pool gives another.
@@ -471,14 +474,20 @@ mod tests {
         let lease = policy.lease_ipv4(Some(0), &nothing).expect("rule pool");
         assert_eq!(lease.source, AddressSource::DefaultPool("business".into()));
         let lease = policy.lease_ipv4(Some(1), &nothing).expect("default pool");
-        assert_eq!(lease.source, AddressSource::DefaultPool("residential".into()));
+        assert_eq!(
+            lease.source,
+            AddressSource::DefaultPool("residential".into())
+        );
         // NAS-selects is no address of its own.
         let nas_selects = AcceptAttributes {
             framed_ip_address: Some(NAS_SELECTS),
             ..AcceptAttributes::default()
         };
         let lease = policy.lease_ipv4(None, &nas_selects).expect("default");
-        assert_eq!(lease.source, AddressSource::DefaultPool("residential".into()));
+        assert_eq!(
+            lease.source,
+            AddressSource::DefaultPool("residential".into())
+        );
     }
 
     #[test]

@@ -393,7 +393,10 @@ pub fn node_config(config: &Config) -> Option<NodeCoreConfig> {
     Some(NodeCoreConfig {
         interfaces,
         link: server_link_config(&config.ppp),
-        lns: config.lns.as_ref().map(|lns| lns_policy_config(config, lns)),
+        lns: config
+            .lns
+            .as_ref()
+            .map(|lns| lns_policy_config(config, lns)),
         lns_link,
         lns_ipv6: std::sync::Arc::new(crate::lns::ipv6::Ipv6ServicesConfig {
             mtu: Some(u32::from(config.ppp.mru)),

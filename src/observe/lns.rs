@@ -71,6 +71,19 @@ pub enum LnsEvent {
     },
 }
 
+/// One address pool's figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolFigures {
+    /// Its name.
+    pub name: String,
+    /// Addresses it can hand out.
+    pub size: u32,
+    /// Addresses in use.
+    pub used: u32,
+    /// Allocations refused because it was full, since start.
+    pub exhausted: u64,
+}
+
 /// What the LNS driver reports once a second
 /// ([`crate::metrics::Metrics::update_lns`]).
 #[derive(Debug, Clone, Default)]
@@ -78,7 +91,7 @@ pub struct LnsSnapshot {
     /// Sessions per `[[lns.peer]]` rule.
     pub peer_sessions: Vec<(String, u32)>,
     /// Every pool's figures.
-    pub pools: Vec<crate::lns::pool::PoolStats>,
+    pub pools: Vec<PoolFigures>,
     /// IP to TUN (from subscribers).
     pub to_tun: crate::dataplane::fastpath::DirectionCounters,
     /// IP from TUN (to subscribers).

@@ -5,8 +5,8 @@
 //! session lives by (Session-Timeout, Idle-Timeout, Acct-Interim-Interval,
 //! rate limits; changed later by RFC 5176 CoA).
 
-use super::*;
 use super::incoming::incoming_session_info;
+use super::*;
 
 impl NodeCore {
     /// The RADIUS decision for session `token`.

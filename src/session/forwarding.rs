@@ -328,9 +328,35 @@ impl NodeCore {
 /// Neighbor Discovery — for the session's own IPv6 services, never TUN.
 fn is_link_scoped_ipv6(packet: &[u8]) -> bool {
     match packet {
-        [first, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, d0, d1, ..]
-            if first >> 4 == 6 =>
-        {
+        [
+            first,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            d0,
+            d1,
+            ..,
+        ] if first >> 4 == 6 => {
             (*d0 == 0xfe && d1 & 0xc0 == 0x80) || (*d0 == 0xff && d1 & 0x0f <= 2)
         }
         _ => false,

@@ -32,9 +32,7 @@ use super::*;
 use crate::dataplane::fastpath::Egress;
 use crate::l2tp::{ProxyInfo, SessionDownCause as CallDownCause};
 use crate::lns::policy::AddressError;
-use crate::observe::lns::{
-    LnsEvent, LnsPhase, LnsRefusal, ProxyAuthOutcome, ProxyLcpOutcome,
-};
+use crate::observe::lns::{LnsEvent, LnsPhase, LnsRefusal, ProxyAuthOutcome, ProxyLcpOutcome};
 use crate::ppp::auth::AuthMethod as Method;
 
 /// What a session terminated here keeps of its incoming call.
@@ -121,20 +119,18 @@ pub(super) fn incoming_session_info(session: &Session, call: &L2tpLeg) -> AaaSes
         nas_port_type: Some(NasPortType::Virtual.into()),
         port: PortInfo {
             interface: "l2tp".into(),
-            nas_port_id: incoming
-                .and_then(|i| i.sub_address.clone())
-                .or_else(|| {
-                    Some(format!(
-                        "{}:{}/{}",
-                        if peer_host.is_empty() {
-                            call.peer.ip().to_string()
-                        } else {
-                            peer_host.clone()
-                        },
-                        call.peer_tunnel_id,
-                        call.peer_session_id
-                    ))
-                }),
+            nas_port_id: incoming.and_then(|i| i.sub_address.clone()).or_else(|| {
+                Some(format!(
+                    "{}:{}/{}",
+                    if peer_host.is_empty() {
+                        call.peer.ip().to_string()
+                    } else {
+                        peer_host.clone()
+                    },
+                    call.peer_tunnel_id,
+                    call.peer_session_id
+                ))
+            }),
             ..PortInfo::default()
         },
         calling_mac: None,
@@ -147,7 +143,10 @@ impl NodeCore {
     /// ICRQ: admit the call or refuse it (CDN result 4, RFC 2661 §4.4.2
     /// "temporary lack of resources").
     pub(super) fn call_requested(&mut self, now: Instant, handle: SessionHandle) {
-        let rule = self.endpoint.admission(handle.tunnel_id).map(|(rule, _)| rule);
+        let rule = self
+            .endpoint
+            .admission(handle.tunnel_id)
+            .map(|(rule, _)| rule);
         let admitted = match self.lns.as_mut() {
             Some(lns) => lns.admit_call(rule),
             None => {
@@ -175,8 +174,10 @@ impl NodeCore {
                 self.endpoint.refuse_session(
                     now,
                     handle,
-                    ResultCode::cdn(CdnResult::FacilitiesTemporarilyUnavailable)
-                        .with_error(crate::wire::l2tp::GeneralError::InsufficientResources, refusal.to_string()),
+                    ResultCode::cdn(CdnResult::FacilitiesTemporarilyUnavailable).with_error(
+                        crate::wire::l2tp::GeneralError::InsufficientResources,
+                        refusal.to_string(),
+                    ),
                 );
             }
         }
@@ -306,11 +307,15 @@ impl NodeCore {
         let Some(session) = self.sessions.get_mut(&token) else {
             return;
         };
-        let (Some(link), Some(incoming)) = (session.link.as_mut(), session.incoming.as_mut()) else {
+        let (Some(link), Some(incoming)) = (session.link.as_mut(), session.incoming.as_mut())
+        else {
             return;
         };
         let proxy = &incoming.proxy;
-        let proxied_lcp = match (&proxy.last_sent_lcp_confreq, &proxy.last_received_lcp_confreq) {
+        let proxied_lcp = match (
+            &proxy.last_sent_lcp_confreq,
+            &proxy.last_received_lcp_confreq,
+        ) {
             (Some(sent), Some(received)) if rule.proxy_lcp != ProxyLcp::Renegotiate => {
                 Some((sent.clone(), received.clone()))
             }
@@ -462,10 +467,7 @@ impl NodeCore {
             phase: LnsPhase::Radius,
             took: now.saturating_duration_since(since),
         }));
-        let verifying_proxy = session
-            .incoming
-            .as_ref()
-            .and_then(|i| i.verifying_proxy);
+        let verifying_proxy = session.incoming.as_ref().and_then(|i| i.verifying_proxy);
         let attributes = match decision {
             Decision::Reject(rejection) => {
                 tracing::info!(
@@ -486,7 +488,12 @@ impl NodeCore {
                         .unwrap_or_else(|| "authentication failed".into());
                     self.refuse_incoming(now, token, SetupFailure::RadiusReject, &message);
                 } else {
-                    self.fail_setup(now, token, SetupFailure::RadiusReject, rejection.reply_message);
+                    self.fail_setup(
+                        now,
+                        token,
+                        SetupFailure::RadiusReject,
+                        rejection.reply_message,
+                    );
                 }
                 return;
             }
@@ -799,15 +806,17 @@ impl NodeCore {
             .get_mut(CONTROL_HEADROOM..)
             .and_then(|room| services.poll_transmit(now, room))
         {
-            let Ok(start) =
-                FrameHeader::new(Protocol::Ipv6).emit_in_headroom(&mut self.scratch, CONTROL_HEADROOM)
+            let Ok(start) = FrameHeader::new(Protocol::Ipv6)
+                .emit_in_headroom(&mut self.scratch, CONTROL_HEADROOM)
             else {
                 continue;
             };
-            if let Some(Delivery::Datagram { to, range }) =
-                self.fastpath
-                    .wrap_for(slot, Side::First, &mut self.scratch, start..CONTROL_HEADROOM + len)
-                && let Some(bytes) = self.scratch.get(range)
+            if let Some(Delivery::Datagram { to, range }) = self.fastpath.wrap_for(
+                slot,
+                Side::First,
+                &mut self.scratch,
+                start..CONTROL_HEADROOM + len,
+            ) && let Some(bytes) = self.scratch.get(range)
             {
                 self.data_out.push_back((to, bytes.to_vec()));
             }
@@ -1045,7 +1054,16 @@ impl NodeCore {
         let lns = self.lns.as_ref()?;
         Some(crate::observe::lns::LnsSnapshot {
             peer_sessions: lns.sessions_per_rule(),
-            pools: lns.pool_stats(),
+            pools: lns
+                .pool_stats()
+                .into_iter()
+                .map(|pool| crate::observe::lns::PoolFigures {
+                    name: pool.name,
+                    size: pool.size,
+                    used: pool.used,
+                    exhausted: pool.exhausted,
+                })
+                .collect(),
             to_tun: self.to_tun,
             from_tun: self.from_tun,
             spoofed: self.spoofed,

@@ -506,7 +506,9 @@ impl NodeCore {
                     lns: s.lns.as_ref().map(|a| a.endpoint.to_string()),
                     peer: s.first.l2tp().map(|c| c.peer.to_string()),
                     calling_number: s.incoming.as_ref().and_then(|i| i.calling_number.clone()),
-                    ipv4_address: local.and_then(|l| l.ipv4.as_ref()).map(|(a, _)| a.to_string()),
+                    ipv4_address: local
+                        .and_then(|l| l.ipv4.as_ref())
+                        .map(|(a, _)| a.to_string()),
                     address_source: local
                         .and_then(|l| l.ipv4.as_ref())
                         .map(|(_, source)| source.describe()),

@@ -279,15 +279,11 @@ impl NodeCore {
                 self.fastpath.remove(slot);
             }
             self.forget_incoming(now, &session);
-            match &session.stage {
-                Stage::Tunnelling(t) => {
-                    if let Some((_, h, _)) = &t.current {
-                        if self.calls.get(&(h.tunnel_id, h.session_id)) == Some(&token) {
-                            self.calls.remove(&(h.tunnel_id, h.session_id));
-                        }
-                    }
-                }
-                _ => {}
+            if let Stage::Tunnelling(t) = &session.stage
+                && let Some((_, h, _)) = &t.current
+                && self.calls.get(&(h.tunnel_id, h.session_id)) == Some(&token)
+            {
+                self.calls.remove(&(h.tunnel_id, h.session_id));
             }
         }
     }

@@ -283,7 +283,8 @@ fn local_leg_hands_ip_to_tun_and_control_to_the_link() {
         compressed
     }] {
         let (mut buf, range) = l2tp_message(4, 5, None, &ppp);
-        let Delivery::Ip { range, .. } = table.forward(now, from_lac, &mut buf, range).unwrap() else {
+        let Delivery::Ip { range, .. } = table.forward(now, from_lac, &mut buf, range).unwrap()
+        else {
             panic!("expected an IP packet")
         };
         assert_eq!(&buf[range], &ipv4(28)[..]);
@@ -443,9 +444,7 @@ fn empty_and_truncated_frames_are_counted_drops() {
 fn lns_table(now: Instant, address: [u8; 4]) -> (FastPath, Slot) {
     let mut table = FastPath::new();
     let mut entry = Entry::new(9, l2tp_leg(lns(), 40, 41), Egress::Local, 0, now);
-    entry
-        .sources
-        .push(IpNet::from(IpAddr::from(address)));
+    entry.sources.push(IpNet::from(IpAddr::from(address)));
     let call = LegKey::L2tp {
         tunnel_id: 4,
         session_id: 5,
@@ -533,7 +532,11 @@ fn destinations_resolve_to_the_address_then_the_longest_routed_prefix() {
             .map(|l| (l.slot, l.side)),
         Some((slot, Side::Second))
     );
-    assert!(table.lookup_destination("10.64.0.3".parse().unwrap()).is_none());
+    assert!(
+        table
+            .lookup_destination("10.64.0.3".parse().unwrap())
+            .is_none()
+    );
     // A Framed-Route and a delegated IPv6 prefix behind the subscriber.
     assert!(table.add_route(slot, Side::Second, "192.0.2.0/24".parse().unwrap()));
     assert!(table.add_route(slot, Side::Second, "2001:db8:100::/56".parse().unwrap()));
@@ -547,7 +550,11 @@ fn destinations_resolve_to_the_address_then_the_longest_routed_prefix() {
         Entry::new(10, l2tp_leg(lns(), 40, 42), Egress::Local, 0, now),
     );
     assert!(table.add_route(second, Side::Second, "192.0.2.128/25".parse().unwrap()));
-    let at = |table: &FastPath, ip: &str| table.lookup_destination(ip.parse().unwrap()).map(|l| l.slot);
+    let at = |table: &FastPath, ip: &str| {
+        table
+            .lookup_destination(ip.parse().unwrap())
+            .map(|l| l.slot)
+    };
     assert_eq!(at(&table, "192.0.2.1"), Some(slot));
     assert_eq!(at(&table, "192.0.2.200"), Some(second));
     assert_eq!(at(&table, "2001:db8:100:ff::1"), Some(slot));
@@ -588,5 +595,8 @@ fn control_frames_of_a_local_session_are_wrapped_for_its_call_with_its_sequence(
     if let Some(Egress::L2tp { next_ns, .. }) = table.entry(slot).map(|e| &e.legs[0]) {
         assert_eq!(*next_ns, Some(8));
     }
-    assert_eq!(table.wrap_for(slot, Side::Second, &mut buf, ROOM..ROOM + lcp.len()), None);
+    assert_eq!(
+        table.wrap_for(slot, Side::Second, &mut buf, ROOM..ROOM + lcp.len()),
+        None
+    );
 }
