@@ -919,3 +919,170 @@ fn the_shipped_lns_config_runs() -> Result<()> {
     );
     Ok(())
 }
+
+/// Item 8.3 (second half) and 8.5: our `tunnelnas dial` (the LAC client)
+/// against our LNS, over a veth between two namespaces. One dial comes up
+/// with the pool's address and pings our LNS's PPP address through its
+/// TUN device (and the LNS namespace pings it back through ours); then
+/// `--count 3` against a pool with one address left: one call comes up,
+/// two are refused with a clear cause, `tunnelnas_lns_refused_total{reason=
+/// "no_address"}` counts them and the pool shows full.
+#[test]
+fn our_dial_client_against_our_lns_and_a_pool_running_out() -> Result<()> {
+    common::require_root()?;
+    let lns_ns = Netns::new("lnsdial")?;
+    let client_ns = Netns::new("dialcl")?;
+    let _veth = common::netns::VethPair::builder(&lns_ns, &client_ns)
+        .addr_a("10.94.0.1/24")
+        .addr_b("10.94.0.2/24")
+        .create()?;
+    let dir = common::tempdir("lnsdial")?;
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir_all(&state_dir)?;
+    let radius = FreeRadius::builder()
+        .in_netns(&lns_ns, LOOPBACK.into())
+        .user(UserEntry::new("dialer").password("Dial-Pass-9"))
+        .start()?;
+    let tun = common::unique_ifname("tnlns")?;
+    // Two addresses in the pool: 10.64.0.1 and .2 (a /30 without its
+    // network and broadcast addresses).
+    let config = lns_config(&state_dir, &tun, radius.secret())
+        .replace(
+            &format!("listen = \"{LNS_ADDRESS}:1701\""),
+            "listen = \"10.94.0.1:1701\"",
+        )
+        .replace(
+            "networks = [\"10.64.0.0/24\"]",
+            "networks = [\"10.64.0.0/30\"]",
+        )
+        .replace("network = \"10.92.0.0/16\"", "network = \"10.94.0.0/24\"");
+    let config_path = dir.path().join("lns.toml");
+    std::fs::write(&config_path, config)?;
+    let log = dir.path().join("lns.log");
+    let _lns = start_lns(&lns_ns, &config_path, &log)?;
+    let dial = |tag: &str, extra: &[&str]| -> Result<Process> {
+        let mut command = client_ns.command(env!("CARGO_BIN_EXE_tunnelnas"));
+        command
+            .env_remove("TUNNELNAS_DIAL_PASSWORD")
+            .env_remove("TUNNELNAS_DIAL_SECRET")
+            .args(["--log-level", "info", "dial", "--lns", "10.94.0.1"])
+            .args(["--user", "dialer", "--password", "Dial-Pass-9"])
+            .args(["--secret", TUNNEL_SECRET])
+            .args(extra);
+        client_ns.spawn(
+            &format!("tunnelnas dial ({tag})"),
+            command,
+            &dir.path().join(format!("dial-{tag}.log")),
+        )
+    };
+    let diagnostics = |dial: &Process| {
+        format!(
+            "\n--- dial log:\n{}\n--- LNS log (tail):\n{}",
+            dial.log_tail(30),
+            tail(&read_lossy(&log), 60)
+        )
+    };
+    let dial_tun = common::unique_ifname("tndial")?;
+    let mut one = dial("one", &["--tun", &dial_tun])?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !one.log().contains("dial: up") {
+        ensure!(
+            Instant::now() < deadline,
+            "no `dial: up`{}",
+            diagnostics(&one)
+        );
+        ensure!(
+            one.try_wait()?.is_none(),
+            "dial exited{}",
+            diagnostics(&one)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ensure!(
+        one.log().contains("local=10.64.0.1 peer=10.255.255.1"),
+        "unexpected addresses{}",
+        diagnostics(&one)
+    );
+    let out = client_ns.exec_unchecked(&[
+        "ping",
+        "-c",
+        "3",
+        "-W",
+        "2",
+        "-I",
+        &dial_tun,
+        "10.255.255.1",
+    ])?;
+    ensure!(
+        out.status.success(),
+        "ping through the dial's TUN: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        diagnostics(&one)
+    );
+    lns_ns
+        .ping("10.64.0.1".parse()?)
+        .map_err(|e| anyhow!("{e}{}", diagnostics(&one)))?;
+
+    // One address left for three calls.
+    let mut three = dial("three", &["--count", "3"])?;
+    let status = {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(status) = three.try_wait()? {
+                break status;
+            }
+            if three.log().contains("of 3 sessions up") {
+                three.signal(libc::SIGINT);
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "--count 3 never finished{}",
+                diagnostics(&three)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    ensure!(
+        !status.success() && three.log().contains("1 of 3 sessions up"),
+        "--count 3 with one address left: {status}{}",
+        diagnostics(&three)
+    );
+    // Pool gauges are published once a second.
+    let wanted = [
+        "tunnelnas_lns_refused_total{reason=\"no_address\"} 2",
+        "tunnelnas_lns_pool_exhausted_total{pool=\"residential\"} 2",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let metrics = http_get(&lns_ns, "/metrics")?;
+        if wanted.iter().all(|w| metrics.contains(w)) || Instant::now() >= deadline {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for expected in wanted {
+        ensure!(
+            metrics.contains(expected),
+            "/metrics lacks {expected}:\n{}",
+            metrics
+                .lines()
+                .filter(|l| l.starts_with("tunnelnas_lns_"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    ensure!(
+        read_lossy(&log).contains("pool \\\"residential\\\" is exhausted")
+            || read_lossy(&log).contains("pool \"residential\" is exhausted"),
+        "the LNS log does not name the exhausted pool{}",
+        diagnostics(&three)
+    );
+    one.signal(libc::SIGINT);
+    ensure!(
+        one.wait_timeout(Duration::from_secs(15))?
+            .is_some_and(|s| s.success()),
+        "dial did not hang up cleanly{}",
+        diagnostics(&one)
+    );
+    Ok(())
+}
