@@ -846,3 +846,32 @@ fn captured_dhclient_messages_are_answered() {
     );
     assert_eq!(services.binding(), Some((IAID, delegation().prefix)));
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any upper-layer bytes, as ICMPv6, UDP or anything else, to a
+        /// link-scoped destination: handled or dropped, never a panic,
+        /// and whatever is queued fits a 1280-byte buffer.
+        #[test]
+        fn arbitrary_link_local_packets_never_panic(
+            next in prop_oneof![Just(58u8), Just(17u8), Just(0u8), any::<u8>()],
+            to_servers in any::<bool>(),
+            hop in prop_oneof![Just(255u8), any::<u8>()],
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let t0 = Instant::now();
+            let mut services = services(t0);
+            let dst = if to_servers { dhcpv6::ALL_DHCP_RELAY_AGENTS_AND_SERVERS } else { ALL_ROUTERS };
+            let packet = ip_packet(peer(), dst, NextHeader::from(next), hop, &body);
+            let handled = services.handle_packet(t0, &packet);
+            prop_assert_ne!(handled, Handled::NotOurs);
+            let mut buf = [0u8; 1280];
+            while services.poll_transmit(t0, &mut buf).is_some() {}
+            while services.poll_event().is_some() {}
+        }
+    }
+}
