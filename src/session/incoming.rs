@@ -517,7 +517,13 @@ impl NodeCore {
                     AddressError::NoSource => "no address configured for this user".to_owned(),
                     AddressError::Pool(_) => "no address available".to_owned(),
                 };
-                self.fail_setup(now, token, SetupFailure::NoAddress, Some(message));
+                if verifying_proxy.is_some() {
+                    // No PPP authentication is running to answer: the
+                    // call is refused, and the LAC tells its subscriber.
+                    self.refuse_incoming(now, token, SetupFailure::NoAddress, &message);
+                } else {
+                    self.fail_setup(now, token, SetupFailure::NoAddress, Some(message));
+                }
                 return;
             }
         };
