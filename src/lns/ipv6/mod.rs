@@ -160,6 +160,36 @@ impl Default for Ipv6ServicesConfig {
     }
 }
 
+impl Ipv6ServicesConfig {
+    /// Checks the settings against the RFCs' bounds; the message names
+    /// the field. [`Ipv6Services`] works with any values, but these would
+    /// make it send packets peers reject or misread.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let interval = self.ra_interval.as_secs();
+        if !(4..=1800).contains(&interval) {
+            return Err("ra_interval: 4 to 1800 s (RFC 4861 §6.2.1 MaxRtrAdvInterval)");
+        }
+        if self.initial_ra_interval > MAX_INITIAL_RTR_ADVERT_INTERVAL
+            || self.initial_ra_interval < Duration::from_secs(1)
+        {
+            return Err("initial_ra_interval: 1 to 16 s (RFC 4861 §10)");
+        }
+        if self.router_lifetime > 9000 {
+            return Err("router_lifetime: at most 9000 s (RFC 4861 §6.2.1)");
+        }
+        if self.prefix_preferred_lifetime > self.prefix_valid_lifetime {
+            return Err("prefix_preferred_lifetime: at most the valid lifetime (RFC 4861 §6.2.1)");
+        }
+        if self.dns.len() > 8 {
+            return Err("dns: at most 8 servers");
+        }
+        if !(3..=MAX_DUID_LEN).contains(&self.server_duid.len()) {
+            return Err("server_duid: 3 to 130 bytes (RFC 8415 §11.1)");
+        }
+        Ok(())
+    }
+}
+
 /// A prefix delegated with DHCPv6 and its lifetimes (from RADIUS
 /// Delegated-IPv6-Prefix, RFC 4818, or a local pool).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

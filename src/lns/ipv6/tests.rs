@@ -875,3 +875,58 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn settings_are_checked_against_the_rfc_bounds() {
+    assert_eq!(Ipv6ServicesConfig::default().validate(), Ok(()));
+    assert_eq!(config().validate(), Ok(()));
+    let cases = [
+        (
+            Ipv6ServicesConfig {
+                ra_interval: Duration::from_secs(3),
+                ..config()
+            },
+            "ra_interval",
+        ),
+        (
+            Ipv6ServicesConfig {
+                initial_ra_interval: Duration::from_secs(17),
+                ..config()
+            },
+            "initial_ra_interval",
+        ),
+        (
+            Ipv6ServicesConfig {
+                router_lifetime: 9001,
+                ..config()
+            },
+            "router_lifetime",
+        ),
+        (
+            Ipv6ServicesConfig {
+                prefix_preferred_lifetime: 10,
+                prefix_valid_lifetime: 9,
+                ..config()
+            },
+            "prefix_preferred_lifetime",
+        ),
+        (
+            Ipv6ServicesConfig {
+                dns: vec![dns(); 9],
+                ..config()
+            },
+            "dns",
+        ),
+        (
+            Ipv6ServicesConfig {
+                server_duid: vec![0, 3],
+                ..config()
+            },
+            "server_duid",
+        ),
+    ];
+    for (config, field) in cases {
+        let error = config.validate().unwrap_err();
+        assert!(error.starts_with(field), "{field}: {error}");
+    }
+}
