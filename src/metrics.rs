@@ -560,6 +560,11 @@ impl Metrics {
                 .with_label_values(&[peer])
                 .set(i64::from(*count));
         }
+        for (peer, count) in &snapshot.peer_tunnels {
+            lns.peer_tunnels
+                .with_label_values(&[peer])
+                .set(i64::from(*count));
+        }
         for pool in &snapshot.pools {
             lns.pool_size
                 .with_label_values(&[&pool.name])

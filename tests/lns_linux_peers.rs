@@ -414,6 +414,8 @@ fn linux_lac_clients_terminate_at_our_lns_with_addresses_from_radius_and_pools()
         "tunnelnas_lns_pool_used_addresses{pool=\"business\"} 1",
         "tunnelnas_lns_pool_used_addresses{pool=\"residential\"} 1",
         "tunnelnas_lns_proxy_lcp_total{outcome=\"renegotiated\"} 3",
+        "tunnelnas_lns_peer_tunnels{peer=\"10.92.0.0/16\"} 3",
+        "tunnelnas_lns_peer_sessions{peer=\"10.92.0.0/16\"} 3",
     ] {
         ensure!(
             metrics.contains(expected),

@@ -357,6 +357,12 @@ impl Endpoint {
         self.tunnels.get(&tunnel_id).map(|t| t.state)
     }
 
+    /// LNS role: tunnels held per `[[lns.peer]]` rule (index in
+    /// [`EndpointConfig::peers`]; rules past the end hold none).
+    pub fn tunnels_per_rule(&self) -> &[u32] {
+        &self.tunnels_per_rule
+    }
+
     /// LNS role: the `[[lns.peer]]` rule (index in
     /// [`EndpointConfig::peers`]) that admitted tunnel `tunnel_id`, and
     /// the peer's Host Name (RFC 2661 §4.4.3; Tunnel-Client-Auth-ID in

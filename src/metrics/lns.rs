@@ -17,6 +17,7 @@ pub(super) struct LnsFamilies {
     refused: IntCounterVec,
     setup_phase: HistogramVec,
     pub(super) peer_sessions: IntGaugeVec,
+    pub(super) peer_tunnels: IntGaugeVec,
     pub(super) pool_size: IntGaugeVec,
     pub(super) pool_used: IntGaugeVec,
     pub(super) pool_exhausted: IntGaugeVec,
@@ -52,6 +53,11 @@ impl LnsFamilies {
             peer_sessions: gauge_vec(
                 "tunnelnas_lns_peer_sessions",
                 "Sessions per [[lns.peer]] rule.",
+                &["peer"],
+            ),
+            peer_tunnels: gauge_vec(
+                "tunnelnas_lns_peer_tunnels",
+                "Tunnels per [[lns.peer]] rule.",
                 &["peer"],
             ),
             pool_size: gauge_vec(
@@ -156,6 +162,7 @@ impl LnsFamilies {
             Box::new(self.refused.clone()),
             Box::new(self.setup_phase.clone()),
             Box::new(self.peer_sessions.clone()),
+            Box::new(self.peer_tunnels.clone()),
             Box::new(self.pool_size.clone()),
             Box::new(self.pool_used.clone()),
             Box::new(self.pool_exhausted.clone()),

@@ -230,6 +230,12 @@ fn merge_snapshots(snapshots: Vec<WorkerSnapshot>) -> LacSnapshot {
                             None => sum.peer_sessions.push((peer, count)),
                         }
                     }
+                    for (peer, count) in theirs.peer_tunnels {
+                        match sum.peer_tunnels.iter_mut().find(|(p, _)| *p == peer) {
+                            Some(entry) => entry.1 += count,
+                            None => sum.peer_tunnels.push((peer, count)),
+                        }
+                    }
                     sum.to_tun.packets += theirs.to_tun.packets;
                     sum.to_tun.bytes += theirs.to_tun.bytes;
                     sum.from_tun.packets += theirs.from_tun.packets;

@@ -90,6 +90,8 @@ pub struct PoolFigures {
 pub struct LnsSnapshot {
     /// Sessions per `[[lns.peer]]` rule.
     pub peer_sessions: Vec<(String, u32)>,
+    /// Tunnels per `[[lns.peer]]` rule.
+    pub peer_tunnels: Vec<(String, u32)>,
     /// Every pool's figures.
     pub pools: Vec<PoolFigures>,
     /// IP to TUN (from subscribers).

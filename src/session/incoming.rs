@@ -1059,6 +1059,15 @@ impl NodeCore {
     pub fn lns_snapshot(&self) -> Option<crate::observe::lns::LnsSnapshot> {
         let lns = self.lns.as_ref()?;
         Some(crate::observe::lns::LnsSnapshot {
+            peer_tunnels: lns
+                .sessions_per_rule()
+                .into_iter()
+                .enumerate()
+                .map(|(index, (name, _))| {
+                    let held = self.endpoint.tunnels_per_rule().get(index).copied();
+                    (name, held.unwrap_or(0))
+                })
+                .collect(),
             peer_sessions: lns.sessions_per_rule(),
             pools: lns
                 .pool_stats()
