@@ -10,7 +10,8 @@
 //! - a prefix is never given to two sessions: one RADIUS names
 //!   (Framed-IPv6-Prefix, RFC 3162 §2.3; Delegated-IPv6-Prefix, RFC 4818
 //!   §3) that falls in a pool is taken from it ([`Ipv6Pools::reserve`]),
-//!   and one already in use is refused;
+//!   and one already in use is refused, as is one outside the pools that
+//!   overlaps another session's ([`Pool6Error::Overlaps`]);
 //! - a prefix goes back at session end ([`Ipv6Pools::release`]) and is
 //!   handed out again as late as possible: never-used prefixes go first,
 //!   then released ones oldest first, so a departed subscriber's prefix
@@ -26,7 +27,7 @@
 //! the pool. A pool holds at most 2^[`MAX_POOL_BITS`] prefixes (the
 //! configuration refuses more).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::Ipv6Addr;
 
 use ipnet::Ipv6Net;
@@ -58,6 +59,14 @@ pub enum Pool6Error {
     /// The prefix RADIUS gave is another session's.
     #[error("prefix {0} is already in use")]
     InUse(Ipv6Net),
+    /// The prefix RADIUS gave overlaps another session's static prefix.
+    #[error("prefix {prefix} overlaps {leased}, already in use")]
+    Overlaps {
+        /// The prefix asked for.
+        prefix: Ipv6Net,
+        /// The leased prefix it overlaps.
+        leased: Ipv6Net,
+    },
     /// The prefix RADIUS gave has host bits set, or lies in a pool whose
     /// prefixes have another length (it would overlap several leases).
     #[error("prefix {0} cannot be assigned to a subscriber")]
@@ -174,6 +183,8 @@ pub struct Ipv6Pools {
     pools: Vec<Pool6>,
     by_name: HashMap<String, usize>,
     leases: HashMap<Ipv6Net, Lease6>,
+    /// The static leases, ordered, to find overlaps.
+    statics: BTreeSet<Ipv6Net>,
 }
 
 impl Ipv6Pools {
@@ -205,8 +216,12 @@ impl Ipv6Pools {
             pool.exhausted = exhausted.get(&pool.config.name).copied().unwrap_or(0);
         }
         let leased: Vec<Ipv6Net> = self.leases.keys().copied().collect();
+        self.statics.clear();
         for prefix in leased {
             let lease = self.mark(&prefix).unwrap_or(Lease6::Static);
+            if lease == Lease6::Static {
+                self.statics.insert(prefix);
+            }
             self.leases.insert(prefix, lease);
         }
     }
@@ -263,10 +278,31 @@ impl Ipv6Pools {
                 self.mark(&prefix);
                 Lease6::Pool(index)
             }
-            None => Lease6::Static,
+            None => {
+                if let Some(leased) = self.static_overlap(&prefix) {
+                    return Err(Pool6Error::Overlaps { prefix, leased });
+                }
+                self.statics.insert(prefix);
+                Lease6::Static
+            }
         };
         self.leases.insert(prefix, lease);
         Ok(lease)
+    }
+
+    /// A static lease that overlaps `prefix`: one inside it (its network
+    /// falls in `prefix`'s range) or one holding it (a shorter prefix of
+    /// the same network).
+    fn static_overlap(&self, prefix: &Ipv6Net) -> Option<Ipv6Net> {
+        let low = Ipv6Net::new(prefix.network(), 0).ok()?;
+        let high = Ipv6Net::new(prefix.broadcast(), 128).ok()?;
+        if let Some(inside) = self.statics.range(low..=high).next() {
+            return Some(*inside);
+        }
+        (0..prefix.prefix_len())
+            .filter_map(|len| Ipv6Net::new(prefix.network(), len).ok())
+            .map(|net| net.trunc())
+            .find(|net| self.statics.contains(net))
     }
 
     /// Gives `prefix` back (session end). Returns whether it was leased.
@@ -274,6 +310,7 @@ impl Ipv6Pools {
         let Some(lease) = self.leases.remove(&prefix) else {
             return false;
         };
+        self.statics.remove(&prefix);
         if let Lease6::Pool(index) = lease
             && let Some(pool) = self.pools.get_mut(index)
             && let Some(bit) = pool.index_of(&prefix)

@@ -155,3 +155,40 @@ fn reloads_keep_leases() {
     assert!(pools.release(leased));
     assert_eq!(pools.stats()[0].used, 0);
 }
+
+#[test]
+fn static_prefixes_may_not_overlap() {
+    let mut pools = Ipv6Pools::new(vec![pool("pd", "2001:db8:100::/54", 56)]);
+    let wide = net("2001:db8:ff00::/48");
+    assert_eq!(pools.reserve(wide), Ok(Lease6::Static));
+    let inside = net("2001:db8:ff00:1200::/56");
+    assert_eq!(
+        pools.reserve(inside),
+        Err(Pool6Error::Overlaps {
+            prefix: inside,
+            leased: wide
+        })
+    );
+    let around = net("2001:db8:fe00::/39");
+    assert_eq!(
+        pools.reserve(around),
+        Err(Pool6Error::Overlaps {
+            prefix: around,
+            leased: wide
+        })
+    );
+    assert_eq!(
+        pools.reserve(inside).unwrap_err().to_string(),
+        "prefix 2001:db8:ff00:1200::/56 overlaps 2001:db8:ff00::/48, already in use"
+    );
+    // Beside it: fine. Released: the inner one fits.
+    assert_eq!(pools.reserve(net("2001:db8:ff01::/48")), Ok(Lease6::Static));
+    assert!(pools.release(wide));
+    assert_eq!(pools.reserve(inside), Ok(Lease6::Static));
+    // A reload keeps the static leases' overlap checks.
+    pools.reconfigure(vec![pool("pd", "2001:db8:100::/54", 56)]);
+    assert!(matches!(
+        pools.reserve(wide),
+        Err(Pool6Error::Overlaps { .. })
+    ));
+}
