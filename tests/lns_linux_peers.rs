@@ -848,6 +848,12 @@ fn a_dual_stack_linux_lac_client_gets_its_radius_prefixes_by_ra_and_dhcpv6_pd() 
         .iter()
         .find(|r| attr(r, "Acct-Status-Type") == Some("Start"))
         .ok_or_else(|| anyhow!("no Start"))?;
+    let api = api_sessions(&ns);
+    ensure!(
+        api.iter().any(|s| s["ipv6_prefix"] == "2001:db8:1:1::/64"
+            && s["delegated_prefix"] == "2001:db8:100::/56"),
+        "the API does not show the session's IPv6 prefixes: {api:#?}"
+    );
     ensure!(
         attr(start, "Framed-IPv6-Prefix") == Some("2001:db8:1:1::/64")
             && attr(start, "Delegated-IPv6-Prefix") == Some("2001:db8:100::/56"),

@@ -515,6 +515,10 @@ impl NodeCore {
                     framed_routes: local
                         .map(|l| l.routes.iter().map(ToString::to_string).collect())
                         .unwrap_or_default(),
+                    ipv6_prefix: local.and_then(|l| l.ipv6_prefix).map(|p| p.to_string()),
+                    delegated_prefix: local
+                        .and_then(|l| l.delegated_prefix)
+                        .map(|p| p.to_string()),
                     tunnel_id: call.map(|c| c.handle.tunnel_id),
                     session_id: call.map(|c| c.handle.session_id),
                     peer_tunnel_id: call.map(|c| c.peer_tunnel_id),

@@ -169,6 +169,12 @@ pub struct SessionView {
     pub address_source: Option<String>,
     /// LNS: Framed-Routes towards the subscriber.
     pub framed_routes: Vec<String>,
+    /// LNS: the prefix advertised for SLAAC (Framed-IPv6-Prefix or from
+    /// Framed-IPv6-Pool).
+    pub ipv6_prefix: Option<String>,
+    /// LNS: the prefix delegated by DHCPv6 (Delegated-IPv6-Prefix or from
+    /// Delegated-IPv6-Prefix-Pool).
+    pub delegated_prefix: Option<String>,
     /// Our Tunnel ID.
     pub tunnel_id: Option<u16>,
     /// Our Session ID.
