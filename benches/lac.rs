@@ -7,7 +7,7 @@
 //! after a failure, a panic or Ctrl-C; leftovers of a killed run are
 //! removed by the next): `tnb-sub-PID` (the subscriber farm), `tnb-lac-PID`
 //! (the LAC, `tunnelnas run` as a separate process, so its memory and CPU
-//! time can be read from `/proc`) and `tnb-lns-PID` (the LNS emulator).
+//! time can be read from `/proc`) and `tnb-lns-PID` (the test LNS).
 //! A veth pair without addresses joins subscribers and LAC (the PPPoE
 //! access side); a second joins LAC (10.202.0.1, its L2TP source) and LNS
 //! (10.202.0.2:1701). Nothing is put in the root namespace.
@@ -20,8 +20,8 @@
 //!    starts them all at once, which measures how a burst of PADIs is
 //!    absorbed rather than a rate): PPPoE discovery, LCP, authentication
 //!    at the LAC (local users: no RADIUS round trip), the L2TP tunnel and
-//!    call to the LNS emulator, which renegotiates LCP and authentication
-//!    and assigns an address by IPCP. The emulator advertises an L2TP
+//!    call to the test LNS, which renegotiates LCP and authentication
+//!    and assigns an address by IPCP. The test LNS advertises an L2TP
 //!    receive window of `TN_BENCH_LNS_WINDOW` (default 64; 0 keeps the
 //!    RFC 2661 default of 4, with which one tunnel's control channel, not
 //!    the LAC, sets the call rate). Reported: sessions/s (sessions up ÷ time from the first PADI to
@@ -37,7 +37,7 @@
 //!    the delta of its `tunnelnas_lac_forwarded_packets_total{direction=
 //!    "upstream"}` over the window (the counters are read before and after
 //!    the window while no traffic flows, so their once-a-second refresh
-//!    costs no precision), cross-checked against what the LNS emulator
+//!    costs no precision), cross-checked against what the test LNS
 //!    received; next to it what was offered, what was lost where, and the
 //!    LAC's CPU time (utime + stime) over the window → packets per LAC
 //!    CPU-second. Bit rates are IP-level (packets × IP size × 8).
@@ -64,7 +64,7 @@
 //! # Scenario `deployed-lns` (issue 11)
 //!
 //! `TN_BENCH_SCENARIO=deployed-lns` measures session setup only, against
-//! the LNS emulator acting like many deployed LNSs
+//! the test LNS acting like many deployed LNSs
 //! ([`LnsConfig::like_deployed_lns`]): receive window
 //! `TN_BENCH_LNS_WINDOW` (default 8), control messages acknowledged only
 //! by a ZLB `TN_BENCH_LNS_ACK_DELAY_MS` (default 10) after they arrive,
@@ -72,7 +72,7 @@
 //! control messages per acknowledgement delay, so the LAC's `[lac]
 //! max_tunnels_per_lns` matters: the setup phase runs once per value of
 //! `TN_BENCH_MAX_TUNNELS_PER_LNS` (default `1,4`), each with a fresh LAC
-//! and emulator, and the figures are put side by side. Defaults: 10,000
+//! and test LNS, and the figures are put side by side. Defaults: 10,000
 //! subscribers offered at 1,000/s, with at most `TN_BENCH_MAX_IN_SETUP`
 //! (default 2,000) in set-up at once (the farm holds first dials back
 //! meanwhile, as a load tester's concurrency limit does); `[lac]
@@ -83,7 +83,7 @@
 //! `target/bench-lac-deployed-lns-N.log`.
 //!
 //! `TN_BENCH_LNS_ACK_DELAY_MS` also applies to the standard scenario: the
-//! emulator then acknowledges like that too (without it, it acknowledges
+//! test LNS then acknowledges like that too (without it, it acknowledges
 //! like our own channel: piggybacked, a ZLB after 100 ms, or at once at
 //! half its window).
 //!
@@ -92,7 +92,7 @@
 //! The machine has two cores. Unless `TN_BENCH_PIN=0`, the LAC process
 //! (`taskset`, `[lac] workers` = `TN_BENCH_LAC_WORKERS`, default 1; the
 //! binary is `TN_BENCH_LAC_BIN`, default this build's) runs
-//! on CPU 1 and the benchmark's threads (generator, farm, LNS emulator)
+//! on CPU 1 and the benchmark's threads (generator, farm, test LNS)
 //! on CPU 0, where the kernel also delivers the subscribers' frames to
 //! the LAC's packet socket (what a NIC's interrupt core would do). For the
 //! kernel baseline the access veth's receive processing, which is where
@@ -125,7 +125,7 @@ use tunnelnas::loadgen::flood::{
     write_ipv4_udp,
 };
 use tunnelnas::loadgen::lns::{
-    DEPLOYED_LNS_ACK_DELAY, DEPLOYED_LNS_RECEIVE_WINDOW, LnsConfig, LnsEmulator, LnsStats, run_lns,
+    DEPLOYED_LNS_ACK_DELAY, DEPLOYED_LNS_RECEIVE_WINDOW, LnsConfig, LnsHarness, LnsStats, run_lns,
 };
 use tunnelnas::loadgen::subscribers::{
     FarmConfig, FarmStats, SubscriberFarm, UpSession, run_farm_observed,
@@ -138,14 +138,14 @@ use topology::{LNS_ADDRESS, LacProcess, Topology, in_netns};
 
 /// Where the LAC serves `/metrics` (inside its namespace).
 const METRICS_ADDRESS: &str = "127.0.0.1:9180";
-/// The tunnel secret between LAC and LNS emulator.
+/// The tunnel secret between LAC and test LNS.
 const TUNNEL_SECRET: &str = "bench-tunnel-secret";
 /// The realm every subscriber is in.
 const REALM: &str = "bench.example";
-/// The LNS emulator's PPP address and pool.
+/// The test LNS's PPP address and pool.
 const LNS_PPP_ADDRESS: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
 const LNS_POOL: &str = "100.64.0.0/10";
-/// Receive buffers of the LNS emulator and of the baseline's counter.
+/// Receive buffers of the test LNS and of the baseline's counter.
 const SINK_BUFFER: usize = 16 << 20;
 /// How long counters are left to settle after traffic stops (the LAC
 /// refreshes its metrics once a second).
@@ -235,10 +235,10 @@ struct Settings {
     start_rate: u32,
     seconds: u64,
     sizes: Vec<usize>,
-    /// The LNS emulator's L2TP receive window (None: the channel default).
+    /// The test LNS's L2TP receive window (None: the channel default).
     lns_window: Option<u16>,
     /// Acknowledge only by a ZLB this long after a message arrives, nothing
-    /// piggybacked ([`LnsConfig::like_deployed_lns`]); None: the emulator
+    /// piggybacked ([`LnsConfig::like_deployed_lns`]); None: the test LNS
     /// acknowledges like our channel does.
     lns_ack_delay: Option<Duration>,
     /// `deployed-lns`: `[lac] max_tunnels_per_lns` of each run.
@@ -379,7 +379,7 @@ impl Settings {
         report.condition("forwarding window", format!("{} s per size", self.seconds));
         report.condition(
             "authentication",
-            "local users file at the LAC (no RADIUS round trip); the LNS emulator re-authenticates",
+            "local users file at the LAC (no RADIUS round trip); the test LNS re-authenticates",
         );
         report.condition(
             "cpus",
@@ -389,7 +389,7 @@ impl Settings {
             "cpu placement",
             if self.pin {
                 "CPU 1: the LAC process; for the baseline, the kernel's forwarding (RPS on the access \
-                 veth). CPU 0: generator, farm, LNS emulator, baseline sockets, and the kernel's \
+                 veth). CPU 0: generator, farm, test LNS, baseline sockets, and the kernel's \
                  delivery of subscriber frames to the LAC's packet socket (the NIC interrupt \
                  core, in hardware terms). TN_BENCH_PIN=0 lets everything float"
             } else {
@@ -399,14 +399,14 @@ impl Settings {
         report.condition("LAC workers", self.lac_workers);
         report.condition("LAC binary", self.lac_binary.display());
         report.condition(
-            "LNS emulator L2TP receive window",
+            "test LNS L2TP receive window",
             self.lns_window.map_or_else(
                 || "4 (the channel default, RFC 2661 §4.4.3)".to_owned(),
                 |w| format!("{w} (TN_BENCH_LNS_WINDOW=0: the channel default 4)"),
             ),
         );
         report.condition(
-            "LNS emulator acknowledgements",
+            "test LNS acknowledgements",
             self.lns_ack_delay.map_or_else(
                 || {
                     "like our channel: piggybacked, else a ZLB after 100 ms or at once at half \
@@ -560,7 +560,7 @@ impl Drops {
             "UDP drops at the LNS",
             value(self.lns_udp),
             "packets",
-            "full receive buffer of the LNS emulator (Udp RcvbufErrors, LNS namespace)",
+            "full receive buffer of the test LNS (Udp RcvbufErrors, LNS namespace)",
         );
         report.maybe_row(
             section,
@@ -664,7 +664,7 @@ impl Drop for Worker {
     }
 }
 
-/// The LNS emulator, running in the LNS namespace.
+/// The test LNS, running in the LNS namespace.
 struct Lns {
     stats: Arc<Mutex<LnsStats>>,
     /// Stopped (StopCCN to the LAC) and joined when dropped.
@@ -683,7 +683,7 @@ impl Lns {
             set_receive_buffer(&socket, SINK_BUFFER)?;
             Ok(socket)
         })
-        .context("LNS emulator socket")?;
+        .context("test LNS socket")?;
         let mut seed = [0u8; 32];
         rand::fill(&mut seed);
         let mut config = LnsConfig::new(
@@ -700,12 +700,12 @@ impl Lns {
         if let Some(delay) = settings.lns_ack_delay {
             config = config.like_deployed_lns(window, delay);
         }
-        let emulator = LnsEmulator::new(config, seed);
+        let lns = LnsHarness::new(config, seed);
         let stats = Arc::new(Mutex::new(LnsStats::default()));
         let worker = {
             let stats = Arc::clone(&stats);
             Worker::spawn("bench-lns", move |stop| {
-                run_lns(socket, emulator, stop, &stats);
+                run_lns(socket, lns, stop, &stats);
             })?
         };
         Ok(Self {
@@ -985,7 +985,7 @@ fn run_standard(settings: &Settings, report: &mut Report) -> anyhow::Result<()> 
     }
 
     // Hang up (Terminate-Request, PADT), then stop the LAC (CDN, StopCCN,
-    // accounting Stop) and the LNS emulator.
+    // accounting Stop) and the test LNS.
     drop(farm);
     if !INTERRUPTED.load(Ordering::Relaxed) {
         let _ = pause(Duration::from_millis(500));
@@ -1080,7 +1080,7 @@ fn run_standard(settings: &Settings, report: &mut Report) -> anyhow::Result<()> 
 }
 
 /// `deployed-lns`: the setup phase once per `max_tunnels_per_lns`, each
-/// with a fresh LNS emulator and LAC in the same namespaces, then the runs
+/// with a fresh test LNS and LAC in the same namespaces, then the runs
 /// side by side.
 fn run_deployed_lns(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
     topology::remove_stale_namespaces();
@@ -1188,7 +1188,7 @@ impl L2tpCounters {
     }
 }
 
-/// One `deployed-lns` run: emulator, LAC with `max_tunnels_per_lns =
+/// One `deployed-lns` run: test LNS, LAC with `max_tunnels_per_lns =
 /// tunnels`, farm; the setup phase; everything stopped again.
 fn deployed_lns_run(
     topo: &Topology,
@@ -1239,7 +1239,7 @@ fn deployed_lns_run(
             c.tunnels_set_up,
             "tunnels",
             format!(
-                "to the LNS emulator (SCCRQ to SCCCN); {} established at the end, {} by \
+                "to the test LNS (SCCRQ to SCCCN); {} established at the end, {} by \
                  tunnelnas_lac_lns_tunnels",
                 c.tunnels_now, c.lns_tunnels
             ),
@@ -1275,7 +1275,7 @@ fn deployed_lns_run(
     }
     report.row(
         section,
-        "LNS emulator tunnels",
+        "test LNS tunnels",
         lns_stats.tunnels_total as f64,
         "tunnels",
         format!(
@@ -1286,8 +1286,8 @@ fn deployed_lns_run(
     );
     let farm_stats = farm.stats();
 
-    // Hang up, stop the LAC (CDNs, StopCCN) while the emulator still
-    // acknowledges, then the emulator.
+    // Hang up, stop the LAC (CDNs, StopCCN) while the test LNS still
+    // acknowledges, then the test LNS.
     drop(farm);
     if !INTERRUPTED.load(Ordering::Relaxed) {
         let _ = pause(Duration::from_millis(500));
@@ -1591,7 +1591,7 @@ fn measure_setup(
         "machine CPU during setup",
         machine,
         "cores",
-        "LAC, farm, LNS emulator, softirq (/proc/stat)",
+        "LAC, farm, test LNS, softirq (/proc/stat)",
     );
     drops.report(report, section);
     // The LAC's own view, once its gauges refreshed (every second).
@@ -1737,7 +1737,7 @@ fn measure_forwarding(
         "received by the LNS",
         received / window,
         "packets/s",
-        "LNS emulator's count of L2TP data messages",
+        "test LNS's count of L2TP data messages",
     );
     report.row(
         &section,
@@ -1779,7 +1779,7 @@ fn measure_forwarding(
         "the LAC was saturated (about one core busy): its own limit"
     } else {
         "the LAC dropped traffic without using a full core: it lost CPU time to the \
-         generator, the LNS emulator or softirq work (see machine CPU)"
+         generator, the test LNS or softirq work (see machine CPU)"
     };
     report.maybe_row(
         &section,

@@ -11,10 +11,12 @@
 //!   users instead of a RADIUS server (accounting to
 //!   `state_dir/local-accounting.jsonl`), the realm `demo.example` tunnelled
 //!   to an LNS on loopback.
-//! * The LNS emulator ([`crate::loadgen::lns`]) listens on
-//!   127.0.0.2:1701: it accepts the tunnel and the calls, renegotiates LCP
-//!   and authentication through the LAC (as xl2tpd's pppd does), assigns
-//!   10.99.0.0/24 and answers the pings.
+//! * The LNS is the product's too: the node core in the LNS role
+//!   ([`crate::loadgen::lns`], with a RADIUS stand-in of the same users and
+//!   an in-memory kernel for TUN), on 127.0.0.2:1701. It accepts the tunnel
+//!   and the calls (RFC 2661), renegotiates LCP and authentication through
+//!   the LAC (as xl2tpd's pppd does), assigns 10.99.0.0/24 and answers the
+//!   pings (RFC 792).
 //!
 //! The namespace and the veth pair are removed on exit.
 
@@ -28,14 +30,14 @@ use std::time::{Duration, Instant};
 use crate::aaa::service::AaaConfig;
 use crate::config::Config;
 use crate::dataplane::packet::PacketSocket;
-use crate::loadgen::lns::{LnsConfig, LnsEmulator, LnsStats, run_lns};
+use crate::loadgen::lns::{LnsConfig, LnsHarness, LnsStats, run_lns};
 use crate::loadgen::subscribers::{FarmConfig, FarmStats, SubscriberFarm, run_farm};
 use crate::ppp::link::Credentials;
 use anyhow::{Context as _, bail};
 
 /// The demo's configuration, the same file as `config/demo.toml`.
 const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
-/// Where the demo's LNS emulator listens (the realm rule of demo.toml).
+/// Where the demo's LNS listens (the realm rule of demo.toml).
 const LNS_ADDRESS: &str = "127.0.0.2:1701";
 /// Its tunnel secret (the realm rule of demo.toml).
 const TUNNEL_SECRET: &[u8] = b"demo-tunnel-secret";
@@ -212,7 +214,7 @@ pub fn demo(options: DemoOptions) -> anyhow::Result<()> {
     let lns_address: SocketAddr = LNS_ADDRESS.parse().context("LNS address")?;
     let lns_socket = UdpSocket::bind(lns_address)
         .with_context(|| format!("cannot bind the demo LNS to {lns_address}"))?;
-    let lns = LnsEmulator::new(
+    let lns = LnsHarness::new(
         LnsConfig::new(
             "127.0.0.0/8".parse().context("loopback network")?,
             TUNNEL_SECRET,
@@ -228,7 +230,7 @@ pub fn demo(options: DemoOptions) -> anyhow::Result<()> {
         std::thread::Builder::new()
             .name("demo-lns".into())
             .spawn(move || run_lns(lns_socket, lns, &stop, &report))
-            .context("cannot start the LNS emulator")?
+            .context("cannot start the LNS")?
     };
 
     let farm_socket = topology.open_subscriber_socket()?;
@@ -252,7 +254,7 @@ pub fn demo(options: DemoOptions) -> anyhow::Result<()> {
     };
 
     println!(
-        "tunnelnas demo: {} subscribers dial over {} into the LAC; LNS emulator on {LNS_ADDRESS}",
+        "tunnelnas demo: {} subscribers dial over {} into the LAC; LNS (node core, LNS role) on {LNS_ADDRESS}",
         options.subscribers.max(1),
         topology.lac_interface
     );

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //!  subs ns                      lac ns                              lns ns
-//!  subscriber farm    --veth--  tunnelnas run (LAC, debug build)  --veth--  LNS emulator
+//!  subscriber farm    --veth--  tunnelnas run (LAC, debug build)  --veth--  test LNS
 //!  (loadgen: PPPoE,             FreeRADIUS (threaded) 127.0.0.1             10.204.0.2:1701
 //!   LCP, CHAP, IPCP)            metrics/API 127.0.0.1:9180                  window 8, acks
 //!                               L2TP from 10.204.0.1:1701                   after 10 ms
@@ -25,7 +25,8 @@
 //! back, that tunnel overflowed and went down). The tests take turns (a
 //! lock): each wants the machine's two cores. The
 //! subscribers are the load generator's farm (`loadgen::subscribers`), the
-//! LNS is its emulator (`loadgen::lns`), which renegotiates LCP and CHAP
+//! LNS is the product's own (the node core in the LNS role, in the load
+//! generator's harness `loadgen::lns`), which renegotiates LCP and CHAP
 //! and assigns addresses: a subscriber is up when IPCP through the LNS is.
 //!
 //! Once every subscriber is up, 20,000 SCCRQs flood the LAC's L2TP port
@@ -50,7 +51,7 @@ use tunnelnas::dataplane::packet::PacketSocket;
 use tunnelnas::loadgen::LatencyHistogram;
 use tunnelnas::loadgen::flood::set_receive_buffer;
 use tunnelnas::loadgen::lns::{
-    DEPLOYED_LNS_ACK_DELAY, DEPLOYED_LNS_RECEIVE_WINDOW, LnsConfig, LnsEmulator, LnsStats, run_lns,
+    DEPLOYED_LNS_ACK_DELAY, DEPLOYED_LNS_RECEIVE_WINDOW, LnsConfig, LnsHarness, LnsStats, run_lns,
 };
 use tunnelnas::loadgen::subscribers::{FarmConfig, FarmStats, SubscriberFarm, run_farm};
 use tunnelnas::ppp::auth::AuthMethod;
@@ -60,15 +61,15 @@ use tunnelnas::ppp::link::Credentials;
 const SUBSCRIBERS: u32 = 2_000;
 /// The LAC's address towards the LNS (L2TP source).
 const LAC_CORE: Ipv4Addr = Ipv4Addr::new(10, 204, 0, 1);
-/// The LNS emulator.
+/// The test LNS.
 const LNS: Ipv4Addr = Ipv4Addr::new(10, 204, 0, 2);
-/// Tunnel secret (RADIUS Tunnel-Password, and the emulator's).
+/// Tunnel secret (RADIUS Tunnel-Password, and the test LNS's).
 const TUNNEL_SECRET: &str = "l2tp-load-secret";
 /// Every subscriber's credentials (at the LAC through FreeRADIUS, and again
-/// at the LNS emulator, which re-authenticates).
+/// at the test LNS, which re-authenticates).
 const USER: &str = "load@isp.example";
 const PASSWORD: &str = "load-Pass-1";
-/// The emulator's own PPP address and its pool.
+/// The test LNS's own PPP address and its pool.
 const LNS_PPP_ADDR: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
 const LNS_POOL: &str = "100.64.0.0/16";
 /// Management HTTP (API and metrics) of the LAC, inside its namespace.
@@ -80,7 +81,7 @@ const DEFAULT_MAX_SESSIONS_PER_TUNNEL: u32 = 1000;
 /// How long all subscribers may take to come up. The whole test must stay
 /// well under two minutes on a 2-core machine.
 const UP_TIMEOUT: Duration = Duration::from_secs(60);
-/// Socket buffers of the farm and the emulator: test equipment must not be
+/// Socket buffers of the farm and the test LNS: test equipment must not be
 /// where a burst is lost.
 const EQUIPMENT_BUFFER: usize = 16 << 20;
 
@@ -154,7 +155,7 @@ impl World {
             password: PASSWORD.as_bytes().to_vec(),
         }];
 
-        // The LNS emulator: window 8, acknowledgements only after 10 ms.
+        // The test LNS: window 8, acknowledgements only after 10 ms.
         let mut config = LnsConfig::new(
             "10.204.0.0/24".parse()?,
             TUNNEL_SECRET.as_bytes(),
@@ -172,11 +173,11 @@ impl World {
         let lns_stats = Arc::new(Mutex::new(LnsStats::default()));
         let lns = {
             let stop = Arc::new(AtomicBool::new(false));
-            let emulator = LnsEmulator::new(config, [11; 32]);
+            let lns = LnsHarness::new(config, [11; 32]);
             let (flag, report) = (Arc::clone(&stop), Arc::clone(&lns_stats));
             let thread = std::thread::Builder::new()
-                .name("lns-emulator".to_owned())
-                .spawn(move || run_lns(socket, emulator, &flag, &report))?;
+                .name("test-lns".to_owned())
+                .spawn(move || run_lns(socket, lns, &flag, &report))?;
             Runner {
                 stop,
                 thread: Some(thread),
@@ -263,7 +264,7 @@ impl World {
         Ok(body)
     }
 
-    /// Everything a failure needs: farm, emulator, the LAC's metrics and
+    /// Everything a failure needs: farm, test LNS, the LAC's metrics and
     /// the tails of its log and FreeRADIUS'.
     fn diag(&mut self) -> String {
         let mut out = String::new();
@@ -278,11 +279,7 @@ impl World {
             "===== subscriber farm =====\n{}",
             farm_summary(&self.farm())
         );
-        let _ = writeln!(
-            out,
-            "===== LNS emulator =====\n{}",
-            lns_summary(&self.lns())
-        );
+        let _ = writeln!(out, "===== test LNS =====\n{}", lns_summary(&self.lns()));
         if let Ok(metrics) = self.get("/metrics") {
             let _ = writeln!(
                 out,
@@ -480,7 +477,7 @@ fn burst(max_sessions_per_tunnel: Option<u16>) -> Result<()> {
     let setup_time = setup_started.elapsed();
     let farm = world.farm();
     eprintln!(
-        "after {setup_time:.1?}: {}\nLNS emulator: {}",
+        "after {setup_time:.1?}: {}\ntest LNS: {}",
         farm_summary(&farm),
         lns_summary(&world.lns())
     );
@@ -546,7 +543,7 @@ fn burst(max_sessions_per_tunnel: Option<u16>) -> Result<()> {
     eprintln!(
         "LAC: {lns_tunnels} tunnels to the LNS (tunnelnas_lac_lns_tunnels), {tunnels_up} \
          established as LAC (tunnelnas_l2tp_tunnels), {} in /api/v1/tunnels, \
-         {tunnels_down} went down; {sessions_up} sessions up; emulator: {} tunnels, {} went \
+         {tunnels_down} went down; {sessions_up} sessions up; test LNS: {} tunnels, {} went \
          down, {} failed, {} calls went down; whole test so far {:.1?}",
         api_tunnels.len(),
         lns.tunnels,
@@ -557,7 +554,7 @@ fn burst(max_sessions_per_tunnel: Option<u16>) -> Result<()> {
     );
     ensure!(
         tunnels_down == 0.0 && lns.tunnels_down == 0 && lns.tunnels_failed == 0,
-        "tunnels went down: LAC tunnelnas_l2tp_tunnel_down_total {tunnels_down}, emulator \
+        "tunnels went down: LAC tunnelnas_l2tp_tunnel_down_total {tunnels_down}, test LNS \
          {} established and {} unestablished{}",
         lns.tunnels_down,
         lns.tunnels_failed,
@@ -565,13 +562,13 @@ fn burst(max_sessions_per_tunnel: Option<u16>) -> Result<()> {
     );
     ensure!(
         lns.sessions_down == 0,
-        "{} calls went down at the emulator{}",
+        "{} calls went down at the test LNS{}",
         lns.sessions_down,
         world.diag()
     );
     ensure!(
         sessions_up == f64::from(SUBSCRIBERS) && lns.sessions_network_up == SUBSCRIBERS,
-        "LAC sessions up {sessions_up}, emulator sessions with IPCP up {}, expected \
+        "LAC sessions up {sessions_up}, test LNS sessions with IPCP up {}, expected \
          {SUBSCRIBERS}{}",
         lns.sessions_network_up,
         world.diag()
@@ -587,7 +584,7 @@ fn burst(max_sessions_per_tunnel: Option<u16>) -> Result<()> {
             && api_tunnels.len() as f64 == lns_tunnels
             && f64::from(lns.tunnels) == lns_tunnels,
         "tunnels to the LNS: {lns_tunnels} by tunnelnas_lac_lns_tunnels, {tunnels_up} by \
-         tunnelnas_l2tp_tunnels, {} in /api/v1/tunnels, {} at the emulator; expected the same \
+         tunnelnas_l2tp_tunnels, {} in /api/v1/tunnels, {} at the test LNS; expected the same \
          number, 1 to {most} ([lac] max_tunnels_per_lns default {DEFAULT_MAX_TUNNELS_PER_LNS}, \
          plus {full} that {SUBSCRIBERS} calls can fill){}",
         api_tunnels.len(),
@@ -598,7 +595,7 @@ fn burst(max_sessions_per_tunnel: Option<u16>) -> Result<()> {
     sccrq_flood(&mut world, sessions_up)?;
 
     // Orderly end: subscribers hang up, then the LAC stops cleanly (CDNs
-    // and StopCCN to the emulator, which is still there to acknowledge).
+    // and StopCCN to the test LNS, which is still there to acknowledge).
     world.farm.finish();
     world.lac.signal(libc::SIGTERM);
     let status = world.lac.wait_timeout(Duration::from_secs(20))?;

@@ -1,5 +1,6 @@
-//! [`DialCore`] against our own LNS emulator ([`LnsEmulator`]), in memory
-//! and virtual time: tunnel, call, PPP and IP both ways, teardown; a wrong
+//! [`DialCore`] against our own LNS — the node core in the LNS role behind
+//! the load generator's harness ([`LnsHarness`]) — in memory and virtual
+//! time: tunnel, call, PPP and IP both ways, teardown; a wrong
 //! password; a lost SCCRP; a refused tunnel; several calls on one tunnel;
 //! garbage input.
 
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::core::{DialConfig, DialCore, DialEvent, DownCause};
 use crate::l2tp::{MAX_CONTROL_LEN, SessionHandle, TunnelDownCause};
 use crate::loadgen::icmp;
-use crate::loadgen::lns::{LnsConfig, LnsEmulator};
+use crate::loadgen::lns::{LnsConfig, LnsHarness};
 use crate::ppp::auth::AuthMethod;
 use crate::ppp::link::Credentials;
 use crate::wire::l2tp::{ControlMessage, MessageType, StopCcnResult};
@@ -27,7 +28,7 @@ fn alice(password: &str) -> Credentials {
     }
 }
 
-fn lns(network: &str) -> LnsEmulator {
+fn lns(network: &str) -> LnsHarness {
     let mut config = LnsConfig::new(
         network.parse().unwrap(),
         SECRET,
@@ -36,7 +37,7 @@ fn lns(network: &str) -> LnsEmulator {
         "10.0.0.0/24".parse().unwrap(),
     );
     config.dns = vec![Ipv4Addr::new(10, 0, 0, 53)];
-    LnsEmulator::new(config, [7; 32])
+    LnsHarness::new(config, [7; 32])
 }
 
 fn client(password: &str) -> DialCore {
@@ -54,7 +55,7 @@ type Loss = Box<dyn FnMut(&[u8]) -> bool>;
 struct World {
     now: Instant,
     dial: DialCore,
-    lns: LnsEmulator,
+    lns: LnsHarness,
     events: Vec<DialEvent>,
     to_tun: Vec<(SessionHandle, Vec<u8>)>,
     /// Control messages each side sent (message type), in order.
@@ -70,7 +71,7 @@ fn message_type(datagram: &[u8]) -> Option<MessageType> {
 }
 
 impl World {
-    fn new(dial: DialCore, lns: LnsEmulator) -> Self {
+    fn new(dial: DialCore, lns: LnsHarness) -> Self {
         Self {
             now: Instant::now(),
             dial,

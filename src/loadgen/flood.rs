@@ -15,7 +15,7 @@
 //!   generator's cost per packet is one slot of a system call, so that the
 //!   device under test, not the generator, sets the rate.
 //! * [`UdpBatch`] receives up to its capacity of datagrams with one
-//!   `recvmmsg(2)` (the LNS emulator's receive path), and [`count_udp`]
+//!   `recvmmsg(2)` (the test LNS's receive path), and [`count_udp`]
 //!   counts what a socket receives (the kernel-forwarding baseline's sink).
 //!
 //! Counters are [`TrafficCounter`]s (atomics), so another thread reads

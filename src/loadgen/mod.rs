@@ -1,4 +1,4 @@
-//! Test equipment: the subscriber farm and the LNS emulator that the
+//! Test equipment: the subscriber farm and the test LNS that the
 //! built-in demo (`tunnelnas demo`) and the performance benchmark put on
 //! either side of a LAC.
 //!
@@ -9,16 +9,18 @@
 //!   the far end gave itself in IPCP. It starts subscribers at a set rate
 //!   and records how long each set-up phase took, so the benchmark can
 //!   report setup rate and p50 / p99 latency per phase.
-//! * [`lns::LnsEmulator`] — an L2TPv2 LNS (RFC 2661) that accepts every
-//!   tunnel and call from an allowed network, renegotiates LCP and
-//!   authentication the way xl2tpd's pppd does, assigns addresses from a
-//!   pool over IPCP and answers pings to its own address.
+//! * [`lns::LnsHarness`] — the test LNS: the product's LNS, the node core
+//!   ([`crate::session::NodeCore`]) in the LNS role (RFC 2661 tunnels and
+//!   calls, PPP terminated, addresses from a pool over IPCP), with a
+//!   RADIUS stand-in of local users and an in-memory kernel for TUN that
+//!   answers pings to the LNS's own address (RFC 792). By default it
+//!   renegotiates LCP and authentication the way xl2tpd's pppd does.
 //!
 //! * [`flood`] — traffic for the forwarding benchmark: prebuilt IPv4/UDP
 //!   packets on the sessions the farm brought up, sent in `sendmmsg(2)`
 //!   batches, and batched UDP reception for the LNS side.
 //!
-//! Both are sans-IO cores (see `DESIGN.md`): time is passed in, frames and
+//! Both are sans-IO (see `DESIGN.md`): time is passed in, frames and
 //! datagrams go in through `handle_*` and come out of `poll_transmit`, and
 //! each has a small blocking driver ([`subscribers::run_farm`],
 //! [`lns::run_lns`]) for a thread that owns the socket.
@@ -520,14 +522,15 @@ mod tests {
     }
 
     /// End to end in virtual time: the farm's subscribers dial through our
-    /// LAC core (RADIUS answered in place with a tunnel to the emulator),
-    /// the LNS emulator renegotiates LCP and authentication, assigns
-    /// addresses, and answers the pings the LAC forwards both ways.
+    /// LAC core (RADIUS answered in place with a tunnel to the test LNS),
+    /// the test LNS (the node core in the LNS role) renegotiates LCP and
+    /// authentication, assigns addresses, and answers the pings the LAC
+    /// forwards both ways.
     mod end_to_end {
         use std::net::{IpAddr, SocketAddr};
         use std::time::Instant;
 
-        use super::super::lns::{LnsConfig, LnsEmulator, LnsStats};
+        use super::super::lns::{LnsConfig, LnsHarness, LnsStats};
         use super::super::subscribers::{FarmConfig, FarmStats, MAX_FRAME_LEN, SubscriberFarm};
         use super::*;
         use crate::aaa::attributes::{
@@ -566,7 +569,7 @@ mod tests {
                     .expect("config");
             let mut lac = crate::node::convert::node_config(&file).expect("[lac] present");
             // MS-CHAPv2 at the LAC needs RADIUS's MS-CHAP2-Success; the
-            // LNS emulator checks MS-CHAPv2 itself.
+            // test LNS checks MS-CHAPv2 itself.
             lac.link.auth_methods = vec![AuthMethod::ChapMd5, AuthMethod::Pap];
             lac.link.echo_interval = None;
             lac.endpoint.accept_calls = false;
@@ -597,7 +600,7 @@ mod tests {
             now: Instant,
             farm: SubscriberFarm,
             lac: NodeCore,
-            lns: LnsEmulator,
+            lns: LnsHarness,
             authentications: usize,
         }
 
@@ -623,7 +626,7 @@ mod tests {
                     [2; 32],
                     now,
                 );
-                let lns = LnsEmulator::new(
+                let lns = LnsHarness::new(
                     LnsConfig::new(
                         "127.0.0.0/8".parse().expect("network"),
                         SECRET,

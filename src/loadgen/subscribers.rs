@@ -746,7 +746,7 @@ mod tests {
     }
 
     /// A BRAS stand-in: our discovery server and one server link per
-    /// session, checking credentials like the LNS emulator, addresses
+    /// session, checking credentials like the test LNS, addresses
     /// from 100.64.0.2 up, answering pings to its own address.
     struct Bras {
         discovery: Discovery,
