@@ -136,7 +136,8 @@ pub struct Ipv6ServicesConfig {
     pub server_duid: Vec<u8>,
     /// Answer a Solicit carrying Rapid Commit with a Reply. Default true.
     pub rapid_commit: bool,
-    /// Answers waiting for `poll_transmit` at most. Default 8.
+    /// Answers waiting for `poll_transmit` at most. Default 4 (an answer
+    /// takes 192 bytes; a caller that polls after each packet needs 2).
     pub max_pending: usize,
 }
 
@@ -155,7 +156,7 @@ impl Default for Ipv6ServicesConfig {
             dns_lifetime: 600,
             server_duid: dhcpv6::duid::ll(dhcpv6::duid::HW_ETHERNET, &[0x02, 0, 0, 0, 0, 1]),
             rapid_commit: true,
-            max_pending: 8,
+            max_pending: 4,
         }
     }
 }
