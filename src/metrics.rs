@@ -572,14 +572,13 @@ impl Metrics {
             lns.pool_used
                 .with_label_values(&[&pool.name])
                 .set(i64::from(pool.used));
-            lns.pool_exhausted
-                .with_label_values(&[&pool.name])
-                .set(i64::try_from(pool.exhausted).unwrap_or(i64::MAX));
+            let exhausted = lns.pool_exhausted.with_label_values(&[&pool.name]);
+            exhausted.inc_by(pool.exhausted.saturating_sub(exhausted.get()));
         }
-        let set = |family: &prometheus::IntGaugeVec, label: &str, value: u64| {
-            family
-                .with_label_values(&[label])
-                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        // The core keeps totals; the counters follow them.
+        let set = |family: &IntCounterVec, label: &str, total: u64| {
+            let counter = family.with_label_values(&[label]);
+            counter.inc_by(total.saturating_sub(counter.get()));
         };
         set(&lns.tun_packets, "to_tun", snapshot.to_tun.packets);
         set(&lns.tun_bytes, "to_tun", snapshot.to_tun.bytes);

@@ -27,8 +27,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -157,22 +156,9 @@ fn http_get(ns: &Netns, path: &str) -> Result<String> {
 
 /// `GET path` on the management HTTP server at `port` in `ns`; the body.
 fn http_get_from(ns: &Netns, port: u16, path: &str) -> Result<String> {
-    let path = path.to_owned();
-    ns.run(move || -> Result<String> {
-        let mut stream = TcpStream::connect((LOOPBACK, port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let (head, body) = response
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| anyhow!("no HTTP header in {response:?}"))?;
-        ensure!(head.contains(" 200 "), "GET {path}: {head}");
-        Ok(body.to_owned())
-    })?
+    let (code, body) = common::mgmt::http(ns, &format!("{LOOPBACK}:{port}"), "GET", path)?;
+    ensure!(code == 200, "GET {path}: HTTP {code}");
+    Ok(body)
 }
 
 fn api_sessions(ns: &Netns) -> Vec<serde_json::Value> {
@@ -190,37 +176,7 @@ fn start_lns(ns: &Netns, config: &Path, log: &Path) -> Result<Process> {
 /// Starts the binary in `ns` with `config` and waits for `/healthz` on
 /// `port`.
 fn start_node(ns: &Netns, name: &str, port: u16, config: &Path, log: &Path) -> Result<Process> {
-    let mut command = ns.command(env!("CARGO_BIN_EXE_tunnelnas"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("TUNNELNAS_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env_remove("RUST_LOG")
-        .args(["run", "-c"])
-        .arg(config)
-        .args(["--log-format", "text", "--log-level", "info"]);
-    let mut node = ns.spawn(name, command, log)?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if http_get_from(ns, port, "/healthz").is_ok_and(|body| body.trim() == "ok") {
-            return Ok(node);
-        }
-        if let Some(status) = node.try_wait()? {
-            bail!(
-                "{name} exited ({status}) before /healthz answered; log:\n{}",
-                node.log_tail(60)
-            );
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "{name}'s /healthz did not answer within 20 s; log:\n{}",
-                node.log_tail(60)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    common::mgmt::start_node(ns, name, &format!("{LOOPBACK}:{port}"), config, log)
 }
 
 fn up_line(lines: &[TnLine]) -> Option<(Ipv4Addr, Ipv4Addr)> {

@@ -20,10 +20,10 @@ pub(super) struct LnsFamilies {
     pub(super) peer_tunnels: IntGaugeVec,
     pub(super) pool_size: IntGaugeVec,
     pub(super) pool_used: IntGaugeVec,
-    pub(super) pool_exhausted: IntGaugeVec,
-    pub(super) tun_packets: IntGaugeVec,
-    pub(super) tun_bytes: IntGaugeVec,
-    pub(super) tun_dropped: IntGaugeVec,
+    pub(super) pool_exhausted: IntCounterVec,
+    pub(super) tun_packets: IntCounterVec,
+    pub(super) tun_bytes: IntCounterVec,
+    pub(super) tun_dropped: IntCounterVec,
 }
 
 impl LnsFamilies {
@@ -70,22 +70,22 @@ impl LnsFamilies {
                 "Addresses of an [[lns.pool]] in use.",
                 &["pool"],
             ),
-            pool_exhausted: gauge_vec(
+            pool_exhausted: counter(
                 "tunnelnas_lns_pool_exhausted_total",
-                "Allocations an [[lns.pool]] refused because it was full (a counter kept by the pool).",
+                "Allocations an [[lns.pool]] refused because it was full.",
                 &["pool"],
             ),
-            tun_packets: gauge_vec(
+            tun_packets: counter(
                 "tunnelnas_lns_tun_packets_total",
                 "IP packets through the TUN device, by direction (to_tun = from subscribers).",
                 &["direction"],
             ),
-            tun_bytes: gauge_vec(
+            tun_bytes: counter(
                 "tunnelnas_lns_tun_bytes_total",
                 "Octets through the TUN device, by direction.",
                 &["direction"],
             ),
-            tun_dropped: gauge_vec(
+            tun_dropped: counter(
                 "tunnelnas_lns_tun_dropped_total",
                 "IP packets the LNS dropped, by reason (spoofed source from a subscriber, no_route from TUN).",
                 &["reason"],

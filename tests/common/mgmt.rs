@@ -68,6 +68,17 @@ pub fn start_lac(
     config_path: &std::path::Path,
     log: &std::path::Path,
 ) -> Result<super::process::Process> {
+    start_node(ns, "the LAC", addr, config_path, log)
+}
+
+/// [`start_lac`] for any role: `what` names the node in messages.
+pub fn start_node(
+    ns: &Netns,
+    what: &str,
+    addr: &str,
+    config_path: &std::path::Path,
+    log: &std::path::Path,
+) -> Result<super::process::Process> {
     let mut command = ns.command(env!("CARGO_BIN_EXE_tunnelnas"));
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("TUNNELNAS_") {
@@ -81,22 +92,22 @@ pub fn start_lac(
         .arg(config_path)
         .args(["--log-format", "text", "--log-level"])
         .arg(std::env::var("TN_TEST_LAC_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()));
-    let mut lac = ns.spawn("tunnelnas LAC", command, log)?;
+    let mut lac = ns.spawn(&format!("tunnelnas ({what})"), command, log)?;
     let healthy = super::wait_until(
         Duration::from_secs(20),
         || {
             if let Some(status) = lac.try_wait()? {
-                super::bail!("the LAC exited with {status}");
+                super::bail!("{what} exited with {status}");
             }
             Ok(http(ns, addr, "GET", "/healthz")
                 .ok()
                 .filter(|(code, body)| *code == 200 && body.trim() == "ok"))
         },
-        || "the LAC did not answer /healthz".to_owned(),
+        || format!("{what} did not answer /healthz"),
     );
     if let Err(error) = healthy {
         super::bail!(
-            "{error:#}\nconfig:\n{}\nLAC log:\n{}",
+            "{error:#}\nconfig:\n{}\n{what}'s log:\n{}",
             std::fs::read_to_string(config_path).unwrap_or_default(),
             super::tail(&lac.log(), 80)
         );
