@@ -987,6 +987,64 @@ fn our_dial_client_against_our_lns_and_a_pool_running_out() -> Result<()> {
         .ping("10.64.0.1".parse()?)
         .map_err(|e| anyhow!("{e}{}", diagnostics(&one)))?;
 
+    // Item 8.10: IP with a source address not the subscriber's, sent on
+    // its call from the LAC client's address, is dropped and counted; the
+    // same packet from its own address reaches the kernel.
+    let session = api_sessions(&lns_ns)
+        .into_iter()
+        .find(|s| s["ipv4_address"] == "10.64.0.1")
+        .ok_or_else(|| anyhow!("no API session for 10.64.0.1"))?;
+    let (tunnel_id, session_id) = (
+        u16::try_from(session["tunnel_id"].as_u64().unwrap_or(0))?,
+        u16::try_from(session["session_id"].as_u64().unwrap_or(0))?,
+    );
+    let data_message = |source: [u8; 4]| -> Vec<u8> {
+        // L2TP data header without length or sequence (RFC 2661 §3.1),
+        // FF 03, PPP IPv4, then an ICMP Echo Request to our PPP address.
+        let mut message = vec![0x00, 0x02];
+        message.extend_from_slice(&tunnel_id.to_be_bytes());
+        message.extend_from_slice(&session_id.to_be_bytes());
+        message.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
+        let mut ip = vec![
+            0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, source[0], source[1], source[2], source[3],
+            10, 255, 255, 1, 8, 0, 0xf7, 0xfe, 0, 1, 0, 0,
+        ];
+        let sum = internet_checksum(&ip[..20]);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        message.extend_from_slice(&ip);
+        message
+    };
+    let before = common::mgmt::metric_sum(
+        &http_get(&lns_ns, "/metrics")?,
+        "tunnelnas_lns_tun_dropped_total",
+        &[("reason", "spoofed")],
+    );
+    client_ns.run(|| -> Result<()> {
+        let socket = std::net::UdpSocket::bind("10.94.0.2:0")?;
+        for _ in 0..5 {
+            socket.send_to(&data_message([10, 99, 0, 7]), "10.94.0.1:1701")?;
+        }
+        Ok(())
+    })??;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let spoofed = common::mgmt::metric_sum(
+            &http_get(&lns_ns, "/metrics")?,
+            "tunnelnas_lns_tun_dropped_total",
+            &[("reason", "spoofed")],
+        );
+        if spoofed - before >= 5.0 {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "5 spoofed packets sent, {} counted{}",
+            spoofed - before,
+            diagnostics(&one)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     // One address left for three calls.
     let mut three = dial("three", &["--count", "3"])?;
     let status = {
@@ -1049,4 +1107,16 @@ fn our_dial_client_against_our_lns_and_a_pool_running_out() -> Result<()> {
         diagnostics(&one)
     );
     Ok(())
+}
+
+/// The RFC 1071 Internet checksum of `bytes`.
+fn internet_checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes
+        .chunks(2)
+        .map(|pair| u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
 }
