@@ -162,3 +162,134 @@ fn operator_disconnect_at_the_lns_ends_the_session() {
     );
     assert_eq!(world.pool_used(), 0);
 }
+
+/// The subscriber closes PPP (LCP Terminate-Request through the LAC):
+/// the LNS acknowledges, clears the call, and stops with User-Request;
+/// the LAC, cleared by the LNS, sends PADT.
+#[test]
+fn lcp_terminate_from_the_subscriber_ends_the_session_with_user_request() {
+    let (mut world, alice, _, net) = with_route();
+    let now = world.now;
+    world.subs[alice]
+        .link
+        .as_mut()
+        .expect("link")
+        .close(now, DownReason::AdminClose);
+    assert!(
+        world.run_until(Duration::from_secs(10), |w| w.lns.session_count() == 0
+            && w.subs[alice].terminated_by_peer),
+        "the LNS ended it and the LAC sent PADT: {:?}",
+        world.lac_events
+    );
+    assert!(
+        world.subs[alice].got(Protocol::Lcp, &[6]),
+        "the LNS's Terminate-Ack reached the subscriber"
+    );
+    let stop = world.lns_records(AcctStatusType::Stop, "alice@isp.example");
+    assert_eq!(stop.len(), 1);
+    assert_eq!(
+        stop[0].terminate_cause,
+        Some(TerminateCause::UserRequest.into())
+    );
+    assert_eq!(world.cdns_at_lac().len(), 1);
+    assert_eq!(world.pool_used(), 0);
+    assert_eq!(world.routes.last(), Some(&RouteChange::Remove(net)));
+}
+
+/// Session-Timeout (RFC 2865 §5.27) at the LNS: LCP Terminate-Request,
+/// CDN, Stop Session-Timeout.
+#[test]
+fn session_timeout_at_the_lns_terminates_and_stops() {
+    let mut world = World::simple(
+        &Setup::default(),
+        AcceptAttributes {
+            session_timeout: Some(5),
+            ..AcceptAttributes::default()
+        },
+    );
+    let alice = world.add_subscriber("alice@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    world.bring_up(alice);
+    assert!(
+        world.run_until(Duration::from_secs(8), |w| w.subs[alice].terminated_by_peer),
+        "ended within the timeout"
+    );
+    assert!(
+        world.subs[alice].got(Protocol::Lcp, &[5]),
+        "Terminate-Request"
+    );
+    let stop = world.lns_records(AcctStatusType::Stop, "alice@isp.example");
+    assert_eq!(stop.len(), 1);
+    assert_eq!(
+        stop[0].terminate_cause,
+        Some(TerminateCause::SessionTimeout.into())
+    );
+    assert!(
+        stop[0].session_time.is_some_and(|t| (4..=6).contains(&t)),
+        "{:?}",
+        stop[0].session_time
+    );
+    assert_eq!(world.pool_used(), 0);
+}
+
+/// The LAC shuts down (StopCCN): the LNS ends its sessions with
+/// Lost-Service and gives the addresses back.
+#[test]
+fn stopccn_from_the_lac_ends_lns_sessions_with_lost_service() {
+    let (mut world, _, _, net) = with_route();
+    let now = world.now;
+    world.lac.shutdown(now);
+    assert!(
+        world.run_until(Duration::from_secs(10), |w| w.lns.session_count() == 0),
+        "the LNS ended the session"
+    );
+    let stop = world.lns_records(AcctStatusType::Stop, "alice@isp.example");
+    assert_eq!(stop.len(), 1, "{:?}", world.lns_acct);
+    assert!(
+        matches!(
+            stop[0].terminate_cause.map(TerminateCause::from),
+            Some(TerminateCause::LostService | TerminateCause::LostCarrier)
+        ),
+        "{:?}",
+        stop[0].terminate_cause
+    );
+    assert_eq!(world.pool_used(), 0);
+    assert_eq!(world.routes.last(), Some(&RouteChange::Remove(net)));
+    assert!(world.run_until(Duration::from_secs(40), |w| w.lns.is_idle()));
+}
+
+/// RFC 5176 §3: Framed-IP-Address identifies a session; the LNS assigned
+/// it, so a Disconnect-Request naming it selects the session.
+#[test]
+fn disconnect_request_by_framed_ip_address_at_the_lns() {
+    let (mut world, alice, address, _) = with_route();
+    let request = DynAuthRequest {
+        kind: DynAuthKind::Disconnect,
+        selector: crate::aaa::dynauth::SessionSelector {
+            framed_ip_address: Some(address),
+            ..Default::default()
+        },
+        changes: AcceptAttributes::default(),
+    };
+    let now = world.now;
+    assert_eq!(world.lns.dynauth(now, &request), DynAuthResult::Ack);
+    assert!(world.run_until(Duration::from_secs(10), |w| {
+        w.subs[alice].terminated_by_peer
+    }));
+    let stop = world.lns_records(AcctStatusType::Stop, "alice@isp.example");
+    assert_eq!(
+        stop[0].terminate_cause,
+        Some(TerminateCause::AdminReset.into())
+    );
+    // Another address selects nothing.
+    let other = DynAuthRequest {
+        selector: crate::aaa::dynauth::SessionSelector {
+            framed_ip_address: Some(Ipv4Addr::new(10, 64, 0, 200)),
+            ..Default::default()
+        },
+        ..request
+    };
+    assert_eq!(
+        world.lns.dynauth(world.now, &other),
+        DynAuthResult::Nak(crate::aaa::dynauth::ErrorCause::SessionContextNotFound)
+    );
+}
