@@ -95,15 +95,25 @@ impl NodeCore {
             return;
         }
         let tunnel = self.tunnels.get(&tunnel_id);
+        let direction = tunnel.map_or(CallDirection::Outgoing, |t| t.direction);
+        // RFC 2868 §3.9, §3.10: the initiator's and the responder's names.
+        let peer_name = tunnel
+            .map(|t| t.peer_host_name.clone())
+            .filter(|name| !name.is_empty());
+        let ours = Some(self.config.endpoint.host_name.clone());
+        let (client_auth_id, server_auth_id) = match direction {
+            CallDirection::Outgoing => (None, None),
+            CallDirection::Incoming => (peer_name, ours),
+        };
         let leg = TunnelLeg {
-            direction: CallDirection::Outgoing,
+            direction,
             local: self.config.local_address,
             peer: tunnel.map(|t| t.peer.ip()),
             connection_id: tunnel
                 .map_or_else(|| tunnel_id.to_string(), |t| t.connection_id.clone()),
             assignment_id: tunnel.and_then(|t| t.assignment_id.clone()),
-            client_auth_id: None,
-            server_auth_id: None,
+            client_auth_id,
+            server_auth_id,
         };
         let acct_session_id = format!("{}T{tunnel_id:04X}", self.acct_session_prefix);
         self.account(accounting::tunnel_record(status, acct_session_id, &leg));

@@ -242,6 +242,10 @@ struct TunnelRecord {
     connection_id: String,
     assignment_id: Option<Vec<u8>>,
     opened_at: Option<Instant>,
+    /// Who opened it: we (a LAC's tunnel) or the peer (an LNS's).
+    direction: CallDirection,
+    /// The peer's Host Name (RFC 2661 §4.4.3).
+    peer_host_name: Vec<u8>,
 }
 
 /// Outgoing frame to a subscriber (control path).

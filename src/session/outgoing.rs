@@ -81,6 +81,8 @@ impl NodeCore {
                                 connection_id: String::new(),
                                 assignment_id: attempt.assignment_id.clone(),
                                 opened_at: None,
+                                direction: CallDirection::Outgoing,
+                                peer_host_name: Vec::new(),
                             });
                     record.peer = attempt.endpoint;
                     let timeout = match self.sessions.get(&token).map(|s| &s.stage) {
@@ -217,7 +219,8 @@ impl NodeCore {
                     peer,
                     requested_at,
                     at,
-                    ..
+                    initiated_locally,
+                    peer_host_name,
                 } => {
                     self.events.push_back(LacEvent::Phase {
                         phase: LacPhase::Tunnel,
@@ -228,7 +231,15 @@ impl NodeCore {
                         connection_id: String::new(),
                         assignment_id: None,
                         opened_at: None,
+                        direction: CallDirection::Outgoing,
+                        peer_host_name: Vec::new(),
                     });
+                    record.direction = if *initiated_locally {
+                        CallDirection::Outgoing
+                    } else {
+                        CallDirection::Incoming
+                    };
+                    record.peer_host_name.clone_from(peer_host_name);
                     record.connection_id = format!("{tunnel_id}/{peer_tunnel_id}");
                     record.opened_at = Some(*at);
                     tracing::info!(tunnel_id, peer_tunnel_id, lns = %peer, "tunnel up");
