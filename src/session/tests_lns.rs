@@ -30,6 +30,7 @@ use crate::pppoe::{Client, ClientConfig, ClientEvent};
 
 mod limits;
 mod proxy;
+mod services;
 mod teardown;
 mod traffic;
 

@@ -98,4 +98,15 @@ fn max_sessions_refuses_the_second_call_with_cdn_result_4() {
         vec![("lacs".to_owned(), 1)]
     );
     assert_eq!(world.lns_up(), 1, "alice is still up");
+
+    // Alice leaves: the rule has room again for carol (the LAC tries its
+    // only LNS even though bob's refusal denylisted it).
+    world.subs[alice].pppoe.terminate(None);
+    assert!(world.run_until(Duration::from_secs(10), |w| w.lns.session_count() == 0));
+    assert_eq!(
+        world.lns.lns_snapshot().expect("LNS").peer_sessions,
+        vec![("lacs".to_owned(), 0)]
+    );
+    let carol = world.add_subscriber("carol@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    world.bring_up(carol);
 }
