@@ -532,6 +532,20 @@ impl World {
             let bytes = datagram[..len].to_vec();
             self.lac_receives(&bytes);
         }
+        self.settle();
+        if self.lac.poll_timeout().is_some_and(|t| t <= now) {
+            self.lac.handle_timeout(now);
+        }
+        if self.lns.poll_timeout().is_some_and(|t| t <= now) {
+            self.lns.handle_timeout(now);
+        }
+        // What the timers did is seen before the step ends.
+        self.settle();
+        self.now += STEP;
+    }
+
+    /// Serves both cores' commands and collects their events.
+    fn settle(&mut self) {
         self.serve_commands();
         while let Some(event) = self.lac.poll_event() {
             self.lac_events.push(event);
@@ -539,13 +553,6 @@ impl World {
         while let Some(event) = self.lns.poll_event() {
             self.lns_events.push(event);
         }
-        if self.lac.poll_timeout().is_some_and(|t| t <= now) {
-            self.lac.handle_timeout(now);
-        }
-        if self.lns.poll_timeout().is_some_and(|t| t <= now) {
-            self.lns.handle_timeout(now);
-        }
-        self.now += STEP;
     }
 
     /// RADIUS (the closures), accounting and routes of both cores.

@@ -276,3 +276,57 @@ fn ms_chap_v2_is_always_rechallenged() {
         world.subs[alice].link_events
     );
 }
+
+/// `proxy_lcp = "renegotiate"`: the LNS ignores an acceptable proxy LCP
+/// and negotiates LCP and authentication itself.
+#[test]
+fn renegotiate_policy_always_renegotiates() {
+    let setup = Setup {
+        rule: PeerRule {
+            name: "lacs".into(),
+            proxy_lcp: ProxyLcp::Renegotiate,
+            ..PeerRule::default()
+        },
+        ..Setup::default()
+    };
+    let mut world = World::simple(&setup, AcceptAttributes::default());
+    let alice = world.add_subscriber("alice@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    world.bring_up(alice);
+    assert!(world.lns_has(LnsEvent::ProxyLcp(ProxyLcpOutcome::Renegotiated)));
+    assert!(!world.lns_has(LnsEvent::ProxyLcp(ProxyLcpOutcome::Accepted)));
+    assert_eq!(world.subs[alice].authenticated, 2, "again, to the LNS");
+    assert_eq!(world.lns_auth.len(), 1);
+}
+
+/// The rule's `auth_protocols` lack the method the LAC negotiated (PAP):
+/// the proxy LCP is not acceptable, LCP is renegotiated and the
+/// subscriber authenticates with CHAP to the LNS.
+#[test]
+fn a_method_the_rule_does_not_offer_makes_the_lns_renegotiate() {
+    let setup = Setup {
+        rule: PeerRule {
+            name: "lacs".into(),
+            auth_methods: Some(vec![AuthMethod::ChapMd5]),
+            ..PeerRule::default()
+        },
+        ..Setup::default()
+    };
+    let mut world = World::simple(&setup, AcceptAttributes::default());
+    let alice = world.add_subscriber(
+        "alice@isp.example",
+        PASSWORD,
+        &[AuthMethod::Pap, AuthMethod::ChapMd5],
+    );
+    world.bring_up(alice);
+    assert!(world.lns_has(LnsEvent::ProxyLcp(ProxyLcpOutcome::Renegotiated)));
+    assert!(matches!(
+        world.lac_auth[0].credentials,
+        Credentials::Pap { .. }
+    ));
+    assert_eq!(world.lns_auth.len(), 1, "{:?}", world.lns_auth);
+    assert!(
+        matches!(world.lns_auth[0].1.credentials, Credentials::Chap { .. }),
+        "CHAP to the LNS: {:?}",
+        world.lns_auth[0].1.credentials
+    );
+}

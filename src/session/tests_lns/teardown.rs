@@ -293,3 +293,40 @@ fn disconnect_request_by_framed_ip_address_at_the_lns() {
         DynAuthResult::Nak(crate::aaa::dynauth::ErrorCause::SessionContextNotFound)
     );
 }
+
+/// LCP echoes of the LNS (RFC 1661 §5.8) through the LAC: answered, the
+/// session stays; once the subscriber is silent, echo loss ends it
+/// (Lost-Carrier), the call is cleared and the LAC sends PADT.
+#[test]
+fn lcp_echo_loss_at_the_lns_ends_the_session() {
+    let setup = Setup {
+        lns_link: LinkConfig {
+            echo_interval: Some(Duration::from_secs(1)),
+            echo_failures: 3,
+            ..lns_link()
+        },
+        ..Setup::default()
+    };
+    let mut world = World::simple(&setup, AcceptAttributes::default());
+    let alice = world.add_subscriber("alice@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    world.bring_up(alice);
+    world.run_until(Duration::from_secs(10), |_| false);
+    assert_eq!(world.lns_up(), 1, "echoes answered: still up");
+    assert!(
+        world.subs[alice].got(Protocol::Lcp, &[9]),
+        "Echo-Requests arrived"
+    );
+    // The subscriber's PPP goes silent (its PPPoE session stays).
+    world.subs[alice].link = None;
+    assert!(
+        world.run_until(Duration::from_secs(10), |w| w.lns.session_count() == 0),
+        "echo loss ended the session"
+    );
+    let stop = world.lns_records(AcctStatusType::Stop, "alice@isp.example");
+    assert_eq!(
+        stop[0].terminate_cause,
+        Some(TerminateCause::LostCarrier.into())
+    );
+    assert!(world.run_until(Duration::from_secs(5), |w| w.subs[alice].terminated_by_peer));
+    assert_eq!(world.pool_used(), 0);
+}
