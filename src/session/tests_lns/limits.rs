@@ -110,3 +110,74 @@ fn max_sessions_refuses_the_second_call_with_cdn_result_4() {
     let carol = world.add_subscriber("carol@isp.example", PASSWORD, &[AuthMethod::Pap]);
     world.bring_up(carol);
 }
+
+/// Framed-IP-Address outside every pool: the subscriber gets it, a host
+/// route is installed for it and withdrawn at the end.
+#[test]
+fn framed_ip_address_outside_the_pools_gets_a_host_route() {
+    let address = Ipv4Addr::new(100, 64, 9, 9);
+    let mut world = World::simple(
+        &Setup::default(),
+        AcceptAttributes {
+            framed_ip_address: Some(address),
+            ..AcceptAttributes::default()
+        },
+    );
+    let alice = world.add_subscriber("alice@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    assert_eq!(world.bring_up(alice), address);
+    let host: ipnet::IpNet = "100.64.9.9/32".parse().expect("net");
+    assert_eq!(world.routes, vec![RouteChange::Add(host)]);
+    assert_eq!(world.pool_used(), 0, "no pool address");
+    let view = &world.lns.sessions(world.now)[0];
+    assert_eq!(
+        view.address_source.as_deref(),
+        Some("radius:Framed-IP-Address")
+    );
+    world.subs[alice].pppoe.terminate(None);
+    assert!(world.run_until(Duration::from_secs(10), |w| w.lns.session_count() == 0));
+    assert_eq!(
+        world.routes,
+        vec![RouteChange::Add(host), RouteChange::Remove(host)]
+    );
+}
+
+/// Framed-IP-Address inside the pool is reserved there: a second
+/// session with the same address is refused.
+#[test]
+fn framed_ip_address_inside_the_pool_is_reserved_once() {
+    let address = Ipv4Addr::new(10, 64, 0, 50);
+    let mut world = World::simple(
+        &Setup::default(),
+        AcceptAttributes {
+            framed_ip_address: Some(address),
+            ..AcceptAttributes::default()
+        },
+    );
+    let alice = world.add_subscriber("alice@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    assert_eq!(world.bring_up(alice), address);
+    assert_eq!(world.pool_used(), 1);
+    assert!(world.routes.is_empty(), "the pool is routed as a whole");
+    let bob = world.add_subscriber("bob@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    assert!(world.run_until(Duration::from_secs(20), |w| w.subs[bob].terminated_by_peer));
+    assert!(world.lns_has(LnsEvent::Refused(LnsRefusal::NoAddress)));
+    assert_eq!(world.lns_up(), 1);
+}
+
+/// A Framed-Pool that names no pool: no address, the session refused.
+#[test]
+fn unknown_framed_pool_refuses_the_session() {
+    let mut world = World::simple(
+        &Setup::default(),
+        AcceptAttributes {
+            framed_pool: Some("nowhere".into()),
+            ..AcceptAttributes::default()
+        },
+    );
+    let alice = world.add_subscriber("alice@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    assert!(world.run_until(Duration::from_secs(20), |w| {
+        w.subs[alice].terminated_by_peer
+    }));
+    assert!(world.lns_has(LnsEvent::Refused(LnsRefusal::NoAddress)));
+    assert_eq!(world.subs[alice].address, None);
+    assert_eq!(world.lns.session_count(), 0);
+}

@@ -330,3 +330,92 @@ fn a_method_the_rule_does_not_offer_makes_the_lns_renegotiate() {
         world.lns_auth[0].1.credentials
     );
 }
+
+/// MS-CHAPv2 re-challenged by the LNS with a password its RADIUS
+/// rejects: every Response the subscriber sends reaches RADIUS (the
+/// Failure's `R=1` retry included), and the call is refused promptly:
+/// Failure to the subscriber, CDN result 2, the LAC ends it.
+#[test]
+#[ignore = "bug: after an MS-CHAPv2 Failure with R=1 the core drops the retried Response (stage Authenticating), the call hangs until the 30 s auth timeout"]
+fn ms_chap_v2_rechallenge_rejected_by_the_lns_refuses_the_call() {
+    let setup = Setup {
+        lac_methods: vec![AuthMethod::MsChapV2],
+        ..Setup::default()
+    };
+    let mut world = World::new(
+        &setup,
+        radius(b"wrong", to_the_lns()),
+        radius(PASSWORD, AcceptAttributes::default()),
+    );
+    let alice = world.add_subscriber("alice@isp.example", b"wrong", &[AuthMethod::MsChapV2]);
+    let ended = world.run_until(Duration::from_secs(10), |w| {
+        w.subs[alice].terminated_by_peer
+    });
+    let responses = world
+        .lns_events
+        .iter()
+        .filter(|e| matches!(e, LacEvent::Ppp(LinkEvent::AuthRequested(_))))
+        .count();
+    assert!(
+        world.subs[alice].got(Protocol::Chap, &[4]),
+        "a CHAP Failure"
+    );
+    assert_eq!(
+        world.lns_auth.len(),
+        responses,
+        "every MS-CHAPv2 Response the LNS's link took went to RADIUS"
+    );
+    assert!(
+        ended,
+        "the call is refused promptly, not after the authentication timeout: LNS sessions {:?}",
+        world.lns.sessions(world.now)
+    );
+    let cdns = world.cdns_at_lac();
+    assert_eq!(cdns.len(), 1, "{cdns:?}");
+    assert_eq!(cdns[0].as_ref().map(|r| r.result), Some(2));
+    assert!(
+        world
+            .lns_events
+            .contains(&LacEvent::SetupFailed(SetupFailure::RadiusReject))
+    );
+    assert!(world.lns_session_records().is_empty());
+    assert_eq!(world.pool_used(), 0);
+    assert_eq!(world.lns.session_count(), 0);
+}
+
+/// The same rejection at the LAC (its own RADIUS rejects an MS-CHAPv2
+/// subscriber): the retried Response reaches RADIUS and the subscriber
+/// is refused promptly.
+#[test]
+#[ignore = "bug: after an MS-CHAPv2 Failure with R=1 the core drops the retried Response (stage Authenticating), the subscriber hangs until the 30 s auth timeout"]
+fn ms_chap_v2_rejected_at_the_lac_is_refused_promptly() {
+    let setup = Setup {
+        lac_methods: vec![AuthMethod::MsChapV2],
+        ..Setup::default()
+    };
+    let mut world = World::new(
+        &setup,
+        radius(PASSWORD, to_the_lns()),
+        radius(PASSWORD, AcceptAttributes::default()),
+    );
+    let alice = world.add_subscriber("alice@isp.example", b"wrong", &[AuthMethod::MsChapV2]);
+    let ended = world.run_until(Duration::from_secs(10), |w| {
+        w.subs[alice].terminated_by_peer
+    });
+    let responses = world
+        .lac_events
+        .iter()
+        .filter(|e| matches!(e, LacEvent::Ppp(LinkEvent::AuthRequested(_))))
+        .count();
+    assert_eq!(
+        world.lac_auth.len(),
+        responses,
+        "every MS-CHAPv2 Response went to RADIUS"
+    );
+    assert!(
+        ended,
+        "refused promptly: LAC sessions {:?}",
+        world.lac.sessions(world.now)
+    );
+    assert!(world.lns_auth.is_empty());
+}

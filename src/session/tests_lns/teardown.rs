@@ -330,3 +330,30 @@ fn lcp_echo_loss_at_the_lns_ends_the_session() {
     assert!(world.run_until(Duration::from_secs(5), |w| w.subs[alice].terminated_by_peer));
     assert_eq!(world.pool_used(), 0);
 }
+
+/// The LNS shuts down: LCP Terminate-Request to the subscriber, Stop
+/// NAS-Reboot, the tunnel cleared; the LAC ends its subscriber.
+#[test]
+fn lns_shutdown_ends_sessions_with_nas_reboot_and_clears_the_tunnel() {
+    let (mut world, alice, _, net) = with_route();
+    let now = world.now;
+    world.lns.shutdown(now);
+    world.lns.account_nas(false);
+    assert!(world.run_until(Duration::from_secs(10), |w| {
+        w.subs[alice].terminated_by_peer
+    }));
+    assert!(
+        world.subs[alice].got(Protocol::Lcp, &[5]),
+        "Terminate-Request"
+    );
+    let stop = world.lns_records(AcctStatusType::Stop, "alice@isp.example");
+    assert_eq!(stop.len(), 1);
+    assert_eq!(
+        stop[0].terminate_cause,
+        Some(TerminateCause::NasReboot.into())
+    );
+    assert_eq!(world.routes.last(), Some(&RouteChange::Remove(net)));
+    assert_eq!(world.pool_used(), 0);
+    assert!(world.run_until(Duration::from_secs(40), |w| w.lns.is_idle()
+        && w.lac.is_idle()));
+}

@@ -240,3 +240,44 @@ fn lns_tunnel_records_name_the_lac_as_tunnel_client() {
         "Tunnel-Client-Auth-ID is the LAC's Host Name: {start:?}"
     );
 }
+
+/// Two subscribers on one tunnel: each gets its own address, packets
+/// from the kernel reach the right one, and one cannot use the other's
+/// address.
+#[test]
+fn two_subscribers_are_kept_apart() {
+    let mut world = World::simple(&Setup::default(), AcceptAttributes::default());
+    let alice = world.add_subscriber("alice@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    let a = world.bring_up(alice);
+    let bob = world.add_subscriber("bob@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    let b = world.bring_up(bob);
+    assert_ne!(a, b);
+    assert_eq!(world.endpoint_tunnels(), 1, "one tunnel carries both calls");
+    let to_bob = ipv4_packet(REMOTE, b, b"for bob");
+    world.kernel_sends(&to_bob);
+    let got = |w: &World, i: usize, p: &[u8]| {
+        w.subs[i]
+            .received
+            .iter()
+            .any(|(proto, payload)| *proto == Protocol::Ipv4 && payload == p)
+    };
+    assert!(got(&world, bob, &to_bob));
+    assert!(!got(&world, alice, &to_bob));
+    let as_bob = ipv4_packet(b, REMOTE, b"alice pretending");
+    world.subscriber_sends_ip(alice, &as_bob);
+    world.step();
+    assert!(world.tun.is_empty(), "{:?}", world.tun);
+    assert_eq!(world.lns_drops, vec![FastPathDrop::Spoofed]);
+    assert_eq!(
+        world
+            .lns_records(AcctStatusType::Start, "bob@isp.example")
+            .len(),
+        1
+    );
+}
+
+impl World {
+    fn endpoint_tunnels(&self) -> usize {
+        self.lns.endpoint().tunnel_count()
+    }
+}
