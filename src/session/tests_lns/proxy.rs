@@ -419,3 +419,73 @@ fn ms_chap_v2_rejected_at_the_lac_is_refused_promptly() {
     );
     assert!(world.lns_auth.is_empty());
 }
+
+/// `local-chap` with a password the LNS's RADIUS rejects: CHAP Failure
+/// to the subscriber, CDN result 2 ("PPP authentication failed").
+#[test]
+fn local_chap_rejected_by_the_lns_refuses_the_call() {
+    let setup = Setup {
+        lac_methods: vec![AuthMethod::ChapMd5],
+        rule: PeerRule {
+            name: "lacs".into(),
+            proxy_auth: ProxyAuth::LocalChap,
+            ..PeerRule::default()
+        },
+        ..Setup::default()
+    };
+    let mut world = World::new(
+        &setup,
+        radius(b"wrong", to_the_lns()),
+        radius(PASSWORD, AcceptAttributes::default()),
+    );
+    let alice = world.add_subscriber("alice@isp.example", b"wrong", &[AuthMethod::ChapMd5]);
+    assert!(
+        world.run_until(Duration::from_secs(10), |w| w.subs[alice]
+            .terminated_by_peer),
+        "refused promptly: {:?}",
+        world.lns.sessions(world.now)
+    );
+    assert!(
+        world.subs[alice].got(Protocol::Chap, &[4]),
+        "a CHAP Failure"
+    );
+    assert_eq!(world.lns_auth.len(), 1);
+    let cdns = world.cdns_at_lac();
+    assert_eq!(cdns.len(), 1, "{cdns:?}");
+    assert_eq!(cdns[0].as_ref().map(|r| r.result), Some(2));
+    assert!(world.lns_session_records().is_empty());
+    assert_eq!(world.lns.session_count(), 0);
+}
+
+/// Renegotiated LCP (the LNS authenticates with PAP itself) and no
+/// address: PAP Nak, CDN result 2, nothing leased.
+#[test]
+fn no_address_after_renegotiation_refuses_the_call() {
+    let mut setup = small_mru_setup(ProxyLcp::Accept);
+    setup.pools = vec![pool("10.64.0.7/32")];
+    let mut world = World::simple(
+        &setup,
+        AcceptAttributes {
+            framed_pool: Some("nowhere".into()),
+            ..AcceptAttributes::default()
+        },
+    );
+    let alice = world.add_subscriber("alice@isp.example", PASSWORD, &[AuthMethod::Pap]);
+    assert!(
+        world.run_until(Duration::from_secs(10), |w| w.subs[alice]
+            .terminated_by_peer),
+        "refused promptly: {:?}",
+        world.lns.sessions(world.now)
+    );
+    assert!(world.lns_has(LnsEvent::ProxyLcp(ProxyLcpOutcome::Renegotiated)));
+    assert!(world.lns_has(LnsEvent::Refused(LnsRefusal::NoAddress)));
+    assert!(
+        world.subs[alice].got(Protocol::Pap, &[3]),
+        "a PAP Nak from the LNS"
+    );
+    let cdns = world.cdns_at_lac();
+    assert_eq!(cdns.len(), 1, "{cdns:?}");
+    assert_eq!(cdns[0].as_ref().map(|r| r.result), Some(2));
+    assert_eq!(world.pool_used(), 0);
+    assert_eq!(world.lns.session_count(), 0);
+}
