@@ -206,7 +206,6 @@ fn framed_route_is_installed_and_routes_to_the_subscriber() {
 /// the LAC as Tunnel-Client-Endpoint (the initiator, RFC 2868 §3.3) and
 /// the LNS as Tunnel-Server-Endpoint, as the session's own records are.
 #[test]
-#[ignore = "bug: NodeCore::account_tunnel records every tunnel as outgoing: an LNS's Tunnel-Start swaps client and server endpoints"]
 fn lns_tunnel_records_name_the_lac_as_tunnel_client() {
     let mut world = World::simple(&Setup::default(), AcceptAttributes::default());
     let alice = world.add_subscriber("alice@isp.example", PASSWORD, &[AuthMethod::Pap]);
