@@ -83,7 +83,6 @@ impl NodeCore {
         if !self.sessions.contains_key(&token) {
             return;
         }
-        self.events.push_back(LacEvent::SetupFailed(failure));
         self.clear_current_call(now, token, CdnResult::Administrative);
         let Some(session) = self.sessions.get_mut(&token) else {
             return;
@@ -92,7 +91,16 @@ impl NodeCore {
         session.stage = Stage::Authenticating { since: now };
         if let Some(link) = session.link.as_mut() {
             link.auth_complete(now, AuthDecision::Reject { message });
+            if link.phase() == crate::ppp::link::Phase::Authenticate {
+                // MS-CHAPv2 (RFC 2759 §6): the Failure offered a retry
+                // (R=1, a new challenge). The retry goes to RADIUS like the
+                // first attempt; the failure counts once the link gives up.
+                session.stage = Stage::Negotiating;
+                self.drain_link(now, token);
+                return;
+            }
         }
+        self.events.push_back(LacEvent::SetupFailed(failure));
         self.drain_link(now, token);
         self.drain_endpoint(now);
     }
