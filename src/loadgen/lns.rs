@@ -472,7 +472,7 @@ impl LnsHarness {
             radius: LocalRadius::new(&config.users),
             config,
             core,
-            rx: vec![0; RX_HEADROOM + RECV_SLOT],
+            rx: vec![0; RX_HEADROOM + MAX_CONTROL_LEN],
             replies: VecDeque::new(),
             spare: Vec::new(),
             stats: LnsStats::default(),
