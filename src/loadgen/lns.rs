@@ -168,14 +168,7 @@ impl LnsConfig {
             pool,
             dns: Vec::new(),
             fsm: FsmConfig::default(),
-            // One MS-CHAPv2 attempt (a Failure with R=0, RFC 2759 §6): the
-            // node core sends a subscriber's first credentials to RADIUS
-            // only, so a retry after a reject would wait for the
-            // authentication timeout.
-            auth: AuthConfig {
-                max_attempts: 1,
-                ..AuthConfig::default()
-            },
+            auth: AuthConfig::default(),
             mru: 1492,
             lcp_echo_interval: None,
             max_sessions: 100_000,
