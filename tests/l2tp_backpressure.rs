@@ -58,6 +58,7 @@ fn lns_config() -> EndpointConfig {
             secret: SECRET.to_vec(),
             host_name: None,
             max_tunnels: None,
+            hide_avps: None,
         }],
         ..EndpointConfig::default()
     }

@@ -57,6 +57,7 @@ fn lns_config(secret: &[u8]) -> EndpointConfig {
             secret: secret.to_vec(),
             host_name: None,
             max_tunnels: None,
+            hide_avps: None,
         }],
         ..EndpointConfig::default()
     }
@@ -822,12 +823,14 @@ fn a_peer_rule_s_max_tunnels_refuses_the_next_sccrq_without_state() {
             secret: Vec::new(),
             host_name: None,
             max_tunnels: Some(2),
+            hide_avps: None,
         },
         PeerPolicy {
             network: "203.0.113.0/24".parse().unwrap(),
             secret: Vec::new(),
             host_name: None,
             max_tunnels: None,
+            hide_avps: None,
         },
     ];
     let mut lns = Endpoint::new(config, [3; 32]);
@@ -1229,6 +1232,7 @@ fn tie_breaker_race_leaves_one_tunnel() {
             secret: Vec::new(),
             host_name: None,
             max_tunnels: None,
+            hide_avps: None,
         }],
         ..EndpointConfig::default()
     };

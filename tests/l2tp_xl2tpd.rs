@@ -115,6 +115,7 @@ fn lns_config(secret: &str, host: IpAddr) -> EndpointConfig {
             secret: secret.as_bytes().to_vec(),
             host_name: None,
             max_tunnels: None,
+            hide_avps: None,
         }],
         ..EndpointConfig::default()
     }

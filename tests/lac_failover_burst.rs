@@ -93,6 +93,7 @@ fn lns(host: &str, seed: u8) -> Endpoint {
                 secret: SECRET.to_vec(),
                 host_name: None,
                 max_tunnels: None,
+                hide_avps: None,
             }],
             ..EndpointConfig::default()
         },

@@ -114,6 +114,10 @@ pub struct LnsPeer {
     /// Absent: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tunnels: Option<u32>,
+    /// Hide the subscriber AVPs (RFC 2661 §4.3) on this rule's tunnels
+    /// (default: `[l2tp] hide_avps`); needs a `secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hide_avps: Option<bool>,
     /// Sessions the rule's tunnels may carry at once; a further ICRQ is
     /// refused (CDN result 4). Absent: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -103,6 +103,9 @@ pub struct PeerPolicy {
     pub max_tunnels: Option<u32>,
     /// Only an SCCRQ with this Host Name matches, when set.
     pub host_name: Option<Vec<u8>>,
+    /// Hide the subscriber AVPs (§4.3) on this rule's tunnels (`None`:
+    /// the endpoint's `hide_avps`).
+    pub hide_avps: Option<bool>,
 }
 
 /// Endpoint parameters. `Default` gives the RFC values, a LAC-and-LNS
@@ -592,6 +595,7 @@ impl Endpoint {
         };
         let secret = policy.secret.clone();
         let max_tunnels = policy.max_tunnels;
+        let hide_avps = policy.hide_avps;
         // The Assigned Tunnel ID may be hidden (§4.3): read it with the
         // peer's secret.
         let peer_assigned = match msg.assigned_tunnel_id() {
@@ -675,6 +679,7 @@ impl Endpoint {
             config: &self.config,
         };
         let mut tunnel = Tunnel::accept(&mut ctx, local_id, from, Some(secret), host_name);
+        tunnel.hide_avps = hide_avps;
         tunnel.refuse_with = refusal;
         if let Some(loser) = adopt_from.and_then(|id| self.tunnels.remove(&id)) {
             let mut loser = loser;
@@ -973,12 +978,14 @@ mod tests {
                     secret: b"any".to_vec(),
                     host_name: None,
                     max_tunnels: None,
+                    hide_avps: None,
                 },
                 PeerPolicy {
                     network: "192.0.2.0/24".parse().unwrap(),
                     secret: b"named".to_vec(),
                     host_name: Some(b"lac1".to_vec()),
                     max_tunnels: None,
+                    hide_avps: None,
                 },
             ],
             ..EndpointConfig::default()

@@ -40,6 +40,7 @@
 //!         secret: b"s3cret".to_vec(),
 //!         host_name: None,
 //!         max_tunnels: None,
+//!         hide_avps: None,
 //!     }],
 //!     ..EndpointConfig::default()
 //! };

@@ -119,6 +119,9 @@ pub(crate) struct Tunnel {
     pub(crate) state: TunnelState,
     channel: ControlChannel,
     secret: Option<Vec<u8>>,
+    /// Hide the subscriber AVPs on this tunnel (RFC 2661 §4.3): the
+    /// admitting `[[lns.peer]]` rule's choice, else the endpoint's.
+    pub(crate) hide_avps: Option<bool>,
     host_name: Vec<u8>,
     our_challenge: Option<Vec<u8>>,
     pub(crate) tie_breaker: Option<[u8; 8]>,
@@ -175,6 +178,7 @@ impl Tunnel {
             },
             channel: ControlChannel::new(ctx.config.channel.clone()),
             secret: secret.filter(|s| !s.is_empty()),
+            hide_avps: None,
             host_name,
             our_challenge: None,
             tie_breaker: None,

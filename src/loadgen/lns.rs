@@ -159,6 +159,7 @@ impl LnsConfig {
                     secret: secret.to_vec(),
                     host_name: None,
                     max_tunnels: None,
+                    hide_avps: None,
                 }],
                 ..EndpointConfig::default()
             },

@@ -77,6 +77,7 @@ pub fn endpoint_config(config: &Config) -> EndpointConfig {
                         secret: peer.secret.expose().to_vec(),
                         host_name: peer.host_name.as_ref().map(|h| h.as_bytes().to_vec()),
                         max_tunnels: peer.max_tunnels,
+                        hide_avps: peer.hide_avps,
                     })
                     .collect()
             })
@@ -474,7 +475,7 @@ mod tests {
         assert_eq!(lac.max_tunnels_per_lns, 2);
         assert_eq!(lac.max_queued_calls, 50);
         let file: Config = toml::from_str(
-            "[lns]\n[[lns.peer]]\nnetwork = \"198.51.100.0/24\"\nsecret = \"s\"\nmax_tunnels = 8\n\
+            "[lns]\n[[lns.peer]]\nnetwork = \"198.51.100.0/24\"\nsecret = \"s\"\nmax_tunnels = 8\nhide_avps = true\n\
              [[lns.peer]]\nnetwork = \"0.0.0.0/0\"\nhost_name = \"lac-1\"\n",
         )
         .expect("[lns] with peers");
@@ -484,6 +485,8 @@ mod tests {
         assert_eq!(lns.peers[0].secret, b"s");
         assert_eq!(lns.peers[0].max_tunnels, Some(8));
         assert_eq!(lns.peers[1].max_tunnels, None);
+        assert_eq!(lns.peers[0].hide_avps, Some(true));
+        assert_eq!(lns.peers[1].hide_avps, None);
         assert_eq!(lns.peers[1].host_name.as_deref(), Some(&b"lac-1"[..]));
     }
 

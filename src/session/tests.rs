@@ -165,6 +165,7 @@ impl World {
                             secret: SECRET.to_vec(),
                             host_name: None,
                             max_tunnels: None,
+                            hide_avps: None,
                         }],
                         ..EndpointConfig::default()
                     },

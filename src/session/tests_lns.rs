@@ -170,6 +170,7 @@ fn lns_config(setup: &Setup) -> NodeCoreConfig {
                 secret: SECRET.to_vec(),
                 host_name: None,
                 max_tunnels: None,
+                hide_avps: None,
             }],
             ..EndpointConfig::default()
         },

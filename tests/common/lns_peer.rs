@@ -448,6 +448,7 @@ impl Driver {
                     secret: config.secret.clone(),
                     host_name: None,
                     max_tunnels: None,
+                    hide_avps: None,
                 }],
                 ..EndpointConfig::default()
             },

@@ -174,7 +174,7 @@ impl Tunnel {
         msg.tunnel_id = self.peer_id;
         msg.session_id = peer_session_id;
         let mut hide = false;
-        if ctx.config.hide_avps && self.secret.is_some() {
+        if self.hide_avps.unwrap_or(ctx.config.hide_avps) && self.secret.is_some() {
             for item in &mut msg.avps {
                 if item
                     .avp
