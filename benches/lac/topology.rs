@@ -15,7 +15,7 @@ const PREFIX: &str = "tnb-";
 
 /// The LAC's L2TP address (uplink, in the LAC namespace).
 pub(crate) const LAC_UPLINK_ADDRESS: &str = "10.202.0.1";
-/// The LNS emulator's address (in the LNS namespace).
+/// The LNS harness's address (in the LNS namespace).
 pub(crate) const LNS_ADDRESS: &str = "10.202.0.2";
 /// The kernel baseline's subscriber-side addresses.
 const BASELINE_SUB_ADDRESS: &str = "10.201.0.2";
